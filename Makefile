@@ -1,0 +1,72 @@
+# Two commands do everything on a fresh clone: `make run` and `make test` (each runs `make setup` first).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON_VERSION := $(shell cat .python-version)
+VENV := .venv
+PY := $(VENV)/bin/python
+UV := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+INSTALLED := $(VENV)/.installed
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+DATA ?= data/fashion-mnist
+PER_CLASS ?= 300
+ARGS ?=
+
+.PHONY: help setup system-packages run test bench lock clean
+
+help:
+	@echo "make run    - set up if needed, then train, quantize and push MobileNet V1 and V2 on the built-in dataset"
+	@echo "make test   - set up if needed, then run the tests"
+	@echo "make setup  - install system packages (apt) and the pinned Python environment in $(VENV)"
+	@echo "make lock   - re-resolve requirements.in into requirements.lock"
+
+setup: system-packages $(INSTALLED)
+
+# Debian packages: the Fashion-MNIST dataset and libusb (tflite-support loads libusb-1.0.so.0).
+system-packages:
+	@missing=""; \
+	[ -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ] || missing="$$missing dataset-fashion-mnist"; \
+	ldconfig -p 2>/dev/null | grep -q 'libusb-1.0.so.0' || missing="$$missing libusb-1.0-0"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+	if command -v apt-get >/dev/null 2>&1; then \
+		echo "installing system packages:$$missing"; \
+		$$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing >/dev/null; \
+	else \
+		echo "warning: no apt-get here; install the equivalent of:$$missing by hand."; \
+		echo "  Without dataset-fashion-mnist, 'make run' uses scikit-learn's digits dataset instead;"; \
+		echo "  without libusb-1.0, TFLite metadata cannot be written (the TFLite step fails)."; \
+	fi
+
+$(INSTALLED): requirements.lock setup.py .python-version
+	@python=$$(command -v python$(basename $(PYTHON_VERSION)) || command -v python); \
+	version=$$($$python -c 'import platform; print(platform.python_version())'); \
+	if [ "$$version" != "$(PYTHON_VERSION)" ]; then \
+		echo "error: need Python $(PYTHON_VERSION) (found $$version at $$python); install it, e.g. 'pyenv install $(PYTHON_VERSION)'"; exit 1; \
+	fi; \
+	[ -x $(PY) ] || $$python -m venv $(VENV)
+	@[ -x $(UV) ] || $(PY) -m pip install -q "uv==$(UV_VERSION)"
+	$(UV) pip install -q --python $(PY) -r requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	@touch $@
+
+run: setup
+	@if [ ! -d "$(DATA)" ]; then \
+		if [ -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ]; then \
+			$(VENV)/bin/mobilenet-pipeline demo-data "$(DATA)" --per-class $(PER_CLASS); \
+		else \
+			echo "Fashion-MNIST is not installed; using scikit-learn's digits dataset"; \
+			$(VENV)/bin/mobilenet-pipeline demo-data "$(DATA)" --dataset digits --per-class $(PER_CLASS); \
+		fi; \
+	fi
+	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" $(ARGS)
+
+test: setup
+	$(VENV)/bin/pytest -q tests
+
+lock: $(INSTALLED)
+	$(UV) pip compile -q requirements.in -c ../shared/stack/verified-freeze-py310.txt --python-version 3.10 \
+		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+clean:
+	rm -rf runs registry data .pytest_cache

@@ -1,0 +1,120 @@
+"""Plain functions over image files: scan a class-folder tree, check and normalise one image, build a tf.Example.
+
+The layout users have is `ROOT/<label>/<file>` with JPEG or PNG files. Images that TensorFlow decodes as they
+are (8-bit greyscale or RGB PNG/JPEG) are kept byte for byte; other decodable images (CMYK, 16-bit, alpha,
+palette) are converted to an 8-bit RGB PNG; undecodable files are reported with the reason.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+IMAGE_KEY = "image_raw"
+LABEL_KEY = "label"
+FILENAME_KEY = "filename"
+KEPT_AS_IS = {("PNG", "L"), ("PNG", "RGB"), ("JPEG", "L"), ("JPEG", "RGB")}
+
+
+class BadImage(ValueError):
+    """A file that cannot be used as a training image; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FolderSummary:
+    """What a local image folder holds, before ingestion."""
+
+    classes: dict[str, int]
+    empty_classes: list[str]
+    stray_files: list[str]
+
+    @property
+    def total(self) -> int:
+        """Number of candidate image files across all classes."""
+        return sum(self.classes.values())
+
+
+def is_hidden(name: str) -> bool:
+    """Dot-files (e.g. `.DS_Store`) are not data."""
+    return name.startswith(".")
+
+
+def scan_folder(root: str | os.PathLike) -> FolderSummary:
+    """Count the candidate files per class folder under a local `root`.
+
+    Raises FileNotFoundError / NotADirectoryError naming `root` when it is missing or not a folder.
+    """
+    root_path = Path(root)
+    if not root_path.exists():
+        raise FileNotFoundError(f"{root}: data folder does not exist")
+    if not root_path.is_dir():
+        raise NotADirectoryError(f"{root}: expected a folder of class sub-folders")
+    classes: dict[str, int] = {}
+    stray: list[str] = []
+    for entry in sorted(root_path.iterdir()):
+        if is_hidden(entry.name):
+            continue
+        if entry.is_dir():
+            classes[entry.name] = sum(1 for f in entry.iterdir() if f.is_file() and not is_hidden(f.name))
+        else:
+            stray.append(entry.name)
+    empty = [name for name, count in classes.items() if count == 0]
+    return FolderSummary({k: v for k, v in classes.items() if v}, empty, stray)
+
+
+def _to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Decode any PIL mode to an 8-bit RGB array (16-bit scaled down, alpha composited on white)."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        grey = np.clip(np.rint(values * 255.0 / peak), 0, 255).astype(np.uint8)
+        return np.stack([grey] * 3, axis=-1)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
+    return np.asarray(image.convert("RGB"))
+
+
+def normalise_image(data: bytes) -> bytes:
+    """Return encoded image bytes that TensorFlow decodes to RGB, or raise BadImage saying why."""
+    if not data:
+        raise BadImage("empty file (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except Exception as error:  # PIL raises many types for bad files
+        raise BadImage(f"not a decodable image ({type(error).__name__}: {error})") from None
+    if image.width < 1 or image.height < 1:
+        raise BadImage("image has no pixels")
+    if (image.format, image.mode) in KEPT_AS_IS and not getattr(image, "is_animated", False):
+        return data
+    buffer = io.BytesIO()
+    Image.fromarray(_to_rgb_array(image), mode="RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def label_of(relative_path: str) -> str:
+    """The class label of a file is the name of its folder: `ankle boot/0001.png` -> `ankle boot`."""
+    parts = Path(relative_path).parts
+    if len(parts) < 2:
+        raise BadImage("file is not inside a class folder")
+    return parts[-2]
+
+
+def make_example(image_bytes: bytes, label: str, filename: str):
+    """A tf.train.Example with `image_raw`, `label` and `filename` bytes features."""
+    import tensorflow as tf
+
+    def _bytes(value: bytes) -> tf.train.Feature:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    return tf.train.Example(features=tf.train.Features(feature={
+        IMAGE_KEY: _bytes(image_bytes),
+        LABEL_KEY: _bytes(label.encode("utf-8")),
+        FILENAME_KEY: _bytes(filename.encode("utf-8")),
+    }))

@@ -1,0 +1,142 @@
+"""The `mobilenet-pipeline` command: run the pipeline, make demo data, and manage the model registry."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from typing import TextIO
+
+from pipeline import config as config_lib
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", help="YAML file overriding the defaults")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override one config key, e.g. --set train.epochs=3 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from pipeline import registry_commands
+
+    parser = argparse.ArgumentParser(prog="mobilenet-pipeline", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner + Beam DirectRunner)")
+    run.add_argument("--data", help="folder of class sub-folders of images (data.root)")
+    run.add_argument("--registry", help="model registry root (registry.root)")
+    run.add_argument("--home", help="folder for artifacts, ML Metadata and logs of runs (pipeline.home)")
+    run.add_argument("--models", help="architectures to train, e.g. v1,v2 (model.architectures)")
+    _add_config_options(run)
+
+    demo = commands.add_parser("demo-data", help="write a built-in real image dataset as DIR/<label>/<file>.png")
+    demo.add_argument("dir", help="output folder (must not exist or be empty)")
+    demo.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "digits"])
+    demo.add_argument("--per-class", type=int, default=300, help="images per class (default 300)")
+
+    show = commands.add_parser("show-config", help="print the effective configuration as YAML")
+    _add_config_options(show)
+
+    registry_commands.add_registry_subparser(commands, default_root=config_lib.RegistryConfig().root)
+    return parser
+
+
+def _load(args: argparse.Namespace) -> config_lib.Config:
+    overrides = list(args.overrides)
+    for flag, key in (("data", "data.root"), ("registry", "registry.root"), ("home", "pipeline.home"),
+                      ("models", "model.architectures")):
+        value = getattr(args, flag, None)
+        if value:
+            overrides.append(f"{key}={value}")
+    return config_lib.load_config(args.config, overrides)
+
+
+def _check_data(config: config_lib.Config, out: TextIO) -> None:
+    """Fail early, with the folder named, when the image folder cannot make a classifier."""
+    if config.data.format != "images" or "://" in config.data.root:
+        return
+    from components.ingestion.image_files import scan_folder
+
+    summary = scan_folder(config.data.root)
+    if len(summary.classes) < 2:
+        raise ValueError(f"{config.data.root}: found {len(summary.classes)} class folder(s) with files "
+                         f"({', '.join(summary.classes) or 'none'}); a classifier needs at least 2")
+    out.write(f"data: {summary.total} files in {len(summary.classes)} classes under {config.data.root}\n")
+    for name in summary.empty_classes:
+        out.write(f"warning: class folder '{name}' is empty and is ignored\n")
+    if summary.stray_files:
+        out.write(f"warning: {len(summary.stray_files)} file(s) directly under the data folder are ignored "
+                  f"(e.g. {summary.stray_files[0]}); images must be inside class folders\n")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the pipeline locally, showing progress, then print the per-model table."""
+    from pipeline import local_runner, progress
+
+    config = _load(args)
+    paths = local_runner.localize(config)
+    out = sys.stdout
+    _check_data(config, out)
+    log_path = paths.new_log()
+    out.write(f"run home: {paths.home}\nTFX/Beam/TensorFlow log: {log_path}\n")
+    out.flush()
+    started = time.monotonic()
+    failure: str | None = None
+    with progress.capture_output(log_path) as terminal, progress.report_progress(terminal) as reporter:
+        try:
+            local_runner.run_pipeline(config, paths)
+        except Exception as error:  # the run failed: say where and why, not a traceback
+            component = reporter.mark_failed()
+            traceback.print_exc()
+            failure = f"{component or 'pipeline'} failed: {type(error).__name__}: {error}"
+    from pipeline import run_summary
+    from pipeline.pipeline import model_name
+
+    out.write("\n" + run_summary.timings_table(reporter.timings) + "\n")
+    if failure:
+        out.write(f"\nerror: {failure}\nNothing was pushed by the failed step. Full log: {log_path}\n")
+        return 1
+    names = [model_name(config, arch) for arch in config.model.architectures]
+    results = run_summary.collect_results(paths.metadata, config.pipeline.name, paths.pipeline_root, names)
+    out.write("\n" + run_summary.results_table(results) + "\n")
+    for result in results:
+        if not result.pushed_path:
+            out.write(f"{result.model_name} was held back and not pushed: see the table above and {log_path}\n")
+    out.write(f"\nfinished in {time.monotonic() - started:.0f} s; registry: {config.registry.root}\n")
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    """Write the built-in dataset and say what was written."""
+    from components.ingestion import demo_data
+
+    counts = demo_data.write_dataset(args.dir, dataset=args.dataset, per_class=args.per_class)
+    print(f"wrote {sum(counts.values())} images in {len(counts)} classes to {args.dir}")
+    return 0
+
+
+def cmd_show_config(args: argparse.Namespace) -> int:
+    """Print the effective configuration."""
+    import yaml
+
+    print(yaml.safe_dump(_load(args).to_dict(), sort_keys=False), end="")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `mobilenet-pipeline` and `python -m pipeline`."""
+    args = build_parser().parse_args(argv)
+    handlers = {"run": cmd_run, "demo-data": cmd_demo_data, "show-config": cmd_show_config}
+    try:
+        if args.command == "registry":
+            from pipeline import registry_commands
+
+            return registry_commands.run_registry_command(args)
+        return handlers[args.command](args)
+    except (config_lib.ConfigError, ValueError, OSError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,279 @@
+"""One typed configuration: defaults, a YAML file to override them, and `--set key=value` overrides.
+
+Keys are dotted by section (`data.eval_fraction`, `model.alpha`, `train.epochs`, ...). Unknown keys,
+values of the wrong type and impossible values are errors that name the key, raised before anything runs.
+"""
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
+V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+ARCHITECTURES = ("v1", "v2")
+QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
+INTEGER_IO = ("", "uint8", "int8")
+BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "schema.pbtxt"
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown or its value is invalid; the message names the key."""
+
+
+@dataclasses.dataclass
+class DataConfig:
+    """Where the images come from and how they are split."""
+
+    root: str = "data/fashion-mnist"
+    format: str = "images"
+    eval_fraction: float = 0.2
+    max_bad_fraction: float = 0.05
+    schema_path: str = str(DEFAULT_SCHEMA)
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    """Which MobileNets to build and at what size."""
+
+    architectures: list[str] = dataclasses.field(default_factory=lambda: ["v1", "v2"])
+    alpha: float = 0.25
+    v2_alpha: float = 0.35
+    input_size: int = 32
+    dropout: float = 0.1
+    bn_momentum: float = 0.9
+    pretrained_weights: str = ""
+
+
+@dataclasses.dataclass
+class TrainConfig:
+    """Training loop settings."""
+
+    epochs: int = 5
+    batch_size: int = 64
+    learning_rate: float = 0.002
+    seed: int = 42
+    max_train_steps: int = 0
+
+
+@dataclasses.dataclass
+class GatesConfig:
+    """What a model must reach before it is pushed."""
+
+    min_accuracy: float = 0.5
+    max_accuracy_drop: float = 0.01
+    max_model_bytes: int = 8_000_000
+    max_latency_ms: float = 100.0
+    max_regression: float = 0.0
+
+
+@dataclasses.dataclass
+class TFLiteConfig:
+    """Conversion to TFLite and its on-device proxy measurements."""
+
+    quantization: list[str] = dataclasses.field(default_factory=lambda: ["int8"])
+    representative_examples: int = 200
+    integer_io: str = ""
+    threads: int = 2
+    latency_warmup: int = 5
+    latency_runs: int = 50
+    max_eval_examples: int = 0
+
+
+@dataclasses.dataclass
+class BeamConfig:
+    """How Beam work runs: DirectRunner locally, or a distributed runner."""
+
+    runner: str = "DirectRunner"
+    direct_num_workers: int = 2
+    direct_running_mode: str = "multi_processing"
+    extra_args: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class RegistryConfig:
+    """Where blessed models are pushed."""
+
+    root: str = "registry"
+    model_prefix: str = "mobilenet"
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Pipeline identity and where its runs keep their artifacts and ML Metadata."""
+
+    name: str = "mobilenet-pipeline"
+    home: str = "runs"
+    enable_cache: bool = True
+
+
+@dataclasses.dataclass
+class Config:
+    """The whole configuration."""
+
+    pipeline: PipelineConfig = dataclasses.field(default_factory=PipelineConfig)
+    data: DataConfig = dataclasses.field(default_factory=DataConfig)
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    train: TrainConfig = dataclasses.field(default_factory=TrainConfig)
+    gates: GatesConfig = dataclasses.field(default_factory=GatesConfig)
+    tflite: TFLiteConfig = dataclasses.field(default_factory=TFLiteConfig)
+    beam: BeamConfig = dataclasses.field(default_factory=BeamConfig)
+    registry: RegistryConfig = dataclasses.field(default_factory=RegistryConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as nested plain values (for logs, YAML and Kubeflow)."""
+        return dataclasses.asdict(self)
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    """Return `value` converted to the field's type, or raise ConfigError naming `key`."""
+    origin = typing.get_origin(annotation)
+    if origin is list:
+        (item_type,) = typing.get_args(annotation)
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        return [_coerce(key, item, item_type) for item in value]
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if annotation is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if annotation is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return "" if value is None else str(value)
+    raise ConfigError(f"{key}: unsupported type {annotation!r}")
+
+
+def _field_types(section: Any) -> dict[str, Any]:
+    hints = typing.get_type_hints(type(section))
+    return {field.name: hints[field.name] for field in dataclasses.fields(section)}
+
+
+def set_value(config: Config, dotted_key: str, value: Any) -> None:
+    """Set one `section.key` to `value`, converting it to the key's type."""
+    section_name, _, key = dotted_key.partition(".")
+    sections = {field.name for field in dataclasses.fields(config)}
+    if section_name not in sections or not key:
+        raise ConfigError(f"{dotted_key}: unknown key (sections: {', '.join(sorted(sections))})")
+    section = getattr(config, section_name)
+    types = _field_types(section)
+    if key not in types:
+        raise ConfigError(f"{dotted_key}: unknown key (known in {section_name}: {', '.join(sorted(types))})")
+    setattr(section, key, _coerce(dotted_key, value, types[key]))
+
+
+def apply_mapping(config: Config, mapping: dict[str, Any], source: str = "config") -> None:
+    """Apply a nested {section: {key: value}} mapping, as read from YAML."""
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"{source}: expected a mapping of sections, got {type(mapping).__name__}")
+    for section_name, values in mapping.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"{section_name}: expected a mapping of keys in {source}, got {values!r}")
+        for key, value in values.items():
+            set_value(config, f"{section_name}.{key}", value)
+
+
+def parse_override(text: str) -> tuple[str, str]:
+    """Split a `key=value` command-line override."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected key=value, e.g. train.epochs=3")
+    return key.strip(), value.strip()
+
+
+def validate(config: Config) -> None:
+    """Raise ConfigError naming the first key whose value is impossible."""
+    checks: list[tuple[str, bool, str]] = [
+        ("data.format", config.data.format in ("images", "tfrecord"), "one of images, tfrecord"),
+        ("data.eval_fraction", 0.0 < config.data.eval_fraction < 1.0, "between 0 and 1 (exclusive)"),
+        ("data.max_bad_fraction", 0.0 <= config.data.max_bad_fraction <= 1.0, "between 0 and 1"),
+        ("model.architectures", bool(config.model.architectures)
+         and all(a in ARCHITECTURES for a in config.model.architectures)
+         and len(set(config.model.architectures)) == len(config.model.architectures),
+         f"a non-empty list of distinct values from {', '.join(ARCHITECTURES)}"),
+        ("model.alpha", config.model.alpha in V1_ALPHAS, f"one of {', '.join(map(str, V1_ALPHAS))}"),
+        ("model.v2_alpha", config.model.v2_alpha in V2_ALPHAS, f"one of {', '.join(map(str, V2_ALPHAS))}"),
+        ("model.input_size", 32 <= config.model.input_size <= 512, "an integer from 32 to 512"),
+        ("model.dropout", 0.0 <= config.model.dropout < 1.0, "in [0, 1)"),
+        ("model.bn_momentum", 0.0 < config.model.bn_momentum < 1.0, "in (0, 1)"),
+        ("train.epochs", config.train.epochs >= 1, "at least 1"),
+        ("train.batch_size", config.train.batch_size >= 1, "at least 1"),
+        ("train.learning_rate", config.train.learning_rate > 0, "positive"),
+        ("train.max_train_steps", config.train.max_train_steps >= 0, "0 (no cap) or positive"),
+        ("gates.min_accuracy", 0.0 <= config.gates.min_accuracy <= 1.0, "a fraction from 0 to 1"),
+        ("gates.max_accuracy_drop", 0.0 <= config.gates.max_accuracy_drop <= 1.0, "a fraction from 0 to 1"),
+        ("gates.max_model_bytes", config.gates.max_model_bytes > 0, "positive"),
+        ("gates.max_latency_ms", config.gates.max_latency_ms > 0, "positive"),
+        ("gates.max_regression", 0.0 <= config.gates.max_regression <= 1.0, "a fraction from 0 to 1"),
+        ("tflite.quantization", bool(config.tflite.quantization)
+         and all(m in QUANTIZATION_MODES for m in config.tflite.quantization),
+         f"a non-empty list from {', '.join(QUANTIZATION_MODES)}"),
+        ("tflite.representative_examples", config.tflite.representative_examples >= 1, "at least 1"),
+        ("tflite.integer_io", config.tflite.integer_io in INTEGER_IO, "empty (float I/O), uint8 or int8"),
+        ("tflite.threads", config.tflite.threads >= 1, "at least 1"),
+        ("tflite.latency_warmup", config.tflite.latency_warmup >= 0, "0 or more"),
+        ("tflite.latency_runs", config.tflite.latency_runs >= 1, "at least 1"),
+        ("tflite.max_eval_examples", config.tflite.max_eval_examples >= 0, "0 (all) or positive"),
+        ("beam.runner", config.beam.runner in BEAM_RUNNERS, f"one of {', '.join(BEAM_RUNNERS)}"),
+        ("beam.direct_num_workers", config.beam.direct_num_workers >= 1, "at least 1"),
+        ("beam.direct_running_mode", config.beam.direct_running_mode
+         in ("in_memory", "multi_threading", "multi_processing"), "in_memory, multi_threading or multi_processing"),
+        ("registry.root", bool(config.registry.root), "a path"),
+        ("pipeline.home", bool(config.pipeline.home), "a path"),
+        ("data.root", bool(config.data.root), "a path"),
+    ]
+    for key, ok, expected in checks:
+        if not ok:
+            section, _, name = key.partition(".")
+            value = getattr(getattr(config, section), name)
+            raise ConfigError(f"{key}: {value!r} is invalid; expected {expected}")
+
+
+def load_config(path: str | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML file at `path`, then `key=value` overrides; validated."""
+    config = Config()
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ConfigError(f"{path}: cannot read config file ({error.strerror})") from error
+        try:
+            mapping = yaml.safe_load(text) or {}
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{path}: not valid YAML ({error})") from error
+        apply_mapping(config, mapping, source=path)
+    for override in overrides or []:
+        set_value(config, *parse_override(override))
+    validate(config)
+    return config

@@ -1,0 +1,174 @@
+"""`create_pipeline(config)`: the one place the components are wired. Every runner calls it."""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import tensorflow_model_analysis as tfma
+from tfx import v1 as tfx
+from tfx.dsl.components.base import executor_spec
+from tfx.proto import example_gen_pb2
+
+from components.ingestion.executor import ImageFolderExecutor, make_custom_config
+from components.registry.component import RegistryPusher
+from components.tflite.component import TFLiteQuantizeValidate
+from components.transform import preprocessing
+from pipeline.config import Config
+
+PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
+RUN_FNS = {"v1": "components.trainer.mobilenet_v1.run_fn", "v2": "components.trainer.mobilenet_v2.run_fn"}
+EVAL_SIGNATURE = "serving_transformed_examples"
+
+
+def model_name(config: Config, architecture: str) -> str:
+    """Registry name of one architecture's model, e.g. `mobilenet_v1`."""
+    return f"{config.registry.model_prefix}_{architecture}"
+
+
+def beam_pipeline_args(config: Config) -> list[str]:
+    """Beam options for every Beam-based component, from `beam.*`."""
+    args = [f"--runner={config.beam.runner}"]
+    if config.beam.runner == "DirectRunner":
+        args += [f"--direct_running_mode={config.beam.direct_running_mode}",
+                 f"--direct_num_workers={config.beam.direct_num_workers}"]
+    return args + list(config.beam.extra_args)
+
+
+def _split_config(config: Config, by_filename: bool) -> example_gen_pb2.Output:
+    eval_buckets = max(1, round(config.data.eval_fraction * 100))
+    split_config = example_gen_pb2.SplitConfig(splits=[
+        example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=100 - eval_buckets),
+        example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets),
+    ])
+    if by_filename:
+        split_config.partition_feature_name = "filename"
+    return example_gen_pb2.Output(split_config=split_config)
+
+
+def _example_gen(config: Config) -> Any:
+    """ImageFolder ingestion (class sub-folders of JPEG/PNG), or import of existing tf.Example TFRecords."""
+    if config.data.format == "tfrecord":
+        return tfx.components.ImportExampleGen(input_base=config.data.root,
+                                               output_config=_split_config(config, by_filename=False))
+    return tfx.components.FileBasedExampleGen(
+        input_base=config.data.root,
+        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")]),
+        output_config=_split_config(config, by_filename=True),
+        custom_config=make_custom_config(config.data.max_bad_fraction),
+        custom_executor_spec=executor_spec.BeamExecutorSpec(ImageFolderExecutor),
+    ).with_id("ImageExampleGen")
+
+
+def eval_config(config: Config) -> tfma.EvalConfig:
+    """TFMA config: accuracy (and top-k) overall and per class, an absolute floor and no regression vs the baseline."""
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.gates.min_accuracy}),
+        change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                                     absolute={"value": -config.gates.max_regression - 1e-9}))
+    return tfma.EvalConfig(
+        model_specs=[tfma.ModelSpec(signature_name=EVAL_SIGNATURE, label_key=preprocessing.LABEL_XF,
+                                    preprocessing_function_names=[])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[preprocessing.LABEL_XF])],
+        metrics_specs=[tfma.MetricsSpec(metrics=[
+            tfma.MetricConfig(class_name="ExampleCount"),
+            tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold),
+        ])],
+    )
+
+
+def trainer_hparams(config: Config, architecture: str) -> dict[str, Any]:
+    """The Trainer's custom_config for one architecture."""
+    return {
+        "name": model_name(config, architecture),
+        "alpha": config.model.alpha if architecture == "v1" else config.model.v2_alpha,
+        "input_size": config.model.input_size,
+        "dropout": config.model.dropout,
+        "bn_momentum": config.model.bn_momentum,
+        "pretrained_weights": config.model.pretrained_weights,
+        "epochs": config.train.epochs,
+        "batch_size": config.train.batch_size,
+        "learning_rate": config.train.learning_rate,
+        "seed": config.train.seed,
+        "max_train_steps": config.train.max_train_steps,
+    }
+
+
+def _model_branch(config: Config, architecture: str, transform: Any, schema: Any) -> list[Any]:
+    """Trainer -> (baseline resolver) Evaluator -> TFLite quantize-and-validate -> registry Pusher for one model."""
+    name = model_name(config, architecture)
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FNS[architecture],
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema.outputs["schema"],
+        custom_config=trainer_hparams(config, architecture),
+    ).with_id(f"Trainer_{name}")
+    evaluator_id = f"Evaluator_{name}"
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model, producer_component_id=trainer.id,
+                              output_key="model"),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
+                                       producer_component_id=evaluator_id, output_key="blessing"),
+    ).with_id(f"LatestBlessedModel_{name}")
+    evaluator = tfx.components.Evaluator(
+        examples=transform.outputs["transformed_examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        eval_config=eval_config(config),
+    ).with_id(evaluator_id)
+    tflite = TFLiteQuantizeValidate(
+        model=trainer.outputs["model"],
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        model_name=name,
+        architecture=f"mobilenet_{architecture}",
+        quantization=json.dumps(config.tflite.quantization),
+        representative_examples=config.tflite.representative_examples,
+        integer_io=config.tflite.integer_io,
+        threads=config.tflite.threads,
+        latency_warmup=config.tflite.latency_warmup,
+        latency_runs=config.tflite.latency_runs,
+        max_eval_examples=config.tflite.max_eval_examples,
+        gates=json.dumps({
+            "min_accuracy": config.gates.min_accuracy,
+            "max_accuracy_drop": config.gates.max_accuracy_drop,
+            "max_model_bytes": config.gates.max_model_bytes,
+            "max_latency_ms": config.gates.max_latency_ms,
+        }),
+    ).with_id(f"TFLite_{name}")
+    pusher = RegistryPusher(
+        model=tflite.outputs["tflite_model"],
+        model_blessing=evaluator.outputs["blessing"],
+        tflite_blessing=tflite.outputs["blessing"],
+        registry_root=config.registry.root,
+        model_name=name,
+    ).with_id(f"Pusher_{name}")
+    return [trainer, baseline, evaluator, tflite, pusher]
+
+
+def create_pipeline(config: Config, pipeline_root: str, metadata_connection_config: Any = None,
+                    extra_beam_args: list[str] | None = None) -> tfx.dsl.Pipeline:
+    """Wire ingestion, validation, Transform and one Trainer/Evaluator/TFLite/Pusher branch per architecture."""
+    example_gen = _example_gen(config)
+    statistics = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    schema = tfx.components.ImportSchemaGen(schema_file=config.data.schema_path)
+    validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
+                                                schema=schema.outputs["schema"])
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={"input_size": config.model.input_size},
+    )
+    components: list[Any] = [example_gen, statistics, schema, validator, transform]
+    for architecture in config.model.architectures:
+        components += _model_branch(config, architecture, transform, schema)
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline.name,
+        pipeline_root=pipeline_root,
+        components=components,
+        enable_cache=config.pipeline.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=beam_pipeline_args(config) + list(extra_beam_args or []),
+    )

@@ -1,0 +1,135 @@
+"""What a finished run produced, read back from ML Metadata, and the tables the CLI prints."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Any
+
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.progress import ComponentTiming
+
+
+@dataclasses.dataclass
+class ModelResult:
+    """One architecture's outcome in a run."""
+
+    model_name: str
+    quantization: str = "-"
+    float_accuracy: float | None = None
+    tflite_accuracy: float | None = None
+    size_bytes: int | None = None
+    latency_ms: float | None = None
+    evaluator_blessed: bool | None = None
+    tflite_blessed: bool | None = None
+    pushed_path: str | None = None
+    failed_gates: list[str] = dataclasses.field(default_factory=list)
+
+
+def _store(metadata_path: str) -> metadata_store.MetadataStore:
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = metadata_path
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(config)
+
+
+def _latest_run_artifacts(store: metadata_store.MetadataStore, pipeline_name: str) -> list[Any]:
+    runs = [ctx for ctx in store.get_contexts_by_type("pipeline_run")]
+    pipeline_ctx = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if pipeline_ctx is None or not runs:
+        return []
+    latest = max(runs, key=lambda ctx: ctx.create_time_since_epoch)
+    return list(store.get_artifacts_by_context(latest.id))
+
+
+def _component_of(artifact: Any, pipeline_root: str) -> str:
+    relative = os.path.relpath(artifact.uri, pipeline_root)
+    return relative.split(os.sep, 1)[0]
+
+
+def _int_property(artifact: Any, name: str) -> int | None:
+    value = artifact.custom_properties.get(name)
+    return None if value is None else int(value.int_value)
+
+
+def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
+                    model_names: list[str]) -> list[ModelResult]:
+    """Per model: accuracy, size, blessings and where it was pushed, from the latest run in `metadata_path`."""
+    by_component: dict[str, list[Any]] = {}
+    for artifact in _latest_run_artifacts(_store(metadata_path), pipeline_name):
+        by_component.setdefault(_component_of(artifact, pipeline_root), []).append(artifact)
+    results = []
+    for name in model_names:
+        result = ModelResult(name)
+        for artifact in by_component.get(f"Evaluator_{name}", []):
+            if _int_property(artifact, "blessed") is not None:
+                result.evaluator_blessed = bool(_int_property(artifact, "blessed"))
+        for artifact in by_component.get(f"TFLite_{name}", []):
+            if _int_property(artifact, "blessed") is not None:
+                result.tflite_blessed = bool(_int_property(artifact, "blessed"))
+            report_path = os.path.join(artifact.uri, "report.json")
+            if os.path.exists(report_path):
+                with open(report_path, encoding="utf-8") as handle:
+                    _fill_from_report(result, json.load(handle))
+        for artifact in by_component.get(f"Pusher_{name}", []):
+            if _int_property(artifact, "pushed") == 1:
+                destination = artifact.custom_properties.get("pushed_destination")
+                result.pushed_path = destination.string_value if destination else None
+        results.append(result)
+    return results
+
+
+def _fill_from_report(result: ModelResult, report: dict[str, Any]) -> None:
+    result.quantization = report.get("quantization") or "-"
+    result.float_accuracy = report.get("float_accuracy")
+    result.tflite_accuracy = report.get("tflite_accuracy")
+    result.size_bytes = report.get("size_bytes")
+    result.latency_ms = (report.get("latency_ms") or {}).get("median")
+    result.failed_gates = [gate["name"] for gate in report.get("gates", []) if not gate.get("passed")]
+
+
+def _fmt(value: Any, pattern: str = "{}") -> str:
+    return "-" if value is None else pattern.format(value)
+
+
+def _yes_no(value: bool | None) -> str:
+    return "-" if value is None else ("yes" if value else "no")
+
+
+def render_table(headers: list[str], rows: list[list[str]]) -> str:
+    """A plain aligned text table."""
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
+             for row in [headers, ["-" * w for w in widths], *rows]]
+    return "\n".join(lines)
+
+
+def _destination(result: ModelResult) -> str:
+    if result.pushed_path:
+        return result.pushed_path
+    reasons = list(result.failed_gates)
+    if result.evaluator_blessed is False:
+        reasons.append("evaluator thresholds")
+    return "held back: " + (", ".join(reasons) or "not run")
+
+
+def results_table(results: list[ModelResult]) -> str:
+    """The end-of-run table: one row per model."""
+    headers = ["model", "quant", "float acc", "tflite acc", "tflite size", "latency", "eval ok", "tflite ok",
+               "pushed to"]
+    rows = [[r.model_name, r.quantization, _fmt(r.float_accuracy, "{:.3f}"), _fmt(r.tflite_accuracy, "{:.3f}"),
+             _fmt(r.size_bytes and r.size_bytes / 1e6, "{:.2f} MB"), _fmt(r.latency_ms, "{:.2f} ms"),
+             _yes_no(r.evaluator_blessed), _yes_no(r.tflite_blessed),
+             _destination(r)]
+            for r in results]
+    return render_table(headers, rows)
+
+
+def timings_table(timings: list[ComponentTiming]) -> str:
+    """Seconds per component, in run order, with the total."""
+    rows = [[t.component, f"{t.seconds:.1f}", "failed" if t.failed else ("cached" if t.cached else "ran")]
+            for t in timings]
+    rows.append(["total", f"{sum(t.seconds for t in timings):.1f}", ""])
+    return render_table(["component", "seconds", "status"], rows)
