@@ -9,7 +9,7 @@ from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
-from components.ingestion.executor import ImageFolderExecutor, make_custom_config
+from components.ingestion.executor import ImageFolderExecutor, make_custom_config, output_split_config
 from components.registry.component import RegistryPusher
 from components.tflite.component import TFLiteQuantizeValidate
 from components.transform import preprocessing
@@ -34,26 +34,15 @@ def beam_pipeline_args(config: Config) -> list[str]:
     return args + list(config.beam.extra_args)
 
 
-def _split_config(config: Config, by_filename: bool) -> example_gen_pb2.Output:
-    eval_buckets = max(1, round(config.data.eval_fraction * 100))
-    split_config = example_gen_pb2.SplitConfig(splits=[
-        example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=100 - eval_buckets),
-        example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets),
-    ])
-    if by_filename:
-        split_config.partition_feature_name = "filename"
-    return example_gen_pb2.Output(split_config=split_config)
-
-
 def _example_gen(config: Config) -> Any:
     """ImageFolder ingestion (class sub-folders of JPEG/PNG), or import of existing tf.Example TFRecords."""
     if config.data.format == "tfrecord":
         return tfx.components.ImportExampleGen(input_base=config.data.root,
-                                               output_config=_split_config(config, by_filename=False))
+                                               output_config=output_split_config(config.data.eval_fraction, by_filename=False))
     return tfx.components.FileBasedExampleGen(
         input_base=config.data.root,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")]),
-        output_config=_split_config(config, by_filename=True),
+        output_config=output_split_config(config.data.eval_fraction, by_filename=True),
         custom_config=make_custom_config(config.data.max_bad_fraction),
         custom_executor_spec=executor_spec.BeamExecutorSpec(ImageFolderExecutor),
     ).with_id("ImageExampleGen")

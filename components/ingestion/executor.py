@@ -50,6 +50,18 @@ def make_custom_config(max_bad_fraction: float) -> example_gen_pb2.CustomConfig:
     return config
 
 
+def output_split_config(eval_fraction: float, by_filename: bool) -> example_gen_pb2.Output:
+    """Hash-bucket train/eval split (100 buckets); by the `filename` feature so a file keeps its split across runs."""
+    eval_buckets = min(99, max(1, round(eval_fraction * 100)))
+    split_config = example_gen_pb2.SplitConfig(splits=[
+        example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=100 - eval_buckets),
+        example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets),
+    ])
+    if by_filename:
+        split_config.partition_feature_name = image_files.FILENAME_KEY
+    return example_gen_pb2.Output(split_config=split_config)
+
+
 def read_file_to_result(readable: fileio.ReadableFile, input_base: str) -> dict[str, Any]:
     """Read one matched file: `{"filename", "example"}` when usable, else `{"filename", "reason"}`."""
     path = readable.metadata.path

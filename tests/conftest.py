@@ -1,0 +1,36 @@
+"""Test set-up: legacy Keras (Keras 2) for TFX 1.16, quiet TensorFlow C++ logs, shared image fixtures."""
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+
+def write_image_folder(root: Path, classes: dict[str, int], size: int = 20, seed: int = 0) -> Path:
+    """Write `count` small PNGs per class under `root/<class>/`; class k is a distinct brightness pattern."""
+    rng = np.random.default_rng(seed)
+    for k, (name, count) in enumerate(sorted(classes.items())):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(count):
+            base = np.full((size, size), 40 + 60 * k, dtype=np.float64)
+            pixels = np.clip(base + rng.normal(0, 10, (size, size)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, mode="L").save(folder / f"img_{i:03d}.png")
+    return root
+
+
+@pytest.fixture
+def image_folder(tmp_path: Path) -> Path:
+    """Three classes of 12 greyscale PNGs each."""
+    return write_image_folder(tmp_path / "images", {"cat": 12, "dog": 12, "ankle boot": 12})
+
+
+def pytest_configure(config):
+    """Third-party deprecation noise (kfp, google-api-core, TF) is not this project's to fix."""
+    for category in ("DeprecationWarning", "FutureWarning", "PendingDeprecationWarning", "UserWarning"):
+        config.addinivalue_line("filterwarnings", f"ignore::{category}")

@@ -1,0 +1,51 @@
+"""The typed config: defaults, YAML, --set overrides, and errors that name the key."""
+import pytest
+
+from pipeline import config as config_lib
+
+
+def test_defaults_are_valid():
+    config = config_lib.load_config()
+    assert config.model.architectures == ["v1", "v2"]
+    assert config.tflite.quantization == ["int8"]
+    assert config.model.bn_momentum == 0.9
+
+
+def test_yaml_then_set_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  epochs: 7\nmodel:\n  alpha: 0.5\n  architectures: [v2]\n")
+    config = config_lib.load_config(str(path), ["train.epochs=3", "tflite.quantization=float32,int8"])
+    assert config.train.epochs == 3
+    assert config.model.alpha == 0.5
+    assert config.model.architectures == ["v2"]
+    assert config.tflite.quantization == ["float32", "int8"]
+
+
+@pytest.mark.parametrize("override, key", [
+    ("foo.bar=1", "foo.bar"),
+    ("train.nope=1", "train.nope"),
+    ("train.epochs=many", "train.epochs"),
+    ("train.epochs=0", "train.epochs"),
+    ("model.alpha=0.3", "model.alpha"),
+    ("model.v2_alpha=0.25", "model.v2_alpha"),
+    ("model.input_size=16", "model.input_size"),
+    ("model.architectures=v3", "model.architectures"),
+    ("data.eval_fraction=1.5", "data.eval_fraction"),
+    ("gates.max_model_bytes=-1", "gates.max_model_bytes"),
+    ("tflite.quantization=int4", "tflite.quantization"),
+    ("pipeline.enable_cache=maybe", "pipeline.enable_cache"),
+])
+def test_bad_values_name_the_key(override, key):
+    with pytest.raises(config_lib.ConfigError, match=rf"^{key}:"):
+        config_lib.load_config(None, [override])
+
+
+def test_yaml_errors_name_file_and_key(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("model:\n  width: 2\n")
+    with pytest.raises(config_lib.ConfigError, match="model.width: unknown key"):
+        config_lib.load_config(str(path))
+    with pytest.raises(config_lib.ConfigError, match="cannot read config file"):
+        config_lib.load_config(str(tmp_path / "missing.yaml"))
+    with pytest.raises(config_lib.ConfigError, match="expected key=value"):
+        config_lib.load_config(None, ["train.epochs"])

@@ -1,0 +1,114 @@
+"""Ingestion of a folder of class sub-folders on Beam: labels, a deterministic split, bad files and the budget."""
+import io
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
+from tfx.utils import proto_utils
+
+from components.ingestion import executor as ingestion
+from components.ingestion import image_files
+
+
+def _run_example_gen(input_base, output_uri, max_bad_fraction=0.2):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(output_uri)
+    input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")])
+    exec_properties = {
+        standard_component_specs.INPUT_BASE_KEY: str(input_base),
+        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
+            ingestion.output_split_config(0.25, by_filename=True)),
+        standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
+            ingestion.make_custom_config(max_bad_fraction)),
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+    }
+    ingestion.ImageFolderExecutor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
+    return examples
+
+
+def _read_split(examples, split):
+    uri = artifact_utils.get_split_uri([examples], split)
+    rows = []
+    for record in tf.data.TFRecordDataset(tf.io.gfile.glob(f"{uri}/*.gz"), compression_type="GZIP"):
+        example = tf.train.Example.FromString(record.numpy())
+        feature = example.features.feature
+        rows.append({key: feature[key].bytes_list.value[0] for key in ("filename", "label", "image_raw")})
+    return rows
+
+
+def test_folder_to_examples_with_deterministic_split(image_folder, tmp_path):
+    (image_folder / "dog" / "notes.txt").write_text("not an image")
+    (image_folder / "dog" / ".DS_Store").write_bytes(b"\0")
+    first = _run_example_gen(image_folder, tmp_path / "run1")
+    second = _run_example_gen(image_folder, tmp_path / "run2")
+    train, evaluation = _read_split(first, "train"), _read_split(first, "eval")
+    assert len(train) + len(evaluation) == 36
+    assert 0 < len(evaluation) < len(train)
+    for row in train + evaluation:
+        assert row["label"].decode() == row["filename"].decode().split("/")[0]
+        assert Image.open(io.BytesIO(row["image_raw"])).size == (20, 20)
+    assert {r["label"] for r in train} == {b"cat", b"dog", b"ankle boot"}
+    assert sorted(r["filename"] for r in evaluation) == sorted(r["filename"] for r in _read_split(second, "eval"))
+    report = json.loads((tmp_path / "run1" / ingestion.BAD_FILES_REPORT).read_text())
+    assert report["total_files"] == 37
+    assert [row["filename"] for row in report["bad_files"]] == ["dog/notes.txt"]
+    assert "not a decodable image" in report["bad_files"][0]["reason"]
+    assert first.get_int_custom_property("bad_files") == 1
+
+
+def test_bad_file_budget_fails_with_clear_message(image_folder, tmp_path):
+    for i in range(3):
+        (image_folder / "cat" / f"broken_{i}.png").write_bytes(b"")
+    with pytest.raises(ingestion.TooManyBadFiles, match=r"3 of 39 files .* data.max_bad_fraction"):
+        _run_example_gen(image_folder, tmp_path / "out", max_bad_fraction=0.05)
+
+
+def _encode(array, mode, fmt, **kwargs):
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buffer, format=fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def test_normalise_keeps_plain_images_and_converts_the_rest():
+    grey = np.full((8, 8), 100, np.uint8)
+    plain_png = _encode(grey, "L", "PNG")
+    assert image_files.normalise_image(plain_png) == plain_png
+    rgba = np.zeros((8, 8, 4), np.uint8)
+    rgba[..., 3] = 0
+    converted = Image.open(io.BytesIO(image_files.normalise_image(_encode(rgba, "RGBA", "PNG"))))
+    assert converted.mode == "RGB" and converted.getpixel((0, 0)) == (255, 255, 255)
+    sixteen = np.full((8, 8), 65535 // 2, np.uint16)
+    converted = Image.open(io.BytesIO(image_files.normalise_image(_encode(sixteen, "I;16", "PNG"))))
+    assert converted.mode == "RGB" and abs(converted.getpixel((0, 0))[0] - 128) <= 1
+    cmyk = Image.new("CMYK", (8, 8), (0, 255, 255, 0))
+    buffer = io.BytesIO()
+    cmyk.save(buffer, format="JPEG")
+    converted = Image.open(io.BytesIO(image_files.normalise_image(buffer.getvalue())))
+    assert converted.mode == "RGB" and converted.getpixel((0, 0))[0] > 200
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty file"),
+    (b"hello", "not a decodable image"),
+    (_encode(np.zeros((32, 32, 3), np.uint8), "RGB", "JPEG")[:40], "not a decodable image"),
+])
+def test_unusable_files_say_why(data, reason):
+    with pytest.raises(image_files.BadImage, match=reason):
+        image_files.normalise_image(data)
+
+
+def test_scan_folder_counts_classes_and_strays(image_folder):
+    (image_folder / "empty").mkdir()
+    (image_folder / "README.txt").write_text("x")
+    summary = image_files.scan_folder(image_folder)
+    assert summary.classes == {"ankle boot": 12, "cat": 12, "dog": 12}
+    assert summary.empty_classes == ["empty"]
+    assert summary.stray_files == ["README.txt"]
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        image_files.scan_folder(image_folder / "nope")

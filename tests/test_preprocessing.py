@@ -1,0 +1,58 @@
+"""The Transform preprocessing_fn, run for real with tf.Transform on Beam over a few encoded images."""
+import functools
+import io
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform.beam as tft_beam
+from PIL import Image
+from tensorflow_metadata.proto.v0 import schema_pb2
+from google.protobuf import text_format
+from tensorflow_transform.tf_metadata import dataset_metadata
+
+from components.transform import preprocessing
+from pipeline.config import DEFAULT_SCHEMA
+
+
+def _png(array: np.ndarray, mode: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode=mode).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _jpeg(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(array, mode="RGB").save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def test_preprocessing_fn_decodes_resizes_scales_and_builds_vocabulary(tmp_path):
+    schema = text_format.Parse(DEFAULT_SCHEMA.read_text(), schema_pb2.Schema())
+    raw = [
+        {"image_raw": [_png(np.zeros((28, 28), np.uint8), "L")], "label": [b"dress"], "filename": [b"dress/a.png"]},
+        {"image_raw": [_png(np.full((10, 14, 3), 255, np.uint8), "RGB")], "label": [b"bag"],
+         "filename": [b"bag/b.png"]},
+        {"image_raw": [_jpeg(np.full((40, 40, 3), 128, np.uint8))], "label": [b"dress"], "filename": [b"dress/c.jpg"]},
+    ]
+    preprocessing_fn = functools.partial(preprocessing.preprocessing_fn, custom_config={"input_size": 32})
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        (transformed, _), transform_fn = ((raw, dataset_metadata.DatasetMetadata(schema))
+                                          | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
+        _ = transform_fn | tft_beam.WriteTransformFn(str(tmp_path / "transform_fn"))
+    images = np.stack([np.asarray(row[preprocessing.IMAGE_XF]).reshape(32, 32, 3) for row in transformed])
+    np.testing.assert_allclose(images[0], -1.0, atol=1e-5)
+    np.testing.assert_allclose(images[1], 1.0, atol=1e-5)
+    assert abs(images[2].mean() - (128 / 127.5 - 1)) < 0.02
+    vocabulary = (tmp_path / "transform_fn" / "transform_fn" / "assets" / preprocessing.LABEL_VOCAB).read_text().split()
+    assert sorted(vocabulary) == ["bag", "dress"]
+    assert vocabulary[0] == "dress"
+    labels = [int(row[preprocessing.LABEL_XF]) for row in transformed]
+    assert [vocabulary[i] for i in labels] == ["dress", "bag", "dress"]
+
+
+def test_decode_images_handles_any_channel_count():
+    batch = tf.constant([_png(np.zeros((5, 7), np.uint8), "L"),
+                         _png(np.zeros((5, 7, 4), np.uint8), "RGBA")])
+    images = preprocessing.decode_images(batch, 33).numpy()
+    assert images.shape == (2, 33, 33, 3)
+    assert images.min() >= -1.0 and images.max() <= 1.0
