@@ -6,6 +6,7 @@ from typing import Any
 
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
@@ -34,13 +35,13 @@ def beam_pipeline_args(config: Config) -> list[str]:
     return args + list(config.beam.extra_args)
 
 
-def _example_gen(config: Config) -> Any:
+def _example_gen(config: Config, data_root: Any) -> Any:
     """ImageFolder ingestion (class sub-folders of JPEG/PNG), or import of existing tf.Example TFRecords."""
     if config.data.format == "tfrecord":
-        return tfx.components.ImportExampleGen(input_base=config.data.root,
+        return tfx.components.ImportExampleGen(input_base=data_root,
                                                output_config=output_split_config(config.data.eval_fraction, by_filename=False))
-    return tfx.components.FileBasedExampleGen(
-        input_base=config.data.root,
+    return FileBasedExampleGen(
+        input_base=data_root,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")]),
         output_config=output_split_config(config.data.eval_fraction, by_filename=True),
         custom_config=make_custom_config(config.data.max_bad_fraction),
@@ -82,7 +83,7 @@ def trainer_hparams(config: Config, architecture: str) -> dict[str, Any]:
     }
 
 
-def _model_branch(config: Config, architecture: str, transform: Any, schema: Any) -> list[Any]:
+def _model_branch(config: Config, architecture: str, transform: Any, schema: Any, registry_root: Any) -> list[Any]:
     """Trainer -> (baseline resolver) Evaluator -> TFLite quantize-and-validate -> registry Pusher for one model."""
     name = model_name(config, architecture)
     trainer = tfx.components.Trainer(
@@ -130,16 +131,19 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
         model=tflite.outputs["tflite_model"],
         model_blessing=evaluator.outputs["blessing"],
         tflite_blessing=tflite.outputs["blessing"],
-        registry_root=config.registry.root,
+        registry_root=registry_root,
         model_name=name,
     ).with_id(f"Pusher_{name}")
     return [trainer, baseline, evaluator, tflite, pusher]
 
 
 def create_pipeline(config: Config, pipeline_root: str, metadata_connection_config: Any = None,
-                    extra_beam_args: list[str] | None = None) -> tfx.dsl.Pipeline:
-    """Wire ingestion, validation, Transform and one Trainer/Evaluator/TFLite/Pusher branch per architecture."""
-    example_gen = _example_gen(config)
+                    data_root: Any = None, registry_root: Any = None) -> tfx.dsl.Pipeline:
+    """Wire ingestion, validation, Transform and one Trainer/Evaluator/TFLite/Pusher branch per architecture.
+
+    `data_root` and `registry_root` default to `data.root` and `registry.root`; Kubeflow passes runtime parameters.
+    """
+    example_gen = _example_gen(config, data_root or config.data.root)
     statistics = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=config.data.schema_path)
     validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
@@ -152,12 +156,12 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
     )
     components: list[Any] = [example_gen, statistics, schema, validator, transform]
     for architecture in config.model.architectures:
-        components += _model_branch(config, architecture, transform, schema)
+        components += _model_branch(config, architecture, transform, schema, registry_root or config.registry.root)
     return tfx.dsl.Pipeline(
         pipeline_name=config.pipeline.name,
         pipeline_root=pipeline_root,
         components=components,
         enable_cache=config.pipeline.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args(config) + list(extra_beam_args or []),
+        beam_pipeline_args=beam_pipeline_args(config),
     )
