@@ -50,18 +50,22 @@ def _example_gen(config: Config, data_root: Any) -> Any:
 
 
 def eval_config(config: Config) -> tfma.EvalConfig:
-    """TFMA config: accuracy (and top-k) overall and per class, an absolute floor and no regression vs the baseline."""
-    accuracy_threshold = tfma.MetricThreshold(
+    """TFMA config: accuracy and top-5 overall and per class; on the overall slice, an absolute accuracy floor and
+    no regression beyond `gates.max_regression` against the baseline (the latest blessed model, when there is one)."""
+    accuracy_gate = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.gates.min_accuracy}),
         change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                                                     absolute={"value": -config.gates.max_regression - 1e-9}))
+                                                     absolute={"value": -config.gates.max_regression}))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=EVAL_SIGNATURE, label_key=preprocessing.LABEL_XF,
                                     preprocessing_function_names=[])],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[preprocessing.LABEL_XF])],
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold),
+            tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
+                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_gate)]),
+            tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy",
+                              config=json.dumps({"k": 5, "name": "top_5_accuracy"})),
         ])],
     )
 
