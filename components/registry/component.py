@@ -1,0 +1,46 @@
+"""RegistryPusher: a Pusher that publishes the validated TFLite model as the next version of the model registry."""
+from __future__ import annotations
+
+from typing import Any
+
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
+
+from components.registry import executor
+from components.registry.names import validate_name
+
+
+class RegistryPusherSpec(types.ComponentSpec):
+    """Inputs: the TFLite component's Model and blessing, optionally the Evaluator's; output: PushedModel."""
+
+    PARAMETERS = {
+        executor.REGISTRY_ROOT_KEY: ExecutionParameter(type=str),
+        executor.MODEL_NAME_KEY: ExecutionParameter(type=str),
+    }
+    INPUTS = {
+        executor.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
+        executor.MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing, optional=True),
+        executor.TFLITE_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
+    }
+    OUTPUTS = {
+        executor.PUSHED_MODEL_KEY: ChannelParameter(type=standard_artifacts.PushedModel),
+    }
+
+
+class RegistryPusher(base_component.BaseComponent):
+    """Pushes `model` (model.tflite, labels.txt, report.json) to `registry_root` as `model_name` when every blessing
+    given is blessed; `pushed_model` gets `pushed` (1/0), `pushed_destination` and `pushed_version`."""
+
+    SPEC_CLASS = RegistryPusherSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
+
+    def __init__(self, model: types.BaseChannel, tflite_blessing: types.BaseChannel, registry_root: Any,
+                 model_name: str, model_blessing: types.BaseChannel | None = None) -> None:
+        """`registry_root` is a path/URL or a RuntimeParameter; `model_name` must be a valid registry name."""
+        validate_name(model_name, "model name")
+        super().__init__(spec=RegistryPusherSpec(
+            model=model, model_blessing=model_blessing, tflite_blessing=tflite_blessing,
+            registry_root=registry_root, model_name=model_name,
+            pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

@@ -1,0 +1,105 @@
+"""RegistryPusher executor: publish the TFLite model as the next registry version when every blessing says so."""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from absl import logging
+from tfx import types
+from tfx.components.pusher import executor as pusher_executor
+from tfx.components.util import model_utils
+from tfx.types import artifact_utils
+from tfx.utils import io_utils
+
+from components.registry import store
+from components.registry.filesystems import filesystem_for
+
+MODEL_KEY = "model"
+MODEL_BLESSING_KEY = "model_blessing"
+TFLITE_BLESSING_KEY = "tflite_blessing"
+PUSHED_MODEL_KEY = "pushed_model"
+REGISTRY_ROOT_KEY = "registry_root"
+MODEL_NAME_KEY = "model_name"
+REPORT_FILE = "report.json"
+BLESSING_SOURCES = {MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
+                    TFLITE_BLESSING_KEY: "the TFLite validation gates"}
+MANIFEST_REPORT_FIELDS = ("architecture", "quantization", "integer_io", "input_shape", "input_dtype", "labels_count",
+                          "tflite_accuracy", "tflite_top5_accuracy", "float_accuracy", "accuracy_drop", "latency_ms",
+                          "peak_memory_bytes", "builtin_ops_only", "ops", "gates", "source_examples", "eval_examples")
+
+
+def read_report(model_uri: str) -> dict[str, Any] | None:
+    """The TFLite component's report.json in `model_uri`, None when there is none."""
+    path = os.path.join(model_uri, REPORT_FILE)
+    filesystem = filesystem_for(path)
+    if not filesystem.exists(path):
+        return None
+    with filesystem.open(path, "rb") as handle:
+        return json.loads(handle.read())
+
+
+def failing_gates(report: dict[str, Any] | None) -> list[str]:
+    """The gates of a TFLite report that did not pass, as 'name: measured X, limit Y'."""
+    return [f"{gate['name']}: measured {gate.get('measured')}, limit {gate.get('limit')}"
+            for gate in (report or {}).get("gates", []) if not gate.get("passed")]
+
+
+def hold_back_reasons(input_dict: dict[str, list[types.Artifact]], report: dict[str, Any] | None) -> list[str]:
+    """Why the model must not be pushed: one line per given blessing that is not `blessed` == 1."""
+    reasons = []
+    for key, source in BLESSING_SOURCES.items():
+        if not input_dict.get(key):
+            continue
+        blessing = artifact_utils.get_single_instance(input_dict[key])
+        if model_utils.is_model_blessed(blessing):
+            continue
+        reason = f"{key} ({blessing.uri}) is not blessed by {source}"
+        if key == TFLITE_BLESSING_KEY and failing_gates(report):
+            reason += "; failing gates: " + "; ".join(failing_gates(report))
+        reasons.append(reason)
+    return reasons
+
+
+class Executor(pusher_executor.Executor):
+    """Pushes `model` (model.tflite, labels.txt, report.json) to the registry at `registry_root` as `model_name`."""
+
+    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        """Publish a new version if every given blessing is blessed, and record where on `pushed_model`."""
+        self._log_startup(input_dict, output_dict, exec_properties)
+        pushed_model = artifact_utils.get_single_instance(output_dict[PUSHED_MODEL_KEY])
+        model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
+        model_name = exec_properties[MODEL_NAME_KEY]
+        report = read_report(model.uri)
+        reasons = hold_back_reasons(input_dict, report)
+        if reasons:
+            logging.warning("%s was held back and not pushed: %s", model_name, " | ".join(reasons))
+            self._MarkNotPushed(pushed_model)
+            return
+        if report is None:
+            raise RuntimeError(f"{model.uri} has no {REPORT_FILE}: cannot write the registry manifest")
+        registry = store.Registry(exec_properties[REGISTRY_ROOT_KEY])
+        tflite_path = os.path.join(model.uri, store.MODEL_FILE)
+        run_id = self._context.pipeline_run_id if self._context else None
+        version = self._earlier_push_of_this_run(registry, model_name, tflite_path, run_id) or registry.publish(
+            model_name, tflite_path, os.path.join(model.uri, store.LABELS_FILE),
+            {key: report[key] for key in MANIFEST_REPORT_FIELDS if key in report}, pipeline_run_id=run_id)
+        for file_name in (store.MODEL_FILE, store.LABELS_FILE, store.MANIFEST_FILE):
+            io_utils.copy_file(os.path.join(version.path, file_name), os.path.join(pushed_model.uri, file_name),
+                               overwrite=True)
+        self._MarkPushed(pushed_model, pushed_destination=version.path, pushed_version=str(version.version))
+        logging.info("%s pushed as version %d: %s", model_name, version.version, version.path)
+
+    @staticmethod
+    def _earlier_push_of_this_run(registry: store.Registry, model_name: str, tflite_path: str,
+                                  run_id: str | None) -> store.RegistryVersion | None:
+        """The version a retried execution of the same pipeline run already published, so it is not pushed twice."""
+        if not run_id:
+            return None
+        sha256 = store.file_sha256(tflite_path)
+        for version in registry.versions(model_name):
+            if version.sha256 == sha256 and version.manifest.get("pipeline_run_id") == run_id:
+                logging.info("%s version %d already holds this model from run %s", model_name, version.version, run_id)
+                return version
+        return None

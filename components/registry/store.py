@@ -1,0 +1,471 @@
+"""A versioned model registry an Android app release can trust: immutable integer versions, manifests, an
+index and release channels.
+
+Layout under the root (a local folder, or any tf.io.gfile URL such as gs://bucket/model-registry):
+
+    index.json                         every model with its complete versions (key manifest fields) and channels
+    <model>/<version>/model.tflite     version = 1, 2, 3 ...: never reused, never rewritten
+    <model>/<version>/labels.txt
+    <model>/<version>/manifest.json    written last: a version is complete only when its manifest exists
+    <model>/channels/<channel>.json    pointer: version, sha256, promoted_at and the history rollback walks back
+
+Local roots: a version is staged in the hidden folder `<model>/.staging-<id>/` and moved into place with one
+rename, which fails when the number is taken; the loser of a race retries with the next number. A crash leaves
+only the hidden staging folder, which readers never list and a later publish removes once it is stale.
+index.json and channel files are replaced atomically (temporary file + rename) under an exclusive lock of
+`<root>/.registry.lock`, so concurrent pushes and promotes never lose an update.
+
+Remote roots have no atomic rename of folders nor locks. There a version's files are written in place, manifest
+last, and readers list only versions whose manifest exists. A number is claimed by writing
+`<model>/<version>/.claims/<time>-<id>`; the earliest claim wins and the others retry with the next number (sound
+while the publishers' clocks agree to within a push). Manifests, index.json and channel files are written as a
+temporary object renamed over the target (one server-side copy on GCS/S3), so they are never seen half-written;
+concurrent promotes of one channel on a remote root are last-writer-wins. A crashed remote push leaves a numbered
+folder without manifest: never listed, its number never reused.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import json
+import uuid
+from typing import Any, Callable, Mapping
+
+from absl import logging
+
+from components.registry.filesystems import filesystem_for
+from components.registry.names import validate_name
+
+MODEL_FILE = "model.tflite"
+LABELS_FILE = "labels.txt"
+MANIFEST_FILE = "manifest.json"
+INDEX_FILE = "index.json"
+CHANNELS_DIR = "channels"
+LOCK_FILE = ".registry.lock"
+STAGING_PREFIX = ".staging-"
+CLAIMS_DIR = ".claims"
+FORMAT_VERSION = 1
+REQUIRED_MANIFEST_FIELDS = ("architecture", "quantization", "tflite_accuracy", "float_accuracy", "latency_ms",
+                            "input_shape", "labels_count", "source_examples")
+INDEX_VERSION_FIELDS = ("sha256", "size_bytes", "architecture", "quantization", "tflite_accuracy", "float_accuracy",
+                        "latency_ms", "input_shape", "labels_count", "created_at")
+TFLITE_FILE_IDENTIFIER = b"TFL3"
+MAX_PUBLISH_ATTEMPTS = 100
+_COPY_CHUNK_BYTES = 1 << 20
+
+
+class RegistryError(ValueError):
+    """A registry operation that cannot be done as asked."""
+
+
+class VersionNotFound(RegistryError):
+    """The model or the version does not exist (or is not complete)."""
+
+
+class IntegrityError(RegistryError):
+    """A version's files do not match its manifest."""
+
+
+@dataclasses.dataclass(frozen=True)
+class RegistryVersion:
+    """One complete, immutable version of a model and its manifest."""
+
+    model_name: str
+    version: int
+    path: str
+    manifest: dict[str, Any]
+
+    @property
+    def sha256(self) -> str:
+        return self.manifest["sha256"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelEntry:
+    """A version a channel pointed at, and since when."""
+
+    version: int
+    sha256: str
+    promoted_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelPointer:
+    """A release channel of one model: the version it serves now and the earlier ones, oldest first."""
+
+    model_name: str
+    channel: str
+    current: ChannelEntry
+    history: tuple[ChannelEntry, ...] = ()
+
+    @property
+    def version(self) -> int:
+        return self.current.version
+
+    def to_json(self) -> dict[str, Any]:
+        return {"model_name": self.model_name, "channel": self.channel, **self.current.to_json(),
+                "history": [entry.to_json() for entry in self.history]}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChannelPointer:
+        return cls(model_name=data["model_name"], channel=data["channel"],
+                   current=ChannelEntry(data["version"], data["sha256"], data["promoted_at"]),
+                   history=tuple(ChannelEntry(**entry) for entry in data.get("history", [])))
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSummary:
+    """A model of the registry: its complete versions (ascending) and the version each channel serves."""
+
+    name: str
+    versions: tuple[int, ...]
+    channels: dict[str, int]
+
+    @property
+    def latest_version(self) -> int:
+        return self.versions[-1]
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601, e.g. 2026-11-25T07:17:50Z."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def file_sha256(path: str) -> str:
+    """SHA-256 hex digest of a file on any filesystem."""
+    digest = hashlib.sha256()
+    with filesystem_for(path).open(path, "rb") as handle:
+        while chunk := handle.read(_COPY_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _version_number(name: str) -> int | None:
+    """The version of a folder name ('7' -> 7); None for anything else (hidden folders, 'channels', '07')."""
+    return int(name) if name.isdigit() and str(int(name)) == name and int(name) > 0 else None
+
+
+class Registry:
+    """The model registry under `root` (local folder or tf.io.gfile URL).
+
+    `before_commit` is called with the folder holding a fully written version just before it becomes visible
+    (tests use it to stop a push half-way). Local staging folders older than `stale_staging_seconds` are left
+    by crashed pushes and are removed by the next publish of that model.
+    """
+
+    def __init__(self, root: str, *, before_commit: Callable[[str], None] | None = None,
+                 stale_staging_seconds: float = 3600.0) -> None:
+        self.root = root.rstrip("/") or "/"
+        self._fs = filesystem_for(self.root)
+        self._before_commit = before_commit
+        self._stale_staging_seconds = stale_staging_seconds
+
+    # Reading
+
+    def exists(self) -> bool:
+        """Whether the root folder exists."""
+        return self._fs.isdir(self.root)
+
+    def list_models(self) -> list[ModelSummary]:
+        """Models with at least one complete version, by name."""
+        summaries = []
+        for name in sorted(self._fs.listdir(self.root)):
+            if name.startswith(".") or not self._fs.isdir(self._fs.join(self.root, name)):
+                continue
+            try:
+                validate_name(name, "model name")
+            except ValueError:
+                continue
+            versions = self._complete_versions(name)
+            if versions:
+                channels = {channel: pointer.version for channel, pointer in self.channels(name).items()}
+                summaries.append(ModelSummary(name, tuple(versions), channels))
+        return summaries
+
+    def versions(self, model_name: str) -> list[RegistryVersion]:
+        """Complete versions of a model, oldest first; [] for an unknown model."""
+        validate_name(model_name, "model name")
+        return [self._read_version(model_name, number) for number in self._complete_versions(model_name)]
+
+    def latest_version(self, model_name: str) -> int | None:
+        """The highest complete version of a model, None if it has none."""
+        validate_name(model_name, "model name")
+        versions = self._complete_versions(model_name)
+        return versions[-1] if versions else None
+
+    def show(self, model_name: str, version: int | None = None) -> RegistryVersion:
+        """One complete version (the latest when `version` is None); VersionNotFound otherwise."""
+        validate_name(model_name, "model name")
+        versions = self._complete_versions(model_name)
+        if not versions:
+            raise VersionNotFound(f"model '{model_name}' has no versions in registry {self.root}")
+        if version is None:
+            version = versions[-1]
+        if version not in versions:
+            listed = ", ".join(str(number) for number in versions)
+            raise VersionNotFound(f"model '{model_name}' has no version {version} (versions: {listed})")
+        return self._read_version(model_name, version)
+
+    def channels(self, model_name: str) -> dict[str, ChannelPointer]:
+        """The channel pointers of a model, by channel name."""
+        validate_name(model_name, "model name")
+        folder = self._fs.join(self.root, model_name, CHANNELS_DIR)
+        pointers = {}
+        for file_name in sorted(self._fs.listdir(folder)):
+            channel, _, suffix = file_name.rpartition(".")
+            if suffix == "json" and not file_name.startswith("."):
+                pointer = self._read_channel(model_name, channel)
+                if pointer:
+                    pointers[channel] = pointer
+        return pointers
+
+    def verify(self, model_name: str, version: int) -> RegistryVersion:
+        """Check a version's files against its manifest (sha256 and size); IntegrityError on any difference."""
+        entry = self.show(model_name, version)
+        manifest = entry.manifest
+        checks = [(MODEL_FILE, "sha256"), (LABELS_FILE, "labels_sha256")]
+        for file_name, key in checks:
+            path = self._fs.join(entry.path, file_name)
+            if not self._fs.exists(path):
+                raise IntegrityError(f"{model_name} version {version}: {file_name} is missing")
+            actual = file_sha256(path)
+            if actual != manifest.get(key):
+                raise IntegrityError(f"{model_name} version {version}: {file_name} has sha256 {actual}, "
+                                     f"but the manifest says {manifest.get(key)}")
+        if manifest.get("model_name") != model_name or manifest.get("version") != version:
+            raise IntegrityError(f"{model_name} version {version}: manifest names {manifest.get('model_name')} "
+                                 f"version {manifest.get('version')}")
+        return entry
+
+    def read_index(self) -> dict[str, Any]:
+        """The parsed index.json ({} when none was written yet)."""
+        path = self._fs.join(self.root, INDEX_FILE)
+        if not self._fs.exists(path):
+            return {}
+        with self._fs.open(path, "rb") as handle:
+            return json.loads(handle.read())
+
+    # Writing
+
+    def publish(self, model_name: str, tflite_path: str, labels_path: str, manifest_fields: Mapping[str, Any],
+                pipeline_run_id: str | None = None) -> RegistryVersion:
+        """Add a new version of `model_name` with the model and labels files (any tf.io.gfile paths).
+
+        `manifest_fields` (e.g. the TFLite report) must hold REQUIRED_MANIFEST_FIELDS; the registry adds
+        model_name, version, size_bytes, sha256, labels_sha256, created_at and pipeline_run_id, which win over
+        fields of the same name. The version is visible only once complete; index.json is rewritten after.
+        """
+        validate_name(model_name, "model name")
+        missing = [field for field in REQUIRED_MANIFEST_FIELDS if field not in manifest_fields]
+        if missing:
+            raise RegistryError(f"cannot publish {model_name}: manifest fields missing: {', '.join(missing)}")
+        _check_tflite_file(tflite_path)
+        _check_labels_file(labels_path, manifest_fields["labels_count"])
+        model_dir = self._fs.join(self.root, model_name)
+        self._fs.makedirs(model_dir)
+        fields = dict(manifest_fields, model_name=model_name, pipeline_run_id=pipeline_run_id)
+        if self._fs.atomic_commit:
+            version = self._publish_staged(model_dir, tflite_path, labels_path, fields)
+        else:
+            version = self._publish_in_place(model_dir, tflite_path, labels_path, fields)
+        with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
+            self._write_index()
+        logging.info("Published %s version %d to %s", model_name, version, self._fs.join(model_dir, str(version)))
+        return self.show(model_name, version)
+
+    def promote(self, model_name: str, version: int, channel: str) -> ChannelPointer:
+        """Point `channel` at `version` after checking its files against the manifest (refused on mismatch)."""
+        validate_name(model_name, "model name")
+        validate_name(channel, "channel")
+        self._require_root()
+        with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
+            entry = self.verify(model_name, version)
+            current = self._read_channel(model_name, channel)
+            if current and current.version == version:
+                logging.info("%s channel %s already serves version %d", model_name, channel, version)
+                return current
+            history = (*current.history, current.current) if current else ()
+            pointer = ChannelPointer(model_name, channel, ChannelEntry(version, entry.sha256, utc_now()), history)
+            self._write_channel(pointer)
+            self._write_index()
+        logging.info("Promoted %s version %d to channel %s", model_name, version, channel)
+        return pointer
+
+    def rollback(self, model_name: str, channel: str) -> ChannelPointer:
+        """Move `channel` back to the version it served before the current one (checked like `promote`)."""
+        validate_name(model_name, "model name")
+        validate_name(channel, "channel")
+        self._require_root()
+        with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
+            current = self._read_channel(model_name, channel)
+            if current is None:
+                raise RegistryError(f"channel '{channel}' of model '{model_name}' is not set: nothing to roll back")
+            if not current.history:
+                raise RegistryError(f"channel '{channel}' of model '{model_name}' has only ever served version "
+                                    f"{current.version}: nothing to roll back to")
+            previous = current.history[-1]
+            entry = self.verify(model_name, previous.version)
+            if entry.sha256 != previous.sha256:
+                raise IntegrityError(f"{model_name} version {previous.version} has sha256 {entry.sha256}, but "
+                                     f"channel '{channel}' recorded {previous.sha256}")
+            pointer = ChannelPointer(model_name, channel, ChannelEntry(previous.version, previous.sha256, utc_now()),
+                                     current.history[:-1])
+            self._write_channel(pointer)
+            self._write_index()
+        logging.info("Rolled %s channel %s back from version %d to %d", model_name, channel, current.version,
+                     pointer.version)
+        return pointer
+
+    def rebuild_index(self) -> dict[str, Any]:
+        """Rewrite index.json from the versions and channels on storage, and return it."""
+        self._require_root()
+        with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
+            return self._write_index()
+
+    # Internals
+
+    def _require_root(self) -> None:
+        if not self.exists():
+            raise RegistryError(f"registry {self.root} does not exist")
+
+    def _complete_versions(self, model_name: str) -> list[int]:
+        model_dir = self._fs.join(self.root, model_name)
+        numbers = sorted(filter(None, map(_version_number, self._fs.listdir(model_dir))))
+        return [number for number in numbers
+                if self._fs.exists(self._fs.join(model_dir, str(number), MANIFEST_FILE))]
+
+    def _next_version(self, model_dir: str) -> int:
+        """One more than every numbered folder, complete or not: numbers are never reused."""
+        return max(filter(None, map(_version_number, self._fs.listdir(model_dir))), default=0) + 1
+
+    def _read_version(self, model_name: str, version: int) -> RegistryVersion:
+        path = self._fs.join(self.root, model_name, str(version))
+        with self._fs.open(self._fs.join(path, MANIFEST_FILE), "rb") as handle:
+            return RegistryVersion(model_name, version, path, json.loads(handle.read()))
+
+    def _channel_path(self, model_name: str, channel: str) -> str:
+        return self._fs.join(self.root, model_name, CHANNELS_DIR, f"{channel}.json")
+
+    def _read_channel(self, model_name: str, channel: str) -> ChannelPointer | None:
+        path = self._channel_path(model_name, channel)
+        if not self._fs.exists(path):
+            return None
+        with self._fs.open(path, "rb") as handle:
+            return ChannelPointer.from_json(json.loads(handle.read()))
+
+    def _write_channel(self, pointer: ChannelPointer) -> None:
+        self._fs.write_atomic(self._channel_path(pointer.model_name, pointer.channel), _json_bytes(pointer.to_json()))
+
+    def _write_index(self) -> dict[str, Any]:
+        """Rewrite index.json; the caller holds the registry lock."""
+        models = {}
+        for summary in self.list_models():
+            versions = []
+            for entry in self.versions(summary.name):
+                relative = f"{summary.name}/{entry.version}"
+                versions.append({"version": entry.version, "path": relative,
+                                 "model_file": f"{relative}/{MODEL_FILE}", "labels_file": f"{relative}/{LABELS_FILE}",
+                                 **{key: entry.manifest.get(key) for key in INDEX_VERSION_FIELDS}})
+            channels = {name: pointer.current.to_json() for name, pointer in self.channels(summary.name).items()}
+            models[summary.name] = {"latest_version": summary.latest_version, "versions": versions,
+                                    "channels": channels}
+        index = {"format_version": FORMAT_VERSION, "updated_at": utc_now(), "models": models}
+        self._fs.write_atomic(self._fs.join(self.root, INDEX_FILE), _json_bytes(index))
+        return index
+
+    def _copy_payload(self, folder: str, tflite_path: str, labels_path: str) -> dict[str, Any]:
+        """Copy the model and labels into `folder`; return the fields the manifest gets from them."""
+        size_bytes, sha256 = self._copy_and_hash(tflite_path, self._fs.join(folder, MODEL_FILE))
+        _, labels_sha256 = self._copy_and_hash(labels_path, self._fs.join(folder, LABELS_FILE))
+        return {"size_bytes": size_bytes, "sha256": sha256, "labels_sha256": labels_sha256}
+
+    def _copy_and_hash(self, source: str, destination: str) -> tuple[int, str]:
+        digest, size = hashlib.sha256(), 0
+        with filesystem_for(source).open(source, "rb") as reader, self._fs.open(destination, "wb") as writer:
+            while chunk := reader.read(_COPY_CHUNK_BYTES):
+                digest.update(chunk)
+                writer.write(chunk)
+                size += len(chunk)
+            self._fs.sync(writer)
+        return size, digest.hexdigest()
+
+    def _manifest(self, fields: Mapping[str, Any], payload: Mapping[str, Any], version: int) -> bytes:
+        manifest = {"format_version": FORMAT_VERSION, **fields, **payload, "version": version,
+                    "files": {"model": MODEL_FILE, "labels": LABELS_FILE}, "created_at": utc_now()}
+        return _json_bytes(manifest)
+
+    def _publish_staged(self, model_dir: str, tflite_path: str, labels_path: str, fields: Mapping[str, Any]) -> int:
+        """Local roots: write everything in a hidden folder, then rename it to the next free number."""
+        self._remove_stale_staging(model_dir)
+        staged = self._fs.join(model_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
+        self._fs.makedirs(staged)
+        try:
+            payload = self._copy_payload(staged, tflite_path, labels_path)
+            for _ in range(MAX_PUBLISH_ATTEMPTS):
+                version = self._next_version(model_dir)
+                self._fs.write_atomic(self._fs.join(staged, MANIFEST_FILE), self._manifest(fields, payload, version))
+                if self._before_commit:
+                    self._before_commit(staged)
+                if self._fs.commit_directory(staged, self._fs.join(model_dir, str(version))):
+                    return version
+                logging.info("Version %d of %s was taken by a concurrent push; trying the next", version, model_dir)
+        except BaseException:
+            self._fs.remove_tree(staged)
+            raise
+        self._fs.remove_tree(staged)
+        raise RegistryError(f"could not claim a version under {model_dir} after {MAX_PUBLISH_ATTEMPTS} attempts")
+
+    def _publish_in_place(self, model_dir: str, tflite_path: str, labels_path: str, fields: Mapping[str, Any]) -> int:
+        """Remote roots: claim the next number, write the files, then the manifest last."""
+        for _ in range(MAX_PUBLISH_ATTEMPTS):
+            version = self._next_version(model_dir)
+            target = self._fs.join(model_dir, str(version))
+            claim = f"{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex}"
+            self._fs.write_atomic(self._fs.join(target, CLAIMS_DIR, claim), b"")
+            if self._holds_claim(target, claim):
+                payload = self._copy_payload(target, tflite_path, labels_path)
+                if self._before_commit:
+                    self._before_commit(target)
+                if self._holds_claim(target, claim):
+                    manifest_path = self._fs.join(target, MANIFEST_FILE)
+                    self._fs.write_atomic(manifest_path, self._manifest(fields, payload, version))
+                    return version
+            self._fs.remove(self._fs.join(target, CLAIMS_DIR, claim))
+            logging.info("Version %d of %s was claimed by a concurrent push; trying the next", version, model_dir)
+        raise RegistryError(f"could not claim a version under {model_dir} after {MAX_PUBLISH_ATTEMPTS} attempts")
+
+    def _holds_claim(self, target: str, claim: str) -> bool:
+        """Whether `claim` is the earliest claim of the version folder `target` and the version is not complete."""
+        claims = sorted(self._fs.listdir(self._fs.join(target, CLAIMS_DIR)))
+        return bool(claims) and claims[0] == claim and not self._fs.exists(self._fs.join(target, MANIFEST_FILE))
+
+    def _remove_stale_staging(self, model_dir: str) -> None:
+        for name in self._fs.listdir(model_dir):
+            path = self._fs.join(model_dir, name)
+            if name.startswith(STAGING_PREFIX) and self._fs.age_seconds(path) >= self._stale_staging_seconds:
+                logging.warning("Removing %s, left by an interrupted push", path)
+                self._fs.remove_tree(path)
+
+
+def _json_bytes(data: Mapping[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2) + "\n").encode("utf-8")
+
+
+def _check_tflite_file(path: str) -> None:
+    """Refuse a file that is not a TFLite flatbuffer (identifier 'TFL3' at bytes 4-8)."""
+    with filesystem_for(path).open(path, "rb") as handle:
+        header = handle.read(8)
+    if header[4:8] != TFLITE_FILE_IDENTIFIER:
+        raise RegistryError(f"{path} is not a TFLite model (no 'TFL3' file identifier)")
+
+
+def _check_labels_file(path: str, labels_count: int) -> None:
+    """Refuse a labels file whose number of (non-empty) lines differs from the model's `labels_count`."""
+    with filesystem_for(path).open(path, "rb") as handle:
+        labels = [line for line in handle.read().decode("utf-8").splitlines() if line.strip()]
+    if len(labels) != labels_count:
+        raise RegistryError(f"{path} has {len(labels)} labels but the model has labels_count={labels_count}")

@@ -1,0 +1,184 @@
+"""`registry list|show|promote|rollback`: read the model registry and move its release channels."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from components.registry.store import ChannelPointer, Registry, RegistryError, RegistryVersion
+
+KNOWN_CHANNELS = ("staging", "production")
+
+
+def _version_number(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"VERSION must be a positive integer, got {text!r}")
+    return int(text)
+
+
+def add_registry_subparser(subparsers: argparse._SubParsersAction, default_root: str) -> None:
+    """Add `registry` and its actions to the CLI's subparsers; `--registry` defaults to `default_root`."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--registry", default=default_root, metavar="ROOT",
+                        help=f"registry root: a folder or a gs:// URL (default: registry.root, {default_root})")
+    common.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    channel_help = f"release channel, e.g. {' or '.join(KNOWN_CHANNELS)}"
+
+    registry = subparsers.add_parser("registry", help="list, show, promote and roll back model registry versions")
+    actions = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
+    actions.add_parser("list", parents=[common], help="every model with its versions and channels")
+    show = actions.add_parser("show", parents=[common],
+                              help="a model's versions as a table, or one version's manifest")
+    show.add_argument("name", metavar="NAME", help="model name, e.g. mobilenet_v1")
+    show.add_argument("version", metavar="VERSION", nargs="?", type=_version_number, help="version (default: all)")
+    promote = actions.add_parser("promote", parents=[common],
+                                 help="point a channel at a version, after checking its sha256")
+    promote.add_argument("name", metavar="NAME", help="model name")
+    promote.add_argument("version", metavar="VERSION", type=_version_number, help="version to release")
+    promote.add_argument("--channel", required=True, help=channel_help)
+    rollback = actions.add_parser("rollback", parents=[common],
+                                  help="move a channel back to the version it served before")
+    rollback.add_argument("name", metavar="NAME", help="model name")
+    rollback.add_argument("--channel", required=True, help=channel_help)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Left-aligned columns separated by two spaces."""
+    cells = [[str(cell) for cell in row] for row in [headers, *rows]]
+    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells)
+
+
+def _percent(value: Any) -> str:
+    return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "-"
+
+
+def _size(value: Any) -> str:
+    if not isinstance(value, int):
+        return "-"
+    return f"{value / 1e6:.2f} MB" if value >= 100_000 else f"{value:,} B"
+
+
+def _latency(value: Any) -> str:
+    median = value.get("median") if isinstance(value, dict) else value
+    return f"{median:.2f}" if isinstance(median, (int, float)) else "-"
+
+
+def _channels_of(version: int, pointers: dict[str, ChannelPointer]) -> str:
+    return ",".join(channel for channel, pointer in pointers.items() if pointer.version == version) or "-"
+
+
+def _ordered_channels(names: set[str]) -> list[str]:
+    return [name for name in KNOWN_CHANNELS if name in names] + sorted(names - set(KNOWN_CHANNELS))
+
+
+def _require_registry(registry: Registry) -> None:
+    if not registry.exists():
+        raise RegistryError(f"registry {registry.root} does not exist (set --registry or registry.root)")
+
+
+def _list(registry: Registry, as_json: bool) -> str:
+    _require_registry(registry)
+    summaries = registry.list_models()
+    if as_json:
+        return json.dumps([{"name": summary.name, "versions": list(summary.versions),
+                            "latest_version": summary.latest_version, "channels": summary.channels}
+                           for summary in summaries], indent=2)
+    if not summaries:
+        return f"no models in registry {registry.root}"
+    channels = _ordered_channels({name for summary in summaries for name in summary.channels})
+    rows = []
+    for summary in summaries:
+        latest = registry.show(summary.name, summary.latest_version).manifest
+        rows.append([summary.name, len(summary.versions), summary.latest_version, latest.get("quantization", "-"),
+                     _size(latest.get("size_bytes")), _percent(latest.get("tflite_accuracy")),
+                     *(summary.channels.get(channel, "-") for channel in channels)])
+    headers = ["model", "versions", "latest", "quantization", "size", "tflite acc", *channels]
+    return f"registry {registry.root}\n" + format_table(headers, rows)
+
+
+def _show_versions(registry: Registry, name: str, as_json: bool) -> str:
+    versions = registry.versions(name)
+    if not versions:
+        _require_registry(registry)
+        raise RegistryError(f"model '{name}' has no versions in registry {registry.root}")
+    pointers = registry.channels(name)
+    if as_json:
+        return json.dumps({"model_name": name, "versions": [version.manifest for version in versions],
+                           "channels": {channel: pointer.to_json() for channel, pointer in pointers.items()}},
+                          indent=2)
+    rows = [[version.version, version.manifest.get("created_at", "-"), version.manifest.get("architecture", "-"),
+             version.manifest.get("quantization", "-"), _size(version.manifest.get("size_bytes")),
+             _percent(version.manifest.get("tflite_accuracy")), _percent(version.manifest.get("float_accuracy")),
+             _latency(version.manifest.get("latency_ms")), version.sha256[:12], _channels_of(version.version, pointers)]
+            for version in versions]
+    headers = ["version", "created", "architecture", "quantization", "size", "tflite acc", "float acc", "latency ms",
+               "sha256", "channels"]
+    return f"{name} in registry {registry.root}\n" + format_table(headers, rows)
+
+
+def _manifest_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{key}={item}" for key, item in value.items())
+    if value is None or value == []:
+        return "-"
+    if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+        return "; ".join(_manifest_value(item) for item in value)
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+def _show_version(registry: Registry, name: str, number: int, as_json: bool) -> str:
+    version: RegistryVersion = registry.show(name, number)
+    channels = _channels_of(number, registry.channels(name))
+    if as_json:
+        return json.dumps({"path": version.path, "channels": channels.split(",") if channels != "-" else [],
+                           "manifest": version.manifest}, indent=2)
+    rows = [["path", version.path], ["channels", channels],
+            *([key, _manifest_value(value)] for key, value in version.manifest.items())]
+    return format_table(["field", "value"], rows)
+
+
+def _promote(registry: Registry, args: argparse.Namespace) -> str:
+    previous = registry.channels(args.name).get(args.channel)
+    pointer = registry.promote(args.name, args.version, args.channel)
+    if args.json:
+        return json.dumps(pointer.to_json(), indent=2)
+    was = f" (was version {previous.version})" if previous and previous.version != pointer.version else ""
+    return (f"{args.name} channel {args.channel} now serves version {pointer.version}{was}; "
+            f"sha256 {pointer.current.sha256} verified")
+
+
+def _rollback(registry: Registry, args: argparse.Namespace) -> str:
+    previous = registry.channels(args.name).get(args.channel)
+    pointer = registry.rollback(args.name, args.channel)
+    if args.json:
+        return json.dumps(pointer.to_json(), indent=2)
+    return (f"{args.name} channel {args.channel} rolled back from version {previous.version} "
+            f"to version {pointer.version}")
+
+
+def run_registry_command(args: argparse.Namespace) -> int:
+    """Run one `registry` action; any failure is one line on stderr and exit code 2."""
+    try:
+        registry = Registry(args.registry)
+        if args.registry_command == "list":
+            output = _list(registry, args.json)
+        elif args.registry_command == "show" and args.version is None:
+            output = _show_versions(registry, args.name, args.json)
+        elif args.registry_command == "show":
+            output = _show_version(registry, args.name, args.version, args.json)
+        elif args.registry_command == "promote":
+            output = _promote(registry, args)
+        else:
+            output = _rollback(registry, args)
+    except (RegistryError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except Exception as error:  # noqa: BLE001 - user-facing command: one line, no traceback (e.g. gs:// errors)
+        print(f"error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 2
+    print(output)
+    return 0

@@ -1,0 +1,100 @@
+"""RegistryPusher's executor with real TFX artifacts: pushes only when every blessing is blessed."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from tfx.dsl.components.base.base_executor import BaseExecutor
+from tfx.types import channel, standard_artifacts
+
+from components.registry import executor as registry_executor
+from components.registry.component import RegistryPusher
+from components.registry.names import InvalidName
+from components.registry.store import Registry
+from tests.test_registry_store import tflite_report, write_model_files
+
+
+def _blessing(uri: Path, blessed: int) -> standard_artifacts.ModelBlessing:
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(uri)
+    uri.mkdir(parents=True)
+    (uri / ("BLESSED" if blessed else "NOT_BLESSED")).touch()
+    blessing.set_int_custom_property("blessed", blessed)
+    return blessing
+
+
+def _push(tmp_path: Path, model_blessed: int | None, tflite_blessed: int, run_id: str = "run-1",
+          report: dict | None = None, attempt: str = "0") -> standard_artifacts.PushedModel:
+    """Run the executor once on a TFLite Model artifact written under tmp_path; return the PushedModel."""
+    model = standard_artifacts.Model()
+    model.uri = str(tmp_path / "TFLite" / "tflite_model")
+    if not Path(model.uri).exists():
+        write_model_files(Path(model.uri), b"quantized weights")
+        (Path(model.uri) / "report.json").write_text(json.dumps(report or tflite_report()))
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / "Pusher" / attempt)
+    input_dict = {"model": [model], "tflite_blessing": [_blessing(tmp_path / f"tflite_blessing{attempt}", tflite_blessed)]}
+    if model_blessed is not None:
+        input_dict["model_blessing"] = [_blessing(tmp_path / f"model_blessing{attempt}", model_blessed)]
+    executor = registry_executor.Executor(BaseExecutor.Context(pipeline_run_id=run_id))
+    executor.Do(input_dict, {"pushed_model": [pushed]},
+                {"registry_root": str(tmp_path / "registry"), "model_name": "mobilenet_v1"})
+    return pushed
+
+
+def test_pushes_when_both_blessings_are_blessed(tmp_path):
+    pushed = _push(tmp_path, model_blessed=1, tflite_blessed=1)
+
+    version_dir = tmp_path / "registry" / "mobilenet_v1" / "1"
+    assert pushed.get_int_custom_property("pushed") == 1
+    assert pushed.get_string_custom_property("pushed_destination") == str(version_dir)
+    assert pushed.get_string_custom_property("pushed_version") == "1"
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    assert manifest["pipeline_run_id"] == "run-1" and manifest["quantization"] == "int8"
+    assert manifest["source_examples"] == tflite_report()["source_examples"] and "candidates" not in manifest
+    assert (Path(pushed.uri) / "model.tflite").read_bytes() == (version_dir / "model.tflite").read_bytes()
+    assert Registry(str(tmp_path / "registry")).verify("mobilenet_v1", 1).sha256 == manifest["sha256"]
+
+
+def test_a_retried_execution_of_the_same_run_does_not_push_twice_but_a_new_run_does(tmp_path):
+    _push(tmp_path, 1, 1, run_id="run-1")
+    retried = _push(tmp_path, 1, 1, run_id="run-1", attempt="1")
+    assert retried.get_string_custom_property("pushed_version") == "1"
+    next_run = _push(tmp_path, 1, 1, run_id="run-2", attempt="2")
+    assert next_run.get_string_custom_property("pushed_version") == "2"
+
+
+def test_pushes_without_the_optional_evaluator_blessing(tmp_path):
+    assert _push(tmp_path, model_blessed=None, tflite_blessed=1).get_int_custom_property("pushed") == 1
+
+
+@pytest.mark.parametrize("model_blessed, tflite_blessed, held_by", [(0, 1, "model_blessing"), (1, 0, "tflite_blessing"),
+                                                                     (0, 0, "model_blessing")])
+def test_holds_back_when_a_blessing_is_not_blessed(tmp_path, caplog, model_blessed, tflite_blessed, held_by):
+    report = tflite_report(blessed=False, gates=[
+        {"name": "max_model_bytes", "measured": 3485000, "limit": 1000, "passed": False},
+        {"name": "min_accuracy", "measured": 0.81, "limit": 0.5, "passed": True}])
+    with caplog.at_level(logging.WARNING):
+        pushed = _push(tmp_path, model_blessed, tflite_blessed, report=report)
+
+    assert pushed.get_int_custom_property("pushed") == 0
+    assert not pushed.has_custom_property("pushed_destination")
+    assert not (tmp_path / "registry").exists()
+    assert f"held back and not pushed: {held_by}" in caplog.text
+    if tflite_blessed == 0:
+        assert "failing gates: max_model_bytes: measured 3485000, limit 1000" in caplog.text
+        assert "min_accuracy" not in caplog.text
+
+
+def test_component_declares_inputs_outputs_and_validates_the_model_name():
+    inputs = {"model": channel.Channel(type=standard_artifacts.Model),
+              "tflite_blessing": channel.Channel(type=standard_artifacts.ModelBlessing),
+              "model_blessing": channel.Channel(type=standard_artifacts.ModelBlessing)}
+    pusher = RegistryPusher(**inputs, registry_root="gs://bucket/registry", model_name="mobilenet_v2")
+    assert set(pusher.inputs) == {"model", "tflite_blessing", "model_blessing"}
+    assert pusher.outputs["pushed_model"].type == standard_artifacts.PushedModel
+    assert pusher.exec_properties == {"registry_root": "gs://bucket/registry", "model_name": "mobilenet_v2"}
+    with pytest.raises(InvalidName, match="invalid model name '../x'"):
+        RegistryPusher(**inputs, registry_root="registry", model_name="../x")
