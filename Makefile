@@ -12,12 +12,16 @@ DATA ?= data/fashion-mnist
 PER_CLASS ?= 300
 ARGS ?=
 
-.PHONY: help setup system-packages run test bench lock clean
+IMAGE ?= mobilenet-pipeline:latest
+
+.PHONY: help setup system-packages run test bench image push lock clean
 
 help:
 	@echo "make run    - set up if needed, then train, quantize and push MobileNet V1 and V2 on the built-in dataset"
 	@echo "make test   - set up if needed, then run the tests"
 	@echo "make setup  - install system packages (apt) and the pinned Python environment in $(VENV)"
+	@echo "make image  - build the Kubeflow container image IMAGE=$(IMAGE) (kubeflow/Dockerfile)"
+	@echo "make push   - push IMAGE to its registry"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
 setup: system-packages $(INSTALLED)
@@ -63,6 +67,12 @@ run: setup
 
 test: setup
 	$(VENV)/bin/pytest -q tests
+
+image:
+	DOCKER_BUILDKIT=1 docker build -f kubeflow/Dockerfile -t "$(IMAGE)" .
+
+push:
+	docker push "$(IMAGE)"
 
 lock: $(INSTALLED)
 	$(UV) pip compile -q requirements.in -c ../shared/stack/verified-freeze-py310.txt --python-version 3.10 \

@@ -1,16 +1,20 @@
-"""The `mobilenet-pipeline` command: run the pipeline, make demo data, and manage the model registry."""
+"""The `mobilenet-pipeline` command: run the pipeline, make demo data, manage the registry, deploy to Kubeflow."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import time
 import traceback
-from typing import TextIO
+import warnings
+from typing import TYPE_CHECKING, TextIO
 
 from pipeline import config as config_lib
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if TYPE_CHECKING:
+    from pipeline import local_runner, run_summary
+
 
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -21,7 +25,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from pipeline import registry_commands
+    from pipeline import kubeflow_commands, registry_commands
 
     parser = argparse.ArgumentParser(prog="mobilenet-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -42,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_options(show)
 
     registry_commands.add_registry_subparser(commands, default_root=config_lib.RegistryConfig().root)
+    kubeflow_commands.add_kubeflow_subparsers(commands)
     return parser
 
 
@@ -73,6 +78,15 @@ def _check_data(config: config_lib.Config, out: TextIO) -> None:
                   f"(e.g. {summary.stray_files[0]}); images must be inside class folders\n")
 
 
+def _results(config: config_lib.Config, paths: local_runner.RunPaths) -> list[run_summary.ModelResult]:
+    """Per-model outcome of the run just finished, read from ML Metadata."""
+    from pipeline import run_summary
+    from pipeline.pipeline import model_name
+
+    names = [model_name(config, arch) for arch in config.model.architectures]
+    return run_summary.collect_results(paths.metadata, config.pipeline.name, paths.pipeline_root, names)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the pipeline locally, showing progress, then print the per-model table."""
     from pipeline import local_runner, progress
@@ -86,22 +100,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.flush()
     started = time.monotonic()
     failure: str | None = None
+    results: list[run_summary.ModelResult] = []
     with progress.capture_output(log_path) as terminal, progress.report_progress(terminal) as reporter:
         try:
             local_runner.run_pipeline(config, paths)
+            results = _results(config, paths)
         except Exception as error:  # the run failed: say where and why, not a traceback
             component = reporter.mark_failed()
             traceback.print_exc()
             failure = f"{component or 'pipeline'} failed: {type(error).__name__}: {error}"
     from pipeline import run_summary
-    from pipeline.pipeline import model_name
 
     out.write("\n" + run_summary.timings_table(reporter.timings) + "\n")
     if failure:
         out.write(f"\nerror: {failure}\nNothing was pushed by the failed step. Full log: {log_path}\n")
         return 1
-    names = [model_name(config, arch) for arch in config.model.architectures]
-    results = run_summary.collect_results(paths.metadata, config.pipeline.name, paths.pipeline_root, names)
     out.write("\n" + run_summary.results_table(results) + "\n")
     for result in results:
         if not result.pushed_path:
@@ -127,15 +140,28 @@ def cmd_show_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quiet_libraries(command: str) -> None:
+    """Keep library noise off the terminal: a run sends it to its log file; other commands drop it."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if command == "run" else "3")
+    if command != "run":
+        warnings.filterwarnings("ignore", category=FutureWarning)
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `mobilenet-pipeline` and `python -m pipeline`."""
     args = build_parser().parse_args(argv)
+    _quiet_libraries(args.command)
     handlers = {"run": cmd_run, "demo-data": cmd_demo_data, "show-config": cmd_show_config}
     try:
         if args.command == "registry":
             from pipeline import registry_commands
 
             return registry_commands.run_registry_command(args)
+        from pipeline import kubeflow_commands
+
+        if args.command in kubeflow_commands.KUBEFLOW_COMMANDS:
+            return kubeflow_commands.run_kubeflow_command(args)
         return handlers[args.command](args)
     except (config_lib.ConfigError, ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -54,7 +54,8 @@ class ProgressReporter(logging.Handler):
         except Exception:  # a malformed third-party record must not break the run
             return
         if record.name == PROGRESS_LOGGER:
-            self._write(f"    {message}")
+            for line in message.splitlines():
+                self._write(f"    {line}")
         elif match := _RUNNING.match(message):
             self._current, self._started, self._cached = match.group(1), time.monotonic(), False
             self._write(f"> {self._current} ...")

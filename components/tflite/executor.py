@@ -1,0 +1,151 @@
+"""Executor of TFLite quantize-and-validate: reads artifacts, calls the plain functions, writes the outputs."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Callable
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import types
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+from tfx.utils import path_utils
+
+from components import PROGRESS_LOGGER
+from components.tflite import conversion, gates as gates_lib, measurement, metadata, report as report_lib
+from components.trainer.training import read_transformed
+from components.transform.preprocessing import LABEL_VOCAB
+
+MODEL_FILE = "model.tflite"
+REPORT_FILE = "report.json"
+progress = logging.getLogger(PROGRESS_LOGGER)
+
+
+def load_split(examples: list[types.Artifact], split: str, tf_transform_output: tft.TFTransformOutput,
+               limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N, H, W, 3] and labels [N] of one split of the transformed examples (`limit` 0 = all)."""
+    pattern = os.path.join(artifact_utils.get_split_uri(examples, split), "*")
+    dataset = read_transformed([pattern], tf_transform_output, batch_size=256)
+    images, labels, count = [], [], 0
+    for batch_images, batch_labels in dataset:
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+        count += len(batch_labels)
+        if limit and count >= limit:
+            break
+    images_array, labels_array = np.concatenate(images), np.concatenate(labels)
+    return (images_array[:limit], labels_array[:limit]) if limit else (images_array, labels_array)
+
+
+def validate_mode(saved_model_dir: str, mode: str, integer_io: str, representative: np.ndarray,
+                  eval_images: np.ndarray, eval_labels: np.ndarray, float_accuracy: float,
+                  params: dict[str, Any], limits: dict[str, Any],
+                  package: Callable[[bytes, str], bytes]) -> tuple[bytes | None, dict[str, Any]]:
+    """Convert in one mode, package it with metadata and measure what ships; returns the packaged flatbuffer
+    (None when conversion failed) and its candidate entry."""
+    io_type = integer_io if mode == "int8" and integer_io else None
+    try:
+        model_bytes = package(conversion.convert(saved_model_dir, mode, representative, io_type), mode)
+    except conversion.ConversionError as error:
+        return None, report_lib.candidate_entry({"quantization": mode, "integer_io": io_type}, [], str(error))
+    ops = conversion.model_ops(model_bytes)
+    scores = measurement.tflite_predictions(model_bytes, eval_images, params["threads"])
+    tflite_accuracy = measurement.accuracy(scores, eval_labels)
+    latency = measurement.measure_latency(model_bytes, params["threads"], params["latency_warmup"],
+                                          params["latency_runs"])
+    input_dtype = tf.lite.Interpreter(model_content=model_bytes).get_input_details()[0]["dtype"]
+    measured = {
+        "quantization": mode, "integer_io": io_type, "size_bytes": len(model_bytes),
+        "tflite_accuracy": tflite_accuracy["top1"], "tflite_top5_accuracy": tflite_accuracy["top5"],
+        "accuracy_drop": float_accuracy - tflite_accuracy["top1"], "latency_ms": latency,
+        "ops": ops, "builtin_ops_only": not conversion.non_builtin_ops(ops), "input_dtype": np.dtype(input_dtype).name,
+    }
+    results = gates_lib.evaluate_gates({**measured, "latency_ms": latency["median"]}, limits)
+    return model_bytes, report_lib.candidate_entry(measured, results)
+
+
+class Executor(base_executor.BaseExecutor):
+    """Converts, packages and validates; blesses the smallest quantization mode that passes every gate."""
+
+    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
+           exec_properties: dict[str, Any]) -> None:
+        """Write `model.tflite` + `labels.txt` + `report.json`, the report artifact and the blessing."""
+        model = artifact_utils.get_single_instance(input_dict["model"])
+        saved_model_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
+        tf_transform_output = tft.TFTransformOutput(
+            artifact_utils.get_single_instance(input_dict["transform_graph"]).uri)
+        with tf.io.gfile.GFile(tf_transform_output.vocabulary_file_by_name(LABEL_VOCAB)) as handle:
+            labels = [line.rstrip("\n") for line in handle if line.strip()]
+        params = {key: int(exec_properties[key]) for key in ("threads", "latency_warmup", "latency_runs")}
+        limits = json.loads(exec_properties["gates"])
+        modes = json.loads(exec_properties["quantization"])
+        integer_io = exec_properties.get("integer_io") or ""
+        name = exec_properties["model_name"]
+
+        examples = input_dict["examples"]
+        representative, _ = load_split(examples, "train", tf_transform_output,
+                                       int(exec_properties["representative_examples"]))
+        eval_images, eval_labels = load_split(examples, "eval", tf_transform_output,
+                                              int(exec_properties.get("max_eval_examples") or 0))
+        float_accuracy = measurement.accuracy(
+            measurement.saved_model_predictions(saved_model_dir, eval_images), eval_labels)["top1"]
+
+        def package(model_bytes: bytes, mode: str) -> bytes:
+            return metadata.add_metadata(model_bytes, labels, name=name, version=str(model.id),
+                                         description=f"{exec_properties['architecture']} image classifier, "
+                                                     f"{mode} TFLite, {len(labels)} labels")
+
+        flatbuffers: dict[str, bytes] = {}
+        candidates = []
+        for mode in modes:
+            progress.info("%s: converting to TFLite (%s) and measuring it", name, mode)
+            model_bytes, entry = validate_mode(saved_model_dir, mode, integer_io, representative, eval_images,
+                                               eval_labels, float_accuracy, params, limits, package)
+            candidates.append(entry)
+            if model_bytes is not None:
+                flatbuffers[mode] = model_bytes
+        chosen = gates_lib.choose_candidate(candidates)
+        shown = chosen or next((c for c in candidates if c["error"] is None), None)
+
+        output = artifact_utils.get_single_instance(output_dict["tflite_model"])
+        identity = {
+            "model_name": name, "architecture": exec_properties["architecture"],
+            "input_shape": [1, *eval_images.shape[1:]], "labels_count": len(labels),
+            "eval_examples": int(len(eval_labels)),
+            "source_examples": {"uri": examples[0].uri, "span": examples[0].span},
+        }
+        tf.io.gfile.makedirs(output.uri)
+        if shown is not None:
+            model_path = os.path.join(output.uri, MODEL_FILE)
+            with tf.io.gfile.GFile(model_path, "wb") as handle:
+                handle.write(flatbuffers[shown["quantization"]])
+            shown["peak_memory_bytes"] = measurement.measure_peak_memory(model_path, params["threads"])
+        with tf.io.gfile.GFile(os.path.join(output.uri, metadata.LABELS_FILE), "w") as handle:
+            handle.write("\n".join(labels) + "\n")
+        report = report_lib.build_report(identity, float_accuracy, candidates, chosen)
+        report_text = json.dumps(report, indent=2, default=_json_default)
+        for uri in (output.uri, artifact_utils.get_single_instance(output_dict["report"]).uri):
+            tf.io.gfile.makedirs(uri)
+            with tf.io.gfile.GFile(os.path.join(uri, REPORT_FILE), "w") as handle:
+                handle.write(report_text)
+        _write_blessing(artifact_utils.get_single_instance(output_dict["blessing"]), model, chosen is not None)
+        progress.log(logging.INFO if chosen else logging.WARNING, "%s", report_lib.summary(report))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def _write_blessing(blessing: types.Artifact, model: types.Artifact, blessed: bool) -> None:
+    """BLESSED / NOT_BLESSED file plus the properties Pusher and LatestBlessedModelStrategy read."""
+    tf.io.gfile.makedirs(blessing.uri)
+    with tf.io.gfile.GFile(os.path.join(blessing.uri, "BLESSED" if blessed else "NOT_BLESSED"), "w"):
+        pass
+    blessing.set_int_custom_property("blessed", int(blessed))
+    blessing.set_string_custom_property("current_model", model.uri)
+    blessing.set_int_custom_property("current_model_id", model.id)

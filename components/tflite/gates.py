@@ -1,0 +1,63 @@
+"""Gate decisions over a candidate's measurements, and the choice among several quantization modes. Pure."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Mapping
+
+GATE_NAMES = ("android_ready", "min_accuracy", "max_accuracy_drop", "max_model_bytes", "max_latency_ms")
+
+
+@dataclasses.dataclass(frozen=True)
+class GateResult:
+    """One gate: what was measured, the limit, and whether it passed."""
+
+    name: str
+    measured: Any
+    limit: Any
+    passed: bool
+
+    def describe(self) -> str:
+        """e.g. `max_model_bytes: 412345 > limit 1000`."""
+        relation = "within" if self.passed else "outside"
+        return f"{self.name}: measured {_show(self.measured)}, limit {_show(self.limit)} ({relation} the limit)"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> list[GateResult]:
+    """Check a candidate against every gate.
+
+    `measured` needs `builtin_ops_only`, `tflite_accuracy`, `accuracy_drop`, `size_bytes` and `latency_ms` (median);
+    `limits` needs `min_accuracy`, `max_accuracy_drop`, `max_model_bytes` and `max_latency_ms`.
+    """
+    return [
+        GateResult("android_ready", measured["builtin_ops_only"], True, bool(measured["builtin_ops_only"])),
+        GateResult("min_accuracy", measured["tflite_accuracy"], limits["min_accuracy"],
+                   measured["tflite_accuracy"] >= limits["min_accuracy"]),
+        GateResult("max_accuracy_drop", measured["accuracy_drop"], limits["max_accuracy_drop"],
+                   measured["accuracy_drop"] <= limits["max_accuracy_drop"]),
+        GateResult("max_model_bytes", measured["size_bytes"], limits["max_model_bytes"],
+                   measured["size_bytes"] <= limits["max_model_bytes"]),
+        GateResult("max_latency_ms", measured["latency_ms"], limits["max_latency_ms"],
+                   measured["latency_ms"] <= limits["max_latency_ms"]),
+    ]
+
+
+def passed(results: list[GateResult]) -> bool:
+    """True when every gate passed."""
+    return all(result.passed for result in results)
+
+
+def choose_candidate(candidates: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The smallest candidate whose gates all pass (ties: the more accurate), or None when none passes.
+
+    Each candidate needs `passed` (bool), `size_bytes` and `tflite_accuracy`.
+    """
+    passing = [c for c in candidates if c["passed"]]
+    if not passing:
+        return None
+    return min(passing, key=lambda c: (c["size_bytes"], -c["tflite_accuracy"]))

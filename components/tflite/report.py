@@ -1,0 +1,58 @@
+"""The validation report: `report.json` for machines (and the registry manifest) and a summary for people."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from components.tflite.gates import GateResult
+
+CANDIDATE_KEYS = ("quantization", "integer_io", "size_bytes", "tflite_accuracy", "tflite_top5_accuracy",
+                  "accuracy_drop", "latency_ms", "peak_memory_bytes", "ops", "builtin_ops_only", "input_dtype")
+
+
+def candidate_entry(measured: Mapping[str, Any], gates: list[GateResult], error: str | None = None) -> dict[str, Any]:
+    """One tried quantization mode: its measurements, gate results and whether it passed."""
+    entry = {key: measured.get(key) for key in CANDIDATE_KEYS}
+    entry["gates"] = [{"name": g.name, "measured": g.measured, "limit": g.limit, "passed": g.passed} for g in gates]
+    entry["passed"] = error is None and all(g.passed for g in gates)
+    entry["error"] = error
+    return entry
+
+
+def build_report(identity: Mapping[str, Any], float_accuracy: float, candidates: list[dict[str, Any]],
+                 chosen: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The report. Top-level measurements are the chosen candidate's, or, when none passed, the first tried one's
+    (so a held-back model still shows what failed)."""
+    shown = chosen or next((c for c in candidates if c.get("error") is None), candidates[0])
+    report = dict(identity)
+    report.update({key: shown.get(key) for key in CANDIDATE_KEYS})
+    report.update({
+        "float_accuracy": float_accuracy,
+        "gates": shown.get("gates", []),
+        "blessed": chosen is not None,
+        "candidates": candidates,
+    })
+    return report
+
+
+def summary(report: Mapping[str, Any]) -> str:
+    """A multi-line, human-readable summary naming each failing gate with its value and limit."""
+    verdict = "BLESSED" if report["blessed"] else "HELD BACK"
+    lines = [f"TFLite validation of {report['model_name']}: {verdict}"]
+    for candidate in report["candidates"]:
+        if candidate.get("error"):
+            lines.append(f"  {candidate['quantization']}: failed: {candidate['error']}")
+            continue
+        latency = candidate.get("latency_ms") or {}
+        lines.append(
+            f"  {candidate['quantization']}: {candidate['size_bytes']:,} bytes, accuracy "
+            f"{candidate['tflite_accuracy']:.4f} (float {report['float_accuracy']:.4f}, drop "
+            f"{candidate['accuracy_drop'] * 100:.2f} pts), latency median {latency.get('median', 0):.2f} ms "
+            f"p90 {latency.get('p90', 0):.2f} ms, {'passed' if candidate['passed'] else 'failed'}")
+        for gate in candidate["gates"]:
+            if not gate["passed"]:
+                lines.append(f"    gate {gate['name']} failed: measured {gate['measured']}, limit {gate['limit']}")
+    if report["blessed"]:
+        lines.append(f"  kept: {report['quantization']}")
+    else:
+        lines.append("  no quantization mode passed every gate: the model is held back and will not be pushed")
+    return "\n".join(lines)

@@ -1,0 +1,143 @@
+"""Compile the pipeline for Kubeflow Pipelines v2 and Vertex AI with `KubeflowV2DagRunner`.
+
+The same `create_pipeline` as the local run. Data root and registry root become runtime parameters (their
+defaults come from the config), the schema path points inside the container image, and every module is
+referenced by dotted path: the image installs this project at `CONTAINER_PROJECT_DIR`.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pipeline.config import REPO_ROOT, Config
+
+CONTAINER_PROJECT_DIR = "/pipeline"
+"""Where kubeflow/Dockerfile installs the project (its WORKDIR)."""
+DEFAULT_IMAGE = "mobilenet-pipeline:latest"
+DATA_ROOT_PARAMETER = "data_root"
+REGISTRY_ROOT_PARAMETER = "registry_root"
+SPEC_SUFFIXES = (".yaml", ".yml")
+JOB_SUFFIX = ".json"
+_KFP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
+
+logger = logging.getLogger(__name__)
+
+
+def container_path(path: str) -> str:
+    """`path` as the container sees it: project files under CONTAINER_PROJECT_DIR, URLs unchanged."""
+    if "://" in path:
+        return path
+    resolved = Path(path).resolve()
+    try:
+        relative = resolved.relative_to(REPO_ROOT)
+    except ValueError:
+        raise ValueError(f"{path} is outside the project ({REPO_ROOT}), so the image does not contain it; "
+                         "move it into the project or use a URL such as gs://...") from None
+    return f"{CONTAINER_PROJECT_DIR}/{relative.as_posix()}"
+
+
+def kubeflow_config(config: Config) -> Config:
+    """A copy of `config` whose file paths point inside the container image."""
+    result = copy.deepcopy(config)
+    try:
+        result.data.schema_path = container_path(config.data.schema_path)
+    except ValueError as error:
+        raise ValueError(f"data.schema_path: {error}") from None
+    return result
+
+
+def parameter_defaults(config: Config) -> dict[str, str]:
+    """Default values of the pipeline's runtime parameters."""
+    return {DATA_ROOT_PARAMETER: config.data.root, REGISTRY_ROOT_PARAMETER: config.registry.root}
+
+
+def build_pipeline(config: Config, pipeline_root: str = "") -> Any:
+    """`create_pipeline` with the data and registry roots as runtime parameters, for the container."""
+    from tfx import v1 as tfx
+
+    from pipeline.pipeline import create_pipeline
+
+    if not _KFP_NAME.fullmatch(config.pipeline.name):
+        raise ValueError(f"pipeline.name: {config.pipeline.name!r} is not a valid Kubeflow pipeline name "
+                         "(lowercase letters, digits and '-', starting with a letter or digit)")
+    parameters = {name: tfx.dsl.experimental.RuntimeParameter(name=name, ptype=str, default=default)
+                  for name, default in parameter_defaults(config).items()}
+    return create_pipeline(kubeflow_config(config), pipeline_root,
+                           data_root=parameters[DATA_ROOT_PARAMETER],
+                           registry_root=parameters[REGISTRY_ROOT_PARAMETER])
+
+
+def is_vertex_job(output: str, vertex_job: bool = False) -> bool:
+    """Whether `output` gets a whole Vertex AI PipelineJob (JSON) rather than a bare PipelineSpec (YAML)."""
+    suffix = Path(output).suffix.lower()
+    if suffix not in SPEC_SUFFIXES + (JOB_SUFFIX,):
+        raise ValueError(f"--output {output}: name it *.yaml (Kubeflow Pipelines) or *.json (Vertex AI PipelineJob)")
+    if vertex_job and suffix != JOB_SUFFIX:
+        raise ValueError(f"--output {output}: a Vertex AI PipelineJob is JSON; name the output *.json")
+    return suffix == JOB_SUFFIX
+
+
+def compile_job(config: Config, image: str = DEFAULT_IMAGE, pipeline_root: str = "") -> dict[str, Any]:
+    """The PipelineJob (as a JSON dict) of the pipeline; its `pipelineSpec` is what Kubeflow Pipelines uploads.
+
+    Runtime parameters get their config defaults in the spec itself, and `pipeline_root` (if given) becomes the
+    spec's default pipeline root and the job's output directory.
+    """
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as runner_lib
+
+    defaults = parameter_defaults(config)
+    for name, value in defaults.items():
+        if "://" not in value:
+            logger.warning("runtime parameter %s defaults to %r, a path inside the container; give a shared "
+                           "location (gs://..., s3://...) in the config or when the run is created", name, value)
+    runner = runner_lib.KubeflowV2DagRunner(
+        config=runner_lib.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True))
+    try:
+        job = runner.run(build_pipeline(config, pipeline_root), parameter_values=defaults, write_out=False)
+    except ValueError as error:
+        if "custom artifact type name" not in str(error):
+            raise
+        raise ValueError(f"{error}: Kubeflow needs custom artifact TYPE_NAMEs of the form "
+                         "'<lowercase prefix>.<CamelCaseName>', e.g. 'mobilenet.TFLiteValidationReport'") from None
+    spec = job["pipelineSpec"]
+    for name, value in defaults.items():
+        spec["root"]["inputDefinitions"]["parameters"][name].update(defaultValue=value, isOptional=True)
+    if pipeline_root:
+        spec["defaultPipelineRoot"] = pipeline_root
+    return job
+
+
+def _spec_yaml(spec: dict[str, Any]) -> str:
+    parameters = spec["root"]["inputDefinitions"]["parameters"]
+    header = [f"# Kubeflow Pipelines v2 package of '{spec['pipelineInfo']['name']}' ({spec['sdkVersion']}),",
+              "# compiled by `mobilenet-pipeline compile-kubeflow`. Runtime parameters:"]
+    header += [f"#   {name}: {value['defaultValue']!r}" for name, value in sorted(parameters.items())]
+    return "\n".join(header) + "\n" + yaml.safe_dump(spec, sort_keys=True)
+
+
+def compile_pipeline(config: Config, output: str, image: str = DEFAULT_IMAGE, pipeline_root: str = "",
+                     vertex_job: bool = False) -> dict[str, Any]:
+    """Write the package: a bare PipelineSpec (`.yaml`) or a Vertex AI PipelineJob (`.json`); return the job dict."""
+    from tfx.dsl.io import fileio
+
+    as_job = is_vertex_job(output, vertex_job)
+    if as_job and not pipeline_root.startswith("gs://"):
+        raise ValueError("a Vertex AI PipelineJob needs --pipeline-root gs://BUCKET/PATH")
+    job = compile_job(config, image=image, pipeline_root=pipeline_root)
+    text = json.dumps(job, indent=2, sort_keys=True) + "\n" if as_job else _spec_yaml(job["pipelineSpec"])
+    if str(REPO_ROOT) in text:
+        raise ValueError(f"the compiled pipeline refers to {REPO_ROOT}, which exists only on this machine; "
+                         "point that setting at the container (/pipeline/...) or a URL")
+    parent = os.path.dirname(output)
+    if parent:
+        fileio.makedirs(parent)
+    with fileio.open(output, "w") as handle:
+        handle.write(text)
+    return job

@@ -1,0 +1,139 @@
+"""The pipeline compiled for Kubeflow Pipelines v2 / Vertex AI, checked with KFP's own loaders."""
+import argparse
+import json
+import re
+
+import pytest
+import yaml
+from google.protobuf import json_format
+from kfp.components import load_component_from_file
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from kubeflow import compile as kubeflow_compile
+from pipeline import kubeflow_commands
+from pipeline.config import REPO_ROOT, load_config
+
+IMAGE = "registry.example.com/ml/mobilenet-pipeline:1.2.3"
+DATA_ROOT = "gs://example-bucket/images"
+REGISTRY_ROOT = "gs://example-bucket/registry"
+OVERRIDES = [f"data.root={DATA_ROOT}", f"registry.root={REGISTRY_ROOT}"]
+# KubeflowV2DagRunner splits a LatestBlessedModelStrategy resolver node into two resolver tasks.
+RESOLVER_TASK_SUFFIXES = ("-model-blessing-resolver", "-model-resolver")
+
+
+def _node_id(task_name: str) -> str:
+    for suffix in RESOLVER_TASK_SUFFIXES:
+        if task_name.endswith(suffix):
+            return task_name[: -len(suffix)]
+    return task_name
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    """The default config compiled to a .yaml package: (path, text, spec dict)."""
+    path = tmp_path_factory.mktemp("kfp") / "pipeline.yaml"
+    kubeflow_compile.compile_pipeline(load_config(None, OVERRIDES), str(path), image=IMAGE)
+    text = path.read_text(encoding="utf-8")
+    return path, text, yaml.safe_load(text)
+
+
+@pytest.fixture(scope="module")
+def local_pipeline(tmp_path_factory):
+    from pipeline.pipeline import create_pipeline
+
+    return create_pipeline(load_config(None, OVERRIDES), str(tmp_path_factory.mktemp("local_root")))
+
+
+def test_package_loads_with_kfp_as_a_pipeline_spec(compiled):
+    path, _, spec = compiled
+    parsed = json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+    assert parsed.pipeline_info.name == "mobilenet-pipeline"
+    component = load_component_from_file(str(path))
+    assert component.name == "mobilenet-pipeline"
+    inputs = component.component_spec.inputs
+    assert inputs["data_root"].default == DATA_ROOT
+    assert inputs["registry_root"].default == REGISTRY_ROOT
+
+
+def test_same_components_and_edges_as_the_local_pipeline(compiled, local_pipeline):
+    tasks = compiled[2]["root"]["dag"]["tasks"]
+    compiled_edges: dict[str, set[str]] = {}
+    for name, task in tasks.items():
+        node = _node_id(name)
+        upstream = {_node_id(dependency) for dependency in task.get("dependentTasks", [])} - {node}
+        compiled_edges.setdefault(node, set()).update(upstream)
+    local_edges = {node.id: {upstream.id for upstream in node.upstream_nodes} for node in local_pipeline.components}
+    assert compiled_edges == local_edges
+    assert {"ImageExampleGen", "Transform", "Trainer_mobilenet_v1", "Pusher_mobilenet_v2"} <= set(compiled_edges)
+
+
+def test_every_step_runs_the_configured_image(compiled):
+    executors = compiled[2]["deploymentSpec"]["executors"]
+    images = {executor["container"]["image"] for executor in executors.values() if "container" in executor}
+    assert images == {IMAGE}
+
+
+def test_roots_are_runtime_parameters_wired_to_ingestion_and_pushers(compiled):
+    spec = compiled[2]
+    assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_root", "registry_root"}
+    tasks = spec["root"]["dag"]["tasks"]
+    assert tasks["ImageExampleGen"]["inputs"]["parameters"]["input_base"] == {"componentInputParameter": "data_root"}
+    for name in ("Pusher_mobilenet_v1", "Pusher_mobilenet_v2"):
+        assert tasks[name]["inputs"]["parameters"]["registry_root"] == {"componentInputParameter": "registry_root"}
+
+
+def test_modules_by_dotted_path_and_files_inside_the_container(compiled):
+    _, text, spec = compiled
+    tasks = spec["root"]["dag"]["tasks"]
+    for architecture in ("v1", "v2"):
+        run_fn = tasks[f"Trainer_mobilenet_{architecture}"]["inputs"]["parameters"]["run_fn"]
+        assert run_fn["runtimeValue"]["constant"] == f"components.trainer.mobilenet_{architecture}.run_fn"
+    schema_file = tasks["ImportSchemaGen"]["inputs"]["parameters"]["schema_file"]["runtimeValue"]["constant"]
+    assert schema_file == "/pipeline/schemas/schema.pbtxt"
+    assert "/work/" not in text and str(REPO_ROOT) not in text
+
+
+def test_vertex_job_is_a_whole_pipeline_job(tmp_path):
+    path = tmp_path / "job.json"
+    kubeflow_compile.compile_pipeline(load_config(None, OVERRIDES + ["model.architectures=v2"]), str(path),
+                                      image=IMAGE, pipeline_root="gs://example-bucket/root", vertex_job=True)
+    job = json.loads(path.read_text(encoding="utf-8"))
+    parsed = json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())
+    assert parsed.display_name == "mobilenet-pipeline"
+    assert parsed.runtime_config.gcs_output_directory == "gs://example-bucket/root"
+    values = {name: value.string_value for name, value in parsed.runtime_config.parameter_values.items()}
+    assert values == {"data_root": DATA_ROOT, "registry_root": REGISTRY_ROOT}
+    assert job["pipelineSpec"]["defaultPipelineRoot"] == "gs://example-bucket/root"
+    assert "Trainer_mobilenet_v2" in job["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert "Trainer_mobilenet_v1" not in job["pipelineSpec"]["root"]["dag"]["tasks"]
+
+
+@pytest.mark.parametrize("output, vertex_job, root, message", [
+    ("job.json", False, "", "needs --pipeline-root gs://"),
+    ("job.yaml", True, "gs://b/root", "name the output *.json"),
+    ("pipeline.txt", False, "", "name it *.yaml"),
+])
+def test_impossible_outputs_are_refused_before_compiling(tmp_path, output, vertex_job, root, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        kubeflow_compile.compile_pipeline(load_config(), str(tmp_path / output), pipeline_root=root,
+                                          vertex_job=vertex_job)
+    assert not (tmp_path / output).exists()
+
+
+def test_schema_outside_the_project_is_refused(tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text("", encoding="utf-8")
+    with pytest.raises(ValueError, match="data.schema_path: .* is outside the project"):
+        kubeflow_compile.kubeflow_config(load_config(None, [f"data.schema_path={schema}"]))
+
+
+def test_compile_command_writes_the_package(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    kubeflow_commands.add_kubeflow_subparsers(parser.add_subparsers(dest="command"))
+    output = tmp_path / "out" / "pipeline.yaml"
+    args = parser.parse_args(["compile-kubeflow", "--output", str(output), "--image", IMAGE,
+                              "--set", "model.architectures=v1", "--set", f"data.root={DATA_ROOT}"])
+    assert kubeflow_commands.run_kubeflow_command(args) == 0
+    spec = yaml.safe_load(output.read_text(encoding="utf-8"))
+    assert "Trainer_mobilenet_v1" in spec["root"]["dag"]["tasks"]
+    assert f"wrote Kubeflow Pipelines package to {output}" in capsys.readouterr().out
