@@ -6,17 +6,21 @@ values of the wrong type and impossible values are errors that name the key, rai
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from components.registry.names import NAME_RULE, InvalidName, validate_name
+
 V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
 V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 ARCHITECTURES = ("v1", "v2")
 QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
 INTEGER_IO = ("", "uint8", "int8")
+MAX_PIPELINE_NAME_LENGTH = 63  # TFX refuses longer pipeline names
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "schema.pbtxt"
@@ -42,8 +46,8 @@ class ModelConfig:
     """Which MobileNets to build and at what size."""
 
     architectures: list[str] = dataclasses.field(default_factory=lambda: ["v1", "v2"])
-    alpha: float = 0.25
-    v2_alpha: float = 0.35
+    alpha: float = 1.0
+    v2_alpha: float = 1.4
     input_size: int = 32
     dropout: float = 0.1
     bn_momentum: float = 0.9
@@ -129,6 +133,26 @@ class Config:
         """The configuration as nested plain values (for logs, YAML and Kubeflow)."""
         return dataclasses.asdict(self)
 
+    def model_name(self, architecture: str) -> str:
+        """Registry name of one architecture's model, e.g. `mobilenet_v1`."""
+        return f"{self.registry.model_prefix}_{architecture}"
+
+    def trainer_hparams(self, architecture: str) -> dict[str, Any]:
+        """The Trainer's custom_config for one architecture (also what the benchmark's plain script trains with)."""
+        return {
+            "name": self.model_name(architecture),
+            "alpha": self.model.alpha if architecture == "v1" else self.model.v2_alpha,
+            "input_size": self.model.input_size,
+            "dropout": self.model.dropout,
+            "bn_momentum": self.model.bn_momentum,
+            "pretrained_weights": self.model.pretrained_weights,
+            "epochs": self.train.epochs,
+            "batch_size": self.train.batch_size,
+            "learning_rate": self.train.learning_rate,
+            "seed": self.train.seed,
+            "max_train_steps": self.train.max_train_steps,
+        }
+
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
     """Return `value` converted to the field's type, or raise ConfigError naming `key`."""
@@ -212,6 +236,16 @@ def parse_override(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _makes_valid_model_names(prefix: str) -> bool:
+    """Whether `<prefix>_v1` and `<prefix>_v2` are safe registry model names."""
+    try:
+        for architecture in ARCHITECTURES:
+            validate_name(f"{prefix}_{architecture}", "model name")
+    except InvalidName:
+        return False
+    return True
+
+
 def validate(config: Config) -> None:
     """Raise ConfigError naming the first key whose value is impossible."""
     checks: list[tuple[str, bool, str]] = [
@@ -229,12 +263,12 @@ def validate(config: Config) -> None:
         ("model.bn_momentum", 0.0 < config.model.bn_momentum < 1.0, "in (0, 1)"),
         ("train.epochs", config.train.epochs >= 1, "at least 1"),
         ("train.batch_size", config.train.batch_size >= 1, "at least 1"),
-        ("train.learning_rate", config.train.learning_rate > 0, "positive"),
+        ("train.learning_rate", 0 < config.train.learning_rate < math.inf, "positive and finite"),
         ("train.max_train_steps", config.train.max_train_steps >= 0, "0 (no cap) or positive"),
         ("gates.min_accuracy", 0.0 <= config.gates.min_accuracy <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_accuracy_drop", 0.0 <= config.gates.max_accuracy_drop <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_model_bytes", config.gates.max_model_bytes > 0, "positive"),
-        ("gates.max_latency_ms", config.gates.max_latency_ms > 0, "positive"),
+        ("gates.max_latency_ms", 0 < config.gates.max_latency_ms < math.inf, "positive and finite"),
         ("gates.max_regression", 0.0 <= config.gates.max_regression <= 1.0, "a fraction from 0 to 1"),
         ("tflite.quantization", bool(config.tflite.quantization)
          and all(m in QUANTIZATION_MODES for m in config.tflite.quantization),
@@ -250,6 +284,10 @@ def validate(config: Config) -> None:
         ("beam.direct_running_mode", config.beam.direct_running_mode
          in ("in_memory", "multi_threading", "multi_processing"), "in_memory, multi_threading or multi_processing"),
         ("registry.root", bool(config.registry.root), "a path"),
+        ("registry.model_prefix", _makes_valid_model_names(config.registry.model_prefix),
+         f"a prefix that makes model names <prefix>_v1 / <prefix>_v2 of {NAME_RULE}"),
+        ("pipeline.name", 0 < len(config.pipeline.name) <= MAX_PIPELINE_NAME_LENGTH,
+         f"1 to {MAX_PIPELINE_NAME_LENGTH} characters"),
         ("pipeline.home", bool(config.pipeline.home), "a path"),
         ("data.root", bool(config.data.root), "a path"),
     ]

@@ -53,7 +53,7 @@ def test_pushes_when_both_blessings_are_blessed(tmp_path):
     assert pushed.get_string_custom_property("pushed_version") == "1"
     manifest = json.loads((version_dir / "manifest.json").read_text())
     assert manifest["pipeline_run_id"] == "run-1" and manifest["quantization"] == "int8"
-    assert manifest["source_examples"] == tflite_report()["source_examples"] and "candidates" not in manifest
+    assert manifest["source_examples"] == "Transform/transformed_examples/7" and "candidates" not in manifest
     assert (Path(pushed.uri) / "model.tflite").read_bytes() == (version_dir / "model.tflite").read_bytes()
     assert Registry(str(tmp_path / "registry")).verify("mobilenet_v1", 1).sha256 == manifest["sha256"]
 

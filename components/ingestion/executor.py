@@ -2,30 +2,37 @@
 
 Files are matched and read by Beam (so the folder can be larger than memory and live on any filesystem Beam
 reads), each one is checked and turned into a tf.Example, and files that cannot be used are written to
-`bad_files.json` beside the splits. A run whose share of bad files exceeds `max_bad_fraction` fails.
+`bad_files.json` beside the splits, with the number of usable images per class. A run fails when the share of
+bad files exceeds `max_bad_fraction` or when fewer than two classes have a usable image.
 """
 from __future__ import annotations
 
 import json
+import logging
 import os
 from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
-from absl import logging
 from apache_beam.io import fileio
 from google.protobuf import json_format, struct_pb2
 from tfx.components.example_gen import base_example_gen_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
+from components import PROGRESS_LOGGER
 from components.ingestion import image_files
 
 BAD_FILES_REPORT = "bad_files.json"
+progress = logging.getLogger(PROGRESS_LOGGER)
 
 
 class TooManyBadFiles(RuntimeError):
     """More files than the configured budget could not be used."""
+
+
+class TooFewClasses(RuntimeError):
+    """Fewer than two classes have a usable image: no classifier can be trained."""
 
 
 def custom_config_values(exec_properties: dict[str, Any]) -> dict[str, Any]:
@@ -63,7 +70,7 @@ def output_split_config(eval_fraction: float, by_filename: bool) -> example_gen_
 
 
 def read_file_to_result(readable: fileio.ReadableFile, input_base: str) -> dict[str, Any]:
-    """Read one matched file: `{"filename", "example"}` when usable, else `{"filename", "reason"}`."""
+    """Read one matched file: `{"filename", "label", "example"}` when usable, else `{"filename", "reason"}`."""
     path = readable.metadata.path
     filename = os.path.relpath(path, input_base) if "://" not in path else path[len(input_base):].lstrip("/")
     try:
@@ -71,11 +78,13 @@ def read_file_to_result(readable: fileio.ReadableFile, input_base: str) -> dict[
         image = image_files.normalise_image(readable.read())
     except image_files.BadImage as error:
         return {"filename": filename, "reason": str(error)}
-    return {"filename": filename, "example": image_files.make_example(image, label, filename)}
+    except OSError as error:  # vanished since it was matched, no permission, I/O error
+        return {"filename": filename, "reason": f"cannot read file ({type(error).__name__}: {error})"}
+    return {"filename": filename, "label": label, "example": image_files.make_example(image, label, filename)}
 
 
-def _write_report(bad: list[dict[str, str]], total: int, path: str) -> None:
-    report = {"total_files": total, "bad_count": len(bad),
+def _write_report(bad: list[dict[str, str]], total: int, classes: dict[str, int], path: str) -> None:
+    report = {"total_files": total, "bad_count": len(bad), "classes": dict(sorted(classes.items())),
               "bad_files": sorted(bad, key=lambda row: row["filename"])}
     with tf.io.gfile.GFile(path, "w") as handle:
         json.dump(report, handle, indent=2, ensure_ascii=False)
@@ -96,17 +105,24 @@ def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: dict[str, An
         | "ToExample" >> beam.Map(read_file_to_result, input_base)
     )
     total = results | "CountFiles" >> beam.combiners.Count.Globally()
+    classes = (
+        results
+        | "GoodLabels" >> beam.FlatMap(lambda row: [row["label"]] if "example" in row else [])
+        | "CountPerClass" >> beam.combiners.Count.PerElement()
+        | "ClassCounts" >> beam.combiners.ToDict()
+    )
     _ = (
         results
         | "KeepBad" >> beam.Filter(lambda row: "reason" in row)
         | "ListBad" >> beam.combiners.ToList()
-        | "WriteBadReport" >> beam.Map(_write_report, total=beam.pvalue.AsSingleton(total), path=report_path)
+        | "WriteBadReport" >> beam.Map(_write_report, total=beam.pvalue.AsSingleton(total),
+                                       classes=beam.pvalue.AsSingleton(classes), path=report_path)
     )
     return results | "KeepGood" >> beam.FlatMap(lambda row: [row["example"]] if "example" in row else [])
 
 
 class ImageFolderExecutor(base_example_gen_executor.BaseExampleGenExecutor):
-    """Ingests `ROOT/<label>/<image>` folders into tf.Examples and enforces the bad-file budget."""
+    """Ingests `ROOT/<label>/<image>` folders into tf.Examples; enforces the bad-file budget and two classes."""
 
     _report_path = ""
 
@@ -120,7 +136,7 @@ class ImageFolderExecutor(base_example_gen_executor.BaseExampleGenExecutor):
         return transform
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
-        """Write the splits, then fail the run when too many files were unusable."""
+        """Write the splits, then fail the run when too many files were unusable or fewer than 2 classes remain."""
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         self._report_path = os.path.join(examples.uri, BAD_FILES_REPORT)
         super().Do(input_dict, output_dict, exec_properties)
@@ -138,4 +154,11 @@ class ImageFolderExecutor(base_example_gen_executor.BaseExampleGenExecutor):
             raise TooManyBadFiles(
                 f"{bad} of {total} files ({bad / total:.1%}) could not be used, over the budget "
                 f"data.max_bad_fraction={budget:.1%}; see {self._report_path}")
-        logging.info("Ingested %d images, skipped %d unusable files", total - bad, bad)
+        classes = report["classes"]
+        if len(classes) < 2:
+            raise TooFewClasses(
+                f"{exec_properties[standard_component_specs.INPUT_BASE_KEY]}: usable images in {len(classes)} class "
+                f"folder(s) ({', '.join(classes) or 'none'}); a classifier needs at least 2; see {self._report_path}")
+        progress.log(logging.WARNING if bad else logging.INFO,
+                     "%d images in %d classes; %d unusable files skipped (%.1f%%, budget %.1f%%), listed in %s",
+                     total - bad, len(classes), bad, 100 * bad / total, 100 * budget, self._report_path)

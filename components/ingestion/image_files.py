@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 IMAGE_KEY = "image_raw"
 LABEL_KEY = "label"
@@ -87,6 +87,8 @@ def normalise_image(data: bytes) -> bytes:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
+    except UnidentifiedImageError:
+        raise BadImage("not a decodable image (unknown image format)") from None
     except Exception as error:  # PIL raises many types for bad files
         raise BadImage(f"not a decodable image ({type(error).__name__}: {error})") from None
     if image.width < 1 or image.height < 1:
@@ -99,11 +101,20 @@ def normalise_image(data: bytes) -> bytes:
 
 
 def label_of(relative_path: str) -> str:
-    """The class label of a file is the name of its folder: `ankle boot/0001.png` -> `ankle boot`."""
+    """The class label of a file is the name of its folder: `ankle boot/0001.png` -> `ankle boot`.
+
+    Spaces and any Unicode are fine; a blank name or one with a line break is refused (BadImage), because the
+    label vocabulary and labels.txt hold one label per line.
+    """
     parts = Path(relative_path).parts
     if len(parts) < 2:
         raise BadImage("file is not inside a class folder")
-    return parts[-2]
+    label = parts[-2]
+    if not label.strip():
+        raise BadImage(f"class folder name {label!r} is blank")
+    if label.splitlines() != [label]:
+        raise BadImage(f"class folder name {label!r} contains a line break")
+    return label
 
 
 def make_example(image_bytes: bytes, label: str, filename: str):

@@ -12,6 +12,7 @@ from tfx.components.util import model_utils
 from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
+from components.artifact_locations import portable_examples_reference
 from components.registry import store
 from components.registry.filesystems import filesystem_for
 
@@ -37,6 +38,15 @@ def read_report(model_uri: str) -> dict[str, Any] | None:
         return None
     with filesystem.open(path, "rb") as handle:
         return json.loads(handle.read())
+
+
+def manifest_fields(report: dict[str, Any]) -> dict[str, Any]:
+    """The report fields the manifest keeps; `source_examples` without local absolute paths (a report written by an
+    older, cached TFLite execution may still hold one)."""
+    fields = {key: report[key] for key in MANIFEST_REPORT_FIELDS if key in report}
+    if "source_examples" in fields:
+        fields["source_examples"] = portable_examples_reference(fields["source_examples"])
+    return fields
 
 
 def failing_gates(report: dict[str, Any] | None) -> list[str]:
@@ -83,8 +93,8 @@ class Executor(pusher_executor.Executor):
         tflite_path = os.path.join(model.uri, store.MODEL_FILE)
         run_id = self._context.pipeline_run_id if self._context else None
         version = self._earlier_push_of_this_run(registry, model_name, tflite_path, run_id) or registry.publish(
-            model_name, tflite_path, os.path.join(model.uri, store.LABELS_FILE),
-            {key: report[key] for key in MANIFEST_REPORT_FIELDS if key in report}, pipeline_run_id=run_id)
+            model_name, tflite_path, os.path.join(model.uri, store.LABELS_FILE), manifest_fields(report),
+            pipeline_run_id=run_id)
         for file_name in (store.MODEL_FILE, store.LABELS_FILE, store.MANIFEST_FILE):
             io_utils.copy_file(os.path.join(version.path, file_name), os.path.join(pushed_model.uri, file_name),
                                overwrite=True)

@@ -15,6 +15,7 @@ from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
 from components import PROGRESS_LOGGER
+from components.artifact_locations import portable_uri
 from components.tflite import conversion, gates as gates_lib, measurement, metadata, report as report_lib
 from components.trainer.training import read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
@@ -115,7 +116,7 @@ class Executor(base_executor.BaseExecutor):
             "model_name": name, "architecture": exec_properties["architecture"],
             "input_shape": [1, *eval_images.shape[1:]], "labels_count": len(labels),
             "eval_examples": int(len(eval_labels)),
-            "source_examples": {"uri": examples[0].uri, "span": examples[0].span},
+            "source_examples": {"uri": portable_uri(examples[0].uri), "span": examples[0].span},
         }
         tf.io.gfile.makedirs(output.uri)
         if shown is not None:
