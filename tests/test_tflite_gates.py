@@ -1,0 +1,78 @@
+"""Gate decisions: each gate alone, limits as boundaries, and the choice among quantization modes."""
+import pytest
+
+from components.tflite import gates
+
+LIMITS = {"min_accuracy": 0.80, "max_accuracy_drop": 0.01, "max_model_bytes": 1_000_000, "max_latency_ms": 20.0}
+PASSING = {"builtin_ops_only": True, "tflite_accuracy": 0.90, "accuracy_drop": 0.005, "size_bytes": 400_000,
+           "latency_ms": 8.5}
+
+
+def test_a_candidate_within_every_limit_passes_every_gate():
+    results = gates.evaluate_gates(PASSING, LIMITS)
+    assert [result.name for result in results] == list(gates.GATE_NAMES)
+    assert all(result.passed for result in results)
+    assert gates.passed(results)
+
+
+@pytest.mark.parametrize("gate, change, measured, limit, shown", [
+    ("android_ready", {"builtin_ops_only": False}, False, True, "measured False, limit True"),
+    ("min_accuracy", {"tflite_accuracy": 0.79}, 0.79, 0.80, "measured 0.79, limit 0.8"),
+    ("max_accuracy_drop", {"accuracy_drop": 0.02}, 0.02, 0.01, "measured 0.02, limit 0.01"),
+    ("max_model_bytes", {"size_bytes": 1_000_001}, 1_000_001, 1_000_000, "measured 1000001, limit 1000000"),
+    ("max_latency_ms", {"latency_ms": 20.5}, 20.5, 20.0, "measured 20.5, limit 20"),
+])
+def test_each_gate_fails_alone_with_its_measured_value_and_limit(gate, change, measured, limit, shown):
+    results = gates.evaluate_gates({**PASSING, **change}, LIMITS)
+    failing = [result for result in results if not result.passed]
+    assert failing == [gates.GateResult(gate, measured, limit, False)]
+    assert not gates.passed(results)
+    assert failing[0].describe() == f"{gate}: {shown} (outside the limit)"
+
+
+@pytest.mark.parametrize("change", [
+    {"tflite_accuracy": 0.80},
+    {"accuracy_drop": 0.01},
+    {"accuracy_drop": 0.92 - 0.91},  # 0.010000000000000009: one point of accuracy, as the executor computes it
+    {"size_bytes": 1_000_000},
+    {"latency_ms": 20.0},
+])
+def test_a_value_equal_to_its_limit_passes(change):
+    assert gates.passed(gates.evaluate_gates({**PASSING, **change}, LIMITS))
+
+
+def test_an_accuracy_drop_just_over_the_limit_fails():
+    results = {result.name: result for result in gates.evaluate_gates({**PASSING, "accuracy_drop": 0.0101}, LIMITS)}
+    assert not results["max_accuracy_drop"].passed
+
+
+def test_an_accuracy_gain_passes_the_drop_gate():
+    assert gates.passed(gates.evaluate_gates({**PASSING, "accuracy_drop": -0.02}, LIMITS))
+
+
+def _candidate(mode: str, size_bytes: int, accuracy: float, passed: bool) -> dict:
+    return {"quantization": mode, "size_bytes": size_bytes, "tflite_accuracy": accuracy, "passed": passed}
+
+
+def test_choose_candidate_picks_the_smallest_passing_mode():
+    candidates = [_candidate("float32", 900_000, 0.91, True), _candidate("int8", 250_000, 0.89, True),
+                  _candidate("float16", 450_000, 0.91, True)]
+    assert gates.choose_candidate(candidates)["quantization"] == "int8"
+
+
+def test_choose_candidate_ignores_a_smaller_failing_mode():
+    candidates = [_candidate("int8", 250_000, 0.70, False), _candidate("float16", 450_000, 0.91, True),
+                  _candidate("float32", 900_000, 0.91, True)]
+    assert gates.choose_candidate(candidates)["quantization"] == "float16"
+
+
+def test_choose_candidate_breaks_a_size_tie_by_accuracy():
+    candidates = [_candidate("dynamic", 260_000, 0.88, True), _candidate("int8", 260_000, 0.90, True)]
+    assert gates.choose_candidate(candidates)["quantization"] == "int8"
+    assert gates.choose_candidate(candidates[::-1])["quantization"] == "int8"
+
+
+def test_choose_candidate_is_none_when_no_mode_passes():
+    candidates = [_candidate("int8", 250_000, 0.70, False), _candidate("float32", 900_000, 0.91, False)]
+    assert gates.choose_candidate(candidates) is None
+    assert gates.choose_candidate([]) is None

@@ -1,0 +1,114 @@
+"""The validation report: candidate entries, `report.json`'s keys and verdict, and the human summary."""
+import json
+
+from components.tflite import gates, report
+
+LIMITS = {"min_accuracy": 0.80, "max_accuracy_drop": 0.01, "max_model_bytes": 1_000_000, "max_latency_ms": 20.0}
+IDENTITY = {"model_name": "mobilenet_v1", "architecture": "mobilenet_v1", "input_shape": [1, 32, 32, 3],
+            "labels_count": 3, "eval_examples": 40,
+            "source_examples": {"uri": "pipeline_root/ImportExampleGen/examples/1", "span": 0}}
+FLOAT_ACCURACY = 0.90
+# Keys report.json must have (the shared contract).
+REPORT_KEYS = {"model_name", "architecture", "quantization", "integer_io", "input_shape", "input_dtype",
+               "labels_count", "size_bytes", "tflite_accuracy", "tflite_top5_accuracy", "float_accuracy",
+               "accuracy_drop", "latency_ms", "peak_memory_bytes", "ops", "builtin_ops_only", "gates", "blessed",
+               "candidates", "source_examples", "eval_examples"}
+
+
+def _measured(mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None) -> dict:
+    return {"quantization": mode, "integer_io": integer_io, "size_bytes": size_bytes, "tflite_accuracy": accuracy,
+            "tflite_top5_accuracy": None, "accuracy_drop": FLOAT_ACCURACY - accuracy,
+            "latency_ms": {"median": 3.2, "p90": 4.1, "threads": 2, "runs": 50}, "peak_memory_bytes": 2_400_000,
+            "ops": ["CONV_2D", "DEPTHWISE_CONV_2D", "SOFTMAX"], "builtin_ops_only": True,
+            "input_dtype": integer_io or "float32"}
+
+
+def _entry(mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None) -> dict:
+    measured = _measured(mode, size_bytes, accuracy, integer_io)
+    results = gates.evaluate_gates({**measured, "latency_ms": measured["latency_ms"]["median"]}, LIMITS)
+    return report.candidate_entry(measured, results)
+
+
+def _error_entry(mode: str) -> dict:
+    return report.candidate_entry({"quantization": mode, "integer_io": None}, [],
+                                  f"{mode} conversion failed: op FlexMatrixDeterminant is not supported")
+
+
+def _build(candidates: list[dict]) -> dict:
+    return report.build_report(IDENTITY, FLOAT_ACCURACY, candidates, gates.choose_candidate(candidates))
+
+
+def test_candidate_entry_has_measurements_gate_results_and_verdict():
+    entry = _entry("int8", 300_000, 0.895, "uint8")
+    assert set(entry) == {*report.CANDIDATE_KEYS, "gates", "passed", "error"}
+    assert entry["quantization"] == "int8" and entry["integer_io"] == "uint8" and entry["input_dtype"] == "uint8"
+    assert [gate["name"] for gate in entry["gates"]] == list(gates.GATE_NAMES)
+    assert all(set(gate) == {"name", "measured", "limit", "passed"} for gate in entry["gates"])
+    assert entry["passed"] is True and entry["error"] is None
+
+
+def test_candidate_entry_fails_when_one_gate_fails():
+    entry = _entry("int8", 300_000, 0.85)
+    assert entry["passed"] is False
+    (failing,) = [gate for gate in entry["gates"] if not gate["passed"]]
+    assert failing["name"] == "max_accuracy_drop" and failing["limit"] == 0.01
+    assert failing["measured"] == entry["accuracy_drop"]
+
+
+def test_conversion_error_entry_fails_without_measurements():
+    entry = _error_entry("int8")
+    assert entry["passed"] is False and entry["gates"] == []
+    assert "FlexMatrixDeterminant" in entry["error"]
+    assert entry["size_bytes"] is None and entry["quantization"] == "int8"
+
+
+def test_blessed_report_shows_the_chosen_candidate():
+    candidates = [_entry("float32", 900_000, 0.90), _entry("int8", 300_000, 0.895)]
+    built = _build(candidates)
+    assert REPORT_KEYS <= set(built)
+    assert built["blessed"] is True
+    assert built["quantization"] == "int8" and built["size_bytes"] == 300_000
+    assert built["gates"] == candidates[1]["gates"]
+    assert built["float_accuracy"] == FLOAT_ACCURACY and built["candidates"] == candidates
+    assert built["model_name"] == "mobilenet_v1" and built["input_shape"] == [1, 32, 32, 3]
+    text = report.summary(built)
+    assert "mobilenet_v1: BLESSED" in text and "kept: int8" in text
+    assert "failed" not in text
+
+
+def test_held_back_report_shows_the_first_tried_mode_and_its_failing_gate():
+    candidates = [_entry("int8", 300_000, 0.85), _entry("float32", 1_200_000, 0.90)]
+    built = _build(candidates)
+    assert REPORT_KEYS <= set(built)
+    assert built["blessed"] is False
+    assert built["quantization"] == "int8" and built["gates"] == candidates[0]["gates"]
+    text = report.summary(built)
+    assert "HELD BACK" in text and "kept:" not in text
+    assert "no quantization mode passed every gate" in text
+    drop = FLOAT_ACCURACY - 0.85
+    assert f"gate max_accuracy_drop failed: measured {drop}, limit 0.01" in text
+    assert "gate max_model_bytes failed: measured 1200000, limit 1000000" in text
+    assert "5.00 pts" in text
+
+
+def test_conversion_error_shows_in_summary_and_the_next_mode_is_reported():
+    candidates = [_error_entry("int8"), _entry("float16", 1_500_000, 0.90)]
+    built = _build(candidates)
+    assert built["blessed"] is False
+    assert built["quantization"] == "float16"  # the first mode that produced a model
+    text = report.summary(built)
+    assert "int8: failed: int8 conversion failed: op FlexMatrixDeterminant is not supported" in text
+    assert "gate max_model_bytes failed: measured 1500000, limit 1000000" in text
+
+
+def test_report_of_only_conversion_errors_is_held_back():
+    built = _build([_error_entry("int8"), _error_entry("float32")])
+    assert built["blessed"] is False and built["quantization"] == "int8" and built["gates"] == []
+    text = report.summary(built)
+    assert "int8: failed:" in text and "float32: failed:" in text and "HELD BACK" in text
+
+
+def test_report_is_json_serializable():
+    for candidates in ([_entry("int8", 300_000, 0.895, "int8")], [_error_entry("int8"), _entry("int8", 1, 0.5)]):
+        built = _build(candidates)
+        assert json.loads(json.dumps(built)) == built
