@@ -68,6 +68,10 @@ run: setup
 test: setup
 	$(VENV)/bin/pytest -q tests
 
+# Benchmark (issue #6): writes bench/out/results.{json,md} and plots; `ARGS=--quick` for a smoke test.
+bench: setup
+	$(VENV)/bin/mobilenet-pipeline bench $(ARGS)
+
 image:
 	DOCKER_BUILDKIT=1 docker build -f kubeflow/Dockerfile -t "$(IMAGE)" .
 

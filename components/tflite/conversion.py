@@ -37,6 +37,17 @@ def _converter(saved_model_dir: str) -> tf.lite.TFLiteConverter:
     return converter
 
 
+def save_for_conversion(model: tf.keras.Model, directory: str, size: int) -> None:
+    """Save `model` as a SavedModel with only the `serving_preprocessed` signature that `convert` reads (for
+    models trained outside the pipeline: the benchmark's script and size sweep)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="image")])
+    def serve_preprocessed(image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": model(image, training=False)}
+
+    model.save(directory, save_format="tf", signatures={SIGNATURE: serve_preprocessed.get_concrete_function()})
+
+
 def convert(saved_model_dir: str, mode: str, representative_images: np.ndarray | None = None,
             integer_io: str | None = None) -> bytes:
     """Convert to a `.tflite` flatbuffer. `int8` needs `representative_images` [N, H, W, 3] float32 in [-1, 1];

@@ -1,0 +1,263 @@
+"""`mobilenet-pipeline bench`: the benchmark of issue #6, step by step.
+
+1. writes the Fashion-MNIST folders it needs under `<out>/work/data/` (kept between benchmarks);
+2. per variant (V1 alpha : V2 alpha, input size): `mobilenet-pipeline run` with every quantization mode on a fresh
+   home, then the plain script `bench/baseline.py` on the same data and configuration;
+3. converts each trained model in every mode and measures it (size, accuracy, latency at 1 and 2 threads, memory);
+4. the fixed cost per component: the same pipeline and configuration on a tiny dataset;
+5. the size sweep: float32 and int8 bytes of every allowed width, untrained;
+6. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes with 1 and 2 DirectRunner workers;
+7. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import importlib.metadata
+import logging
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import QUANTIZATION_MODES, ModelConfig
+
+log = logging.getLogger("mobilenet.bench")
+THREADS = (1, 2)
+FIXED_COST_PER_CLASS = 4
+TARGET_STATUS = {True: "met", False: "NOT met", None: "not measured"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How big a benchmark is."""
+
+    per_class: int
+    epochs: int
+    latency_runs: int
+    ingestion_per_class: tuple[int, int]
+    extra_overrides: tuple[str, ...] = ()
+
+
+FULL = Sizes(per_class=300, epochs=5, latency_runs=200, ingestion_per_class=(500, 2000))
+QUICK = Sizes(per_class=30, epochs=1, latency_runs=20, ingestion_per_class=(20, 80),
+              extra_overrides=("train.batch_size=32", "tflite.representative_examples=16", "tflite.latency_runs=10"))
+
+
+def add_bench_subparser(commands: Any) -> None:
+    """Register `bench` and its options."""
+    bench = commands.add_parser("bench", help="benchmark accuracy, size, latency, memory, pipeline overhead and "
+                                              "ingestion scaling; writes results.json, results.md and plots")
+    bench.add_argument("--out", default="bench/out", help="output folder (default bench/out)")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    bench.add_argument("--per-class", type=int, help=f"images per class (default {FULL.per_class}, quick "
+                                                     f"{QUICK.per_class})")
+    bench.add_argument("--epochs", type=int, help=f"training epochs (default {FULL.epochs}, quick {QUICK.epochs})")
+    defaults = ModelConfig()
+    bench.add_argument("--alphas", nargs="+", default=[f"{defaults.alpha}:{defaults.v2_alpha}"], metavar="V1:V2",
+                       help=f"width multipliers, one pipeline run per V1:V2 pair (default the config's, "
+                            f"{defaults.alpha}:{defaults.v2_alpha})")
+    bench.add_argument("--input-sizes", nargs="+", type=int, default=[defaults.input_size], metavar="N",
+                       help=f"input sizes, one pipeline run per size and alpha pair (default {defaults.input_size})")
+    bench.add_argument("--latency-runs", type=int, help=f"invokes per latency measurement (default "
+                                                        f"{FULL.latency_runs}, quick {QUICK.latency_runs})")
+    bench.add_argument("--ingestion-per-class", type=int, nargs=2, metavar=("SMALL", "LARGE"),
+                       help=f"images per class of the two ingestion datasets (default "
+                            f"{' '.join(map(str, FULL.ingestion_per_class))})")
+    bench.add_argument("--skip-ingestion", action="store_true", help="leave out the ingestion scaling runs")
+    bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
+    bench.add_argument("--skip-size-sweep", action="store_true",
+                       help="leave out the float32/int8 size of every allowed width (untrained)")
+    bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="config override for both the pipeline and the script (repeatable)")
+
+
+def _sizes(args: argparse.Namespace) -> Sizes:
+    base = QUICK if args.quick else FULL
+    return dataclasses.replace(
+        base, per_class=args.per_class or base.per_class, epochs=args.epochs or base.epochs,
+        latency_runs=args.latency_runs or base.latency_runs,
+        ingestion_per_class=tuple(args.ingestion_per_class or base.ingestion_per_class))
+
+
+def variants(alphas: list[str], input_sizes: list[int]) -> list[tuple[str, dict[str, Any], list[str]]]:
+    """(name, settings, config overrides) per V1:V2 alpha pair x input size."""
+    found = []
+    for pair in alphas:
+        v1, sep, v2 = pair.partition(":")
+        if not sep:
+            raise ValueError(f"--alphas {pair!r}: expected V1:V2, e.g. 0.25:0.35")
+        for size in input_sizes:
+            settings = {"alpha": {"v1": float(v1), "v2": float(v2)}, "input_size": size}
+            found.append((f"v1a{v1}-v2a{v2}-{size}px", settings,
+                          [f"model.alpha={v1}", f"model.v2_alpha={v2}", f"model.input_size={size}"]))
+    return found
+
+
+def ensure_demo_data(root: Path, per_class: int) -> tuple[str, int]:
+    """A Fashion-MNIST folder with `per_class` images per class under `root` (written once); its path and size."""
+    from components.ingestion import demo_data, image_files
+
+    folder = root / f"fashion-mnist-{per_class}"
+    if not folder.exists():
+        log.info("writing %d Fashion-MNIST images per class to %s", per_class, folder)
+        demo_data.write_dataset(folder, per_class=per_class)
+    return str(folder.resolve()), image_files.scan_folder(folder).total
+
+
+def _measure_variant(name: str, settings: dict[str, Any], overrides: list[str], pipeline_run: dict[str, Any],
+                     threads_runs: tuple[tuple[int, ...], int], scratch: Path) -> list[dict[str, Any]]:
+    from pipeline import config as config_lib
+    from pipeline.bench import models
+
+    config = config_lib.load_config(None, overrides)
+    home = Path(pipeline_run["home"])
+    outputs = models.find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root"))
+    representative, _ = models.load_split(outputs, "train", config.tflite.representative_examples)
+    eval_images, eval_labels = models.load_split(outputs, "eval", config.tflite.max_eval_examples)
+    threads, runs = threads_runs
+    rows = []
+    for model_name, saved_model_dir in sorted(outputs.saved_models.items()):
+        architecture = model_name.rsplit("_", 1)[-1]
+        log.info("  measuring %s (%s) in %s", model_name, name, ", ".join(QUANTIZATION_MODES))
+        model_scratch = scratch / model_name
+        model_scratch.mkdir(parents=True, exist_ok=True)
+        for row in models.measure_modes(saved_model_dir, QUANTIZATION_MODES, representative, eval_images,
+                                        eval_labels, threads, config.tflite.latency_warmup, runs, model_scratch):
+            rows.append({"variant": name, "model": model_name, "architecture": architecture,
+                         "alpha": settings["alpha"][architecture], "input_size": settings["input_size"], **row})
+    return rows
+
+
+def _run_variant(name: str, settings: dict[str, Any], overrides: list[str], data: tuple[str, int], work: Path,
+                 sizes: Sizes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Pipeline run, script run and per-mode measurements of one variant: its entry and its model x mode rows."""
+    from pipeline.bench import runs
+
+    workdir = runs.fresh_dir(work / name)
+    log.info("%s: pipeline run on %d images (every quantization mode)", name, data[1])
+    pipeline_run = runs.run_pipeline(data[0], workdir, overrides)
+    log.info("  pipeline: %.0f s; per-run report %s", pipeline_run["wall_seconds"], pipeline_run["report"])
+    log.info("%s: plain script on the same data", name)
+    baseline = runs.run_baseline(data[0], workdir, overrides)
+    log.info("  script: %.0f s", baseline["wall_seconds"])
+    log.info("%s: converting and measuring each model", name)
+    rows = _measure_variant(name, settings, overrides, pipeline_run, (THREADS, sizes.latency_runs),
+                            workdir / "tflite")
+    variant = {"variant": name, "overrides": overrides, "pipeline": pipeline_run, "baseline": baseline,
+               "wall_ratio": round(pipeline_run["wall_seconds"] / baseline["wall_seconds"], 3)}
+    return variant, rows
+
+
+def _ingestion(work: Path, sizes: Sizes, overrides: list[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+    from pipeline.bench import ingestion, runs
+
+    rows = []
+    for per_class in sizes.ingestion_per_class:
+        data, images = ensure_demo_data(work / "data", per_class)
+        for workers in (1, 2):
+            log.info("ingestion: %d images, %d DirectRunner worker(s)", images, workers)
+            home = runs.fresh_dir(work / "ingestion" / f"{images}-images-{workers}-workers")
+            rows.append(ingestion.measure(data, images, workers, home, overrides))
+    marginal = {}
+    for workers in (1, 2):
+        small, large = sorted((r for r in rows if r["workers"] == workers), key=lambda r: r["images"])
+        extra_seconds = (large["example_gen_seconds"] + large["transform_seconds"]
+                         - small["example_gen_seconds"] - small["transform_seconds"])
+        if extra_seconds > 0:
+            marginal[str(workers)] = round((large["images"] - small["images"]) / extra_seconds, 1)
+    return rows, marginal
+
+
+def _machine() -> dict[str, Any]:
+    processor = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            processor = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {"cpus": os.cpu_count(), "processor": processor or "unknown", "python": platform.python_version(),
+            "tensorflow": importlib.metadata.version("tensorflow"), "tfx": importlib.metadata.version("tfx")}
+
+
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """Run every step; returns the results that `report.write_outputs` writes."""
+    from pipeline import config as config_lib
+    from pipeline.bench import runs, sizes as sizes_lib, targets
+
+    sizes = _sizes(args)
+    out = Path(args.out).resolve()
+    work = out / "work"
+    common = [f"train.epochs={sizes.epochs}", f"tflite.quantization={','.join(QUANTIZATION_MODES)}",
+              *sizes.extra_overrides, *args.overrides]
+    all_variants = variants(args.alphas, args.input_sizes)
+    for _, _, variant_overrides in all_variants:
+        config_lib.load_config(None, [*common, *variant_overrides])  # every variant's config is valid before any run
+    data, images = ensure_demo_data(work / "data", sizes.per_class)
+    results: dict[str, Any] = {
+        "created": datetime.datetime.now().isoformat(timespec="seconds"), "machine": _machine(),
+        "options": {"quick": args.quick, "per_class": sizes.per_class, "images": images, "epochs": sizes.epochs,
+                    "alphas": args.alphas, "input_sizes": args.input_sizes, "latency_runs": sizes.latency_runs,
+                    "threads": list(THREADS), "overrides": common},
+        "models": [], "variants": [], "fixed_cost": None, "size_sweep": [], "ingestion": [], "step_seconds": {},
+    }
+    for name, settings, variant_overrides in all_variants:
+        started = time.monotonic()
+        variant, rows = _run_variant(name, settings, [*common, *variant_overrides], (data, images), work, sizes)
+        results["variants"].append(variant)
+        results["models"] += rows
+        results["step_seconds"][name] = round(time.monotonic() - started, 1)
+    if not args.skip_fixed_cost:
+        started = time.monotonic()
+        tiny_data, tiny_images = ensure_demo_data(work / "data", FIXED_COST_PER_CLASS)
+        log.info("fixed cost: the same pipeline on %d images", tiny_images)
+        tiny = runs.run_pipeline(tiny_data, runs.fresh_dir(work / "fixed-cost"), [*common, *all_variants[0][2]])
+        results["fixed_cost"] = {"images": tiny_images, "variant": all_variants[0][0], **tiny}
+        results["step_seconds"]["fixed_cost"] = round(time.monotonic() - started, 1)
+    if not args.skip_size_sweep:
+        started = time.monotonic()
+        log.info("size sweep: float32 and int8 bytes of every allowed width at %d px", args.input_sizes[0])
+        classes = sum(1 for path in Path(data).iterdir() if path.is_dir())
+        results["size_sweep"] = sizes_lib.size_sweep(args.input_sizes[0], classes,
+                                                     str(runs.fresh_dir(work / "size-sweep")))
+        results["step_seconds"]["size_sweep"] = round(time.monotonic() - started, 1)
+    if not args.skip_ingestion:
+        started = time.monotonic()
+        results["ingestion"], results["ingestion_marginal_images_per_second"] = _ingestion(
+            work, sizes, [f"model.input_size={args.input_sizes[0]}", *args.overrides])
+        results["step_seconds"]["ingestion"] = round(time.monotonic() - started, 1)
+    results["targets"], results["target_details"] = targets.compute_targets(
+        results["models"], {v["variant"]: v["wall_ratio"] for v in results["variants"]}, results["ingestion"])
+    return results
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run the benchmark with its progress on the terminal and library output in `<out>/bench.log`, write its
+    outputs and print which targets were met."""
+    from pipeline import progress
+    from pipeline.bench import report
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / "bench.log"
+    started = time.monotonic()
+    with progress.capture_output(str(log_path)) as terminal:
+        handler = logging.StreamHandler(terminal)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        log.propagate = False
+        log.info("benchmark output in %s; library log %s", out.resolve(), log_path.resolve())
+        try:
+            results = run_bench(args)
+        finally:
+            log.removeHandler(handler)
+    results["bench_seconds"] = round(time.monotonic() - started, 1)
+    written = report.write_outputs(results, out)
+    for name, entry in results["targets"].items():
+        print(f"{name}: {entry['measured']} (limit {entry['limit']}): {TARGET_STATUS[entry['met']]}")
+    print(f"benchmark finished in {results['bench_seconds']:.0f} s; wrote {', '.join(str(p) for p in written)}")
+    return 0

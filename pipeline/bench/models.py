@@ -1,0 +1,91 @@
+"""Each model a benchmark pipeline run trained, converted in every quantization mode and measured on its eval split:
+size, float and TFLite accuracy, interpreter latency at each thread count, and peak memory."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+log = logging.getLogger("mobilenet.bench")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOutputs:
+    """The artifacts of one run that the measurements need."""
+
+    saved_models: dict[str, str]
+    transformed_examples: str
+    transform_graph: str
+
+
+def find_outputs(metadata_path: str, pipeline_root: str) -> RunOutputs:
+    """Trainer SavedModels (by model name) and Transform outputs, from ML Metadata of a home with one run."""
+    from ml_metadata.metadata_store import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+    from tfx.utils import path_utils
+
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(connection)
+
+    def by_component(type_name: str) -> dict[str, str]:
+        return {os.path.relpath(a.uri, pipeline_root).split(os.sep, 1)[0]: a.uri
+                for a in store.get_artifacts_by_type(type_name)}
+
+    trainers = {component.removeprefix("Trainer_"): path_utils.serving_model_path(uri)
+                for component, uri in by_component("Model").items() if component.startswith("Trainer_")}
+    examples, graphs = by_component("Examples"), by_component("TransformGraph")
+    if not trainers or "Transform" not in examples or "Transform" not in graphs:
+        raise RuntimeError(f"{metadata_path}: no trained model or Transform output recorded")
+    return RunOutputs(trainers, examples["Transform"], graphs["Transform"])
+
+
+def load_split(outputs: RunOutputs, split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N, H, W, 3] and labels [N] of one split of the transformed examples (`limit` 0 = all)."""
+    import tensorflow_transform as tft
+
+    from components.trainer.training import read_transformed
+
+    pattern = os.path.join(outputs.transformed_examples, f"Split-{split}", "*")
+    dataset = read_transformed([pattern], tft.TFTransformOutput(outputs.transform_graph), batch_size=256)
+    if limit:
+        dataset = dataset.unbatch().take(limit).batch(256)
+    images, labels = zip(*((x.numpy(), y.numpy()) for x, y in dataset))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def measure_modes(saved_model_dir: str, modes: Sequence[str], representative: np.ndarray, eval_images: np.ndarray,
+                  eval_labels: np.ndarray, threads: Sequence[int], warmup: int, runs: int,
+                  scratch: str | Path) -> list[dict[str, Any]]:
+    """One row per mode: `.tflite` bytes, float and TFLite top-1 accuracy, latency per thread count, peak memory.
+
+    Peak memory is measured once per mode, at the largest thread count. The `.tflite` files stay in `scratch`.
+    """
+    from components.tflite import conversion, measurement
+
+    float_accuracy = measurement.accuracy(measurement.saved_model_predictions(saved_model_dir, eval_images),
+                                          eval_labels)["top1"]
+    rows = []
+    for mode in modes:
+        model_bytes = conversion.convert(saved_model_dir, mode, representative)
+        path = Path(scratch) / f"{mode}.tflite"
+        path.write_bytes(model_bytes)
+        scores = measurement.tflite_predictions(model_bytes, eval_images, max(threads))
+        tflite_accuracy = measurement.accuracy(scores, eval_labels)["top1"]
+        latency = {str(t): {k: v for k, v in measurement.measure_latency(model_bytes, t, warmup, runs).items()
+                            if k in ("median", "p90")} for t in threads}
+        peak_memory = measurement.measure_peak_memory(str(path), max(threads))
+        rows.append({"mode": mode, "size_bytes": len(model_bytes), "float_accuracy": float_accuracy,
+                     "tflite_accuracy": tflite_accuracy,
+                     "accuracy_drop_points": 100.0 * (float_accuracy - tflite_accuracy),
+                     "latency_ms": latency, "peak_memory_bytes": peak_memory,
+                     "eval_examples": int(len(eval_labels)), "tflite_path": str(path)})
+        log.info("    %s: %d bytes, accuracy %.3f (float %.3f), median latency %s", mode, len(model_bytes),
+                 tflite_accuracy, float_accuracy,
+                 ", ".join(f"{v['median']:.3f} ms @{t}t" for t, v in latency.items()))
+    return rows

@@ -1,0 +1,220 @@
+"""The benchmark's outputs: `results.json`, `results.md` and PNG plots (one point per model x quantization mode)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+from pipeline.bench.targets import TARGETS
+
+RESULTS_JSON = "results.json"
+RESULTS_MARKDOWN = "results.md"
+SIZE_PLOT = "accuracy_vs_size.png"
+LATENCY_PLOT = "accuracy_vs_latency.png"
+INGESTION_PLOT = "ingestion.png"
+MODE_MARKERS = {"float32": "o", "float16": "s", "dynamic": "^", "int8": "D"}
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """A GitHub Markdown table; `|` in cells is escaped and None shows as `-`."""
+    def cell(value: Any) -> str:
+        return "-" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _num(value: float | None, pattern: str) -> str | None:
+    return None if value is None else pattern.format(value)
+
+
+def _mb(value: int | None) -> str | None:
+    return None if value is None else f"{value / 1e6:.0f}"
+
+
+def _model_label(row: dict[str, Any]) -> str:
+    return f"{row['model']} a{row['alpha']} {row['input_size']}px"
+
+
+def _targets_section(results: dict[str, Any]) -> list[str]:
+    rows = []
+    for name, entry in results["targets"].items():
+        met = {True: "yes", False: "**no**", None: "not measured"}[entry["met"]]
+        limit = f"{'>=' if TARGETS[name][1] else '<='} {entry['limit']}"
+        detail = ", ".join(f"{k}: {v}" for k, v in results["target_details"].get(name, {}).items())
+        rows.append([name, entry["measured"], limit, met, TARGETS[name][2], detail])
+    return ["## Targets", "", markdown_table(["target", "measured", "limit", "met", "what", "per item"], rows), ""]
+
+
+def _models_section(models: list[dict[str, Any]]) -> list[str]:
+    threads = sorted({t for row in models for t in row["latency_ms"]}, key=int)
+    headers = ["model", "mode", "size (KB)", "float acc", "tflite acc", "drop (points)",
+               *[f"latency {t}t median / p90 (ms)" for t in threads], "peak memory (MB)"]
+    rows = [[_model_label(r), r["mode"], f"{r['size_bytes'] / 1e3:.1f}", f"{r['float_accuracy']:.4f}",
+             f"{r['tflite_accuracy']:.4f}", f"{r['accuracy_drop_points']:.2f}",
+             *[f"{r['latency_ms'][t]['median']:.3f} / {r['latency_ms'][t]['p90']:.3f}" for t in threads],
+             _num(r["peak_memory_bytes"] and r["peak_memory_bytes"] / 1e6, "{:.1f}")]
+            for r in models]
+    eval_counts = sorted({r["eval_examples"] for r in models})
+    return ["## Models x quantization modes", "",
+            f"Measured on the eval split ({', '.join(map(str, eval_counts))} images) on the TFLite interpreter; "
+            "latency of `invoke` on one image; peak memory is the RSS the interpreter adds in a fresh process.", "",
+            markdown_table(headers, rows), "",
+            f"![accuracy vs size]({SIZE_PLOT})", "", f"![accuracy vs latency]({LATENCY_PLOT})", ""]
+
+
+def _variants_section(results: dict[str, Any]) -> list[str]:
+    lines = ["## Pipeline vs plain script", "",
+             "Both in their own process on the same data and configuration, one after the other; wall time "
+             "includes start-up and imports. Peak memory is the RSS summed over the process tree.", ""]
+    rows = [[v["variant"], v["pipeline"]["wall_seconds"], v["baseline"]["wall_seconds"], f"{v['wall_ratio']:.2f}",
+             _mb(v["pipeline"]["peak_rss_bytes"]), _mb(v["baseline"]["peak_rss_bytes"]),
+             f"{v['baseline']['import_seconds']:.1f}", ", ".join(v["baseline"]["heavy_modules_imported"]) or "none"]
+            for v in results["variants"]]
+    lines += [markdown_table(["variant", "pipeline (s)", "script (s)", "ratio", "pipeline peak RSS (MB)",
+                              "script peak RSS (MB)", "script imports (s)", "TFX-side modules the script imported"],
+                             rows), ""]
+    for variant in results["variants"]:
+        lines += _components_table(variant, results.get("fixed_cost"))
+        accuracy_rows = [[m["model"], f"{m['float_accuracy']:.4f}"] + [
+            f"{mode['tflite_accuracy']:.4f}" for mode in m["modes"]] for m in variant["baseline"]["models"]]
+        modes = [mode["quantization"] for mode in variant["baseline"]["models"][0]["modes"]]
+        lines += [f"Script accuracies ({variant['variant']}):", "",
+                  markdown_table(["model", "float", *modes], accuracy_rows), ""]
+    return lines
+
+
+def _components_table(variant: dict[str, Any], fixed_cost: dict[str, Any] | None) -> list[str]:
+    seconds = variant["pipeline"]["component_seconds"]
+    fixed = (fixed_cost or {}).get("component_seconds", {})
+    rows = [[name, value, fixed.get(name)] for name, value in seconds.items()]
+    rows.append(["total (components)", round(sum(seconds.values()), 1),
+                 round(sum(fixed.values()), 1) if fixed else None])
+    steps = variant["baseline"]["steps"]
+    step_rows = [[name, f"{value:.1f}"] for name, value in steps.items()]
+    note = (f"Fixed cost = the same pipeline and configuration on {fixed_cost['images']} images "
+            f"({fixed_cost['wall_seconds']} s wall)." if fixed_cost else "Fixed cost not measured.")
+    return [f"### Seconds per component ({variant['variant']})", "", note, "",
+            markdown_table(["component", "this run (s)", "fixed cost (s)"], rows), "",
+            "Script steps:", "", markdown_table(["step", "seconds"], step_rows), ""]
+
+
+def _size_sweep_section(results: dict[str, Any]) -> list[str]:
+    rows = [[f"{r['architecture']} a{r['alpha']}", f"{r['parameters']:,}", f"{r['float32_bytes']:,}",
+             f"{r['int8_bytes']:,}", f"{r['int8_ratio']:.3f}"] for r in results.get("size_sweep") or []]
+    if not rows:
+        return ["## Size by width", "", "Not measured (--skip-size-sweep).", ""]
+    return ["## Size by width (untrained, int8 calibrated on random images)", "",
+            markdown_table(["model", "parameters", "float32 bytes", "int8 bytes", "int8 / float32"], rows), ""]
+
+
+def _ingestion_section(results: dict[str, Any]) -> list[str]:
+    ingestion = results.get("ingestion") or []
+    if not ingestion:
+        return ["## Ingestion scaling", "", "Not measured (--skip-ingestion).", ""]
+    rows = [[r["images"], r["workers"], r["example_gen_seconds"], r["transform_seconds"], r["images_per_second"],
+             _mb(r["peak_rss_bytes"]), r["process_seconds"]] for r in ingestion]
+    marginal = results.get("ingestion_marginal_images_per_second") or {}
+    return ["## Ingestion scaling (ImageExampleGen + Transform, DirectRunner multi_processing)", "",
+            "images/s = images / (ExampleGen + Transform seconds); peak RSS over the process and its Beam workers.",
+            "", markdown_table(["images", "workers", "ExampleGen (s)", "Transform (s)", "images/s", "peak RSS (MB)",
+                                "process (s)"], rows), "",
+            "Marginal rate between the two sizes (start-up cost removed): "
+            + (", ".join(f"{w} worker(s): {v} images/s" for w, v in marginal.items()) or "-"), "",
+            f"![ingestion]({INGESTION_PLOT})", ""]
+
+
+def results_markdown(results: dict[str, Any]) -> str:
+    """The whole benchmark as Markdown: targets, models, pipeline vs script with timings, size by width,
+    ingestion."""
+    machine = results["machine"]
+    header = ["# MobileNet pipeline benchmark", "",
+              f"{results['created']} on {machine['cpus']} CPUs ({machine['processor']}), TensorFlow "
+              f"{machine['tensorflow']}, options: `{json.dumps(results['options'])}`", ""]
+    return "\n".join(header + _targets_section(results) + _models_section(results["models"])
+                     + _variants_section(results) + _size_sweep_section(results) + _ingestion_section(results))
+
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    return pyplot
+
+
+def _scatter(axis: Any, models: list[dict[str, Any]], x_of: Any) -> None:
+    labels = sorted({_model_label(r) for r in models})
+    colors = {label: f"C{i}" for i, label in enumerate(labels)}
+    for row in models:
+        axis.scatter(x_of(row), row["tflite_accuracy"], color=colors[_model_label(row)],
+                     marker=MODE_MARKERS.get(row["mode"], "x"), s=50)
+    for label in labels:
+        axis.scatter([], [], color=colors[label], marker="o", label=label)
+    for mode, marker in MODE_MARKERS.items():
+        axis.scatter([], [], color="black", marker=marker, label=mode)
+    axis.set_ylabel("TFLite eval accuracy")
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+
+
+def plot_accuracy_vs_size(models: list[dict[str, Any]], path: str | Path) -> None:
+    """Accuracy against `.tflite` size, one point per model x mode."""
+    pyplot = _pyplot()
+    figure, axis = pyplot.subplots(figsize=(7, 5))
+    _scatter(axis, models, lambda row: row["size_bytes"] / 1e3)
+    axis.set(xscale="log", xlabel=".tflite size (KB, log scale)", title="accuracy vs size")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
+def plot_accuracy_vs_latency(models: list[dict[str, Any]], path: str | Path) -> None:
+    """Accuracy against median latency, one panel per thread count, one point per model x mode."""
+    pyplot = _pyplot()
+    threads = sorted({t for row in models for t in row["latency_ms"]}, key=int)
+    figure, axes = pyplot.subplots(1, len(threads), figsize=(6 * len(threads), 5), squeeze=False)
+    for axis, count in zip(axes[0], threads):
+        _scatter(axis, models, lambda row, count=count: row["latency_ms"][count]["median"])
+        axis.set(xlabel="median latency (ms)", title=f"accuracy vs latency, {count} thread(s)")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
+def plot_ingestion(ingestion: list[dict[str, Any]], path: str | Path) -> None:
+    """Images/s and peak RSS against dataset size, one line per worker count."""
+    pyplot = _pyplot()
+    figure, (rate_axis, memory_axis) = pyplot.subplots(1, 2, figsize=(11, 4))
+    for workers in sorted({r["workers"] for r in ingestion}):
+        rows = sorted((r for r in ingestion if r["workers"] == workers), key=lambda r: r["images"])
+        sizes = [r["images"] for r in rows]
+        rate_axis.plot(sizes, [r["images_per_second"] for r in rows], marker="o", label=f"{workers} worker(s)")
+        memory_axis.plot(sizes, [r["peak_rss_bytes"] / 1e6 for r in rows], marker="o", label=f"{workers} worker(s)")
+    rate_axis.set(xlabel="images", ylabel="images/s", title="ExampleGen + Transform throughput")
+    memory_axis.set(xlabel="images", ylabel="peak RSS (MB)", title="peak memory", ylim=(0, None))
+    for axis in (rate_axis, memory_axis):
+        axis.grid(alpha=0.3)
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    pyplot.close(figure)
+
+
+def write_outputs(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
+    """Write results.json, results.md and the plots into `out_dir`; returns the paths written."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = [out / RESULTS_JSON, out / RESULTS_MARKDOWN]
+    written[0].write_text(json.dumps(results, indent=2), encoding="utf-8")
+    written[1].write_text(results_markdown(results), encoding="utf-8")
+    if results["models"]:
+        plot_accuracy_vs_size(results["models"], out / SIZE_PLOT)
+        plot_accuracy_vs_latency(results["models"], out / LATENCY_PLOT)
+        written += [out / SIZE_PLOT, out / LATENCY_PLOT]
+    if results.get("ingestion"):
+        plot_ingestion(results["ingestion"], out / INGESTION_PLOT)
+        written.append(out / INGESTION_PLOT)
+    return written

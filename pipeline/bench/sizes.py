@@ -1,0 +1,38 @@
+"""Size sweep: float32 and int8 `.tflite` bytes of every allowed width of V1 and V2, without training (the size
+of a flatbuffer does not depend on the weights' values). It shows why narrow MobileNets quantize worse than 4x:
+int8 stores a float32 scale and an int64 zero point per output channel, which weigh most where a layer has
+few weights per channel (the depthwise layers of a narrow model)."""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+log = logging.getLogger("mobilenet.bench")
+CALIBRATION_IMAGES = 8
+
+
+def size_sweep(input_size: int, num_classes: int, scratch: str,
+               alphas: Mapping[str, Sequence[float]] | None = None) -> list[dict[str, Any]]:
+    """One row per architecture x alpha (default: every allowed one): parameters, float32 and int8 bytes and
+    their ratio."""
+    from components.tflite import conversion
+    from components.trainer import mobilenet_v1, mobilenet_v2
+
+    calibration = np.random.default_rng(0).uniform(-1, 1, (CALIBRATION_IMAGES, input_size, input_size, 3))
+    rows = []
+    for architecture, module in (("v1", mobilenet_v1), ("v2", mobilenet_v2)):
+        for alpha in (alphas or {}).get(architecture, module.ALLOWED_ALPHAS):
+            model = module.build_network((input_size, input_size, 3), num_classes, alpha=alpha)
+            saved_model_dir = os.path.join(scratch, f"{architecture}-{alpha}")
+            conversion.save_for_conversion(model, saved_model_dir, input_size)
+            float32 = len(conversion.convert(saved_model_dir, "float32"))
+            int8 = len(conversion.convert(saved_model_dir, "int8", calibration.astype(np.float32)))
+            rows.append({"architecture": architecture, "alpha": alpha, "input_size": input_size,
+                         "parameters": int(model.count_params()), "float32_bytes": float32, "int8_bytes": int8,
+                         "int8_ratio": round(int8 / float32, 4)})
+            log.info("  size sweep %s alpha %s: float32 %d B, int8 %d B (%.3f)", architecture, alpha, float32, int8,
+                     int8 / float32)
+    return rows

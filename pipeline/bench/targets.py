@@ -1,0 +1,106 @@
+"""The benchmark's targets (issue #6), computed from measured numbers: each is `{"measured", "limit", "met"}`.
+
+A target over several models (or thread counts, or worker counts) is measured at its worst case; the value for
+each model is kept in the details. A target that was not measured has `measured` and `met` set to None.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+# name: (limit, True when the measured value must be at least the limit, what it is)
+TARGETS: dict[str, tuple[float, bool, str]] = {
+    "int8_size_ratio": (0.30, False, "int8 .tflite bytes / float32 .tflite bytes (worst model)"),
+    "int8_accuracy_drop_points": (1.0, False, "float model accuracy - int8 accuracy, in points (worst model)"),
+    "int8_latency_ratio": (0.6, False, "int8 / float32 median latency, same threads (worst model and thread count)"),
+    "pipeline_wall_ratio": (2.0, False, "pipeline wall time / plain script wall time (worst variant)"),
+    "ingestion_speedup_2_workers": (1.5, True, "ExampleGen+Transform images/s, 2 DirectRunner workers / 1 "
+                                               "(largest dataset)"),
+    "ingestion_peak_memory_growth": (1.10, False, "peak RSS on the largest dataset / on the smallest "
+                                                  "(worst worker count)"),
+}
+
+
+def target(name: str, measured: float | None) -> dict[str, Any]:
+    """One target entry: the measured value, its limit and whether it is met (None when not measured)."""
+    limit, at_least, _ = TARGETS[name]
+    met = None if measured is None else bool(measured >= limit if at_least else measured <= limit)
+    return {"measured": None if measured is None else round(float(measured), 4), "limit": limit, "met": met}
+
+
+def _modes_by_model(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, dict[str, Any]]]:
+    grouped: dict[str, dict[str, dict[str, Any]]] = {}
+    for row in rows:
+        grouped.setdefault(f"{row['variant']}/{row['model']}", {})[row["mode"]] = row
+    return grouped
+
+
+def int8_size_ratios(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Per model: int8 size / float32 size."""
+    return {key: modes["int8"]["size_bytes"] / modes["float32"]["size_bytes"]
+            for key, modes in _modes_by_model(rows).items() if {"int8", "float32"} <= modes.keys()}
+
+
+def int8_accuracy_drops(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Per model: accuracy points lost by int8 against the float SavedModel on the eval split."""
+    return {key: 100.0 * (modes["int8"]["float_accuracy"] - modes["int8"]["tflite_accuracy"])
+            for key, modes in _modes_by_model(rows).items() if "int8" in modes}
+
+
+def int8_latency_ratios(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Per model and thread count (`<model>@<threads>t`): int8 median latency / float32 median latency."""
+    ratios = {}
+    for key, modes in _modes_by_model(rows).items():
+        if not {"int8", "float32"} <= modes.keys():
+            continue
+        for threads, latency in modes["int8"]["latency_ms"].items():
+            ratios[f"{key}@{threads}t"] = latency["median"] / modes["float32"]["latency_ms"][threads]["median"]
+    return ratios
+
+
+def ingestion_speedups(ingestion: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Per dataset size: images/s with 2 workers / with 1 worker."""
+    by_size: dict[int, dict[int, float]] = {}
+    for row in ingestion:
+        by_size.setdefault(row["images"], {})[row["workers"]] = row["images_per_second"]
+    return {f"{images} images": rates[2] / rates[1] for images, rates in sorted(by_size.items())
+            if {1, 2} <= rates.keys()}
+
+
+def ingestion_memory_growth(ingestion: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Per worker count: peak RSS on the largest dataset / peak RSS on the smallest."""
+    by_workers: dict[int, dict[int, int]] = {}
+    for row in ingestion:
+        by_workers.setdefault(row["workers"], {})[row["images"]] = row["peak_rss_bytes"]
+    return {f"{workers} workers": peaks[max(peaks)] / peaks[min(peaks)] for workers, peaks in sorted(by_workers.items())
+            if len(peaks) > 1 and peaks[min(peaks)] > 0}
+
+
+def _worst(values: dict[str, float], at_least: bool) -> float | None:
+    if not values:
+        return None
+    return min(values.values()) if at_least else max(values.values())
+
+
+def compute_targets(model_rows: list[dict[str, Any]], wall_ratios: dict[str, float],
+                    ingestion: list[dict[str, Any]]) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
+    """All targets and, per target, the value of each model / variant / size it was taken over.
+
+    `model_rows`: one row per model x mode (`variant`, `model`, `mode`, `size_bytes`, `float_accuracy`,
+    `tflite_accuracy`, `latency_ms` {threads: {"median"}}); `wall_ratios`: per variant, pipeline / script;
+    `ingestion`: one row per dataset size x workers (`images`, `workers`, `images_per_second`, `peak_rss_bytes`).
+    The speedup target is taken on the largest dataset, where the fixed start-up cost matters least.
+    """
+    speedups = ingestion_speedups(ingestion)
+    largest = max((row["images"] for row in ingestion), default=None)
+    details = {
+        "int8_size_ratio": int8_size_ratios(model_rows),
+        "int8_accuracy_drop_points": int8_accuracy_drops(model_rows),
+        "int8_latency_ratio": int8_latency_ratios(model_rows),
+        "pipeline_wall_ratio": dict(wall_ratios),
+        "ingestion_speedup_2_workers": speedups,
+        "ingestion_peak_memory_growth": ingestion_memory_growth(ingestion),
+    }
+    measured = {name: _worst(values, TARGETS[name][1]) for name, values in details.items()}
+    measured["ingestion_speedup_2_workers"] = speedups.get(f"{largest} images")
+    targets = {name: target(name, value) for name, value in measured.items()}
+    return targets, {name: {key: round(value, 4) for key, value in values.items()} for name, values in details.items()}

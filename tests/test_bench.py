@@ -1,0 +1,155 @@
+"""The benchmark's pure parts: the script's split and hyperparameters match the pipeline's, targets, Markdown,
+plots, and the process-tree memory sampler. The benchmark run itself is not part of the tests."""
+import importlib.util
+import json
+import sys
+
+import pytest
+import tensorflow as tf
+
+from pipeline import config as config_lib
+from pipeline.bench import memory, report, targets
+
+BASELINE = config_lib.REPO_ROOT / "bench" / "baseline.py"
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    spec = importlib.util.spec_from_file_location("bench_baseline", BASELINE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("eval_fraction", [0.2, 0.35])
+def test_baseline_split_is_example_gens_split(baseline, eval_fraction):
+    from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
+
+    from components.ingestion.executor import output_split_config
+
+    split_config = output_split_config(eval_fraction, by_filename=True).split_config
+    buckets = [sum(s.hash_buckets for s in split_config.splits[:i + 1]) for i in range(len(split_config.splits))]
+    names = [f"{label}/img-{i:05d}.png" for label in ("ankle boot", "bag", "t-shirt top") for i in range(150)]
+    for name in names:
+        example = tf.train.Example()
+        example.features.feature["filename"].bytes_list.value.append(name.encode())
+        partition = _PartitionFn(example, len(buckets), buckets, split_config)
+        assert baseline.is_eval(name, eval_fraction) == (split_config.splits[partition].name == "eval"), name
+    share = sum(baseline.is_eval(n, eval_fraction) for n in names) / len(names)
+    assert abs(share - eval_fraction) < 0.1
+
+
+def test_baseline_lists_class_folder_files_only(baseline, image_folder):
+    (image_folder / "stray.png").write_bytes(b"x")
+    (image_folder / "cat" / ".DS_Store").write_bytes(b"x")
+    listed = baseline.list_images(str(image_folder))
+    assert len(listed) == 36 and listed[0] == "ankle boot/img_000.png"
+
+
+def _row(model, mode, size, accuracy, latency_1t, latency_2t, float_accuracy=0.90):
+    return {"variant": "a", "model": model, "architecture": model[-2:], "alpha": 0.25, "input_size": 32,
+            "mode": mode, "size_bytes": size, "float_accuracy": float_accuracy, "tflite_accuracy": accuracy,
+            "accuracy_drop_points": 100 * (float_accuracy - accuracy), "eval_examples": 200,
+            "latency_ms": {"1": {"median": latency_1t, "p90": latency_1t * 1.2},
+                           "2": {"median": latency_2t, "p90": latency_2t * 1.2}},
+            "peak_memory_bytes": 3_000_000}
+
+
+MODELS = [
+    _row("mobilenet_v1", "float32", 1_000_000, 0.90, 1.0, 0.6),
+    _row("mobilenet_v1", "int8", 280_000, 0.895, 0.5, 0.3),
+    _row("mobilenet_v2", "float32", 2_000_000, 0.88, 2.0, 1.2, float_accuracy=0.88),
+    _row("mobilenet_v2", "int8", 640_000, 0.86, 1.0, 0.9, float_accuracy=0.88),
+]
+INGESTION = [
+    {"images": 5000, "workers": 1, "images_per_second": 100.0, "peak_rss_bytes": 1_000_000_000},
+    {"images": 5000, "workers": 2, "images_per_second": 150.0, "peak_rss_bytes": 1_500_000_000},
+    {"images": 20000, "workers": 1, "images_per_second": 120.0, "peak_rss_bytes": 1_050_000_000},
+    {"images": 20000, "workers": 2, "images_per_second": 200.0, "peak_rss_bytes": 1_800_000_000},
+]
+
+
+def test_targets_take_the_worst_case_and_say_whether_it_is_met():
+    found, details = targets.compute_targets(MODELS, {"a": 1.7, "b": 2.1}, INGESTION)
+    assert set(found) == set(targets.TARGETS)
+    assert found["int8_size_ratio"] == {"measured": 0.32, "limit": 0.30, "met": False}
+    assert details["int8_size_ratio"] == {"a/mobilenet_v1": 0.28, "a/mobilenet_v2": 0.32}
+    assert found["int8_accuracy_drop_points"]["measured"] == pytest.approx(2.0)
+    assert found["int8_accuracy_drop_points"]["met"] is False
+    assert found["int8_latency_ratio"]["measured"] == pytest.approx(0.75)
+    assert details["int8_latency_ratio"]["a/mobilenet_v1@1t"] == 0.5
+    assert found["pipeline_wall_ratio"] == {"measured": 2.1, "limit": 2.0, "met": False}
+    assert found["ingestion_speedup_2_workers"] == {"measured": pytest.approx(1.6667, abs=1e-4), "limit": 1.5,
+                                                    "met": True}
+    assert found["ingestion_peak_memory_growth"]["measured"] == pytest.approx(1.2)
+    assert found["ingestion_peak_memory_growth"]["met"] is False
+
+
+def test_targets_not_measured_are_none():
+    found, _ = targets.compute_targets(MODELS[:2], {"a": 1.5}, [])
+    assert found["ingestion_speedup_2_workers"] == {"measured": None, "limit": 1.5, "met": None}
+    assert found["int8_size_ratio"]["met"] is True and found["pipeline_wall_ratio"]["met"] is True
+
+
+def test_markdown_table_escapes_pipes_and_shows_missing_values():
+    table = report.markdown_table(["a", "b"], [["x|y", None], [1, 2.5]])
+    assert table.splitlines() == ["| a | b |", "|---|---|", "| x\\|y | - |", "| 1 | 2.5 |"]
+
+
+def _results():
+    found, details = targets.compute_targets(MODELS, {"a": 1.7}, INGESTION)
+    baseline_run = {"wall_seconds": 100.0, "peak_rss_bytes": 2e9, "import_seconds": 9.5,
+                    "heavy_modules_imported": ["tfx"], "steps": {"load_seconds": 3.0, "train_seconds_v1": 40.0},
+                    "models": [{"model": "mobilenet_v1", "float_accuracy": 0.9,
+                                "modes": [{"quantization": "float32", "tflite_accuracy": 0.9},
+                                          {"quantization": "int8", "tflite_accuracy": 0.89}]}]}
+    pipeline_run = {"wall_seconds": 170.0, "peak_rss_bytes": 3e9,
+                    "component_seconds": {"ImageExampleGen": 20.0, "Trainer_mobilenet_v1": 60.0}}
+    return {"created": "2026-11-25T10:00:00", "options": {"quick": True},
+            "machine": {"cpus": 2, "processor": "test cpu", "tensorflow": "2.16.2"},
+            "targets": found, "target_details": details, "models": MODELS,
+            "variants": [{"variant": "a", "pipeline": pipeline_run, "baseline": baseline_run, "wall_ratio": 1.7}],
+            "fixed_cost": {"images": 40, "wall_seconds": 90.0,
+                           "component_seconds": {"ImageExampleGen": 15.0, "Trainer_mobilenet_v1": 30.0}},
+            "ingestion": [{**row, "example_gen_seconds": 10.0, "transform_seconds": 20.0, "process_seconds": 60.0}
+                          for row in INGESTION],
+            "ingestion_marginal_images_per_second": {"1": 130.0, "2": 220.0},
+            "size_sweep": [{"architecture": "v1", "alpha": 0.25, "input_size": 32, "parameters": 218_000,
+                            "float32_bytes": 880_000, "int8_bytes": 302_000, "int8_ratio": 0.3432}]}
+
+
+def test_outputs_are_written(tmp_path):
+    results = _results()
+    written = report.write_outputs(results, tmp_path / "out")
+    assert {p.name for p in written} == {"results.json", "results.md", "accuracy_vs_size.png",
+                                         "accuracy_vs_latency.png", "ingestion.png"}
+    for path in written:
+        assert path.stat().st_size > 0
+        if path.suffix == ".png":
+            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["targets"]["int8_size_ratio"]["met"] is False
+    markdown = (tmp_path / "out" / "results.md").read_text()
+    assert "| int8_size_ratio | 0.32 | <= 0.3 | **no** |" in markdown
+    assert "| Trainer_mobilenet_v1 | 60.0 | 30.0 |" in markdown
+    assert "| mobilenet_v1 a0.25 32px | int8 | 280.0 |" in markdown
+    assert "![accuracy vs size](accuracy_vs_size.png)" in markdown
+    assert "| v1 a0.25 | 218,000 | 880,000 | 302,000 | 0.343 |" in markdown
+
+
+def test_size_sweep_converts_each_width_in_float32_and_int8(tmp_path):
+    from pipeline.bench import sizes
+
+    rows = sizes.size_sweep(32, 3, str(tmp_path), alphas={"v1": [0.25], "v2": [0.35]})
+    assert [(r["architecture"], r["alpha"]) for r in rows] == [("v1", 0.25), ("v2", 0.35)]
+    for row in rows:
+        assert 0 < row["int8_bytes"] < row["float32_bytes"]
+        assert row["int8_ratio"] == round(row["int8_bytes"] / row["float32_bytes"], 4)
+
+
+def test_peak_memory_covers_the_child_process_tree(tmp_path):
+    grandchild = "import time; block = bytearray(150_000_000); time.sleep(1.5)"
+    child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)"
+    measured = memory.run_measured([sys.executable, "-c", child], tmp_path / "log.txt", interval=0.1)
+    assert measured.returncode == 0
+    assert measured.peak_rss_bytes > 150_000_000
+    assert measured.seconds >= 1.5
