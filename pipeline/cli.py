@@ -26,6 +26,7 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     from pipeline import kubeflow_commands, registry_commands
+    from pipeline.bench.command import add_bench_subparser
 
     parser = argparse.ArgumentParser(prog="mobilenet-pipeline", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     registry_commands.add_registry_subparser(commands, default_root=config_lib.RegistryConfig().root)
     kubeflow_commands.add_kubeflow_subparsers(commands)
+    add_bench_subparser(commands)
     return parser
 
 
@@ -81,9 +83,8 @@ def _check_data(config: config_lib.Config, out: TextIO) -> None:
 def _results(config: config_lib.Config, paths: local_runner.RunPaths) -> list[run_summary.ModelResult]:
     """Per-model outcome of the run just finished, read from ML Metadata."""
     from pipeline import run_summary
-    from pipeline.pipeline import model_name
 
-    names = [model_name(config, arch) for arch in config.model.architectures]
+    names = [config.model_name(arch) for arch in config.model.architectures]
     return run_summary.collect_results(paths.metadata, config.pipeline.name, paths.pipeline_root, names)
 
 
@@ -118,7 +119,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.write("\n" + run_summary.results_table(results) + "\n")
     for result in results:
         if not result.pushed_path:
-            out.write(f"{result.model_name} was held back and not pushed: see the table above and {log_path}\n")
+            reasons = "; ".join(run_summary.hold_back_reasons(result)) or "it did not reach the Pusher"
+            out.write(f"{result.model_name} was held back and not pushed: {reasons}. Details: {log_path}\n")
+    from pipeline import run_report
+
+    run_name = os.path.splitext(os.path.basename(log_path))[0]
+    report = run_report.write_run_report(run_report.report_dir(paths.home, run_name), results, reporter.timings,
+                                         title=run_name)
+    out.write(f"\nreport: {report}")
     out.write(f"\nfinished in {time.monotonic() - started:.0f} s; registry: {config.registry.root}\n")
     return 0
 
@@ -152,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `mobilenet-pipeline` and `python -m pipeline`."""
     args = build_parser().parse_args(argv)
     _quiet_libraries(args.command)
-    handlers = {"run": cmd_run, "demo-data": cmd_demo_data, "show-config": cmd_show_config}
+    from pipeline.bench.command import cmd_bench
+
+    handlers = {"run": cmd_run, "demo-data": cmd_demo_data, "show-config": cmd_show_config, "bench": cmd_bench}
     try:
         if args.command == "registry":
             from pipeline import registry_commands

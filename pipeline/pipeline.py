@@ -8,7 +8,7 @@ import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
-from tfx.proto import example_gen_pb2
+from tfx.proto import example_gen_pb2, transform_pb2
 
 from components.ingestion.executor import ImageFolderExecutor, make_custom_config, output_split_config
 from components.registry.component import RegistryPusher
@@ -19,11 +19,6 @@ from pipeline.config import Config
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FNS = {"v1": "components.trainer.mobilenet_v1.run_fn", "v2": "components.trainer.mobilenet_v2.run_fn"}
 EVAL_SIGNATURE = "serving_transformed_examples"
-
-
-def model_name(config: Config, architecture: str) -> str:
-    """Registry name of one architecture's model, e.g. `mobilenet_v1`."""
-    return f"{config.registry.model_prefix}_{architecture}"
 
 
 def beam_pipeline_args(config: Config) -> list[str]:
@@ -70,32 +65,15 @@ def eval_config(config: Config) -> tfma.EvalConfig:
     )
 
 
-def trainer_hparams(config: Config, architecture: str) -> dict[str, Any]:
-    """The Trainer's custom_config for one architecture."""
-    return {
-        "name": model_name(config, architecture),
-        "alpha": config.model.alpha if architecture == "v1" else config.model.v2_alpha,
-        "input_size": config.model.input_size,
-        "dropout": config.model.dropout,
-        "bn_momentum": config.model.bn_momentum,
-        "pretrained_weights": config.model.pretrained_weights,
-        "epochs": config.train.epochs,
-        "batch_size": config.train.batch_size,
-        "learning_rate": config.train.learning_rate,
-        "seed": config.train.seed,
-        "max_train_steps": config.train.max_train_steps,
-    }
-
-
 def _model_branch(config: Config, architecture: str, transform: Any, schema: Any, registry_root: Any) -> list[Any]:
     """Trainer -> (baseline resolver) Evaluator -> TFLite quantize-and-validate -> registry Pusher for one model."""
-    name = model_name(config, architecture)
+    name = config.model_name(architecture)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FNS[architecture],
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema.outputs["schema"],
-        custom_config=trainer_hparams(config, architecture),
+        custom_config=config.trainer_hparams(architecture),
     ).with_id(f"Trainer_{name}")
     evaluator_id = f"Evaluator_{name}"
     baseline = tfx.dsl.Resolver(
@@ -157,6 +135,7 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
         schema=schema.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"input_size": config.model.input_size},
+        splits_config=transform_pb2.SplitsConfig(analyze=["train", "eval"], transform=["train", "eval"]),
     )
     components: list[Any] = [example_gen, statistics, schema, validator, transform]
     for architecture in config.model.architectures:

@@ -101,18 +101,25 @@ def capture_output(log_path: str) -> Iterator[TextIO]:
 
 @contextlib.contextmanager
 def report_progress(stream: TextIO) -> Iterator[ProgressReporter]:
-    """Attach a ProgressReporter to the root logger (and make INFO records flow) for the duration."""
+    """Attach a ProgressReporter to the root logger, and copy every INFO record to stderr (the log file while
+    `capture_output` is on), for the duration."""
     from absl import logging as absl_logging
 
     reporter = ProgressReporter(stream)
+    to_log = logging.StreamHandler(sys.stderr)
+    to_log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     previous_level = root.level
     absl_logging.set_verbosity(absl_logging.INFO)
     root.setLevel(logging.INFO)
     root.addHandler(reporter)
+    if not any(isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stderr
+               for handler in root.handlers):
+        root.addHandler(to_log)
     logging.getLogger(PROGRESS_LOGGER).setLevel(logging.INFO)
     try:
         yield reporter
     finally:
         root.removeHandler(reporter)
+        root.removeHandler(to_log)
         root.setLevel(previous_level)

@@ -26,6 +26,7 @@ class ModelResult:
     tflite_blessed: bool | None = None
     pushed_path: str | None = None
     failed_gates: list[str] = dataclasses.field(default_factory=list)
+    evaluator_failures: list[str] = dataclasses.field(default_factory=list)
 
 
 def _store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -66,6 +67,8 @@ def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
         for artifact in by_component.get(f"Evaluator_{name}", []):
             if _int_property(artifact, "blessed") is not None:
                 result.evaluator_blessed = bool(_int_property(artifact, "blessed"))
+            elif os.path.exists(os.path.join(artifact.uri, "validations.tfrecord")):
+                result.evaluator_failures = evaluator_failures(artifact.uri)
         for artifact in by_component.get(f"TFLite_{name}", []):
             if _int_property(artifact, "blessed") is not None:
                 result.tflite_blessed = bool(_int_property(artifact, "blessed"))
@@ -79,6 +82,23 @@ def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
                 result.pushed_path = destination.string_value if destination else None
         results.append(result)
     return results
+
+
+def evaluator_failures(evaluation_uri: str) -> list[str]:
+    """The Evaluator's failed thresholds, e.g. `sparse_categorical_accuracy change vs baseline -0.412 (limit -0)`."""
+    import tensorflow_model_analysis as tfma
+
+    failures = []
+    for per_slice in tfma.load_validation_result(evaluation_uri).metric_validations_per_slice:
+        for failure in per_slice.failures:
+            threshold = failure.metric_threshold
+            if failure.metric_key.is_diff:
+                what, limit = "change vs baseline", threshold.change_threshold.absolute.value
+            else:
+                what, limit = "", threshold.value_threshold.lower_bound.value
+            failures.append(f"{failure.metric_key.name} {what} {failure.metric_value.double_value.value:.3f} "
+                            f"(limit {limit:g})".replace("  ", " "))
+    return failures
 
 
 def _fill_from_report(result: ModelResult, report: dict[str, Any]) -> None:
@@ -106,13 +126,18 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
+def hold_back_reasons(result: ModelResult) -> list[str]:
+    """Why a model was not pushed: the failed TFLite gates and Evaluator thresholds."""
+    reasons = list(result.failed_gates)
+    if result.evaluator_blessed is False:
+        reasons.extend(result.evaluator_failures or ["evaluator thresholds"])
+    return reasons
+
+
 def _destination(result: ModelResult) -> str:
     if result.pushed_path:
         return result.pushed_path
-    reasons = list(result.failed_gates)
-    if result.evaluator_blessed is False:
-        reasons.append("evaluator thresholds")
-    return "held back: " + (", ".join(reasons) or "not run")
+    return "held back: " + (", ".join(hold_back_reasons(result)) or "not run")
 
 
 def results_table(results: list[ModelResult]) -> str:

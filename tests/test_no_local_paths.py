@@ -158,7 +158,9 @@ def test_report_and_manifest_hold_no_local_absolute_path(pushed):
 def test_the_manifest_holds_only_the_listed_fields(pushed):
     report_fields = set(registry_executor.MANIFEST_REPORT_FIELDS) & set(pushed["report"])
     assert set(pushed["manifest"]) == report_fields | REGISTRY_FIELDS
-    assert pushed["manifest"]["files"] == {"model": store.MODEL_FILE, "labels": store.LABELS_FILE}
+    assert pushed["manifest"]["files"] == {"model": store.MODEL_FILE, "labels": store.LABELS_FILE,
+                                           "report": "report.md", "report_picture": "report.png"}
+    assert (pushed["version_dir"] / "report.png").read_bytes().startswith(b"\x89PNG")
     assert pushed["manifest"]["pipeline_run_id"] == "20261125-101500.123456"
 
 

@@ -119,6 +119,23 @@ def test_publish_twice_gives_versions_1_and_2_with_full_manifests_and_index(tmp_
     assert registry.read_index() == index
 
 
+def test_publish_carries_the_report_files_and_lists_them_in_the_manifest(tmp_path):
+    registry = Registry(str(tmp_path / "registry"))
+    tflite, labels = write_model_files(tmp_path / "src")
+    (tmp_path / "src" / "report.md").write_text("# mobilenet_v1\n")
+    (tmp_path / "src" / "report.png").write_bytes(b"\x89PNG picture")
+    extras = {"report": str(tmp_path / "src" / "report.md"), "report_picture": str(tmp_path / "src" / "report.png")}
+    version = registry.publish("mobilenet_v1", str(tflite), str(labels), tflite_report(), extra_files=extras)
+    folder = tmp_path / "registry" / "mobilenet_v1" / "1"
+    assert (folder / "report.md").read_text() == "# mobilenet_v1\n"
+    assert (folder / "report.png").read_bytes() == b"\x89PNG picture"
+    assert version.manifest["files"] == {"model": "model.tflite", "labels": "labels.txt", "report": "report.md",
+                                         "report_picture": "report.png"}
+    with pytest.raises(RegistryError, match="clashes with a version file"):
+        registry.publish("mobilenet_v1", str(tflite), str(labels), tflite_report(), extra_files={"x": str(labels)})
+    assert [v.version for v in registry.versions("mobilenet_v1")] == [1]
+
+
 def test_publish_refuses_a_non_tflite_file_mismatched_labels_and_missing_fields(tmp_path):
     registry = Registry(str(tmp_path / "registry"))
     tflite, labels = write_model_files(tmp_path / "src")

@@ -112,3 +112,25 @@ def test_report_is_json_serializable():
     for candidates in ([_entry("int8", 300_000, 0.895, "int8")], [_error_entry("int8"), _entry("int8", 1, 0.5)]):
         built = _build(candidates)
         assert json.loads(json.dumps(built)) == built
+
+
+def test_markdown_has_one_row_per_mode_and_names_each_failing_gate():
+    candidates = [_entry("int8", 1_300_000, 0.85), _entry("float32", 900_000, 0.90), _error_entry("float16")]
+    text = report.markdown(_build(candidates))
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| mode")]
+    assert [row.split("|")[1].strip() for row in rows] == ["int8", "float32", "float16"]
+    assert "| int8 | 1,300,000 | 0.8500 | - | 5.00 | 3.20 | 4.10 | 2,400,000 | yes |" in text
+    assert rows[0].endswith("| failed: max_accuracy_drop, max_model_bytes |")
+    assert rows[1].endswith("| passed |") and "error: float16 conversion failed" in rows[2]
+    assert "- int8: max_model_bytes measured 1300000, limit 1000000" in text
+    assert "verdict: blessed, kept `float32`" in text
+
+
+def test_plot_writes_a_png_for_blessed_and_held_back_reports(tmp_path):
+    from components.tflite import report_plot
+
+    blessed = _build([_entry("float32", 900_000, 0.90), _entry("int8", 300_000, 0.895)])
+    held_back = _build([_entry("int8", 1_300_000, 0.85), _error_entry("float16")])
+    for name, built in (("blessed.png", blessed), ("held_back.png", held_back)):
+        report_plot.plot_report(built, str(tmp_path / name))
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")

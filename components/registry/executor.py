@@ -23,6 +23,7 @@ PUSHED_MODEL_KEY = "pushed_model"
 REGISTRY_ROOT_KEY = "registry_root"
 MODEL_NAME_KEY = "model_name"
 REPORT_FILE = "report.json"
+REPORT_FILES = {"report": "report.md", "report_picture": "report.png"}
 BLESSING_SOURCES = {MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
                     TFLITE_BLESSING_KEY: "the TFLite validation gates"}
 MANIFEST_REPORT_FIELDS = ("architecture", "quantization", "integer_io", "input_shape", "input_dtype", "labels_count",
@@ -38,6 +39,12 @@ def read_report(model_uri: str) -> dict[str, Any] | None:
         return None
     with filesystem.open(path, "rb") as handle:
         return json.loads(handle.read())
+
+
+def report_files(model_uri: str) -> dict[str, str]:
+    """The human-readable validation report files (Markdown, PNG) in `model_uri` that a version carries."""
+    paths = {role: os.path.join(model_uri, name) for role, name in REPORT_FILES.items()}
+    return {role: path for role, path in paths.items() if filesystem_for(path).exists(path)}
 
 
 def manifest_fields(report: dict[str, Any]) -> dict[str, Any]:
@@ -94,7 +101,7 @@ class Executor(pusher_executor.Executor):
         run_id = self._context.pipeline_run_id if self._context else None
         version = self._earlier_push_of_this_run(registry, model_name, tflite_path, run_id) or registry.publish(
             model_name, tflite_path, os.path.join(model.uri, store.LABELS_FILE), manifest_fields(report),
-            pipeline_run_id=run_id)
+            pipeline_run_id=run_id, extra_files=report_files(model.uri))
         for file_name in (store.MODEL_FILE, store.LABELS_FILE, store.MANIFEST_FILE):
             io_utils.copy_file(os.path.join(version.path, file_name), os.path.join(pushed_model.uri, file_name),
                                overwrite=True)

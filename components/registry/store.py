@@ -6,6 +6,7 @@ Layout under the root (a local folder, or any tf.io.gfile URL such as gs://bucke
     index.json                         every model with its complete versions (key manifest fields) and channels
     <model>/<version>/model.tflite     version = 1, 2, 3 ...: never reused, never rewritten
     <model>/<version>/labels.txt
+    <model>/<version>/report.md, .png  the TFLite validation report of this model (when the pusher passes it)
     <model>/<version>/manifest.json    written last: a version is complete only when its manifest exists
     <model>/channels/<channel>.json    pointer: version, sha256, promoted_at and the history rollback walks back
 
@@ -252,8 +253,9 @@ class Registry:
     # Writing
 
     def publish(self, model_name: str, tflite_path: str, labels_path: str, manifest_fields: Mapping[str, Any],
-                pipeline_run_id: str | None = None) -> RegistryVersion:
-        """Add a new version of `model_name` with the model and labels files (any tf.io.gfile paths).
+                pipeline_run_id: str | None = None, extra_files: Mapping[str, str] | None = None) -> RegistryVersion:
+        """Add a new version of `model_name` with the model and labels files (any tf.io.gfile paths), plus
+        `extra_files` (role -> path, e.g. the validation report) copied under their own names.
 
         `manifest_fields` (e.g. the TFLite report) must hold REQUIRED_MANIFEST_FIELDS; the registry adds
         model_name, version, size_bytes, sha256, labels_sha256, created_at and pipeline_run_id, which win over
@@ -268,10 +270,16 @@ class Registry:
         model_dir = self._fs.join(self.root, model_name)
         self._fs.makedirs(model_dir)
         fields = dict(manifest_fields, model_name=model_name, pipeline_run_id=pipeline_run_id)
+        sources = {"model": (tflite_path, MODEL_FILE), "labels": (labels_path, LABELS_FILE)}
+        for role, path in (extra_files or {}).items():
+            name = path.rsplit("/", 1)[-1]
+            if role in sources or name in (MODEL_FILE, LABELS_FILE, MANIFEST_FILE):
+                raise RegistryError(f"cannot publish {model_name}: extra file {role}={path} clashes with a version file")
+            sources[role] = (path, name)
         if self._fs.atomic_commit:
-            version = self._publish_staged(model_dir, tflite_path, labels_path, fields)
+            version = self._publish_staged(model_dir, sources, fields)
         else:
-            version = self._publish_in_place(model_dir, tflite_path, labels_path, fields)
+            version = self._publish_in_place(model_dir, sources, fields)
         with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
             self._write_index()
         logging.info("Published %s version %d to %s", model_name, version, self._fs.join(model_dir, str(version)))
@@ -377,11 +385,12 @@ class Registry:
         self._fs.write_atomic(self._fs.join(self.root, INDEX_FILE), _json_bytes(index))
         return index
 
-    def _copy_payload(self, folder: str, tflite_path: str, labels_path: str) -> dict[str, Any]:
-        """Copy the model and labels into `folder`; return the fields the manifest gets from them."""
-        size_bytes, sha256 = self._copy_and_hash(tflite_path, self._fs.join(folder, MODEL_FILE))
-        _, labels_sha256 = self._copy_and_hash(labels_path, self._fs.join(folder, LABELS_FILE))
-        return {"size_bytes": size_bytes, "sha256": sha256, "labels_sha256": labels_sha256}
+    def _copy_payload(self, folder: str, sources: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+        """Copy each (source, name) of `sources` into `folder`; return the fields the manifest gets from them."""
+        hashes = {role: self._copy_and_hash(source, self._fs.join(folder, name))
+                  for role, (source, name) in sources.items()}
+        return {"size_bytes": hashes["model"][0], "sha256": hashes["model"][1], "labels_sha256": hashes["labels"][1],
+                "files": {role: name for role, (_, name) in sources.items()}}
 
     def _copy_and_hash(self, source: str, destination: str) -> tuple[int, str]:
         digest, size = hashlib.sha256(), 0
@@ -394,17 +403,16 @@ class Registry:
         return size, digest.hexdigest()
 
     def _manifest(self, fields: Mapping[str, Any], payload: Mapping[str, Any], version: int) -> bytes:
-        manifest = {"format_version": FORMAT_VERSION, **fields, **payload, "version": version,
-                    "files": {"model": MODEL_FILE, "labels": LABELS_FILE}, "created_at": utc_now()}
+        manifest = {"format_version": FORMAT_VERSION, **fields, **payload, "version": version, "created_at": utc_now()}
         return _json_bytes(manifest)
 
-    def _publish_staged(self, model_dir: str, tflite_path: str, labels_path: str, fields: Mapping[str, Any]) -> int:
+    def _publish_staged(self, model_dir: str, sources: Mapping[str, tuple[str, str]], fields: Mapping[str, Any]) -> int:
         """Local roots: write everything in a hidden folder, then rename it to the next free number."""
         self._remove_stale_staging(model_dir)
         staged = self._fs.join(model_dir, f"{STAGING_PREFIX}{uuid.uuid4().hex}")
         self._fs.makedirs(staged)
         try:
-            payload = self._copy_payload(staged, tflite_path, labels_path)
+            payload = self._copy_payload(staged, sources)
             for _ in range(MAX_PUBLISH_ATTEMPTS):
                 version = self._next_version(model_dir)
                 self._fs.write_atomic(self._fs.join(staged, MANIFEST_FILE), self._manifest(fields, payload, version))
@@ -419,7 +427,8 @@ class Registry:
         self._fs.remove_tree(staged)
         raise RegistryError(f"could not claim a version under {model_dir} after {MAX_PUBLISH_ATTEMPTS} attempts")
 
-    def _publish_in_place(self, model_dir: str, tflite_path: str, labels_path: str, fields: Mapping[str, Any]) -> int:
+    def _publish_in_place(self, model_dir: str, sources: Mapping[str, tuple[str, str]],
+                          fields: Mapping[str, Any]) -> int:
         """Remote roots: claim the next number, write the files, then the manifest last."""
         for _ in range(MAX_PUBLISH_ATTEMPTS):
             version = self._next_version(model_dir)
@@ -427,7 +436,7 @@ class Registry:
             claim = f"{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex}"
             self._fs.write_atomic(self._fs.join(target, CLAIMS_DIR, claim), b"")
             if self._holds_claim(target, claim):
-                payload = self._copy_payload(target, tflite_path, labels_path)
+                payload = self._copy_payload(target, sources)
                 if self._before_commit:
                     self._before_commit(target)
                 if self._holds_claim(target, claim):

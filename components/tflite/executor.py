@@ -16,12 +16,14 @@ from tfx.utils import path_utils
 
 from components import PROGRESS_LOGGER
 from components.artifact_locations import portable_uri
-from components.tflite import conversion, gates as gates_lib, measurement, metadata, report as report_lib
+from components.tflite import conversion, gates as gates_lib, measurement, metadata, report as report_lib, report_plot
 from components.trainer.training import read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
 
 MODEL_FILE = "model.tflite"
 REPORT_FILE = "report.json"
+REPORT_MARKDOWN_FILE = "report.md"
+REPORT_PICTURE_FILE = "report.png"
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 
@@ -127,13 +129,21 @@ class Executor(base_executor.BaseExecutor):
         with tf.io.gfile.GFile(os.path.join(output.uri, metadata.LABELS_FILE), "w") as handle:
             handle.write("\n".join(labels) + "\n")
         report = report_lib.build_report(identity, float_accuracy, candidates, chosen)
-        report_text = json.dumps(report, indent=2, default=_json_default)
+        report = json.loads(json.dumps(report, default=_json_default))
         for uri in (output.uri, artifact_utils.get_single_instance(output_dict["report"]).uri):
-            tf.io.gfile.makedirs(uri)
-            with tf.io.gfile.GFile(os.path.join(uri, REPORT_FILE), "w") as handle:
-                handle.write(report_text)
+            write_report_files(report, uri)
         _write_blessing(artifact_utils.get_single_instance(output_dict["blessing"]), model, chosen is not None)
         progress.log(logging.INFO if chosen else logging.WARNING, "%s", report_lib.summary(report))
+
+
+def write_report_files(report: dict[str, Any], uri: str) -> None:
+    """`report.json`, `report.md` and `report.png` of one validation in the folder `uri`."""
+    tf.io.gfile.makedirs(uri)
+    with tf.io.gfile.GFile(os.path.join(uri, REPORT_FILE), "w") as handle:
+        handle.write(json.dumps(report, indent=2))
+    with tf.io.gfile.GFile(os.path.join(uri, REPORT_MARKDOWN_FILE), "w") as handle:
+        handle.write(report_lib.markdown(report))
+    report_plot.plot_report(report, os.path.join(uri, REPORT_PICTURE_FILE))
 
 
 def _json_default(value: Any) -> Any:

@@ -56,3 +56,43 @@ def summary(report: Mapping[str, Any]) -> str:
     else:
         lines.append("  no quantization mode passed every gate: the model is held back and will not be pushed")
     return "\n".join(lines)
+
+
+def _cell(value: Any, fmt: str) -> str:
+    return "-" if value is None else format(value, fmt)
+
+
+def markdown(report: Mapping[str, Any]) -> str:
+    """The report as Markdown: the verdict, one table row per tried quantization mode, and every failing gate."""
+    verdict = f"blessed, kept `{report['quantization']}`" if report["blessed"] else "held back (not pushed)"
+    lines = [
+        f"# {report['model_name']}: TFLite validation",
+        "",
+        f"- architecture: {report['architecture']}; input {report['input_shape']}; {report['labels_count']} labels",
+        f"- float SavedModel accuracy on {report['eval_examples']} eval examples: {report['float_accuracy']:.4f}",
+        f"- verdict: {verdict}",
+        "",
+        "| mode | bytes | top-1 | top-5 | drop (pts) | median ms | p90 ms | peak memory | builtin ops only | gates |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for candidate in report["candidates"]:
+        if candidate.get("error"):
+            lines.append(f"| {candidate['quantization']} | - | - | - | - | - | - | - | - | error: {candidate['error']} |")
+            continue
+        latency = candidate.get("latency_ms") or {}
+        drop = candidate.get("accuracy_drop")
+        failed = [gate["name"] for gate in candidate["gates"] if not gate["passed"]]
+        lines.append(
+            f"| {candidate['quantization']} | {_cell(candidate['size_bytes'], ',')} | "
+            f"{_cell(candidate['tflite_accuracy'], '.4f')} | {_cell(candidate.get('tflite_top5_accuracy'), '.4f')} | "
+            f"{_cell(None if drop is None else drop * 100, '.2f')} | {_cell(latency.get('median'), '.2f')} | "
+            f"{_cell(latency.get('p90'), '.2f')} | {_cell(candidate.get('peak_memory_bytes'), ',')} | "
+            f"{'yes' if candidate.get('builtin_ops_only') else 'no'} | "
+            f"{'failed: ' + ', '.join(failed) if failed else 'passed'} |")
+    failing = [(candidate["quantization"], gate) for candidate in report["candidates"]
+               for gate in candidate.get("gates", []) if not gate["passed"]]
+    if failing:
+        lines += ["", "Failing gates:", ""]
+        lines += [f"- {mode}: {gate['name']} measured {gate['measured']}, limit {gate['limit']}"
+                  for mode, gate in failing]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,31 @@
+"""The per-run report: Markdown with the run's tables, a PNG, and JSON that reads back to the same results."""
+from pipeline import run_report
+from pipeline.progress import ComponentTiming
+from pipeline.run_summary import ModelResult
+
+RESULTS = [
+    ModelResult("mobilenet_v1", "int8", 0.81, 0.80, 310_000, 0.4, True, True, "/registry/mobilenet_v1/3"),
+    ModelResult("mobilenet_v2", "int8", 0.78, 0.70, 650_000, 0.9, True, False, None, ["max_accuracy_drop"]),
+]
+TIMINGS = [ComponentTiming("ImageExampleGen", 12.5), ComponentTiming("Transform", 20.0, cached=True),
+           ComponentTiming("Trainer_mobilenet_v1", 61.0)]
+
+
+def test_report_is_written_and_reads_back(tmp_path):
+    out = run_report.report_dir(tmp_path / "home", "run-20261125-101500")
+    markdown_path = run_report.write_run_report(out, RESULTS, TIMINGS, title="run-20261125-101500")
+    assert out == tmp_path / "home" / "reports" / "run-20261125-101500"
+    markdown = markdown_path.read_text()
+    assert markdown.startswith("# run-20261125-101500")
+    assert "![accuracy vs size and component timings](report.png)" in markdown
+    assert "/registry/mobilenet_v1/3" in markdown and "max_accuracy_drop" in markdown
+    assert "Trainer_mobilenet_v1  61.0" in markdown and "total" in markdown
+    picture = (out / "report.png").read_bytes()
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) > 5000
+    assert run_report.read_run_report(out) == (RESULTS, TIMINGS)
+
+
+def test_report_of_a_run_without_measured_models(tmp_path):
+    run_report.write_run_report(tmp_path, [ModelResult("mobilenet_v1")], TIMINGS[:1])
+    assert (tmp_path / "report.png").stat().st_size > 0
+    assert "mobilenet_v1" in (tmp_path / "report.md").read_text()
