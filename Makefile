@@ -68,7 +68,7 @@ run: setup
 test: setup
 	$(VENV)/bin/pytest -q tests
 
-# Benchmark (issue #6): writes bench/out/results.{json,md} and plots; `ARGS=--quick` for a smoke test.
+# Benchmark (issue #6): writes bench/results.{json,md} and plots (bench/work/ holds its runs); `ARGS=--quick` for a smoke test.
 bench: setup
 	$(VENV)/bin/mobilenet-pipeline bench $(ARGS)
 

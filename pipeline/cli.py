@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("dir", help="output folder (must not exist or be empty)")
     demo.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "digits"])
     demo.add_argument("--per-class", type=int, default=300, help="images per class (default 300)")
+    demo.add_argument("--image-size", type=int, metavar="N",
+                      help="scale the images up to NxN pixels (default: the dataset's own size, 28 or 8)")
 
     show = commands.add_parser("show-config", help="print the effective configuration as YAML")
     _add_config_options(show)
@@ -89,8 +91,8 @@ def _results(config: config_lib.Config, paths: local_runner.RunPaths) -> list[ru
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the pipeline locally, showing progress, then print the per-model table."""
-    from pipeline import local_runner, progress
+    """Run the pipeline locally, showing progress, then print the per-model table and write the run report."""
+    from pipeline import local_runner, progress, run_report, run_summary
 
     config = _load(args)
     paths = local_runner.localize(config)
@@ -110,8 +112,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             component = reporter.mark_failed()
             traceback.print_exc()
             failure = f"{component or 'pipeline'} failed: {type(error).__name__}: {error}"
-    from pipeline import run_summary
-
     out.write("\n" + run_summary.timings_table(reporter.timings) + "\n")
     if failure:
         out.write(f"\nerror: {failure}\nNothing was pushed by the failed step. Full log: {log_path}\n")
@@ -121,8 +121,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not result.pushed_path:
             reasons = "; ".join(run_summary.hold_back_reasons(result)) or "it did not reach the Pusher"
             out.write(f"{result.model_name} was held back and not pushed: {reasons}. Details: {log_path}\n")
-    from pipeline import run_report
-
     run_name = os.path.splitext(os.path.basename(log_path))[0]
     report = run_report.write_run_report(run_report.report_dir(paths.home, run_name), results, reporter.timings,
                                          title=run_name)
@@ -135,7 +133,8 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
     """Write the built-in dataset and say what was written."""
     from components.ingestion import demo_data
 
-    counts = demo_data.write_dataset(args.dir, dataset=args.dataset, per_class=args.per_class)
+    counts = demo_data.write_dataset(args.dir, dataset=args.dataset, per_class=args.per_class,
+                                     image_size=args.image_size)
     print(f"wrote {sum(counts.values())} images in {len(counts)} classes to {args.dir}")
     return 0
 

@@ -58,12 +58,17 @@ def test_pushes_when_both_blessings_are_blessed(tmp_path):
     assert Registry(str(tmp_path / "registry")).verify("mobilenet_v1", 1).sha256 == manifest["sha256"]
 
 
-def test_a_retried_execution_of_the_same_run_does_not_push_twice_but_a_new_run_does(tmp_path):
+def test_the_same_model_is_never_published_twice_but_a_different_one_is(tmp_path):
     _push(tmp_path, 1, 1, run_id="run-1")
     retried = _push(tmp_path, 1, 1, run_id="run-1", attempt="1")
+    cached_run = _push(tmp_path, 1, 1, run_id="run-2", attempt="2")
     assert retried.get_string_custom_property("pushed_version") == "1"
-    next_run = _push(tmp_path, 1, 1, run_id="run-2", attempt="2")
+    assert cached_run.get_string_custom_property("pushed_version") == "1"
+    assert cached_run.get_string_custom_property("pushed_destination") == str(tmp_path / "registry" / "mobilenet_v1" / "1")
+    write_model_files(tmp_path / "TFLite" / "tflite_model", b"retrained weights")
+    next_run = _push(tmp_path, 1, 1, run_id="run-3", attempt="3")
     assert next_run.get_string_custom_property("pushed_version") == "2"
+    assert [v.version for v in Registry(str(tmp_path / "registry")).versions("mobilenet_v1")] == [1, 2]
 
 
 def test_pushes_without_the_optional_evaluator_blessing(tmp_path):

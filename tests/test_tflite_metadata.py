@@ -60,3 +60,20 @@ def test_no_local_path_is_packaged(tmp_path_factory):
         assert path not in metadata_json
         assert path.encode() not in packaged
     assert b"labels.txt" in packaged
+
+
+def test_packing_the_same_model_twice_gives_the_same_bytes(tmp_path_factory, monkeypatch):
+    import io
+    import time
+    import zipfile
+
+    model_bytes = converted(tmp_path_factory, "int8", None)
+    first = _package(model_bytes)
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: real_time() + 86_400)  # tflite_support stamps entries with now
+    second = _package(model_bytes)
+    assert first == second
+    with zipfile.ZipFile(io.BytesIO(first)) as packed:
+        assert [(entry.filename, entry.date_time) for entry in packed.infolist()] == [
+            (metadata.LABELS_FILE, metadata.FIXED_ZIP_TIME)]
+    assert measurement.tflite_predictions(first, sample_images(2, seed=0), 1).shape == (2, 3)

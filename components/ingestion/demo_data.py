@@ -65,8 +65,10 @@ def pick_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
     return np.sort(np.concatenate(chosen))
 
 
-def write_dataset(output_dir: str | os.PathLike, dataset: str = "fashion-mnist", per_class: int = 300) -> dict[str, int]:
+def write_dataset(output_dir: str | os.PathLike, dataset: str = "fashion-mnist", per_class: int = 300,
+                  image_size: int | None = None) -> dict[str, int]:
     """Write `per_class` images of each class as PNGs under `output_dir/<label>/`; returns counts per label.
+    `image_size` scales them up to that many pixels square (bilinear), e.g. to load ingestion like photos do.
 
     The folder is written beside its final place and renamed into it, so an interrupted run leaves nothing half-written.
     An existing non-empty `output_dir` is an error.
@@ -75,6 +77,8 @@ def write_dataset(output_dir: str | os.PathLike, dataset: str = "fashion-mnist",
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
+    if image_size is not None and image_size < 1:
+        raise ValueError(f"image_size must be at least 1, got {image_size}")
     target = Path(output_dir)
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target}: folder exists and is not empty; choose a new folder or remove it")
@@ -88,7 +92,10 @@ def write_dataset(output_dir: str | os.PathLike, dataset: str = "fashion-mnist",
             name = names[int(labels[index])]
             folder = staging / name
             folder.mkdir(exist_ok=True)
-            Image.fromarray(images[index], mode="L").save(folder / f"{dataset}-{index:05d}.png")
+            image = Image.fromarray(images[index], mode="L")
+            if image_size:
+                image = image.resize((image_size, image_size), Image.BILINEAR)
+            image.save(folder / f"{dataset}-{index:05d}.png")
             counts[name] = counts.get(name, 0) + 1
         if target.exists():
             target.rmdir()

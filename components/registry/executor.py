@@ -99,7 +99,7 @@ class Executor(pusher_executor.Executor):
         registry = store.Registry(exec_properties[REGISTRY_ROOT_KEY])
         tflite_path = os.path.join(model.uri, store.MODEL_FILE)
         run_id = self._context.pipeline_run_id if self._context else None
-        version = self._earlier_push_of_this_run(registry, model_name, tflite_path, run_id) or registry.publish(
+        version = self._published_copy(registry, model_name, tflite_path) or registry.publish(
             model_name, tflite_path, os.path.join(model.uri, store.LABELS_FILE), manifest_fields(report),
             pipeline_run_id=run_id, extra_files=report_files(model.uri))
         for file_name in (store.MODEL_FILE, store.LABELS_FILE, store.MANIFEST_FILE):
@@ -109,14 +109,14 @@ class Executor(pusher_executor.Executor):
         logging.info("%s pushed as version %d: %s", model_name, version.version, version.path)
 
     @staticmethod
-    def _earlier_push_of_this_run(registry: store.Registry, model_name: str, tflite_path: str,
-                                  run_id: str | None) -> store.RegistryVersion | None:
-        """The version a retried execution of the same pipeline run already published, so it is not pushed twice."""
-        if not run_id:
-            return None
+    def _published_copy(registry: store.Registry, model_name: str, tflite_path: str) -> store.RegistryVersion | None:
+        """The version that already holds exactly this file (same sha256), so the same model is never published
+        twice: a Pusher retried after a crash, or a later run that converted the same trained model again (the
+        `.tflite` bytes are deterministic, see components/tflite/metadata.py)."""
         sha256 = store.file_sha256(tflite_path)
         for version in registry.versions(model_name):
-            if version.sha256 == sha256 and version.manifest.get("pipeline_run_id") == run_id:
-                logging.info("%s version %d already holds this model from run %s", model_name, version.version, run_id)
+            if version.sha256 == sha256:
+                logging.info("%s version %d already holds this model (sha256 %s); no new version", model_name,
+                             version.version, sha256)
                 return version
         return None

@@ -6,9 +6,11 @@ imported from `tensorflow_lite_support` directly; they are the same code.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
+import zipfile
 from typing import Any
 
 from tensorflow_lite_support.metadata import metadata_schema_py_generated as metadata_fb
@@ -18,6 +20,7 @@ from tensorflow_lite_support.metadata.python.metadata_writers import image_class
 NORM_MEAN = 127.5
 NORM_STD = 127.5
 LABELS_FILE = "labels.txt"
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 
 def add_metadata(model_bytes: bytes, labels: list[str], name: str, version: str, description: str) -> bytes:
@@ -43,7 +46,24 @@ def add_metadata(model_bytes: bytes, labels: list[str], name: str, version: str,
                 label_files=[metadata_info.LabelFileMd(file_path=labels_path)],
                 tensor_type=writer_utils.get_output_tensor_types(bytearray(model_bytes))[0]),
         )
-        return bytes(writer.populate())
+        return with_fixed_file_times(bytes(writer.populate()))
+
+
+def with_fixed_file_times(model_bytes: bytes) -> bytes:
+    """`model_bytes` with its packed associated files re-packed under a fixed timestamp.
+
+    tflite_support appends them as a zip whose entries carry the time of packing, so the same model packed twice
+    would get a different sha256; with a fixed time the bytes depend on the model, metadata and labels only.
+    """
+    with zipfile.ZipFile(io.BytesIO(model_bytes)) as packed:
+        entries = packed.infolist()
+        files = [(entry.filename, packed.read(entry)) for entry in entries]
+    buffer = io.BytesIO(model_bytes[:min(entry.header_offset for entry in entries)])
+    buffer.seek(0, io.SEEK_END)
+    with zipfile.ZipFile(buffer, "a") as repacked:
+        for name, data in files:
+            repacked.writestr(zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME), data)
+    return buffer.getvalue()
 
 
 def read_metadata(model_bytes: bytes) -> dict[str, Any]:

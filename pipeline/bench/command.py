@@ -1,12 +1,13 @@
 """`mobilenet-pipeline bench`: the benchmark of issue #6, step by step.
 
-1. writes the Fashion-MNIST folders it needs under `<out>/work/data/` (kept between benchmarks);
+1. writes the Fashion-MNIST folders it needs under `<out>/work/data/` (kept between benchmarks; default out `bench/`);
 2. per variant (V1 alpha : V2 alpha, input size): `mobilenet-pipeline run` with every quantization mode on a fresh
    home, then the plain script `bench/baseline.py` on the same data and configuration;
 3. converts each trained model in every mode and measures it (size, accuracy, latency at 1 and 2 threads, memory);
 4. the fixed cost per component: the same pipeline and configuration on a tiny dataset;
 5. the size sweep: float32 and int8 bytes of every allowed width, untrained;
-6. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes with 1 and 2 DirectRunner workers;
+6. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
+   photos) with 1 and 2 DirectRunner workers;
 7. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
 """
 from __future__ import annotations
@@ -39,6 +40,7 @@ class Sizes:
     epochs: int
     latency_runs: int
     ingestion_per_class: tuple[int, int]
+    ingestion_image_size: int = 224
     extra_overrides: tuple[str, ...] = ()
 
 
@@ -51,7 +53,8 @@ def add_bench_subparser(commands: Any) -> None:
     """Register `bench` and its options."""
     bench = commands.add_parser("bench", help="benchmark accuracy, size, latency, memory, pipeline overhead and "
                                               "ingestion scaling; writes results.json, results.md and plots")
-    bench.add_argument("--out", default="bench/out", help="output folder (default bench/out)")
+    bench.add_argument("--out", default="bench", help="output folder: results, plots, bench.log and work/ "
+                                                    "(default bench)")
     bench.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     bench.add_argument("--per-class", type=int, help=f"images per class (default {FULL.per_class}, quick "
                                                      f"{QUICK.per_class})")
@@ -67,6 +70,9 @@ def add_bench_subparser(commands: Any) -> None:
     bench.add_argument("--ingestion-per-class", type=int, nargs=2, metavar=("SMALL", "LARGE"),
                        help=f"images per class of the two ingestion datasets (default "
                             f"{' '.join(map(str, FULL.ingestion_per_class))})")
+    bench.add_argument("--ingestion-image-size", type=int, metavar="N",
+                       help=f"pixels of the ingestion datasets' images, scaled up like photos (default "
+                            f"{FULL.ingestion_image_size})")
     bench.add_argument("--skip-ingestion", action="store_true", help="leave out the ingestion scaling runs")
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
     bench.add_argument("--skip-size-sweep", action="store_true",
@@ -80,7 +86,8 @@ def _sizes(args: argparse.Namespace) -> Sizes:
     return dataclasses.replace(
         base, per_class=args.per_class or base.per_class, epochs=args.epochs or base.epochs,
         latency_runs=args.latency_runs or base.latency_runs,
-        ingestion_per_class=tuple(args.ingestion_per_class or base.ingestion_per_class))
+        ingestion_per_class=tuple(args.ingestion_per_class or base.ingestion_per_class),
+        ingestion_image_size=args.ingestion_image_size or base.ingestion_image_size)
 
 
 def variants(alphas: list[str], input_sizes: list[int]) -> list[tuple[str, dict[str, Any], list[str]]]:
@@ -97,14 +104,15 @@ def variants(alphas: list[str], input_sizes: list[int]) -> list[tuple[str, dict[
     return found
 
 
-def ensure_demo_data(root: Path, per_class: int) -> tuple[str, int]:
-    """A Fashion-MNIST folder with `per_class` images per class under `root` (written once); its path and size."""
+def ensure_demo_data(root: Path, per_class: int, image_size: int | None = None) -> tuple[str, int]:
+    """A Fashion-MNIST folder with `per_class` images per class under `root` (written once), scaled up to
+    `image_size` pixels when given; its path and number of images."""
     from components.ingestion import demo_data, image_files
 
-    folder = root / f"fashion-mnist-{per_class}"
+    folder = root / (f"fashion-mnist-{per_class}" + (f"-{image_size}px" if image_size else ""))
     if not folder.exists():
         log.info("writing %d Fashion-MNIST images per class to %s", per_class, folder)
-        demo_data.write_dataset(folder, per_class=per_class)
+        demo_data.write_dataset(folder, per_class=per_class, image_size=image_size)
     return str(folder.resolve()), image_files.scan_folder(folder).total
 
 
@@ -157,7 +165,7 @@ def _ingestion(work: Path, sizes: Sizes, overrides: list[str]) -> tuple[list[dic
 
     rows = []
     for per_class in sizes.ingestion_per_class:
-        data, images = ensure_demo_data(work / "data", per_class)
+        data, images = ensure_demo_data(work / "data", per_class, sizes.ingestion_image_size)
         for workers in (1, 2):
             log.info("ingestion: %d images, %d DirectRunner worker(s)", images, workers)
             home = runs.fresh_dir(work / "ingestion" / f"{images}-images-{workers}-workers")
@@ -201,6 +209,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "created": datetime.datetime.now().isoformat(timespec="seconds"), "machine": _machine(),
         "options": {"quick": args.quick, "per_class": sizes.per_class, "images": images, "epochs": sizes.epochs,
                     "alphas": args.alphas, "input_sizes": args.input_sizes, "latency_runs": sizes.latency_runs,
+                    "ingestion_image_size": sizes.ingestion_image_size,
                     "threads": list(THREADS), "overrides": common},
         "models": [], "variants": [], "fixed_cost": None, "size_sweep": [], "ingestion": [], "step_seconds": {},
     }
