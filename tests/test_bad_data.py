@@ -81,7 +81,7 @@ UNUSABLE = {
 @pytest.fixture
 def messy_folder(tmp_path: Path) -> Path:
     """Good greyscale PNGs in `cat`, `dog` and `café ☕`, every decodable kind in `ankle boot`, the UNUSABLE files,
-    an empty class folder, a dot-file, a stray file beside the class folders and an image one level too deep."""
+    an empty class folder, a dot-file, a dot-folder, a stray file beside the class folders and an image one level too deep."""
     root = write_image_folder(tmp_path / "images", {"cat": 6, "dog": 6, "café ☕": 6})
     (root / "ankle boot").mkdir()
     for name, (data, _, _) in DECODABLE.items():
@@ -91,6 +91,7 @@ def messy_folder(tmp_path: Path) -> Path:
         (root / relative).write_bytes(data)
     (root / "empty class").mkdir()
     (root / "cat" / ".DS_Store").write_bytes(b"\0\0")
+    write_image_folder(root, {".thumbnails": 2})  # a dot-folder: not a class, not read
     (root / "README.txt").write_text("stray file, not in a class folder")
     write_image_folder(root / "cat", {"too deep": 1})  # cat/too deep/img_000.png: not read, not counted
     return root

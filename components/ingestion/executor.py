@@ -100,7 +100,7 @@ def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: dict[str, An
     results = (
         pipeline
         | "MatchImages" >> fileio.MatchFiles(os.path.join(input_base, split_pattern))
-        | "SkipHidden" >> beam.Filter(lambda meta: not image_files.is_hidden(os.path.basename(meta.path)))
+        | "SkipHidden" >> beam.Filter(lambda meta: not image_files.is_hidden_path(meta.path))
         | "ReadImages" >> fileio.ReadMatches()
         | "ToExample" >> beam.Map(read_file_to_result, input_base)
     )

@@ -43,6 +43,12 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".")
 
 
+def is_hidden_path(path: str) -> bool:
+    """True for a dot-file, or any file in a dot-folder (e.g. `.thumbnails/x.png`): neither is data."""
+    folder, name = os.path.split(path)
+    return is_hidden(name) or is_hidden(os.path.basename(folder))
+
+
 def scan_folder(root: str | os.PathLike) -> FolderSummary:
     """Count the candidate files per class folder under a local `root`.
 
