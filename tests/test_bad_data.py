@@ -81,7 +81,8 @@ UNUSABLE = {
 @pytest.fixture
 def messy_folder(tmp_path: Path) -> Path:
     """Good greyscale PNGs in `cat`, `dog` and `café ☕`, every decodable kind in `ankle boot`, the UNUSABLE files,
-    an empty class folder, a dot-file, a dot-folder, a stray file beside the class folders and an image one level too deep."""
+    an empty class folder, a dot-file, a dot-folder, a stray file beside the class folders and an image one level
+    too deep."""
     root = write_image_folder(tmp_path / "images", {"cat": 6, "dog": 6, "café ☕": 6})
     (root / "ankle boot").mkdir()
     for name, (data, _, _) in DECODABLE.items():

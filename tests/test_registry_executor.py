@@ -64,7 +64,8 @@ def test_the_same_model_is_never_published_twice_but_a_different_one_is(tmp_path
     cached_run = _push(tmp_path, 1, 1, run_id="run-2", attempt="2")
     assert retried.get_string_custom_property("pushed_version") == "1"
     assert cached_run.get_string_custom_property("pushed_version") == "1"
-    assert cached_run.get_string_custom_property("pushed_destination") == str(tmp_path / "registry" / "mobilenet_v1" / "1")
+    first_version = tmp_path / "registry" / "mobilenet_v1" / "1"
+    assert cached_run.get_string_custom_property("pushed_destination") == str(first_version)
     write_model_files(tmp_path / "TFLite" / "tflite_model", b"retrained weights")
     next_run = _push(tmp_path, 1, 1, run_id="run-3", attempt="3")
     assert next_run.get_string_custom_property("pushed_version") == "2"

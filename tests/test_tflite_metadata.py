@@ -1,7 +1,10 @@
 """TFLite metadata: written by `add_metadata`, read back through tflite_support's MetadataDisplayer."""
+import io
 import json
 import os
 import tempfile
+import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -63,10 +66,6 @@ def test_no_local_path_is_packaged(tmp_path_factory):
 
 
 def test_packing_the_same_model_twice_gives_the_same_bytes(tmp_path_factory, monkeypatch):
-    import io
-    import time
-    import zipfile
-
     model_bytes = converted(tmp_path_factory, "int8", None)
     first = _package(model_bytes)
     real_time = time.time
