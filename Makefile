@@ -66,7 +66,7 @@ run: setup
 	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" $(ARGS)
 
 test: setup
-	$(VENV)/bin/pytest -q tests
+	$(VENV)/bin/pytest -q --durations=15 tests
 
 # Benchmark (issue #6): writes bench/results.{json,md} and plots (bench/work/ holds its runs); `ARGS=--quick` for a smoke test.
 bench: setup

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from kubeflow.entrypoint import ENTRYPOINT_COMMAND
 from pipeline.config import REPO_ROOT, Config
 
 CONTAINER_PROJECT_DIR = "/pipeline"
@@ -26,6 +27,9 @@ REGISTRY_ROOT_PARAMETER = "registry_root"
 SPEC_SUFFIXES = (".yaml", ".yml")
 JOB_SUFFIX = ".json"
 _KFP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
+RUNNABLE_EXECUTORS = ("container", "importer")
+"""The executor kinds open-source Kubeflow Pipelines runs (backend/src/v2/compiler/visitor.go refuses the rest)."""
+KFP_TARGET = "Kubeflow Pipelines 2.x (PipelineSpec schema 2.1.0; the v2 engine of KFP 2.0 and later) and Vertex AI"
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +55,25 @@ def kubeflow_config(config: Config) -> Config:
     except ValueError as error:
         raise ValueError(f"data.schema_path: {error}") from None
     return result
+
+
+def check_pipeline_root(pipeline_root: str) -> None:
+    """Refuse a pipeline root the steps cannot write: every step writes its artifacts with tf.io.gfile."""
+    if pipeline_root.startswith("minio://"):
+        raise ValueError(
+            f"pipeline root {pipeline_root}: the steps write artifacts with tf.io.gfile, which has no minio:// "
+            "filesystem. Use gs://BUCKET/PATH (GCS, built in), or s3://BUCKET/PATH, which needs tensorflow-io's S3 "
+            "filesystem in the image (and S3_ENDPOINT plus AWS credentials in the pods for MinIO)")
+
+
+def check_runnable(spec: dict[str, Any]) -> None:
+    """Refuse a compiled spec with executors other than containers and importers (resolvers, say), which
+    open-source Kubeflow Pipelines refuses before any task starts."""
+    refused = sorted(name for name, executor in spec["deploymentSpec"]["executors"].items()
+                     if not any(kind in executor for kind in RUNNABLE_EXECUTORS))
+    if refused:
+        raise ValueError(f"the compiled pipeline has executors open-source Kubeflow Pipelines cannot run (only "
+                         f"{' and '.join(RUNNABLE_EXECUTORS)} executors): {', '.join(refused)}")
 
 
 def parameter_defaults(config: Config) -> dict[str, str]:
@@ -92,21 +115,25 @@ def compile_job(config: Config, image: str = DEFAULT_IMAGE, pipeline_root: str =
     """
     from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner as runner_lib
 
+    check_pipeline_root(pipeline_root)
     defaults = parameter_defaults(config)
     for name, value in defaults.items():
         if "://" not in value:
             logger.warning("runtime parameter %s defaults to %r, a path inside the container; give a shared "
                            "location (gs://..., s3://...) in the config or when the run is created", name, value)
     runner = runner_lib.KubeflowV2DagRunner(
-        config=runner_lib.KubeflowV2DagRunnerConfig(default_image=image, use_pipeline_spec_2_1=True))
+        config=runner_lib.KubeflowV2DagRunnerConfig(default_image=image, default_commands=ENTRYPOINT_COMMAND,
+                                                    use_pipeline_spec_2_1=True))
     try:
         job = runner.run(build_pipeline(config, pipeline_root), parameter_values=defaults, write_out=False)
     except ValueError as error:
         if "custom artifact type name" not in str(error):
             raise
         raise ValueError(f"{error}: Kubeflow needs custom artifact TYPE_NAMEs of the form "
-                         "'<lowercase prefix>.<CamelCaseName>', e.g. 'mobilenet.TFLiteValidationReport'") from None
+                         "'<lowercase module>.<CamelCaseName>' that import as a class path, e.g. "
+                         "'components.TFLiteValidationReport' (see components.CUSTOM_ARTIFACT_TYPES)") from None
     spec = job["pipelineSpec"]
+    check_runnable(spec)
     for name, value in defaults.items():
         spec["root"]["inputDefinitions"]["parameters"][name].update(defaultValue=value, isOptional=True)
     if pipeline_root:

@@ -74,6 +74,7 @@ class GatesConfig:
     max_model_bytes: int = 8_000_000
     max_latency_ms: float = 100.0
     max_regression: float = 0.0
+    baseline_channel: str = "production"
 
 
 @dataclasses.dataclass
@@ -236,6 +237,14 @@ def parse_override(text: str) -> tuple[str, str]:
     return key.strip(), value.strip()
 
 
+def _is_valid_name(name: str, what: str) -> bool:
+    try:
+        validate_name(name, what)
+    except InvalidName:
+        return False
+    return True
+
+
 def _makes_valid_model_names(prefix: str) -> bool:
     """Whether `<prefix>_v1` and `<prefix>_v2` are safe registry model names."""
     try:
@@ -270,6 +279,8 @@ def validate(config: Config) -> None:
         ("gates.max_model_bytes", config.gates.max_model_bytes > 0, "positive"),
         ("gates.max_latency_ms", 0 < config.gates.max_latency_ms < math.inf, "positive and finite"),
         ("gates.max_regression", 0.0 <= config.gates.max_regression <= 1.0, "a fraction from 0 to 1"),
+        ("gates.baseline_channel", _is_valid_name(config.gates.baseline_channel, "channel"),
+         f"a registry channel name of {NAME_RULE}"),
         ("tflite.quantization", bool(config.tflite.quantization)
          and all(m in QUANTIZATION_MODES for m in config.tflite.quantization),
          f"a non-empty list from {', '.join(QUANTIZATION_MODES)}"),

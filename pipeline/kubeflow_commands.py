@@ -22,7 +22,8 @@ def _add_compile_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", default=DEFAULT_IMAGE,
                         help=f"container image of every step, built from kubeflow/Dockerfile (default {DEFAULT_IMAGE})")
     parser.add_argument("--pipeline-root", default="", metavar="URL",
-                        help="where runs write artifacts, e.g. gs://BUCKET/pipelines (default: the cluster's own)")
+                        help="where runs write artifacts, e.g. gs://BUCKET/pipelines (default: the cluster's own, "
+                             "which must then be gs:// or s3://; KFP's out-of-the-box minio:// is refused)")
 
 
 def _add_host_options(parser: argparse.ArgumentParser) -> None:
@@ -92,13 +93,18 @@ def cmd_compile(args: argparse.Namespace) -> int:
     defaults = parameter_defaults(_compile(args, args.output))
     parameters = ", ".join(f"{name} (default {value})" for name, value in defaults.items())
     sys.stdout.write(f"wrote {kind} to {args.output}\nimage: {args.image}\nruntime parameters: {parameters}\n")
+    if not args.pipeline_root:
+        sys.stdout.write("pipeline root: none compiled in; give a gs:// or s3:// one when you create the run (the "
+                         "cluster's default, minio://mlpipeline/v2/artifacts out of the box, cannot be written)\n")
     return 0
 
 
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Upload the package (compiling one first if none is given) and create the recurring run."""
     from kubeflow import schedule
+    from kubeflow.compile import check_pipeline_root
 
+    check_pipeline_root(args.pipeline_root)
     params = _parse_params(args.params)
     cron = schedule.kfp_cron(args.cron)
     with tempfile.TemporaryDirectory() as scratch:

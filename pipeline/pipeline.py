@@ -45,12 +45,14 @@ def _example_gen(config: Config, data_root: Any) -> Any:
 
 
 def eval_config(config: Config) -> tfma.EvalConfig:
-    """TFMA config: accuracy and top-5 overall and per class; on the overall slice, an absolute accuracy floor and
-    no regression beyond `gates.max_regression` against the baseline (the latest blessed model, when there is one)."""
-    accuracy_gate = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.gates.min_accuracy}),
-        change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                                                     absolute={"value": -config.gates.max_regression}))
+    """TFMA config: accuracy and top-5 overall and per class, and an absolute accuracy floor on the overall slice.
+
+    No baseline: the no-regression gate compares with the model the app ships (the registry's current version) in
+    the TFLite step, on the TFLite interpreter. The same pipeline then compiles for Kubeflow without resolver nodes,
+    which open-source Kubeflow Pipelines cannot run.
+    """
+    accuracy_floor = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.gates.min_accuracy}))
     return tfma.EvalConfig(
         model_specs=[tfma.ModelSpec(signature_name=EVAL_SIGNATURE, label_key=preprocessing.LABEL_XF,
                                     preprocessing_function_names=[])],
@@ -58,7 +60,7 @@ def eval_config(config: Config) -> tfma.EvalConfig:
         metrics_specs=[tfma.MetricsSpec(metrics=[
             tfma.MetricConfig(class_name="ExampleCount"),
             tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
-                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_gate)]),
+                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_floor)]),
             tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy",
                               config=json.dumps({"k": 5, "name": "top_5_accuracy"})),
         ])],
@@ -66,7 +68,8 @@ def eval_config(config: Config) -> tfma.EvalConfig:
 
 
 def _model_branch(config: Config, architecture: str, transform: Any, schema: Any, registry_root: Any) -> list[Any]:
-    """Trainer -> (baseline resolver) Evaluator -> TFLite quantize-and-validate -> registry Pusher for one model."""
+    """Trainer -> Evaluator -> TFLite quantize-and-validate (with the registry's current model as baseline) ->
+    registry Pusher for one model."""
     name = config.model_name(architecture)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FNS[architecture],
@@ -75,20 +78,11 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
         schema=schema.outputs["schema"],
         custom_config=config.trainer_hparams(architecture),
     ).with_id(f"Trainer_{name}")
-    evaluator_id = f"Evaluator_{name}"
-    baseline = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model, producer_component_id=trainer.id,
-                              output_key="model"),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing,
-                                       producer_component_id=evaluator_id, output_key="blessing"),
-    ).with_id(f"LatestBlessedModel_{name}")
     evaluator = tfx.components.Evaluator(
         examples=transform.outputs["transformed_examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"],
         eval_config=eval_config(config),
-    ).with_id(evaluator_id)
+    ).with_id(f"Evaluator_{name}")
     tflite = TFLiteQuantizeValidate(
         model=trainer.outputs["model"],
         examples=transform.outputs["transformed_examples"],
@@ -107,7 +101,10 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
             "max_accuracy_drop": config.gates.max_accuracy_drop,
             "max_model_bytes": config.gates.max_model_bytes,
             "max_latency_ms": config.gates.max_latency_ms,
+            "max_regression": config.gates.max_regression,
         }),
+        registry_root=registry_root,
+        baseline_channel=config.gates.baseline_channel,
     ).with_id(f"TFLite_{name}")
     pusher = RegistryPusher(
         model=tflite.outputs["tflite_model"],
@@ -116,7 +113,7 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
         registry_root=registry_root,
         model_name=name,
     ).with_id(f"Pusher_{name}")
-    return [trainer, baseline, evaluator, tflite, pusher]
+    return [trainer, evaluator, tflite, pusher]
 
 
 def create_pipeline(config: Config, pipeline_root: str, metadata_connection_config: Any = None,

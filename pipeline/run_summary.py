@@ -85,19 +85,15 @@ def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
 
 
 def evaluator_failures(evaluation_uri: str) -> list[str]:
-    """The Evaluator's failed thresholds, e.g. `sparse_categorical_accuracy change vs baseline -0.412 (limit -0)`."""
+    """The Evaluator's failed thresholds, e.g. `sparse_categorical_accuracy 0.412 (limit 0.5)`."""
     import tensorflow_model_analysis as tfma
 
     failures = []
     for per_slice in tfma.load_validation_result(evaluation_uri).metric_validations_per_slice:
         for failure in per_slice.failures:
-            threshold = failure.metric_threshold
-            if failure.metric_key.is_diff:
-                what, limit = "change vs baseline", threshold.change_threshold.absolute.value
-            else:
-                what, limit = "", threshold.value_threshold.lower_bound.value
-            failures.append(f"{failure.metric_key.name} {what} {failure.metric_value.double_value.value:.3f} "
-                            f"(limit {limit:g})".replace("  ", " "))
+            limit = failure.metric_threshold.value_threshold.lower_bound.value
+            failures.append(f"{failure.metric_key.name} {failure.metric_value.double_value.value:.3f} "
+                            f"(limit {limit:g})")
     return failures
 
 

@@ -24,6 +24,19 @@ def write_image_folder(root: Path, classes: dict[str, int], size: int = 20, seed
     return root
 
 
+def invoke_tflite(path: Path) -> tuple[list[int], tuple[int, ...]]:
+    """Load a `.tflite` file in the TFLite interpreter, run it once on zeros; (input shape, output shape)."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    detail = interpreter.get_input_details()[0]
+    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+    interpreter.invoke()
+    output = interpreter.get_output_details()[0]
+    return list(detail["shape"]), interpreter.get_tensor(output["index"]).shape
+
+
 @pytest.fixture
 def image_folder(tmp_path: Path) -> Path:
     """Three classes of 12 greyscale PNGs each."""

@@ -17,17 +17,6 @@ IMAGE = "registry.example.com/ml/mobilenet-pipeline:1.2.3"
 DATA_ROOT = "gs://example-bucket/images"
 REGISTRY_ROOT = "gs://example-bucket/registry"
 OVERRIDES = [f"data.root={DATA_ROOT}", f"registry.root={REGISTRY_ROOT}"]
-# KubeflowV2DagRunner splits a LatestBlessedModelStrategy resolver node into two resolver tasks.
-RESOLVER_TASK_SUFFIXES = ("-model-blessing-resolver", "-model-resolver")
-
-
-def _node_id(task_name: str) -> str:
-    for suffix in RESOLVER_TASK_SUFFIXES:
-        if task_name.endswith(suffix):
-            return task_name[: -len(suffix)]
-    return task_name
-
-
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     """The default config compiled to a .yaml package: (path, text, spec dict)."""
@@ -57,20 +46,32 @@ def test_package_loads_with_kfp_as_a_pipeline_spec(compiled):
 
 def test_same_components_and_edges_as_the_local_pipeline(compiled, local_pipeline):
     tasks = compiled[2]["root"]["dag"]["tasks"]
-    compiled_edges: dict[str, set[str]] = {}
-    for name, task in tasks.items():
-        node = _node_id(name)
-        upstream = {_node_id(dependency) for dependency in task.get("dependentTasks", [])} - {node}
-        compiled_edges.setdefault(node, set()).update(upstream)
+    compiled_edges = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
     local_edges = {node.id: {upstream.id for upstream in node.upstream_nodes} for node in local_pipeline.components}
     assert compiled_edges == local_edges
     assert {"ImageExampleGen", "Transform", "Trainer_mobilenet_v1", "Pusher_mobilenet_v2"} <= set(compiled_edges)
 
 
-def test_every_step_runs_the_configured_image(compiled):
+def test_every_step_is_a_container_of_the_configured_image_with_the_project_entrypoint(compiled):
     executors = compiled[2]["deploymentSpec"]["executors"]
-    images = {executor["container"]["image"] for executor in executors.values() if "container" in executor}
-    assert images == {IMAGE}
+    assert all(set(executor) == {"container"} for executor in executors.values())
+    assert {executor["container"]["image"] for executor in executors.values()} == {IMAGE}
+    assert {tuple(executor["container"]["command"]) for executor in executors.values()} == {
+        ("python", "-m", "kubeflow.entrypoint")}
+
+
+def test_a_spec_with_a_resolver_is_refused():
+    spec = {"deploymentSpec": {"executors": {"Trainer_executor": {"container": {}},
+                                             "Latest-resolver_executor": {"resolver": {}}}}}
+    with pytest.raises(ValueError, match="cannot run .*: Latest-resolver_executor"):
+        kubeflow_compile.check_runnable(spec)
+
+
+def test_a_minio_pipeline_root_is_refused_with_what_works(tmp_path):
+    with pytest.raises(ValueError, match="no minio:// filesystem. Use gs://BUCKET/PATH .* s3://"):
+        kubeflow_compile.compile_pipeline(load_config(), str(tmp_path / "p.yaml"),
+                                          pipeline_root="minio://mlpipeline/v2/artifacts")
+    assert not (tmp_path / "p.yaml").exists()
 
 
 def test_roots_are_runtime_parameters_wired_to_ingestion_and_pushers(compiled):
@@ -78,7 +79,7 @@ def test_roots_are_runtime_parameters_wired_to_ingestion_and_pushers(compiled):
     assert set(spec["root"]["inputDefinitions"]["parameters"]) == {"data_root", "registry_root"}
     tasks = spec["root"]["dag"]["tasks"]
     assert tasks["ImageExampleGen"]["inputs"]["parameters"]["input_base"] == {"componentInputParameter": "data_root"}
-    for name in ("Pusher_mobilenet_v1", "Pusher_mobilenet_v2"):
+    for name in ("Pusher_mobilenet_v1", "Pusher_mobilenet_v2", "TFLite_mobilenet_v1", "TFLite_mobilenet_v2"):
         assert tasks[name]["inputs"]["parameters"]["registry_root"] == {"componentInputParameter": "registry_root"}
 
 

@@ -15,6 +15,7 @@ from tfx.utils import io_utils
 from components.artifact_locations import portable_examples_reference
 from components.registry import store
 from components.registry.filesystems import filesystem_for
+from components.tflite.report import REPORT_FILE
 
 MODEL_KEY = "model"
 MODEL_BLESSING_KEY = "model_blessing"
@@ -22,13 +23,13 @@ TFLITE_BLESSING_KEY = "tflite_blessing"
 PUSHED_MODEL_KEY = "pushed_model"
 REGISTRY_ROOT_KEY = "registry_root"
 MODEL_NAME_KEY = "model_name"
-REPORT_FILE = "report.json"
 REPORT_FILES = {"report": "report.md", "report_picture": "report.png"}
 BLESSING_SOURCES = {MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
                     TFLITE_BLESSING_KEY: "the TFLite validation gates"}
 MANIFEST_REPORT_FIELDS = ("architecture", "quantization", "integer_io", "input_shape", "input_dtype", "labels_count",
                           "tflite_accuracy", "tflite_top5_accuracy", "float_accuracy", "accuracy_drop", "latency_ms",
-                          "peak_memory_bytes", "builtin_ops_only", "ops", "gates", "source_examples", "eval_examples")
+                          "peak_memory_bytes", "builtin_ops_only", "ops", "gates", "source_examples", "eval_examples",
+                          "baseline")
 
 
 def read_report(model_uri: str) -> dict[str, Any] | None:

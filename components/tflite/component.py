@@ -1,6 +1,8 @@
 """`TFLiteQuantizeValidate`: the TFX component spec. The executor wires artifacts to the plain functions."""
 from __future__ import annotations
 
+from typing import Any
+
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
@@ -12,7 +14,7 @@ from components.tflite import executor
 class TFLiteValidationReport(types.Artifact):
     """A folder with `report.json` (measurements, gates, verdict) of one TFLite validation."""
 
-    TYPE_NAME = "mobilenet.TFLiteValidationReport"
+    TYPE_NAME = "components.TFLiteValidationReport"  # importable by this name: see components.CUSTOM_ARTIFACT_TYPES
 
 
 class TFLiteQuantizeValidateSpec(types.ComponentSpec):
@@ -29,6 +31,8 @@ class TFLiteQuantizeValidateSpec(types.ComponentSpec):
         "latency_runs": ExecutionParameter(type=int),
         "max_eval_examples": ExecutionParameter(type=int, optional=True),
         "gates": ExecutionParameter(type=str),
+        "registry_root": ExecutionParameter(type=str, optional=True),
+        "baseline_channel": ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         "model": ChannelParameter(type=standard_artifacts.Model),
@@ -54,13 +58,17 @@ class TFLiteQuantizeValidate(base_component.BaseComponent):
                  model_name: str, architecture: str, quantization: str, gates: str,
                  representative_examples: int = 200, integer_io: str = "", threads: int = 2,
                  latency_warmup: int = 5, latency_runs: int = 50, max_eval_examples: int = 0,
-                 schema: types.BaseChannel | None = None):
-        """`quantization` is a JSON list of modes and `gates` a JSON object of limits (see pipeline/config.py)."""
+                 schema: types.BaseChannel | None = None, registry_root: Any = "",
+                 baseline_channel: str = "production"):
+        """`quantization` is a JSON list of modes and `gates` a JSON object of limits (see pipeline/config.py).
+        The no-regression baseline is the model `baseline_channel` serves in the registry at `registry_root` (a
+        path/URL or a RuntimeParameter), else its latest version; none when `registry_root` is empty."""
         super().__init__(spec=TFLiteQuantizeValidateSpec(
             model=model, examples=examples, transform_graph=transform_graph, schema=schema,
             model_name=model_name, architecture=architecture, quantization=quantization, gates=gates,
             representative_examples=representative_examples, integer_io=integer_io, threads=threads,
             latency_warmup=latency_warmup, latency_runs=latency_runs, max_eval_examples=max_eval_examples,
+            registry_root=registry_root, baseline_channel=baseline_channel,
             tflite_model=types.Channel(type=standard_artifacts.Model),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing),
             report=types.Channel(type=TFLiteValidationReport)))

@@ -16,12 +16,12 @@ from tfx.utils import path_utils
 
 from components import PROGRESS_LOGGER
 from components.artifact_locations import portable_uri
-from components.tflite import conversion, gates as gates_lib, measurement, metadata, report as report_lib, report_plot
+from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement, metadata
+from components.tflite import report as report_lib, report_plot
 from components.trainer.training import read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
 
 MODEL_FILE = "model.tflite"
-REPORT_FILE = "report.json"
 REPORT_MARKDOWN_FILE = "report.md"
 REPORT_PICTURE_FILE = "report.png"
 progress = logging.getLogger(PROGRESS_LOGGER)
@@ -45,10 +45,11 @@ def load_split(examples: list[types.Artifact], split: str, tf_transform_output: 
 
 def validate_mode(saved_model_dir: str, mode: str, integer_io: str, representative: np.ndarray,
                   eval_images: np.ndarray, eval_labels: np.ndarray, float_accuracy: float,
-                  params: dict[str, Any], limits: dict[str, Any],
-                  package: Callable[[bytes, str], bytes]) -> tuple[bytes | None, dict[str, Any]]:
+                  params: dict[str, Any], limits: dict[str, Any], package: Callable[[bytes, str], bytes],
+                  baseline_accuracy: float | None = None) -> tuple[bytes | None, dict[str, Any]]:
     """Convert in one mode, package it with metadata and measure what ships; returns the packaged flatbuffer
-    (None when conversion failed) and its candidate entry."""
+    (None when conversion failed) and its candidate entry. `baseline_accuracy` (the registry's current model on
+    the same eval images) adds the no-regression gate."""
     io_type = integer_io if mode == "int8" and integer_io else None
     try:
         model_bytes = package(conversion.convert(saved_model_dir, mode, representative, io_type), mode)
@@ -66,7 +67,8 @@ def validate_mode(saved_model_dir: str, mode: str, integer_io: str, representati
         "accuracy_drop": float_accuracy - tflite_accuracy["top1"], "latency_ms": latency,
         "ops": ops, "builtin_ops_only": not conversion.non_builtin_ops(ops), "input_dtype": np.dtype(input_dtype).name,
     }
-    results = gates_lib.evaluate_gates({**measured, "latency_ms": latency["median"]}, limits)
+    results = gates_lib.evaluate_gates({**measured, "latency_ms": latency["median"],
+                                        "baseline_accuracy": baseline_accuracy}, limits)
     return model_bytes, report_lib.candidate_entry(measured, results)
 
 
@@ -95,6 +97,12 @@ class Executor(base_executor.BaseExecutor):
                                               int(exec_properties.get("max_eval_examples") or 0))
         float_accuracy = measurement.accuracy(
             measurement.saved_model_predictions(saved_model_dir, eval_images), eval_labels)["top1"]
+        input_shape = [1, *eval_images.shape[1:]]
+        baseline = baseline_lib.measure_baseline(
+            exec_properties.get("registry_root") or "", name, exec_properties.get("baseline_channel") or "production",
+            labels, input_shape, lambda model_bytes: measurement.accuracy(
+                measurement.tflite_predictions(model_bytes, eval_images, params["threads"]), eval_labels)["top1"])
+        progress.info("%s: no-regression baseline: %s", name, baseline.describe())
 
         def package(model_bytes: bytes, mode: str) -> bytes:
             return metadata.add_metadata(model_bytes, labels, name=name, version=str(model.id),
@@ -106,7 +114,8 @@ class Executor(base_executor.BaseExecutor):
         for mode in modes:
             progress.info("%s: converting to TFLite (%s) and measuring it", name, mode)
             model_bytes, entry = validate_mode(saved_model_dir, mode, integer_io, representative, eval_images,
-                                               eval_labels, float_accuracy, params, limits, package)
+                                               eval_labels, float_accuracy, params, limits, package,
+                                               baseline.accuracy)
             candidates.append(entry)
             if model_bytes is not None:
                 flatbuffers[mode] = model_bytes
@@ -116,7 +125,7 @@ class Executor(base_executor.BaseExecutor):
         output = artifact_utils.get_single_instance(output_dict["tflite_model"])
         identity = {
             "model_name": name, "architecture": exec_properties["architecture"],
-            "input_shape": [1, *eval_images.shape[1:]], "labels_count": len(labels),
+            "input_shape": input_shape, "labels_count": len(labels), "baseline": baseline.to_json(),
             "eval_examples": int(len(eval_labels)),
             "source_examples": {"uri": portable_uri(examples[0].uri), "span": examples[0].span},
         }
@@ -139,7 +148,7 @@ class Executor(base_executor.BaseExecutor):
 def write_report_files(report: dict[str, Any], uri: str) -> None:
     """`report.json`, `report.md` and `report.png` of one validation in the folder `uri`."""
     tf.io.gfile.makedirs(uri)
-    with tf.io.gfile.GFile(os.path.join(uri, REPORT_FILE), "w") as handle:
+    with tf.io.gfile.GFile(os.path.join(uri, report_lib.REPORT_FILE), "w") as handle:
         handle.write(json.dumps(report, indent=2))
     with tf.io.gfile.GFile(os.path.join(uri, REPORT_MARKDOWN_FILE), "w") as handle:
         handle.write(report_lib.markdown(report))

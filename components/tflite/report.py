@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from components.tflite.baseline import Baseline
 from components.tflite.gates import GateResult
 
+REPORT_FILE = "report.json"
+"""The machine-readable report, in the TFLite model's folder and in the report artifact; the Pusher reads it."""
 CANDIDATE_KEYS = ("quantization", "integer_io", "size_bytes", "tflite_accuracy", "tflite_top5_accuracy",
                   "accuracy_drop", "latency_ms", "peak_memory_bytes", "ops", "builtin_ops_only", "input_dtype")
 
@@ -38,6 +41,8 @@ def summary(report: Mapping[str, Any]) -> str:
     """A multi-line, human-readable summary naming each failing gate with its value and limit."""
     verdict = "BLESSED" if report["blessed"] else "HELD BACK"
     lines = [f"TFLite validation of {report['model_name']}: {verdict}"]
+    if "baseline" in report:
+        lines.append(f"  no-regression baseline: {Baseline(**report['baseline']).describe()}")
     for candidate in report["candidates"]:
         if candidate.get("error"):
             lines.append(f"  {candidate['quantization']}: failed: {candidate['error']}")
@@ -71,6 +76,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"- architecture: {report['architecture']}; input {report['input_shape']}; {report['labels_count']} labels",
         f"- float SavedModel accuracy on {report['eval_examples']} eval examples: {report['float_accuracy']:.4f}",
         f"- verdict: {verdict}",
+        *([f"- no-regression baseline: {Baseline(**report['baseline']).describe()}"] if "baseline" in report else []),
         "",
         "| mode | bytes | top-1 | top-5 | drop (pts) | median ms | p90 ms | peak memory | builtin ops only | gates |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
