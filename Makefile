@@ -14,11 +14,12 @@ ARGS ?=
 
 IMAGE ?= mobilenet-pipeline:latest
 
-.PHONY: help setup system-packages run test bench image push lock clean
+.PHONY: help setup system-packages run test test-quick bench image push lock clean
 
 help:
 	@echo "make run    - set up if needed, then train, quantize and push MobileNet V1 and V2 on the built-in dataset"
-	@echo "make test   - set up if needed, then run the tests"
+	@echo "make test   - set up if needed, then run the tests (what CI runs)"
+	@echo "make test-quick - the tests without the slow pipeline runs and long training, for iterating"
 	@echo "make setup  - install system packages (apt) and the pinned Python environment in $(VENV)"
 	@echo "make image  - build the Kubeflow container image IMAGE=$(IMAGE) (kubeflow/Dockerfile)"
 	@echo "make push   - push IMAGE to its registry"
@@ -67,6 +68,10 @@ run: setup
 
 test: setup
 	$(VENV)/bin/pytest -q --durations=15 tests
+
+# The quick tier: everything but the tests marked slow (whole pipeline runs, long training); for iterating.
+test-quick: setup
+	$(VENV)/bin/pytest -q -m "not slow" --durations=10 tests
 
 # Benchmark (issue #6): writes bench/results.{json,md} and plots (bench/work/ holds its runs); `ARGS=--quick` for a smoke test.
 bench: setup

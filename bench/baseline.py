@@ -39,24 +39,22 @@ from components.transform import preprocessing  # noqa: E402
 
 IMPORT_SECONDS = time.monotonic() - STARTED
 BUILDERS = {"v1": mobilenet_v1.build_network, "v2": mobilenet_v2.build_network}
-HASH_BUCKETS = 100
 DECODE_BATCH = 256
 log = logging.getLogger("baseline")
 
 
-def eval_buckets(eval_fraction: float) -> int:
-    """Hash buckets (of 100) of the eval split, as the pipeline's ExampleGen output config sets them."""
-    return min(HASH_BUCKETS - 1, max(1, round(eval_fraction * HASH_BUCKETS)))
+def split_of(filename: str, eval_fraction: float, validation_fraction: float = 0.0) -> str:
+    """The split ExampleGen puts the file `filename` (relative to the data root) in.
 
-
-def is_eval(filename: str, eval_fraction: float) -> bool:
-    """Whether ExampleGen puts the file `filename` (relative to the data root) in the eval split.
-
-    ExampleGen hashes the serialized `filename` feature: sha256 modulo the bucket count, train buckets first.
+    ExampleGen hashes the serialized `filename` feature: sha256 modulo the bucket count, splits in order.
     """
     feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[filename.encode("utf-8")]))
-    bucket = int(hashlib.sha256(feature.SerializeToString(deterministic=True)).hexdigest(), 16) % HASH_BUCKETS
-    return bucket >= HASH_BUCKETS - eval_buckets(eval_fraction)
+    bucket = int(hashlib.sha256(feature.SerializeToString(deterministic=True)).hexdigest(), 16) % image_files.HASH_BUCKETS
+    for name, count in image_files.split_buckets(eval_fraction, validation_fraction).items():
+        if bucket < count:
+            return name
+        bucket -= count
+    raise AssertionError("split buckets do not cover 100")
 
 
 def list_images(root: str) -> list[str]:
@@ -71,15 +69,17 @@ def list_images(root: str) -> list[str]:
 
 def decode(encoded: list[bytes], size: int) -> np.ndarray:
     """Encoded images to float32 [N, size, size, 3] in [-1, 1], with the Transform's decoding."""
-    batches = [preprocessing.decode_images(tf.constant(encoded[i:i + DECODE_BATCH]), size).numpy()
+    batches = [preprocessing.scale_to_model_range(
+        preprocessing.decode_images(tf.constant(encoded[i:i + DECODE_BATCH]), size)).numpy()
                for i in range(0, len(encoded), DECODE_BATCH)]
     return np.concatenate(batches) if batches else np.zeros((0, size, size, 3), np.float32)
 
 
-def load_splits(root: str, size: int, eval_fraction: float) -> dict[str, Any]:
+def load_splits(root: str, size: int, eval_fraction: float, validation_fraction: float = 0.0) -> dict[str, Any]:
     """Read, check and decode every image; split train/eval like ExampleGen; class index = sorted label order."""
-    encoded: dict[str, list[bytes]] = {"train": [], "eval": []}
-    labels: dict[str, list[str]] = {"train": [], "eval": []}
+    names = image_files.split_buckets(eval_fraction, validation_fraction)
+    encoded: dict[str, list[bytes]] = {split: [] for split in names}
+    labels: dict[str, list[str]] = {split: [] for split in names}
     bad = 0
     for filename in list_images(root):
         with open(os.path.join(root, filename), "rb") as handle:
@@ -89,13 +89,13 @@ def load_splits(root: str, size: int, eval_fraction: float) -> dict[str, Any]:
         except image_files.BadImage:
             bad += 1
             continue
-        split = "eval" if is_eval(filename, eval_fraction) else "train"
+        split = split_of(filename, eval_fraction, validation_fraction)
         encoded[split].append(image)
         labels[split].append(image_files.label_of(filename))
-    classes = sorted(set(labels["train"]) | set(labels["eval"]))
+    classes = sorted(set().union(*labels.values()))
     index = {name: i for i, name in enumerate(classes)}
     splits = {split: (decode(encoded[split], size), np.array([index[n] for n in labels[split]], np.int64))
-              for split in ("train", "eval")}
+              for split in names}
     return {"splits": splits, "classes": classes, "bad": bad}
 
 
@@ -126,8 +126,9 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
     """Load, then per architecture train, export, convert and measure; returns the timings and measurements."""
     size = config.model.input_size
     started = time.monotonic()
-    data = load_splits(config.data.root, size, config.data.eval_fraction)
+    data = load_splits(config.data.root, size, config.data.eval_fraction, config.data.validation_fraction)
     (train_images, train_labels), (eval_images, eval_labels) = data["splits"]["train"], data["splits"]["eval"]
+    watched = data["splits"].get("validation", data["splits"]["eval"])
     steps: dict[str, Any] = {"load_seconds": time.monotonic() - started}
     log.info("loaded %d train and %d eval images (%d bad) in %.1f s", len(train_labels), len(eval_labels),
              data["bad"], steps["load_seconds"])
@@ -137,9 +138,10 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
         train_data = (tf.data.Dataset.from_tensor_slices((train_images, train_labels))
                       .shuffle(4096, seed=hparams["seed"], reshuffle_each_iteration=True)
                       .batch(hparams["batch_size"]).prefetch(tf.data.AUTOTUNE))
-        eval_data = tf.data.Dataset.from_tensor_slices((eval_images, eval_labels)).batch(hparams["batch_size"])
+        validation_data = tf.data.Dataset.from_tensor_slices(watched).batch(hparams["batch_size"])
         timer = time.monotonic()
-        model = training.train_model(BUILDERS[architecture], train_data, eval_data, len(data["classes"]), hparams)
+        model = training.train_model(BUILDERS[architecture], train_data, validation_data, len(data["classes"]),
+                                     hparams)
         steps[f"train_seconds_{architecture}"] = time.monotonic() - timer
         timer = time.monotonic()
         saved_model_dir = os.path.join(scratch, architecture)

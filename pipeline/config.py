@@ -37,6 +37,7 @@ class DataConfig:
     root: str = "data/fashion-mnist"
     format: str = "images"
     eval_fraction: float = 0.2
+    validation_fraction: float = 0.1
     max_bad_fraction: float = 0.05
     schema_path: str = str(DEFAULT_SCHEMA)
 
@@ -51,7 +52,7 @@ class ModelConfig:
     input_size: int = 32
     dropout: float = 0.1
     bn_momentum: float = 0.9
-    pretrained_weights: str = ""
+    weights: str = "none"
 
 
 @dataclasses.dataclass
@@ -63,6 +64,10 @@ class TrainConfig:
     learning_rate: float = 0.002
     seed: int = 42
     max_train_steps: int = 0
+    warmup_epochs: int = 0
+    label_smoothing: float = 0.0
+    augment: bool = False
+    flip: bool = True
 
 
 @dataclasses.dataclass
@@ -146,12 +151,17 @@ class Config:
             "input_size": self.model.input_size,
             "dropout": self.model.dropout,
             "bn_momentum": self.model.bn_momentum,
-            "pretrained_weights": self.model.pretrained_weights,
+            "architecture": architecture,
+            "weights": self.model.weights,
             "epochs": self.train.epochs,
             "batch_size": self.train.batch_size,
             "learning_rate": self.train.learning_rate,
             "seed": self.train.seed,
             "max_train_steps": self.train.max_train_steps,
+            "warmup_epochs": self.train.warmup_epochs,
+            "label_smoothing": self.train.label_smoothing,
+            "augment": self.train.augment,
+            "flip": self.train.flip,
         }
 
 
@@ -245,6 +255,14 @@ def _is_valid_name(name: str, what: str) -> bool:
     return True
 
 
+def _imagenet_pairs_exist(config: Config) -> bool:
+    """Whether every architecture has ImageNet weights at `model.input_size` when `model.weights` is imagenet."""
+    if config.model.weights != "imagenet":
+        return bool(config.model.weights)
+    sizes = {"v1": (128, 160, 192, 224), "v2": (96, 128, 160, 192, 224)}
+    return all(config.model.input_size in sizes[architecture] for architecture in config.model.architectures)
+
+
 def _makes_valid_model_names(prefix: str) -> bool:
     """Whether `<prefix>_v1` and `<prefix>_v2` are safe registry model names."""
     try:
@@ -260,6 +278,9 @@ def validate(config: Config) -> None:
     checks: list[tuple[str, bool, str]] = [
         ("data.format", config.data.format in ("images", "tfrecord"), "one of images, tfrecord"),
         ("data.eval_fraction", 0.0 < config.data.eval_fraction < 1.0, "between 0 and 1 (exclusive)"),
+        ("data.validation_fraction", 0.0 <= config.data.validation_fraction
+         and config.data.eval_fraction + config.data.validation_fraction <= 0.9,
+         "0 (the Trainer then watches eval) or more, with data.eval_fraction at most 0.9 together"),
         ("data.max_bad_fraction", 0.0 <= config.data.max_bad_fraction <= 1.0, "between 0 and 1"),
         ("model.architectures", bool(config.model.architectures)
          and all(a in ARCHITECTURES for a in config.model.architectures)
@@ -269,11 +290,17 @@ def validate(config: Config) -> None:
         ("model.v2_alpha", config.model.v2_alpha in V2_ALPHAS, f"one of {', '.join(map(str, V2_ALPHAS))}"),
         ("model.input_size", 32 <= config.model.input_size <= 512, "an integer from 32 to 512"),
         ("model.dropout", 0.0 <= config.model.dropout < 1.0, "in [0, 1)"),
+        ("model.weights", _imagenet_pairs_exist(config),
+         "none, a path, or imagenet with an input size that has ImageNet weights (V1: 128, 160, 192, 224; "
+         "V2: 96, 128, 160, 192, 224)"),
         ("model.bn_momentum", 0.0 < config.model.bn_momentum < 1.0, "in (0, 1)"),
         ("train.epochs", config.train.epochs >= 1, "at least 1"),
         ("train.batch_size", config.train.batch_size >= 1, "at least 1"),
         ("train.learning_rate", 0 < config.train.learning_rate < math.inf, "positive and finite"),
         ("train.max_train_steps", config.train.max_train_steps >= 0, "0 (no cap) or positive"),
+        ("train.warmup_epochs", 0 <= config.train.warmup_epochs <= config.train.epochs,
+         "0 (constant learning rate) to train.epochs"),
+        ("train.label_smoothing", 0.0 <= config.train.label_smoothing < 1.0, "in [0, 1)"),
         ("gates.min_accuracy", 0.0 <= config.gates.min_accuracy <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_accuracy_drop", 0.0 <= config.gates.max_accuracy_drop <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_model_bytes", config.gates.max_model_bytes > 0, "positive"),

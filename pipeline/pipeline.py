@@ -10,6 +10,7 @@ from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
 
+from components.ingestion import image_files
 from components.ingestion.executor import ImageFolderExecutor, make_custom_config, output_split_config
 from components.registry.component import RegistryPusher
 from components.tflite.component import TFLiteQuantizeValidate
@@ -33,12 +34,14 @@ def beam_pipeline_args(config: Config) -> list[str]:
 def _example_gen(config: Config, data_root: Any) -> Any:
     """ImageFolder ingestion (class sub-folders of JPEG/PNG), or import of existing tf.Example TFRecords."""
     if config.data.format == "tfrecord":
-        return tfx.components.ImportExampleGen(input_base=data_root,
-                                               output_config=output_split_config(config.data.eval_fraction, by_filename=False))
+        return tfx.components.ImportExampleGen(
+            input_base=data_root, output_config=output_split_config(
+                config.data.eval_fraction, by_filename=False, validation_fraction=config.data.validation_fraction))
     return FileBasedExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")]),
-        output_config=output_split_config(config.data.eval_fraction, by_filename=True),
+        output_config=output_split_config(config.data.eval_fraction, by_filename=True,
+                                          validation_fraction=config.data.validation_fraction),
         custom_config=make_custom_config(config.data.max_bad_fraction),
         custom_executor_spec=executor_spec.BeamExecutorSpec(ImageFolderExecutor),
     ).with_id("ImageExampleGen")
@@ -67,6 +70,11 @@ def eval_config(config: Config) -> tfma.EvalConfig:
     )
 
 
+def _watched_split(config: Config) -> str:
+    """The split the Trainer picks its epoch on: validation, or eval when `data.validation_fraction` is 0."""
+    return image_files.VALIDATION_SPLIT if config.data.validation_fraction > 0 else image_files.EVAL_SPLIT
+
+
 def _model_branch(config: Config, architecture: str, transform: Any, schema: Any, registry_root: Any) -> list[Any]:
     """Trainer -> Evaluator -> TFLite quantize-and-validate (with the registry's current model as baseline) ->
     registry Pusher for one model."""
@@ -77,10 +85,13 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
         transform_graph=transform.outputs["transform_graph"],
         schema=schema.outputs["schema"],
         custom_config=config.trainer_hparams(architecture),
+        train_args=tfx.proto.TrainArgs(splits=[image_files.TRAIN_SPLIT]),
+        eval_args=tfx.proto.EvalArgs(splits=[_watched_split(config)]),
     ).with_id(f"Trainer_{name}")
     evaluator = tfx.components.Evaluator(
         examples=transform.outputs["transformed_examples"],
         model=trainer.outputs["model"],
+        example_splits=[image_files.EVAL_SPLIT],
         eval_config=eval_config(config),
     ).with_id(f"Evaluator_{name}")
     tflite = TFLiteQuantizeValidate(
@@ -123,6 +134,7 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
     `data_root` and `registry_root` default to `data.root` and `registry.root`; Kubeflow passes runtime parameters.
     """
     example_gen = _example_gen(config, data_root or config.data.root)
+    splits = list(image_files.split_buckets(config.data.eval_fraction, config.data.validation_fraction))
     statistics = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema = tfx.components.ImportSchemaGen(schema_file=config.data.schema_path)
     validator = tfx.components.ExampleValidator(statistics=statistics.outputs["statistics"],
@@ -132,7 +144,7 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
         schema=schema.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"input_size": config.model.input_size},
-        splits_config=transform_pb2.SplitsConfig(analyze=["train", "eval"], transform=["train", "eval"]),
+        splits_config=transform_pb2.SplitsConfig(analyze=splits, transform=splits),
     )
     components: list[Any] = [example_gen, statistics, schema, validator, transform]
     for architecture in config.model.architectures:

@@ -44,6 +44,8 @@ def image_folder(tmp_path: Path) -> Path:
 
 
 def pytest_configure(config):
-    """Third-party deprecation noise (kfp, google-api-core, TF) is not this project's to fix."""
+    """The `slow` marker (`make test-quick` leaves those tests out); third-party deprecation noise (kfp,
+    google-api-core, TF) is not this project's to fix."""
+    config.addinivalue_line("markers", "slow: runs whole pipelines or trains for minutes (left out by make test-quick)")
     for category in ("DeprecationWarning", "FutureWarning", "PendingDeprecationWarning", "UserWarning"):
         config.addinivalue_line("filterwarnings", f"ignore::{category}")

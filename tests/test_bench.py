@@ -21,22 +21,26 @@ def baseline():
     return module
 
 
-@pytest.mark.parametrize("eval_fraction", [0.2, 0.35])
-def test_baseline_split_is_example_gens_split(baseline, eval_fraction):
+@pytest.mark.parametrize("eval_fraction, validation_fraction", [(0.2, 0.0), (0.35, 0.0), (0.2, 0.1)])
+def test_baseline_split_is_example_gens_split(baseline, eval_fraction, validation_fraction):
     from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 
     from components.ingestion.executor import output_split_config
 
-    split_config = output_split_config(eval_fraction, by_filename=True).split_config
+    split_config = output_split_config(eval_fraction, by_filename=True,
+                                       validation_fraction=validation_fraction).split_config
     buckets = [sum(s.hash_buckets for s in split_config.splits[:i + 1]) for i in range(len(split_config.splits))]
     names = [f"{label}/img-{i:05d}.png" for label in ("ankle boot", "bag", "t-shirt top") for i in range(150)]
     for name in names:
         example = tf.train.Example()
         example.features.feature["filename"].bytes_list.value.append(name.encode())
         partition = _PartitionFn(example, len(buckets), buckets, split_config)
-        assert baseline.is_eval(name, eval_fraction) == (split_config.splits[partition].name == "eval"), name
-    share = sum(baseline.is_eval(n, eval_fraction) for n in names) / len(names)
-    assert abs(share - eval_fraction) < 0.1
+        assert baseline.split_of(name, eval_fraction, validation_fraction) == split_config.splits[partition].name
+    for split, fraction in (("eval", eval_fraction), ("validation", validation_fraction)):
+        share = sum(baseline.split_of(n, eval_fraction, validation_fraction) == split for n in names) / len(names)
+        assert abs(share - fraction) < 0.1
+        if not fraction:
+            assert split not in [s.name for s in split_config.splits]
 
 
 def test_baseline_lists_class_folder_files_only(baseline, image_folder):

@@ -37,7 +37,7 @@ from pipeline import config as config_lib
     ("pipeline.name=", "pipeline.name: '' is invalid; expected 1 to 63 characters"),
     ("pipeline.name=" + "p" * 64, "pipeline.name: '" + "p" * 64 + "' is invalid; expected 1 to 63 characters"),
     ("model.widht=2", "model.widht: unknown key (known in model: alpha, architectures, bn_momentum, dropout, "
-                      "input_size, pretrained_weights, v2_alpha)"),
+                      "input_size, v2_alpha, weights)"),
     ("modle.alpha=0.5", "modle.alpha: unknown key (sections: beam, data, gates, model, pipeline, registry, tflite, "
                         "train)"),
 ])

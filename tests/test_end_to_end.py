@@ -15,6 +15,8 @@ import pytest
 
 from tests.conftest import invoke_tflite, write_image_folder
 
+pytestmark = pytest.mark.slow
+
 TINY_RUN = [
     "--set", "model.input_size=32", "--set", "model.alpha=0.25", "--set", "model.v2_alpha=0.35",
     "--set", "train.epochs=1", "--set", "train.batch_size=16",

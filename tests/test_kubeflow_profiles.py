@@ -42,3 +42,10 @@ def test_flink_profile_reaches_every_beam_step_of_the_compiled_pipeline(tmp_path
         args = executors[f"{step}_executor"]["container"]["args"]
         assert "--runner=FlinkRunner" in args, step
         assert "--environment_type=EXTERNAL" in args, step
+
+
+def test_the_photo_profile_loads_and_reaches_the_trainer():
+    config = load_config(str(PROFILES / "photos.yaml"))
+    hparams = config.trainer_hparams("v2")
+    assert (hparams["input_size"], hparams["augment"], hparams["warmup_epochs"]) == (224, True, 1)
+    assert hparams["label_smoothing"] == 0.1

@@ -64,8 +64,8 @@ def _write_transformed_examples(uri: Path, rows: list[dict[str, Any]]) -> None:
                                   options) as writer:
             for row in part:
                 writer.write(tf.train.Example(features=tf.train.Features(feature={
-                    preprocessing.IMAGE_XF: tf.train.Feature(float_list=tf.train.FloatList(
-                        value=np.asarray(row[preprocessing.IMAGE_XF]).ravel())),
+                    preprocessing.IMAGE_XF: tf.train.Feature(bytes_list=tf.train.BytesList(
+                        value=[row[preprocessing.IMAGE_XF]])),
                     preprocessing.LABEL_XF: tf.train.Feature(int64_list=tf.train.Int64List(
                         value=[int(row[preprocessing.LABEL_XF])])),
                 })).SerializeToString())

@@ -39,7 +39,10 @@ def test_preprocessing_fn_decodes_resizes_scales_and_builds_vocabulary(tmp_path)
         (transformed, _), transform_fn = ((raw, dataset_metadata.DatasetMetadata(schema))
                                           | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
         _ = transform_fn | tft_beam.WriteTransformFn(str(tmp_path / "transform_fn"))
-    images = np.stack([np.asarray(row[preprocessing.IMAGE_XF]).reshape(32, 32, 3) for row in transformed])
+    serialized = [row[preprocessing.IMAGE_XF] for row in transformed]
+    assert all(len(value) < 32 * 32 * 3 * 1.1 for value in serialized)  # uint8 pixels, not float32
+    images = preprocessing.model_input(tf.constant(serialized), 32).numpy()
+    assert images.shape == (3, 32, 32, 3) and images.dtype == np.float32
     np.testing.assert_allclose(images[0], -1.0, atol=1e-5)
     np.testing.assert_allclose(images[1], 1.0, atol=1e-5)
     assert abs(images[2].mean() - (128 / 127.5 - 1)) < 0.02
@@ -54,5 +57,25 @@ def test_decode_images_handles_any_channel_count():
     batch = tf.constant([_png(np.zeros((5, 7), np.uint8), "L"),
                          _png(np.zeros((5, 7, 4), np.uint8), "RGBA")])
     images = preprocessing.decode_images(batch, 33).numpy()
-    assert images.shape == (2, 33, 33, 3)
-    assert images.min() >= -1.0 and images.max() <= 1.0
+    assert images.shape == (2, 33, 33, 3) and images.dtype == np.uint8
+
+
+def test_resize_is_the_apps_bilinear_stretch_without_antialiasing():
+    """Downscaling 8 -> 4 by bilinear with half-pixel centres averages each 2x2 block (what the Task Library's libyuv
+    does); antialiased resizing would blur across blocks. A 6x3 image is stretched to the square, not cropped."""
+    stripes = np.zeros((8, 8, 3), np.uint8)
+    stripes[:, 1::2] = 200
+    resized = preprocessing.resize_like_the_app(tf.constant(stripes), 4).numpy()
+    assert resized.dtype == np.uint8 and (resized == 100).all()
+    wide = np.zeros((3, 6, 3), np.uint8)
+    wide[:, 3:] = 255
+    stretched = preprocessing.resize_like_the_app(tf.constant(wide), 6).numpy()
+    assert (stretched[:, :3] == 0).all() and (stretched[:, 3:] == 255).all()
+
+
+def test_pixels_round_trip_through_the_serialized_tensor():
+    images = tf.constant(np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3))
+    serialized = preprocessing.encode_pixels(images)
+    np.testing.assert_array_equal(preprocessing.decode_pixels(serialized).numpy(), images.numpy())
+    scaled = preprocessing.model_input(serialized, 4).numpy()
+    np.testing.assert_allclose(scaled, images.numpy() / 127.5 - 1.0, atol=1e-6)

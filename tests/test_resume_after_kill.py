@@ -18,6 +18,8 @@ import pytest
 from tests.conftest import write_image_folder
 from tests.test_end_to_end import TINY_RUN
 
+pytestmark = pytest.mark.slow
+
 KILL_AT = "> Trainer_mobilenet_v1"
 CHEAP = ["--models", "v1", "--set", "tflite.latency_warmup=0", "--set", "tflite.latency_runs=1",
          "--set", "beam.direct_running_mode=in_memory", "--set", "beam.direct_num_workers=1"]

@@ -21,6 +21,7 @@ def _split(per_class_train: int, per_class_eval: int, size: int):
             tf.data.Dataset.from_tensor_slices((x[cut:], y[cut:])).batch(256))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module, alpha", [(mobilenet_v1, 0.25), (mobilenet_v2, 0.35)])
 def test_short_from_scratch_run_generalizes(module, alpha):
     train_data, eval_data = _split(per_class_train=150, per_class_eval=40, size=32)
@@ -35,7 +36,7 @@ def test_read_transformed_parses_images_and_labels(tmp_path):
     import tensorflow_transform as tft
     from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils, metadata_io
 
-    spec = {preprocessing.IMAGE_XF: tf.io.FixedLenFeature([4, 4, 3], tf.float32),
+    spec = {preprocessing.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
             preprocessing.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
     metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec)),
                                str(tmp_path / "transform" / tft.TFTransformOutput.TRANSFORMED_METADATA_DIR))
@@ -43,7 +44,8 @@ def test_read_transformed_parses_images_and_labels(tmp_path):
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
         for label in range(5):
             example = tf.train.Example(features=tf.train.Features(feature={
-                preprocessing.IMAGE_XF: tf.train.Feature(float_list=tf.train.FloatList(value=[label / 10] * 48)),
+                preprocessing.IMAGE_XF: tf.train.Feature(bytes_list=tf.train.BytesList(value=[
+                    preprocessing.encode_pixels(tf.fill([1, 4, 4, 3], tf.constant(label * 50, tf.uint8)))[0].numpy()])),
                 preprocessing.LABEL_XF: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
             }))
             writer.write(example.SerializeToString())
@@ -52,6 +54,6 @@ def test_read_transformed_parses_images_and_labels(tmp_path):
     images = np.concatenate([b[0].numpy() for b in batches])
     labels = np.concatenate([b[1].numpy() for b in batches])
     assert images.shape == (5, 4, 4, 3) and list(labels) == [0, 1, 2, 3, 4]
-    np.testing.assert_allclose(images[3], 0.3)
+    np.testing.assert_allclose(images[3], 150 / 127.5 - 1.0, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="no transformed examples"):
         training.read_transformed([str(tmp_path / "none-*.gz")], tft.TFTransformOutput(str(tmp_path / "transform")), 2)

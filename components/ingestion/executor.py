@@ -57,13 +57,13 @@ def make_custom_config(max_bad_fraction: float) -> example_gen_pb2.CustomConfig:
     return config
 
 
-def output_split_config(eval_fraction: float, by_filename: bool) -> example_gen_pb2.Output:
-    """Hash-bucket train/eval split (100 buckets); by the `filename` feature so a file keeps its split across runs."""
-    eval_buckets = min(99, max(1, round(eval_fraction * 100)))
+def output_split_config(eval_fraction: float, by_filename: bool,
+                        validation_fraction: float = 0.0) -> example_gen_pb2.Output:
+    """Hash-bucket train/(validation/)eval split (100 buckets); by the `filename` feature so a file keeps its split
+    across runs. Eval takes the last buckets, so a file's eval membership does not depend on the validation share."""
     split_config = example_gen_pb2.SplitConfig(splits=[
-        example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=100 - eval_buckets),
-        example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=eval_buckets),
-    ])
+        example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=count)
+        for name, count in image_files.split_buckets(eval_fraction, validation_fraction).items()])
     if by_filename:
         split_config.partition_feature_name = image_files.FILENAME_KEY
     return example_gen_pb2.Output(split_config=split_config)

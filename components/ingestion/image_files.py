@@ -17,6 +17,10 @@ from PIL import Image, UnidentifiedImageError
 IMAGE_KEY = "image_raw"
 LABEL_KEY = "label"
 FILENAME_KEY = "filename"
+TRAIN_SPLIT, VALIDATION_SPLIT, EVAL_SPLIT = "train", "validation", "eval"
+"""ExampleGen's splits: the Trainer fits on train and picks its epoch on validation; only the Evaluator and the
+TFLite step see eval."""
+HASH_BUCKETS = 100
 KEPT_AS_IS = {("PNG", "L"), ("PNG", "RGB"), ("JPEG", "L"), ("JPEG", "RGB")}
 
 
@@ -135,3 +139,16 @@ def make_example(image_bytes: bytes, label: str, filename: str):
         LABEL_KEY: _bytes(label.encode("utf-8")),
         FILENAME_KEY: _bytes(filename.encode("utf-8")),
     }))
+
+
+def split_buckets(eval_fraction: float, validation_fraction: float = 0.0) -> dict[str, int]:
+    """Hash buckets (of 100) per split, in ExampleGen's order (train first, eval last)."""
+    eval_buckets = min(HASH_BUCKETS - 1, max(1, round(eval_fraction * HASH_BUCKETS)))
+    validation_buckets = round(validation_fraction * HASH_BUCKETS)
+    if validation_fraction > 0:
+        validation_buckets = min(HASH_BUCKETS - eval_buckets - 1, max(1, validation_buckets))
+    buckets = {TRAIN_SPLIT: HASH_BUCKETS - eval_buckets - validation_buckets}
+    if validation_buckets:
+        buckets[VALIDATION_SPLIT] = validation_buckets
+    buckets[EVAL_SPLIT] = eval_buckets
+    return buckets

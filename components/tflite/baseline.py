@@ -64,9 +64,9 @@ def measure_baseline(registry_root: str, model_name: str, channel: str, labels: 
     try:
         found = find_version(store.Registry(registry_root), model_name, channel)
     except store.RegistryError as error:
-        return Baseline(reason=f"registry {registry_root} unreadable: {error}")
+        return Baseline(reason=f"the registry could not be read: {type(error).__name__}")
     if found is None:
-        return Baseline(reason=f"first version of {model_name} in {registry_root}")
+        return Baseline(reason=f"first version of {model_name} in the registry")
     entry, source = found
     if _read_labels(os.path.join(entry.path, store.LABELS_FILE)) != labels:
         return Baseline(entry.version, source, reason=f"version {entry.version} was trained on other labels")

@@ -15,6 +15,7 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import PROGRESS_LOGGER
+from components.trainer import warm_start
 from components.transform import preprocessing
 
 NetworkBuilder = Callable[..., tf.keras.Model]
@@ -23,7 +24,7 @@ progress = logging.getLogger(PROGRESS_LOGGER)
 
 def read_transformed(file_patterns: list[str] | str, tf_transform_output: tft.TFTransformOutput,
                      batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """Batches of (image [B,H,W,3], label [B]) from GZIP TFRecords of transformed examples."""
+    """Batches of (image [B,H,W,3] float32 in [-1, 1], label [B]) from GZIP TFRecords of transformed examples."""
     spec = tf_transform_output.transformed_feature_spec()
     files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, str) else [
         path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)]
@@ -34,7 +35,71 @@ def read_transformed(file_patterns: list[str] | str, tf_transform_output: tft.TF
         dataset = dataset.shuffle(4096, seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(lambda records: tf.io.parse_example(records, spec),
                                             num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.map(lambda f: (f[preprocessing.IMAGE_XF], f[preprocessing.LABEL_XF])).prefetch(tf.data.AUTOTUNE)
+    return dataset.map(lambda f: (preprocessing.model_input(f[preprocessing.IMAGE_XF]), f[preprocessing.LABEL_XF]),
+                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def augment(images: tf.Tensor, seed: int, flip: bool = True) -> tf.Tensor:
+    """Training-only augmentation of a batch of [-1, 1] images: a random resized crop (8 % to 100 % of the area,
+    aspect 3:4 to 4:3), an optional horizontal flip, and brightness and contrast jitter. Never in a serving graph:
+    `read_transformed` does not call it, only `train_model`'s input pipeline."""
+    size = tf.shape(images)[1:3]
+
+    def crop_one(image: tf.Tensor) -> tf.Tensor:
+        begin, extent, _ = tf.image.sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros([1, 0, 4]), min_object_covered=0.0, aspect_ratio_range=(0.75, 1.33),
+            area_range=(0.08, 1.0), use_image_if_no_bounding_boxes=True, seed=seed)
+        return tf.image.resize(tf.slice(image, begin, extent), size, method="bilinear")
+
+    images = tf.map_fn(crop_one, images)
+    if flip:
+        images = tf.image.random_flip_left_right(images, seed=seed)
+    images = tf.image.random_brightness(images, 0.2, seed=seed)
+    images = tf.image.random_contrast(images, 0.8, 1.2, seed=seed)
+    return tf.clip_by_value(images, -1.0, 1.0)
+
+
+class SmoothedSparseCrossentropy(tf.keras.losses.Loss):
+    """Cross-entropy of integer labels smoothed towards the uniform distribution by `label_smoothing`."""
+
+    def __init__(self, num_classes: int, label_smoothing: float, name: str = "smoothed_sparse_crossentropy"):
+        super().__init__(name=name)
+        self.num_classes, self.label_smoothing = num_classes, label_smoothing
+
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        one_hot = tf.one_hot(tf.cast(tf.reshape(y_true, [-1]), tf.int32), self.num_classes)
+        return tf.keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_classes": self.num_classes, "label_smoothing": self.label_smoothing, "name": self.name}
+
+
+def learning_rate(base: float, warmup_epochs: int, epochs: int, steps_per_epoch: int) -> Any:
+    """`base`, or with `warmup_epochs` > 0: linear warm-up from 0 over those epochs, then cosine decay to 0."""
+    if warmup_epochs <= 0 or steps_per_epoch <= 0:
+        return base
+    warmup_steps = min(warmup_epochs, epochs) * steps_per_epoch
+    decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
+    return tf.keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=base, warmup_steps=warmup_steps)
+
+
+class KeepBestEpoch(tf.keras.callbacks.Callback):
+    """Remembers the weights of the epoch with the best validation accuracy and restores them when training ends
+    (the first such epoch on ties); `best_epoch` (1-based) and `best_accuracy` say which was kept."""
+
+    def __init__(self, monitor: str = "val_accuracy"):
+        super().__init__()
+        self.monitor = monitor
+        self.best_epoch, self.best_accuracy, self._weights = 0, -1.0, None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value > self.best_accuracy:
+            self.best_epoch, self.best_accuracy, self._weights = epoch + 1, float(value), self.model.get_weights()
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self._weights is not None:
+            self.model.set_weights(self._weights)
 
 
 class EpochProgress(tf.keras.callbacks.Callback):
@@ -49,7 +114,7 @@ class EpochProgress(tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
-        progress.info("%s epoch %d/%d: loss %.3f, train accuracy %.3f, eval accuracy %.3f (%.1f s)",
+        progress.info("%s epoch %d/%d: loss %.3f, train accuracy %.3f, validation accuracy %.3f (%.1f s)",
                       self._name, epoch + 1, self._epochs, logs.get("loss", float("nan")),
                       logs.get("accuracy", float("nan")), logs.get("val_accuracy", float("nan")),
                       time.monotonic() - self._start)
@@ -63,7 +128,8 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         transformed = model.tft_layer({preprocessing.IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
-        return {"probabilities": model(transformed[preprocessing.IMAGE_XF], training=False)}
+        return {"probabilities": model(preprocessing.model_input(transformed[preprocessing.IMAGE_XF], size),
+                                       training=False)}
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="image")])
     def serve_preprocessed(image: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -72,7 +138,8 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_transformed_examples(examples: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(examples, transformed_spec)
-        return {"probabilities": model(features[preprocessing.IMAGE_XF], training=False)}
+        return {"probabilities": model(preprocessing.model_input(features[preprocessing.IMAGE_XF], size),
+                                       training=False)}
 
     return {
         "serving_default": serve_image_bytes.get_concrete_function(),
@@ -81,29 +148,51 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     }
 
 
-def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, eval_data: tf.data.Dataset,
+def count_batches(dataset: tf.data.Dataset) -> int:
+    """Batches in one pass of `dataset` (a TFRecord dataset's length is unknown until it is read)."""
+    cardinality = int(dataset.cardinality())
+    if cardinality >= 0:
+        return cardinality
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
                 num_classes: int, hparams: dict[str, Any], log_dir: str | None = None) -> tf.keras.Model:
-    """Build the network with `hparams` and fit it, logging each epoch; returns the trained Keras model."""
-    tf.keras.utils.set_random_seed(int(hparams.get("seed", 42)))
+    """Build the network with `hparams` and fit it on `train_data`, logging each epoch; returns the model with the
+    weights of the epoch that scored best on `validation_data` (the epoch is in `model.kept_epoch`)."""
+    seed = int(hparams.get("seed", 42))
+    tf.keras.utils.set_random_seed(seed)
     size = int(hparams["input_size"])
     model = build_network(input_shape=(size, size, 3), num_classes=num_classes, alpha=float(hparams["alpha"]),
                           dropout=float(hparams.get("dropout", 0.1)),
                           bn_momentum=float(hparams.get("bn_momentum", 0.9)))
-    weights = hparams.get("pretrained_weights") or ""
+    weights = warm_start.resolve(str(hparams.get("weights") or warm_start.NONE), str(hparams.get("architecture")),
+                                 float(hparams["alpha"]), size)
     if weights:
-        if not tf.io.gfile.exists(weights):
-            raise FileNotFoundError(f"model.pretrained_weights: {weights} does not exist")
-        model.load_weights(weights, by_name=True, skip_mismatch=True)
-    model.compile(optimizer=tf.keras.optimizers.Adam(float(hparams.get("learning_rate", 0.002))),
-                  loss=tf.keras.losses.SparseCategoricalCrossentropy(),
-                  metrics=["accuracy"])
+        model.kept_layers = warm_start.load_matching(model, weights)
     epochs = int(hparams.get("epochs", 1))
     max_steps = int(hparams.get("max_train_steps", 0))
-    callbacks: list[tf.keras.callbacks.Callback] = [EpochProgress(hparams.get("name", model.name), epochs)]
+    if max_steps:
+        train_data = train_data.take(max_steps)
+    if hparams.get("augment", False):
+        flip = bool(hparams.get("flip", True))
+        train_data = train_data.map(lambda images, labels: (augment(images, seed, flip), labels),
+                                    num_parallel_calls=tf.data.AUTOTUNE)
+    warmup_epochs = int(hparams.get("warmup_epochs", 0))
+    rate = learning_rate(float(hparams.get("learning_rate", 0.002)), warmup_epochs, epochs,
+                         count_batches(train_data) if warmup_epochs else 0)
+    smoothing = float(hparams.get("label_smoothing", 0.0))
+    loss = (SmoothedSparseCrossentropy(num_classes, smoothing) if smoothing
+            else tf.keras.losses.SparseCategoricalCrossentropy())
+    model.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
+    keep_best = KeepBestEpoch()
+    callbacks: list[tf.keras.callbacks.Callback] = [EpochProgress(hparams.get("name", model.name), epochs), keep_best]
     if log_dir:
         callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
-    model.fit(train_data.take(max_steps) if max_steps else train_data, validation_data=eval_data,
-              epochs=epochs, callbacks=callbacks, verbose=0)
+    model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=callbacks, verbose=0)
+    model.kept_epoch = keep_best.best_epoch
+    progress.info("%s: kept epoch %d of %d (validation accuracy %.3f)", hparams.get("name", model.name),
+                  keep_best.best_epoch, epochs, keep_best.best_accuracy)
     return model
 
 
@@ -114,10 +203,11 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     num_classes = tf_transform_output.vocabulary_size_by_name(preprocessing.LABEL_VOCAB)
     batch_size = int(hparams.get("batch_size", 64))
     train_data = read_transformed(fn_args.train_files, tf_transform_output, batch_size, int(hparams.get("seed", 42)))
-    eval_data = read_transformed(fn_args.eval_files, tf_transform_output, batch_size)
+    validation_data = read_transformed(fn_args.eval_files, tf_transform_output, batch_size)
     progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d",
                   hparams.get("name", "model"), num_classes, int(hparams.get("epochs", 1)), batch_size,
                   int(hparams["input_size"]), int(hparams["input_size"]))
-    model = train_model(build_network, train_data, eval_data, num_classes, hparams, log_dir=fn_args.model_run_dir)
+    model = train_model(build_network, train_data, validation_data, num_classes, hparams,
+                        log_dir=fn_args.model_run_dir)
     signatures = _signatures(model, tf_transform_output, int(hparams["input_size"]))
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures)

@@ -1,0 +1,88 @@
+"""The training recipe: the best validation epoch is kept, warm-up then cosine decay, label smoothing,
+augmentation only in training, and the split wiring that keeps eval away from the Trainer."""
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.ingestion import image_files
+from components.tflite import conversion
+from components.trainer import mobilenet_v1, training
+from pipeline.config import load_config
+
+AUGMENTATION_OPS = {"SampleDistortedBoundingBoxV2", "RandomUniform", "RandomUniformInt", "AdjustContrastv2",
+                    "StatelessRandomUniformV2", "StatelessRandomGetKeyCounter", "RandomShuffle"}
+
+
+def _tiny_data(seed: int = 0, count: int = 48, size: int = 32) -> tf.data.Dataset:
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 2, count)
+    images = np.where(labels[:, None, None, None] == 1, 0.6, -0.6) + rng.normal(0, 0.2, (count, size, size, 3))
+    return tf.data.Dataset.from_tensor_slices((images.astype(np.float32), labels.astype(np.int64))).batch(16)
+
+
+def test_the_best_validation_epoch_is_restored():
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+    keep = training.KeepBestEpoch()
+    keep.set_model(model)
+    for epoch, accuracy in enumerate([0.5, 0.8, 0.8, 0.6]):
+        model.set_weights([np.full((2, 1), epoch, np.float32), np.zeros(1, np.float32)])
+        keep.on_epoch_end(epoch, {"val_accuracy": accuracy})
+    keep.on_train_end()
+    assert (keep.best_epoch, keep.best_accuracy) == (2, 0.8)
+    np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 1.0))
+
+
+def test_warm_up_then_cosine_decay():
+    schedule = training.learning_rate(0.01, warmup_epochs=1, epochs=3, steps_per_epoch=10)
+    values = [float(schedule(step)) for step in (0, 5, 10, 20, 30)]
+    assert values[0] == 0.0 and values[1] == pytest.approx(0.005)
+    assert values[2] == pytest.approx(0.01) and values[3] == pytest.approx(0.005) and values[4] == pytest.approx(0.0)
+    assert training.learning_rate(0.01, 0, 3, 10) == 0.01
+
+
+def test_label_smoothing_moves_the_target_towards_uniform():
+    loss = training.SmoothedSparseCrossentropy(num_classes=4, label_smoothing=0.2)
+    prediction = tf.constant([[0.85, 0.05, 0.05, 0.05]])
+    expected = -(0.85 * np.log(0.85) + 3 * 0.05 * np.log(0.05))
+    assert float(loss(tf.constant([0]), prediction)) == pytest.approx(expected, rel=1e-4)
+
+
+def test_augmentation_changes_training_images_only_and_stays_in_range():
+    images = tf.constant(np.linspace(-1, 1, 2 * 16 * 16 * 3, dtype=np.float32).reshape(2, 16, 16, 3))
+    augmented = training.augment(images, seed=3).numpy()
+    assert augmented.shape == (2, 16, 16, 3) and augmented.min() >= -1.0 and augmented.max() <= 1.0
+    assert not np.allclose(augmented, images.numpy())
+
+
+@pytest.mark.slow
+def test_recipe_trains_keeps_an_epoch_and_no_augmentation_reaches_the_serving_graph(tmp_path):
+    hparams = {"name": "tiny", "alpha": 0.25, "input_size": 32, "epochs": 3, "learning_rate": 0.003,
+               "warmup_epochs": 1, "label_smoothing": 0.1, "augment": True, "flip": True, "seed": 1}
+    model = training.train_model(mobilenet_v1.build_network, _tiny_data(0), _tiny_data(1), num_classes=2,
+                                 hparams=hparams)
+    assert 1 <= model.kept_epoch <= 3
+    conversion.save_for_conversion(model, str(tmp_path / "saved"), 32)
+    signature = tf.saved_model.load(str(tmp_path / "saved")).signatures[conversion.SIGNATURE]
+    graph = signature.graph.as_graph_def()
+    ops = {node.op for node in graph.node} | {node.op for function in graph.library.function
+                                              for node in function.node_def}
+    assert not ops & AUGMENTATION_OPS, ops & AUGMENTATION_OPS
+    assert "Conv2D" in ops
+
+
+@pytest.mark.parametrize("validation_fraction, watched", [(0.1, "validation"), (0.0, "eval")])
+def test_the_trainer_never_reads_the_eval_split_when_there_is_a_validation_split(tmp_path, validation_fraction,
+                                                                                 watched):
+    from pipeline.pipeline import create_pipeline
+
+    config = load_config(None, ["model.architectures=v1", f"data.validation_fraction={validation_fraction}"])
+    pipeline = create_pipeline(config, str(tmp_path))
+    nodes = {node.id: node for node in pipeline.components}
+    trainer = nodes["Trainer_mobilenet_v1"].exec_properties
+    assert json.loads(trainer["train_args"])["splits"] == [image_files.TRAIN_SPLIT]
+    assert json.loads(trainer["eval_args"])["splits"] == [watched]
+    assert json.loads(nodes["Evaluator_mobilenet_v1"].exec_properties["example_splits"]) == [image_files.EVAL_SPLIT]
+    example_gen = json.loads(nodes["ImageExampleGen"].exec_properties["output_config"])
+    assert [split["name"] for split in example_gen["split_config"]["splits"]][-1] == image_files.EVAL_SPLIT

@@ -1,0 +1,95 @@
+"""Warm start: ImageNet file names, the Keras cache, loading by layer name and shape, refusals naming the file."""
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from components.trainer import mobilenet_v1, mobilenet_v2, training, warm_start
+from pipeline.config import ConfigError, load_config
+
+
+def test_imagenet_file_names_are_keras_own():
+    assert warm_start.imagenet_file_name("v1", 1.0, 224) == "mobilenet_1_0_224_tf_no_top.h5"
+    assert warm_start.imagenet_file_name("v1", 0.25, 128) == "mobilenet_2_5_128_tf_no_top.h5"
+    assert (warm_start.imagenet_file_name("v2", 1.4, 224)
+            == "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.4_224_no_top.h5")
+    with pytest.raises(warm_start.WarmStartError, match="input sizes 128, 160, 192, 224, not 96"):
+        warm_start.imagenet_file_name("v1", 1.0, 96)
+
+
+def test_config_refuses_imagenet_at_a_size_without_weights():
+    with pytest.raises(ConfigError, match="model.weights: 'imagenet' is invalid"):
+        load_config(None, ["model.weights=imagenet", "model.input_size=32"])
+    assert load_config(None, ["model.weights=imagenet", "model.input_size=224"]).model.weights == "imagenet"
+
+
+def test_offline_imagenet_is_a_clear_error_naming_the_file_and_where_to_put_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+
+    def offline(*_args, **_kwargs):
+        raise OSError("no network")
+
+    monkeypatch.setattr(tf.keras.utils, "get_file", offline)
+    name = "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5"
+    with pytest.raises(warm_start.WarmStartError, match=f"{name} is not in {tmp_path / 'keras' / 'models'}"):
+        warm_start.resolve("imagenet", "v2", 0.35, 96)
+
+
+def test_weights_in_the_keras_cache_load_by_name_except_the_head(tmp_path, monkeypatch):
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    source = mobilenet_v2.build_network((96, 96, 3), num_classes=1000, alpha=0.35)
+    cache = tmp_path / "keras" / "models"
+    cache.mkdir(parents=True)
+    path = cache / warm_start.imagenet_file_name("v2", 0.35, 96)
+    source.save_weights(str(path))
+    assert warm_start.resolve("imagenet", "v2", 0.35, 96) == str(path)
+    target = mobilenet_v2.build_network((96, 96, 3), num_classes=5, alpha=0.35)
+    loaded = warm_start.load_matching(target, str(path))
+    with_weights = [layer for layer in target.layers if layer.weights]
+    assert loaded == len(with_weights) - 1  # all but the 5-class head
+    np.testing.assert_array_equal(target.get_layer("Conv1").get_weights()[0], source.get_layer("Conv1").get_weights()[0])
+
+
+def test_a_file_that_matches_no_layer_is_refused_naming_it(tmp_path):
+    other = tf.keras.Sequential([tf.keras.Input((4,)), tf.keras.layers.Dense(3, name="unrelated")])
+    path = tmp_path / "other.h5"
+    other.save_weights(str(path))
+    model = mobilenet_v1.build_network((32, 32, 3), num_classes=3, alpha=0.25)
+    with pytest.raises(warm_start.WarmStartError, match=f"no layer of .* matches a layer in {path}"):
+        warm_start.load_matching(model, str(path))
+    with pytest.raises(warm_start.WarmStartError, match="does not exist"):
+        training.train_model(mobilenet_v1.build_network, None, None, 3,
+                             {"alpha": 0.25, "input_size": 32, "weights": str(tmp_path / "missing.h5"),
+                              "architecture": "v1"})
+
+
+def _fashion(classes: range, per_class: int, offset: int, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
+    from components.ingestion import demo_data
+
+    images, labels, _ = demo_data.load_fashion_mnist()
+    chosen = np.concatenate([np.flatnonzero(labels == k)[offset:offset + per_class] for k in classes])
+    rgb = np.repeat(images[chosen][..., None], 3, axis=-1).astype(np.float32)
+    x = (tf.image.resize(rgb, [size, size]) / 127.5 - 1.0).numpy()
+    return x, (labels[chosen] - classes.start).astype(np.int64)
+
+
+def _dataset(x: np.ndarray, y: np.ndarray, shuffle: bool) -> tf.data.Dataset:
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    return (dataset.shuffle(len(y), seed=1) if shuffle else dataset).batch(32)
+
+
+@pytest.mark.slow
+def test_warm_start_from_an_earlier_run_beats_training_from_scratch(tmp_path):
+    """Weights of a run on five Fashion-MNIST classes help a short run on the other five: same budget, same seed."""
+    hparams = {"alpha": 0.25, "input_size": 32, "learning_rate": 0.003, "seed": 3, "architecture": "v1"}
+    first = _fashion(range(0, 5), per_class=150, offset=0)
+    model = training.train_model(mobilenet_v1.build_network, _dataset(*first, True), _dataset(*first, False), 5,
+                                 {**hparams, "epochs": 4})
+    path = tmp_path / "first_run.h5"
+    model.save_weights(str(path))
+    train, held_out = _fashion(range(5, 10), per_class=20, offset=0), _fashion(range(5, 10), per_class=60, offset=20)
+    accuracy = {}
+    for weights in ("none", str(path)):
+        second = training.train_model(mobilenet_v1.build_network, _dataset(*train, True), _dataset(*held_out, False),
+                                      5, {**hparams, "epochs": 3, "weights": weights})
+        accuracy[weights] = second.evaluate(_dataset(*held_out, False), verbose=0)[1]
+    assert accuracy[str(path)] > accuracy["none"], accuracy
