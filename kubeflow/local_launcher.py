@@ -92,10 +92,16 @@ def _producers(task: dict[str, Any]) -> set[str]:
             if "taskOutputArtifact" in value}
 
 
+def upstream_tasks(spec: dict[str, Any]) -> dict[str, set[str]]:
+    """Each root task's upstream tasks: its `dependentTasks` and the producers of its input artifacts."""
+    return {name: set(task.get("dependentTasks", [])) | _producers(task)
+            for name, task in spec["root"]["dag"]["tasks"].items()}
+
+
 def task_order(spec: dict[str, Any]) -> list[str]:
     """The root DAG's tasks, each after every task it depends on (ties by name)."""
     tasks = spec["root"]["dag"]["tasks"]
-    needs = {name: set(task.get("dependentTasks", [])) | _producers(task) for name, task in tasks.items()}
+    needs = upstream_tasks(spec)
     for name, upstream in needs.items():
         unknown = upstream - set(tasks)
         if unknown:
@@ -330,8 +336,7 @@ class LocalLauncher:
         once the tasks already started have ended."""
         log_dir = log_dir or os.path.join(self.run_root, "logs")
         os.makedirs(log_dir, exist_ok=True)
-        tasks = self.spec["root"]["dag"]["tasks"]
-        needs = {name: set(task.get("dependentTasks", [])) | _producers(task) for name, task in tasks.items()}
+        needs = upstream_tasks(self.spec)
         pending, runs = task_order(self.spec), []
         failure: BaseException | None = None
         with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, parallelism)) as pool:
