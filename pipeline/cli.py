@@ -64,10 +64,11 @@ def _load(args: argparse.Namespace) -> config_lib.Config:
     return config_lib.load_config(args.config, overrides)
 
 
-def _check_data(config: config_lib.Config, out: TextIO) -> None:
-    """Fail early, with the folder named, when the image folder cannot make a classifier."""
+def _check_data(config: config_lib.Config, out: TextIO) -> int | None:
+    """Fail early, with the folder named, when the image folder cannot make a classifier; the number of files in a
+    local image folder (None for TFRecords or a remote folder)."""
     if config.data.format != "images" or "://" in config.data.root:
-        return
+        return None
     from components.ingestion.image_files import scan_folder
 
     summary = scan_folder(config.data.root)
@@ -80,6 +81,7 @@ def _check_data(config: config_lib.Config, out: TextIO) -> None:
     if summary.stray_files:
         out.write(f"warning: {len(summary.stray_files)} file(s) directly under the data folder are ignored "
                   f"(e.g. {summary.stray_files[0]}); images must be inside class folders\n")
+    return summary.total
 
 
 def _results(config: config_lib.Config, paths: local_runner.RunPaths) -> list[run_summary.ModelResult]:
@@ -97,16 +99,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     config = _load(args)
     paths = local_runner.localize(config)
     out = sys.stdout
-    _check_data(config, out)
+    example_count = _check_data(config, out)
     log_path = paths.new_log()
     out.write(f"run home: {paths.home}\nTFX/Beam/TensorFlow log: {log_path}\n")
+    if config.beam.runner == "DirectRunner":
+        mode, workers = config.beam.direct_mode(example_count)
+        out.write(f"beam: DirectRunner {mode}, {workers} worker(s) (beam.direct_running_mode="
+                  f"{config.beam.direct_running_mode}, beam.in_memory_max_examples="
+                  f"{config.beam.in_memory_max_examples})\n")
     out.flush()
     started = time.monotonic()
     failure: str | None = None
     results: list[run_summary.ModelResult] = []
     with progress.capture_output(log_path) as terminal, progress.report_progress(terminal) as reporter:
         try:
-            local_runner.run_pipeline(config, paths)
+            local_runner.run_pipeline(config, paths, example_count)
             results = _results(config, paths)
         except Exception as error:  # the run failed: say where and why, not a traceback
             component = reporter.mark_failed()

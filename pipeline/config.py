@@ -22,6 +22,7 @@ QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
 INTEGER_IO = ("", "uint8", "int8")
 MAX_PIPELINE_NAME_LENGTH = 63  # TFX refuses longer pipeline names
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")
+DIRECT_RUNNING_MODES = ("auto", "in_memory", "multi_threading", "multi_processing")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "schema.pbtxt"
 
@@ -97,12 +98,28 @@ class TFLiteConfig:
 
 @dataclasses.dataclass
 class BeamConfig:
-    """How Beam work runs: DirectRunner locally, or a distributed runner."""
+    """How Beam work runs: DirectRunner locally, or a distributed runner.
+
+    `direct_running_mode: auto` runs the DirectRunner in one process (`in_memory`) when the local image folder holds
+    at most `in_memory_max_examples` files, where starting `direct_num_workers` worker processes (each importing
+    TensorFlow and TFX) costs more than it gains; otherwise, and whenever the size is unknown (Kubeflow, TFRecords),
+    `multi_processing`.
+    """
 
     runner: str = "DirectRunner"
     direct_num_workers: int = 2
-    direct_running_mode: str = "multi_processing"
+    direct_running_mode: str = "auto"
+    in_memory_max_examples: int = 5000
     extra_args: list[str] = dataclasses.field(default_factory=list)
+
+    def direct_mode(self, example_count: int | None) -> tuple[str, int]:
+        """The DirectRunner's (running mode, workers), with `auto` resolved by the number of examples (None: not
+        known, as on Kubeflow)."""
+        if self.direct_running_mode != "auto":
+            return self.direct_running_mode, self.direct_num_workers
+        if example_count is not None and example_count <= self.in_memory_max_examples:
+            return "in_memory", 1
+        return "multi_processing", self.direct_num_workers
 
 
 @dataclasses.dataclass
@@ -319,8 +336,9 @@ def validate(config: Config) -> None:
         ("tflite.max_eval_examples", config.tflite.max_eval_examples >= 0, "0 (all) or positive"),
         ("beam.runner", config.beam.runner in BEAM_RUNNERS, f"one of {', '.join(BEAM_RUNNERS)}"),
         ("beam.direct_num_workers", config.beam.direct_num_workers >= 1, "at least 1"),
-        ("beam.direct_running_mode", config.beam.direct_running_mode
-         in ("in_memory", "multi_threading", "multi_processing"), "in_memory, multi_threading or multi_processing"),
+        ("beam.direct_running_mode", config.beam.direct_running_mode in DIRECT_RUNNING_MODES,
+         f"one of {', '.join(DIRECT_RUNNING_MODES)}"),
+        ("beam.in_memory_max_examples", config.beam.in_memory_max_examples >= 0, "0 or more"),
         ("registry.root", bool(config.registry.root), "a path"),
         ("registry.model_prefix", _makes_valid_model_names(config.registry.model_prefix),
          f"a prefix that makes model names <prefix>_v1 / <prefix>_v2 of {NAME_RULE}"),

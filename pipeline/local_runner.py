@@ -43,8 +43,9 @@ def localize(config: Config) -> RunPaths:
     return RunPaths(Path(config.pipeline.home))
 
 
-def run_pipeline(config: Config, paths: RunPaths) -> None:
-    """Assemble the pipeline with `create_pipeline` and run it to the end with LocalDagRunner."""
+def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = None) -> None:
+    """Assemble the pipeline with `create_pipeline` and run it to the end with LocalDagRunner (`example_count`, the
+    images in the data folder when known, picks the DirectRunner's mode in `auto`)."""
     from tfx import v1 as tfx
 
     from pipeline.pipeline import create_pipeline
@@ -54,5 +55,6 @@ def run_pipeline(config: Config, paths: RunPaths) -> None:
         config,
         pipeline_root=paths.pipeline_root,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata),
+        example_count=example_count,
     )
     tfx.orchestration.LocalDagRunner().run(pipeline)

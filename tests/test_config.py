@@ -49,3 +49,16 @@ def test_yaml_errors_name_file_and_key(tmp_path):
         config_lib.load_config(str(tmp_path / "missing.yaml"))
     with pytest.raises(config_lib.ConfigError, match="expected key=value"):
         config_lib.load_config(None, ["train.epochs"])
+
+
+@pytest.mark.parametrize("overrides, count, expected", [
+    ([], 120, ("in_memory", 1)),
+    ([], 5000, ("in_memory", 1)),
+    ([], 5001, ("multi_processing", 2)),
+    ([], None, ("multi_processing", 2)),
+    (["beam.in_memory_max_examples=0"], 120, ("multi_processing", 2)),
+    (["beam.direct_running_mode=multi_processing"], 120, ("multi_processing", 2)),
+    (["beam.direct_running_mode=in_memory", "beam.direct_num_workers=3"], 10**6, ("in_memory", 3)),
+])
+def test_auto_beam_mode_runs_small_folders_in_one_process(overrides, count, expected):
+    assert config_lib.load_config(None, overrides).beam.direct_mode(count) == expected

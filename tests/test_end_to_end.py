@@ -22,7 +22,6 @@ TINY_RUN = [
     "--set", "train.epochs=1", "--set", "train.batch_size=16",
     "--set", "gates.min_accuracy=0", "--set", "gates.max_accuracy_drop=1", "--set", "gates.max_regression=1",
     "--set", "tflite.representative_examples=8", "--set", "tflite.latency_runs=3",
-    "--set", "beam.direct_num_workers=2",
 ]
 
 
@@ -55,6 +54,7 @@ def test_first_run_pushes_both_models(runs):
                       "Pusher_mobilenet_v2"):
         assert f"> {component}" in first.stdout
     assert "epoch 1/1" in first.stdout
+    assert "beam: DirectRunner in_memory, 1 worker(s) (beam.direct_running_mode=auto" in first.stdout
     for name in ("mobilenet_v1", "mobilenet_v2"):
         version = registry / name / "1"
         assert str(version) in first.stdout

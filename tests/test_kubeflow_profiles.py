@@ -27,7 +27,7 @@ def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, o
         assert options.view_as(pipeline_options.PortableOptions).environment_type == "EXTERNAL"
 
 
-def test_local_default_stays_direct_runner_multi_processing():
+def test_local_default_of_unknown_size_stays_direct_runner_multi_processing():
     assert beam_pipeline_args(load_config()) == [
         "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
 
@@ -49,3 +49,8 @@ def test_the_photo_profile_loads_and_reaches_the_trainer():
     hparams = config.trainer_hparams("v2")
     assert (hparams["input_size"], hparams["augment"], hparams["warmup_epochs"]) == (224, True, 1)
     assert hparams["label_smoothing"] == 0.1
+
+
+def test_local_default_runs_a_small_folder_in_memory():
+    assert beam_pipeline_args(load_config(), example_count=120) == [
+        "--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]

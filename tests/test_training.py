@@ -57,3 +57,17 @@ def test_read_transformed_parses_images_and_labels(tmp_path):
     np.testing.assert_allclose(images[3], 150 / 127.5 - 1.0, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="no transformed examples"):
         training.read_transformed([str(tmp_path / "none-*.gz")], tft.TFTransformOutput(str(tmp_path / "transform")), 2)
+
+
+def test_training_keeps_autograph_out_of_legacy_keras():
+    from tensorflow.python.autograph.core import config
+    from tensorflow.python.autograph.impl import conversion
+
+    from components import keras_autograph
+
+    keras_autograph.exempt_tf_keras()
+    keras_autograph.exempt_tf_keras()
+    rules = [rule for rule in config.CONVERSION_RULES if rule.matches(keras_autograph.PACKAGE)]
+    assert len(rules) == 1 and isinstance(rules[0], config.DoNotConvert)
+    assert tf.keras.layers.Dense.__module__.startswith("tf_keras.")
+    assert conversion.is_allowlisted(tf.keras.layers.Dense(1).call)
