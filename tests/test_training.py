@@ -49,8 +49,8 @@ def test_read_transformed_parses_images_and_labels(tmp_path):
                 preprocessing.LABEL_XF: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
             }))
             writer.write(example.SerializeToString())
-    batches = list(training.read_transformed([str(tmp_path / "*.gz")], tft.TFTransformOutput(str(tmp_path / "transform")),
-                                             batch_size=2))
+    transform_output = tft.TFTransformOutput(str(tmp_path / "transform"))
+    batches = list(training.read_transformed([str(tmp_path / "*.gz")], transform_output, batch_size=2))
     images = np.concatenate([b[0].numpy() for b in batches])
     labels = np.concatenate([b[1].numpy() for b in batches])
     assert images.shape == (5, 4, 4, 3) and list(labels) == [0, 1, 2, 3, 4]
