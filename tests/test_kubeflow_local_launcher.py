@@ -97,7 +97,8 @@ def test_kfp_hands_inputs_over_untyped_and_the_project_entrypoint_types_them(run
     executor_input = launcher.executor_input(f"Trainer_{MODEL}", str(runs["root"] / "probe"))
     for artifact_list in executor_input["inputs"]["artifacts"].values():
         assert artifact_list["artifacts"][0]["type"] == {"instanceSchema": ""}
-    assert "typed the untyped input artifact(s) examples, schema, transform_graph" in _log(task_runs[f"Trainer_{MODEL}"])
+    trainer_log = _log(task_runs[f"Trainer_{MODEL}"])
+    assert "typed the untyped input artifact(s) examples, schema, transform_graph" in trainer_log
     assert "typed the untyped" not in _log(task_runs["ImageExampleGen"])
 
 
