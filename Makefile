@@ -10,6 +10,7 @@ INSTALLED := $(VENV)/.installed
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 DATA ?= data/fashion-mnist
 PER_CLASS ?= 300
+CONFIG ?= pipeline/profiles/demo.yaml
 ARGS ?=
 
 IMAGE ?= mobilenet-pipeline:latest
@@ -64,7 +65,7 @@ run: setup
 			$(VENV)/bin/mobilenet-pipeline demo-data "$(DATA)" --dataset digits --per-class $(PER_CLASS); \
 		fi; \
 	fi
-	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" $(ARGS)
+	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" --config $(CONFIG) $(ARGS)
 
 test: setup
 	$(VENV)/bin/pytest -q --durations=15 tests

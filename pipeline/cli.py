@@ -38,12 +38,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--models", help="architectures to train, e.g. v1,v2 (model.architectures)")
     _add_config_options(run)
 
-    demo = commands.add_parser("demo-data", help="write a built-in real image dataset as DIR/<label>/<file>.png")
+    from components.ingestion import demo_data
+
+    demo = commands.add_parser("demo-data", help="write a built-in real image dataset as DIR/<label>/<file>")
     demo.add_argument("dir", help="output folder (must not exist or be empty)")
-    demo.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "digits"])
+    demo.add_argument("--dataset", default="fashion-mnist", choices=demo_data.DATASETS,
+                      help="fashion-mnist (Debian package), digits (scikit-learn) or photos (views of the photos "
+                           "scikit-learn and matplotlib ship, 6 classes)")
     demo.add_argument("--per-class", type=int, default=300, help="images per class (default 300)")
     demo.add_argument("--image-size", type=int, metavar="N",
-                      help="scale the images up to NxN pixels (default: the dataset's own size, 28 or 8)")
+                      help="scale the images to NxN pixels (default: the dataset's own size: 28, 8, or the crop's)")
 
     show = commands.add_parser("show-config", help="print the effective configuration as YAML")
     _add_config_options(show)
@@ -69,13 +73,18 @@ def _check_data(config: config_lib.Config, out: TextIO) -> int | None:
     local image folder (None for TFRecords or a remote folder)."""
     if config.data.format != "images" or "://" in config.data.root:
         return None
-    from components.ingestion.image_files import scan_folder
+    from components.ingestion.image_files import scan_folder, typical_side
 
     summary = scan_folder(config.data.root)
     if len(summary.classes) < 2:
         raise ValueError(f"{config.data.root}: found {len(summary.classes)} class folder(s) with files "
                          f"({', '.join(summary.classes) or 'none'}); a classifier needs at least 2")
     out.write(f"data: {summary.total} files in {len(summary.classes)} classes under {config.data.root}\n")
+    side, size = typical_side(config.data.root, list(summary.classes)), config.model.input_size
+    if side and 2 * side <= size:
+        out.write(f"note: the images are about {side} px, upscaled to model.input_size={size} (slower, no more "
+                  f"detail); set a smaller model.input_size for small images, e.g. --config "
+                  f"pipeline/profiles/demo.yaml for Fashion-MNIST\n")
     for name in summary.empty_classes:
         out.write(f"warning: class folder '{name}' is empty and is ignored\n")
     if summary.stray_files:

@@ -25,6 +25,8 @@ BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", 
 DIRECT_RUNNING_MODES = ("auto", "in_memory", "multi_threading", "multi_processing")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "schema.pbtxt"
+DEMO_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "demo.yaml"
+"""The config of the built-in demo dataset behind `make run` and `make bench` (a small input for 28 px images)."""
 
 
 class ConfigError(ValueError):
@@ -50,7 +52,7 @@ class ModelConfig:
     architectures: list[str] = dataclasses.field(default_factory=lambda: ["v1", "v2"])
     alpha: float = 1.0
     v2_alpha: float = 1.4
-    input_size: int = 32
+    input_size: int = 224
     dropout: float = 0.1
     bn_momentum: float = 0.9
     weights: str = "none"
@@ -69,6 +71,9 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: bool = False
     flip: bool = True
+    frozen_epochs: int = 0
+    fine_tune_rate: float = 0.1
+    recalibrate_bn_batches: int = 8
 
 
 @dataclasses.dataclass
@@ -179,6 +184,9 @@ class Config:
             "label_smoothing": self.train.label_smoothing,
             "augment": self.train.augment,
             "flip": self.train.flip,
+            "frozen_epochs": self.train.frozen_epochs,
+            "fine_tune_rate": self.train.fine_tune_rate,
+            "recalibrate_bn_batches": self.train.recalibrate_bn_batches,
         }
 
 
@@ -318,6 +326,12 @@ def validate(config: Config) -> None:
         ("train.warmup_epochs", 0 <= config.train.warmup_epochs <= config.train.epochs,
          "0 (constant learning rate) to train.epochs"),
         ("train.label_smoothing", 0.0 <= config.train.label_smoothing < 1.0, "in [0, 1)"),
+        ("train.frozen_epochs", config.train.frozen_epochs == 0 or (
+            config.model.weights not in ("", "none") and 0 < config.train.frozen_epochs < config.train.epochs),
+         "0, or with model.weights set, 1 to train.epochs - 1 (a frozen backbone needs warm-started weights)"),
+        ("train.fine_tune_rate", 0.0 < config.train.fine_tune_rate <= 1.0, "in (0, 1]"),
+        ("train.recalibrate_bn_batches", config.train.recalibrate_bn_batches >= 0,
+         "0 (BatchNorm's moving averages) or more"),
         ("gates.min_accuracy", 0.0 <= config.gates.min_accuracy <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_accuracy_drop", 0.0 <= config.gates.max_accuracy_drop <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_model_bytes", config.gates.max_model_bytes > 0, "positive"),

@@ -157,3 +157,14 @@ def test_peak_memory_covers_the_child_process_tree(tmp_path):
     assert measured.returncode == 0
     assert measured.peak_rss_bytes > 150_000_000
     assert measured.seconds >= 1.5
+
+
+def test_the_recipe_benchmark_before_settings_are_valid_and_differ_from_the_photo_recipe():
+    from pipeline.bench import recipe
+    from pipeline.config import load_config
+
+    before = load_config(str(recipe.PHOTO_PROFILE), recipe.BEFORE)
+    after = load_config(str(recipe.PHOTO_PROFILE))
+    assert (before.data.validation_fraction, before.train.recalibrate_bn_batches, before.train.augment) == (0, 0, False)
+    assert (after.data.validation_fraction > 0, after.train.recalibrate_bn_batches > 0, after.train.augment) == (
+        True, True, True)

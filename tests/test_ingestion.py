@@ -112,3 +112,20 @@ def test_scan_folder_counts_classes_and_strays(image_folder):
     assert summary.stray_files == ["README.txt"]
     with pytest.raises(FileNotFoundError, match="does not exist"):
         image_files.scan_folder(image_folder / "nope")
+
+
+def test_the_cli_notes_when_small_images_meet_the_large_default_input(tmp_path):
+    """The default input is 224 px; 28 px images get a note pointing at a smaller size, 300 px photos do not."""
+    from pipeline import cli
+    from pipeline.config import REPO_ROOT, load_config
+
+    for side in (28, 300):
+        for label in ("a", "b"):
+            (tmp_path / str(side) / label).mkdir(parents=True)
+            Image.new("RGB", (side + 10, side)).save(tmp_path / str(side) / label / "0.png")
+    assert image_files.typical_side(tmp_path / "28", ["a", "b"]) == 28
+    for side, config_file, noted in ((28, None, True), (300, None, False),
+                                     (28, str(REPO_ROOT / "pipeline" / "profiles" / "demo.yaml"), False)):
+        out = io.StringIO()
+        assert cli._check_data(load_config(config_file, [f"data.root={tmp_path / str(side)}"]), out) == 2
+        assert ("note: the images are about 28 px, upscaled to model.input_size=224" in out.getvalue()) == noted

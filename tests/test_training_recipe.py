@@ -9,7 +9,7 @@ import tensorflow as tf
 from components.ingestion import image_files
 from components.tflite import conversion
 from components.trainer import mobilenet_v1, training
-from pipeline.config import load_config
+from pipeline.config import ConfigError, load_config
 
 AUGMENTATION_OPS = {"SampleDistortedBoundingBoxV2", "RandomUniform", "RandomUniformInt", "AdjustContrastv2",
                     "StatelessRandomUniformV2", "StatelessRandomGetKeyCounter", "RandomShuffle"}
@@ -34,6 +34,25 @@ def test_the_best_validation_epoch_is_restored():
     np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 1.0))
 
 
+def test_batchnorm_statistics_are_recomputed_from_training_batches_before_the_epoch_is_scored():
+    """The moving mean and variance become the average of the batches' own statistics, whatever they were."""
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.BatchNormalization(momentum=0.99, name="bn")])
+    model.compile(loss="mse", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(loc, 2.0, (64, 3)).astype(np.float32) for loc in (1.0, 3.0)]
+    data = tf.data.Dataset.from_tensor_slices((np.concatenate(batches), np.zeros(128, np.float32))).batch(64)
+    scoring = training.RecalibrateBatchNorm(data, data, batches=2)
+    scoring.set_model(model)
+    logs = {}
+    scoring.on_epoch_end(0, logs)
+    layer = model.get_layer("bn")
+    np.testing.assert_allclose(layer.moving_mean.numpy(), np.mean([b.mean(axis=0) for b in batches], axis=0),
+                               rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), np.mean([b.var(axis=0) for b in batches], axis=0),
+                               rtol=0.05)  # Keras keeps the unbiased (n - 1) variance
+    assert layer.momentum == 0.99 and set(logs) == {"val_loss", "val_accuracy"}
+
+
 def test_warm_up_then_cosine_decay():
     schedule = training.learning_rate(0.01, warmup_epochs=1, epochs=3, steps_per_epoch=10)
     values = [float(schedule(step)) for step in (0, 5, 10, 20, 30)]
@@ -54,6 +73,47 @@ def test_augmentation_changes_training_images_only_and_stays_in_range():
     augmented = training.augment(images, seed=3).numpy()
     assert augmented.shape == (2, 16, 16, 3) and augmented.min() >= -1.0 and augmented.max() <= 1.0
     assert not np.allclose(augmented, images.numpy())
+
+
+def test_a_frozen_backbone_learns_only_its_head_then_fine_tunes_every_layer(tmp_path):
+    """model.weights + train.frozen_epochs=1 of 2: epoch 1 leaves every warm-started layer (weights and BatchNorm
+    statistics) as loaded and trains the new head; epoch 2 trains them all."""
+    source = mobilenet_v1.build_network((32, 32, 3), num_classes=5, alpha=0.25)
+    path = tmp_path / "backbone.h5"
+    source.save_weights(str(path))
+    snapshots = []
+
+    class Snapshot(tf.keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            if not snapshots:
+                self.on_epoch_end(-1)
+
+        def on_epoch_end(self, epoch, logs=None):
+            snapshots.append({layer.name: [w.copy() for w in layer.get_weights()] for layer in self.model.layers
+                              if layer.weights})
+
+    hparams = {"alpha": 0.25, "input_size": 32, "architecture": "v1", "weights": str(path), "epochs": 2,
+               "frozen_epochs": 1, "fine_tune_rate": 0.5, "learning_rate": 0.01, "dropout": 0.0}
+    model = training.train_model(mobilenet_v1.build_network, _tiny_data(), _tiny_data(1), 2, hparams,
+                                 callbacks=[Snapshot()])
+    head = "conv_preds"  # 5 classes in the file, 2 here: not loaded
+    loaded = {layer.name: layer.get_weights() for layer in source.layers if layer.weights and layer.name != head}
+    initial, after_frozen, after_fine_tuning = snapshots
+    assert set(initial) == {*loaded, head}
+    for name, weights in loaded.items():
+        for before, after in zip(weights, after_frozen[name]):
+            np.testing.assert_array_equal(before, after, err_msg=name)
+    assert not np.allclose(initial[head][1], after_frozen[head][1])  # the head's bias learned
+    assert all(layer.trainable for layer in model.layers)
+    assert not np.allclose(after_fine_tuning["conv1"][0], loaded["conv1"][0])
+    assert not np.allclose(after_fine_tuning["conv1_bn"][2], loaded["conv1_bn"][2])  # moving mean
+
+
+def test_frozen_epochs_need_warm_start_weights():
+    with pytest.raises(ConfigError, match="train.frozen_epochs: 2 is invalid; expected 0, or with model.weights"):
+        load_config(None, ["train.frozen_epochs=2"])
+    config = load_config(None, ["train.frozen_epochs=2", "model.weights=/tmp/w.h5", "train.epochs=6"])
+    assert config.trainer_hparams("v1")["frozen_epochs"] == 2
 
 
 @pytest.mark.slow

@@ -2,6 +2,11 @@
 
 - `fashion-mnist`: Zalando's Fashion-MNIST from Debian's `dataset-fashion-mnist` package (IDX files).
 - `digits`: scikit-learn's bundled 8x8 handwritten digits, for machines where no system package can be installed.
+- `photos`: views of the three colour photos the Python packages ship (scikit-learn's `china.jpg` and
+  `flower.jpg`, 640x427, and matplotlib's `grace_hopper.jpg`, 512x600), as JPEGs. Each photo's left and right
+  halves are two classes (six in all); an example is a random square crop of 60 % to 100 % of its half's shorter
+  side, at the crop's own resolution (154 to 320 px), with brightness, contrast, colour and blur jitter. Small,
+  but real camera pixels: the classes differ in texture and structure, and the halves of one photo share colours.
 """
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ import shutil
 import struct
 import tempfile
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 from PIL import Image
@@ -19,7 +25,8 @@ FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_LABELS = ("t-shirt top", "trouser", "pullover", "dress", "coat",
                         "sandal", "shirt", "sneaker", "bag", "ankle boot")
 DIGIT_LABELS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-DATASETS = ("fashion-mnist", "digits")
+DATASETS = ("fashion-mnist", "digits", "photos")
+PHOTO_SEED = 12
 
 
 class DatasetUnavailable(RuntimeError):
@@ -59,15 +66,63 @@ def load_digits() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     return images, bunch.target.astype(np.int64), DIGIT_LABELS
 
 
+def load_package_photos() -> dict[str, Image.Image]:
+    """The colour photos scikit-learn and matplotlib ship, by short name, as RGB images."""
+    from matplotlib import cbook
+    from sklearn.datasets import load_sample_images
+
+    bunch = load_sample_images()
+    photos = {Path(name).stem: Image.fromarray(array) for name, array in zip(bunch.filenames, bunch.images)}
+    with cbook.get_sample_data("grace_hopper.jpg") as handle:
+        photos["grace_hopper"] = Image.open(handle).convert("RGB")
+    return photos
+
+
+def photo_views(per_class: int, seed: int = PHOTO_SEED) -> dict[str, list[Image.Image]]:
+    """`per_class` jittered square crops of each half of each package photo, by class (`<photo>-left|right`)."""
+    from PIL import ImageEnhance, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    views: dict[str, list[Image.Image]] = {}
+    for name, photo in sorted(load_package_photos().items()):
+        width, height = photo.size
+        for side_name, left in (("left", 0), ("right", width // 2)):
+            half = photo.crop((left, 0, left + width // 2, height))
+            shorter = min(half.size)
+            crops = []
+            for _ in range(per_class):
+                side = int(shorter * rng.uniform(0.6, 1.0))
+                x, y = int(rng.integers(0, half.width - side + 1)), int(rng.integers(0, half.height - side + 1))
+                view = half.crop((x, y, x + side, y + side))
+                for enhancer in (ImageEnhance.Brightness, ImageEnhance.Contrast, ImageEnhance.Color):
+                    view = enhancer(view).enhance(float(rng.uniform(0.7, 1.3)))
+                crops.append(view.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.0, 1.2)))))
+            views[f"{name}-{side_name}"] = crops
+    return views
+
+
 def pick_per_class(labels: np.ndarray, per_class: int) -> np.ndarray:
     """Indices of the first `per_class` examples of every class (deterministic)."""
     chosen = [np.flatnonzero(labels == cls)[:per_class] for cls in np.unique(labels)]
     return np.sort(np.concatenate(chosen))
 
 
+def _images(dataset: str, per_class: int) -> Iterator[tuple[str, str, Image.Image]]:
+    """(class name, file name, image) of `per_class` images of each class of `dataset`."""
+    if dataset == "photos":
+        for name, views in photo_views(per_class).items():
+            for index, view in enumerate(views):
+                yield name, f"{name}-{index:05d}.jpg", view
+        return
+    images, labels, names = load_fashion_mnist() if dataset == "fashion-mnist" else load_digits()
+    for index in pick_per_class(labels, per_class):
+        yield names[int(labels[index])], f"{dataset}-{index:05d}.png", Image.fromarray(images[index], mode="L")
+
+
 def write_dataset(output_dir: str | os.PathLike, dataset: str = "fashion-mnist", per_class: int = 300,
                   image_size: int | None = None) -> dict[str, int]:
-    """Write `per_class` images of each class as PNGs under `output_dir/<label>/`; returns counts per label.
+    """Write `per_class` images of each class under `output_dir/<label>/` (PNGs, or JPEGs for `photos`); returns
+    counts per label.
     `image_size` scales them up to that many pixels square (bilinear), e.g. to load ingestion like photos do.
 
     The folder is written beside its final place and renamed into it, so an interrupted run leaves nothing half-written.
@@ -82,20 +137,16 @@ def write_dataset(output_dir: str | os.PathLike, dataset: str = "fashion-mnist",
     target = Path(output_dir)
     if target.exists() and any(target.iterdir()):
         raise FileExistsError(f"{target}: folder exists and is not empty; choose a new folder or remove it")
-    images, labels, names = load_fashion_mnist() if dataset == "fashion-mnist" else load_digits()
-    indices = pick_per_class(labels, per_class)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     counts: dict[str, int] = {}
     try:
-        for index in indices:
-            name = names[int(labels[index])]
+        for name, file_name, image in _images(dataset, per_class):
             folder = staging / name
             folder.mkdir(exist_ok=True)
-            image = Image.fromarray(images[index], mode="L")
             if image_size:
                 image = image.resize((image_size, image_size), Image.BILINEAR)
-            image.save(folder / f"{dataset}-{index:05d}.png")
+            image.save(folder / file_name, **({"quality": 90} if file_name.endswith(".jpg") else {}))
             counts[name] = counts.get(name, 0) + 1
         if target.exists():
             target.rmdir()

@@ -76,6 +76,21 @@ def scan_folder(root: str | os.PathLike) -> FolderSummary:
     return FolderSummary({k: v for k, v in classes.items() if v}, empty, stray)
 
 
+def typical_side(root: str | os.PathLike, classes: list[str], per_class: int = 4) -> int | None:
+    """The median shorter side, in pixels, of the first few images of each class folder (headers only; None when
+    none of them opens)."""
+    sides = []
+    for name in classes:
+        files = sorted(f for f in Path(root, name).iterdir() if f.is_file() and not is_hidden(f.name))[:per_class]
+        for path in files:
+            try:
+                with Image.open(path) as image:
+                    sides.append(min(image.size))
+            except (OSError, UnidentifiedImageError):
+                continue
+    return int(np.median(sides)) if sides else None
+
+
 def _to_rgb_array(image: Image.Image) -> np.ndarray:
     """Decode any PIL mode to an 8-bit RGB array (16-bit scaled down, alpha composited on white)."""
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):

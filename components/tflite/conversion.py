@@ -37,15 +37,17 @@ def _converter(saved_model_dir: str) -> tf.lite.TFLiteConverter:
     return converter
 
 
-def save_for_conversion(model: tf.keras.Model, directory: str, size: int) -> None:
+def save_for_conversion(model: tf.keras.Model, directory: str, size: int, save_traces: bool = False) -> None:
     """Save `model` as a SavedModel with only the `serving_preprocessed` signature that `convert` reads (for
-    models trained outside the pipeline: the benchmark's script and size sweep)."""
+    models trained outside the pipeline: the benchmark's script and size sweep). As in the Trainer, Keras' per-layer
+    call traces are left out unless `save_traces`: the converter reads the signature only."""
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="image")])
     def serve_preprocessed(image: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"probabilities": model(image, training=False)}
 
-    model.save(directory, save_format="tf", signatures={SIGNATURE: serve_preprocessed.get_concrete_function()})
+    model.save(directory, save_format="tf", signatures={SIGNATURE: serve_preprocessed.get_concrete_function()},
+               save_traces=save_traces)
 
 
 def convert(saved_model_dir: str, mode: str, representative_images: np.ndarray | None = None,

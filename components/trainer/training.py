@@ -74,9 +74,10 @@ class SmoothedSparseCrossentropy(tf.keras.losses.Loss):
         return {"num_classes": self.num_classes, "label_smoothing": self.label_smoothing, "name": self.name}
 
 
-def learning_rate(base: float, warmup_epochs: int, epochs: int, steps_per_epoch: int) -> Any:
-    """`base`, or with `warmup_epochs` > 0: linear warm-up from 0 over those epochs, then cosine decay to 0."""
-    if warmup_epochs <= 0 or steps_per_epoch <= 0:
+def learning_rate(base: float, warmup_epochs: int, epochs: int, steps_per_epoch: int, decay: bool = False) -> Any:
+    """`base`, or with `warmup_epochs` > 0: linear warm-up from 0 over those epochs, then cosine decay to 0 (with
+    `decay` and no warm-up: cosine decay from `base`)."""
+    if (warmup_epochs <= 0 and not decay) or steps_per_epoch <= 0:
         return base
     warmup_steps = min(warmup_epochs, epochs) * steps_per_epoch
     decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
@@ -100,6 +101,43 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         if self._weights is not None:
             self.model.set_weights(self._weights)
+
+
+class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
+    """After every epoch, before it is scored: recompute the moving mean and variance of every trainable BatchNorm
+    layer as the plain average over `batches` training batches (without augmentation) under the epoch's final
+    weights, then score `validation_data` into the epoch's `val_*` logs.
+
+    Why: the moving averages trail the weights. In a short run with few steps per epoch (14 at 430 images and
+    batch 32) the weights move faster than a 0.9-momentum average follows, and a deep network compounds the lag
+    layer by layer, so the validation score sat at chance for the first epochs while the network was learning
+    (`docs/training.md`). With `batches` = 0, validation uses the moving averages as Keras keeps them."""
+
+    def __init__(self, train_data: tf.data.Dataset, validation_data: tf.data.Dataset, batches: int):
+        super().__init__()
+        self.train_data, self.validation_data, self.batches = train_data, validation_data, batches
+
+    def recalibrate(self) -> None:
+        """Set the BatchNorm statistics to the average of `batches` batches' statistics."""
+        layers = [layer for layer in self.model.layers
+                  if isinstance(layer, tf.keras.layers.BatchNormalization) and layer.trainable]
+        momenta = [layer.momentum for layer in layers]
+        for layer in layers:
+            layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
+            layer.moving_variance.assign(tf.zeros_like(layer.moving_variance))
+        for index, (images, _) in enumerate(self.train_data.take(self.batches)):
+            for layer in layers:
+                layer.momentum = index / (index + 1)  # moving = running mean of the batch statistics
+            self.model(images, training=True)
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self.batches:
+            self.recalibrate()
+        scores = self.model.evaluate(self.validation_data, verbose=0, return_dict=True)
+        if logs is not None:
+            logs.update({f"val_{name}": float(value) for name, value in scores.items()})
 
 
 class EpochProgress(tf.keras.callbacks.Callback):
@@ -156,12 +194,23 @@ def count_batches(dataset: tf.data.Dataset) -> int:
     return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
 
 
+def _fit_phase(model: tf.keras.Model, train_data: tf.data.Dataset, rate: Any, loss: tf.keras.losses.Loss,
+               first_epoch: int, last_epoch: int, callbacks: list[tf.keras.callbacks.Callback]) -> None:
+    """Compile `model` (so a change of trainable layers takes effect) and fit epochs `first_epoch`+1 to `last_epoch`
+    (the first callback scores each epoch on the validation data)."""
+    model.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
+    model.fit(train_data, initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks, verbose=0)
+
+
 def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
                 num_classes: int, hparams: dict[str, Any], log_dir: str | None = None,
                 callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> tf.keras.Model:
     """Build the network with `hparams` and fit it on `train_data`, logging each epoch (and calling `callbacks`);
     returns the model with the weights of the epoch that scored best on `validation_data` (the epoch is in
-    `model.kept_epoch`). AutoGraph is kept out of legacy Keras first (`keras_autograph`)."""
+    `model.kept_epoch`). AutoGraph is kept out of legacy Keras first (`keras_autograph`).
+
+    With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
+    that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate."""
     keras_autograph.exempt_tf_keras()
     seed = int(hparams.get("seed", 42))
     tf.keras.utils.set_random_seed(seed)
@@ -171,31 +220,51 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
                           bn_momentum=float(hparams.get("bn_momentum", 0.9)))
     weights = warm_start.resolve(str(hparams.get("weights") or warm_start.NONE), str(hparams.get("architecture")),
                                  float(hparams["alpha"]), size)
-    if weights:
-        model.kept_layers = warm_start.load_matching(model, weights)
+    backbone = warm_start.load_matching(model, weights) if weights else []
     epochs = int(hparams.get("epochs", 1))
+    frozen_epochs = min(int(hparams.get("frozen_epochs", 0)), epochs) if backbone else 0
     max_steps = int(hparams.get("max_train_steps", 0))
     if max_steps:
         train_data = train_data.take(max_steps)
+    unaugmented = train_data
     if hparams.get("augment", False):
         flip = bool(hparams.get("flip", True))
         train_data = train_data.map(lambda images, labels: (augment(images, seed, flip), labels),
                                     num_parallel_calls=tf.data.AUTOTUNE)
     warmup_epochs = int(hparams.get("warmup_epochs", 0))
-    rate = learning_rate(float(hparams.get("learning_rate", 0.002)), warmup_epochs, epochs,
-                         count_batches(train_data) if warmup_epochs else 0)
+    steps = count_batches(train_data) if warmup_epochs else 0
+    base_rate = float(hparams.get("learning_rate", 0.002))
     smoothing = float(hparams.get("label_smoothing", 0.0))
     loss = (SmoothedSparseCrossentropy(num_classes, smoothing) if smoothing
             else tf.keras.losses.SparseCategoricalCrossentropy())
-    model.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
     keep_best = KeepBestEpoch()
-    fit_callbacks = [EpochProgress(hparams.get("name", model.name), epochs), keep_best, *callbacks]
+    name = hparams.get("name", model.name)
+    scoring = RecalibrateBatchNorm(unaugmented, validation_data, int(hparams.get("recalibrate_bn_batches", 8)))
+    fit_callbacks = [scoring, EpochProgress(name, epochs), keep_best, *callbacks]
     if log_dir:
         fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
-    model.fit(train_data, validation_data=validation_data, epochs=epochs, callbacks=fit_callbacks, verbose=0)
+    if frozen_epochs:
+        for layer_name in backbone:
+            model.get_layer(layer_name).trainable = False
+        progress.info("%s: the first %d epoch(s) train the head, the %d warm-started layers frozen", name,
+                      frozen_epochs, len(backbone))
+        rate = learning_rate(base_rate, min(warmup_epochs, frozen_epochs), frozen_epochs, steps)
+        _fit_phase(model, train_data, rate, loss, 0, frozen_epochs, fit_callbacks)
+        for layer_name in backbone:
+            model.get_layer(layer_name).trainable = True
+        base_rate *= float(hparams.get("fine_tune_rate", 0.1))
+        if frozen_epochs < epochs:
+            progress.info("%s: the other %d epoch(s) fine-tune every layer from learning rate %g", name,
+                          epochs - frozen_epochs, base_rate)
+    if frozen_epochs < epochs:
+        remaining = epochs - frozen_epochs
+        _fit_phase(model, train_data,
+                   learning_rate(base_rate, 0 if frozen_epochs else warmup_epochs, remaining, steps,
+                                 decay=bool(warmup_epochs)),
+                   loss, frozen_epochs, epochs, fit_callbacks)
     model.kept_epoch = keep_best.best_epoch
-    progress.info("%s: kept epoch %d of %d (validation accuracy %.3f)", hparams.get("name", model.name),
-                  keep_best.best_epoch, epochs, keep_best.best_accuracy)
+    progress.info("%s: kept epoch %d of %d (validation accuracy %.3f)", name, keep_best.best_epoch, epochs,
+                  keep_best.best_accuracy)
     return model
 
 

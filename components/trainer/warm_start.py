@@ -72,12 +72,12 @@ def _stored_layers(handle: Any) -> Any:
     return handle["model_weights"] if "model_weights" in handle else handle
 
 
-def load_matching(model: tf.keras.Model, path: str) -> int:
-    """Load into `model` every layer of the `.h5` file at `path` with the same name and weight shapes; return how
-    many layers were loaded, and refuse a file that matches none."""
+def load_matching(model: tf.keras.Model, path: str) -> list[str]:
+    """Load into `model` every layer of the `.h5` file at `path` with the same name and weight shapes; return the
+    names of the layers loaded (the backbone a fine-tuning schedule freezes), and refuse a file that matches none."""
     import h5py
 
-    loaded = 0
+    loaded: list[str] = []
     try:
         with tf.io.gfile.GFile(path, "rb") as raw, h5py.File(raw, "r") as handle:
             stored = _stored_layers(handle)
@@ -89,12 +89,13 @@ def load_matching(model: tf.keras.Model, path: str) -> int:
                 values = [group[name][()] for name in names]
                 if [v.shape for v in values] == [tuple(w.shape) for w in layer.weights]:
                     layer.set_weights(values)
-                    loaded += 1
+                    loaded.append(layer.name)
     except OSError as error:
         raise WarmStartError(f"model.weights: {path} is not a Keras .h5 weight file ({error})") from None
     if not loaded:
         raise WarmStartError(f"model.weights: no layer of {model.name} matches a layer in {path} (by name and "
                              "weight shapes): wrong architecture, width or file")
     total = sum(1 for layer in model.layers if layer.weights)
-    progress.info("%s: warm start from %s: loaded %d of %d layers", model.name, os.path.basename(path), loaded, total)
+    progress.info("%s: warm start from %s: loaded %d of %d layers", model.name, os.path.basename(path), len(loaded),
+                  total)
     return loaded

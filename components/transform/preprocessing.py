@@ -21,7 +21,6 @@ LABEL_KEY = "label"
 IMAGE_XF = "image_xf"
 LABEL_XF = "label_xf"
 LABEL_VOCAB = "label_vocab"
-DEFAULT_INPUT_SIZE = 32
 
 
 def resize_like_the_app(image: tf.Tensor, size: int) -> tf.Tensor:
@@ -72,8 +71,10 @@ def _dense_column(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any] | None = None) -> dict[str, tf.Tensor]:
-    """tf.Transform entry point; `custom_config["input_size"]` sets the square image size."""
-    size = int((custom_config or {}).get("input_size", DEFAULT_INPUT_SIZE))
+    """tf.Transform entry point; `custom_config["input_size"]` (`model.input_size`) sets the square image size."""
+    if not custom_config or "input_size" not in custom_config:
+        raise ValueError("preprocessing_fn needs custom_config['input_size'] (model.input_size)")
+    size = int(custom_config["input_size"])
     outputs = {IMAGE_XF: encode_pixels(decode_images(_dense_column(inputs[IMAGE_KEY]), size))}
     if LABEL_KEY in inputs:
         label = _dense_column(inputs[LABEL_KEY])

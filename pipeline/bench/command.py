@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import QUANTIZATION_MODES, ModelConfig
+from pipeline.config import DEMO_PROFILE, QUANTIZATION_MODES, load_config
 
 log = logging.getLogger("mobilenet.bench")
 THREADS = (1, 2)
@@ -59,7 +59,7 @@ def add_bench_subparser(commands: Any) -> None:
     bench.add_argument("--per-class", type=int, help=f"images per class (default {FULL.per_class}, quick "
                                                      f"{QUICK.per_class})")
     bench.add_argument("--epochs", type=int, help=f"training epochs (default {FULL.epochs}, quick {QUICK.epochs})")
-    defaults = ModelConfig()
+    defaults = load_config(str(DEMO_PROFILE)).model
     bench.add_argument("--alphas", nargs="+", default=[f"{defaults.alpha}:{defaults.v2_alpha}"], metavar="V1:V2",
                        help=f"width multipliers, one pipeline run per V1:V2 pair (default the config's, "
                             f"{defaults.alpha}:{defaults.v2_alpha})")
@@ -199,8 +199,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     sizes = _sizes(args)
     out = Path(args.out).resolve()
     work = out / "work"
-    common = [f"train.epochs={sizes.epochs}", f"tflite.quantization={','.join(QUANTIZATION_MODES)}",
-              *sizes.extra_overrides, *args.overrides]
+    common = [f"model.input_size={args.input_sizes[0]}", f"train.epochs={sizes.epochs}",
+              f"tflite.quantization={','.join(QUANTIZATION_MODES)}", *sizes.extra_overrides, *args.overrides]
     all_variants = variants(args.alphas, args.input_sizes)
     for _, _, variant_overrides in all_variants:
         config_lib.load_config(None, [*common, *variant_overrides])  # every variant's config is valid before any run

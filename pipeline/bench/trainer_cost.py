@@ -29,6 +29,7 @@ def _measure_here(architecture: str, size: int, examples: int, batch_size: int, 
     import tensorflow as tf
 
     from components import keras_autograph
+    from components.tflite import conversion
     from components.trainer import mobilenet_v1, mobilenet_v2, training
 
     if not exempt:  # TensorFlow's default: train_model's exemption switched off in this child process
@@ -52,13 +53,10 @@ def _measure_here(architecture: str, size: int, examples: int, batch_size: int, 
     with tempfile.TemporaryDirectory() as scratch:
         model = training.train_model(builder, data, data, 3, hparams, log_dir=scratch, callbacks=[Timer()])
         result.update(epoch_1_s=seconds[0], epoch_2_s=seconds[1])
-        serve = tf.function(lambda image: {"probabilities": model(image, training=False)},
-                            input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
         for traces in (True, False):
             path = os.path.join(scratch, f"traces_{traces}")
             start = time.monotonic()
-            model.save(path, save_format="tf", signatures={"serving_default": serve.get_concrete_function()},
-                       save_traces=traces)
+            conversion.save_for_conversion(model, path, size, save_traces=traces)
             saved = time.monotonic()
             tf.saved_model.load(path)
             result[f"save_traces_{traces}"] = (round(saved - start, 1), round(time.monotonic() - saved, 1))
