@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import itertools
 import os
 from pathlib import Path
 
@@ -77,12 +78,12 @@ def scan_folder(root: str | os.PathLike) -> FolderSummary:
 
 
 def typical_side(root: str | os.PathLike, classes: list[str], per_class: int = 4) -> int | None:
-    """The median shorter side, in pixels, of the first few images of each class folder (headers only; None when
-    none of them opens)."""
+    """The median shorter side, in pixels, of the first few images listed in each class folder (headers only, and
+    no folder listed further than that; None when none of them opens)."""
     sides = []
     for name in classes:
-        files = sorted(f for f in Path(root, name).iterdir() if f.is_file() and not is_hidden(f.name))[:per_class]
-        for path in files:
+        files = (f for f in Path(root, name).iterdir() if f.is_file() and not is_hidden(f.name))
+        for path in itertools.islice(files, per_class):
             try:
                 with Image.open(path) as image:
                     sides.append(min(image.size))

@@ -14,7 +14,7 @@ the Transform's resize) and train with the Trainer's `train_model` and network b
 (after) or last (before) model's top-1 on the eval split. Bytes per transformed example come from
 `pipeline.bench.example_bytes` on up to 200 of the images.
 
-    python -m pipeline.bench.recipe DATA --sizes 96 224 [--architecture v2] [--set train.epochs=8] [--json OUT]
+    python -m pipeline.bench.recipe DATA --sizes 96 224 [--config FILE] [--set model.architectures=v2] [--json OUT]
 """
 from __future__ import annotations
 
