@@ -67,15 +67,17 @@ def list_images(root: str) -> list[str]:
     return sorted(found)
 
 
-def decode(encoded: list[bytes], size: int) -> np.ndarray:
-    """Encoded images to float32 [N, size, size, 3] in [-1, 1], with the Transform's decoding."""
-    batches = [preprocessing.scale_to_model_range(
-        preprocessing.decode_images(tf.constant(encoded[i:i + DECODE_BATCH]), size)).numpy()
+def decode(encoded: list[bytes], size: int, jpeg_quality: int = 0) -> np.ndarray:
+    """Encoded images to float32 [N, size, size, 3] in [-1, 1], with the Transform's decoding and storage
+    (`jpeg_quality`: `data.example_jpeg_quality`) and the Trainer's reading."""
+    batches = [preprocessing.model_input(preprocessing.store_pixels(
+        preprocessing.decode_images(tf.constant(encoded[i:i + DECODE_BATCH]), size), jpeg_quality)).numpy()
                for i in range(0, len(encoded), DECODE_BATCH)]
     return np.concatenate(batches) if batches else np.zeros((0, size, size, 3), np.float32)
 
 
-def load_splits(root: str, size: int, eval_fraction: float, validation_fraction: float = 0.0) -> dict[str, Any]:
+def load_splits(root: str, size: int, eval_fraction: float, validation_fraction: float = 0.0,
+                jpeg_quality: int = 0) -> dict[str, Any]:
     """Read, check and decode every image; split train/eval like ExampleGen; class index = sorted label order."""
     names = image_files.split_buckets(eval_fraction, validation_fraction)
     encoded: dict[str, list[bytes]] = {split: [] for split in names}
@@ -94,7 +96,7 @@ def load_splits(root: str, size: int, eval_fraction: float, validation_fraction:
         labels[split].append(image_files.label_of(filename))
     classes = sorted(set().union(*labels.values()))
     index = {name: i for i, name in enumerate(classes)}
-    splits = {split: (decode(encoded[split], size), np.array([index[n] for n in labels[split]], np.int64))
+    splits = {split: (decode(encoded[split], size, jpeg_quality), np.array([index[n] for n in labels[split]], np.int64))
               for split in names}
     return {"splits": splits, "classes": classes, "bad": bad}
 
@@ -126,7 +128,8 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
     """Load, then per architecture train, export, convert and measure; returns the timings and measurements."""
     size = config.model.input_size
     started = time.monotonic()
-    data = load_splits(config.data.root, size, config.data.eval_fraction, config.data.validation_fraction)
+    data = load_splits(config.data.root, size, config.data.eval_fraction, config.data.validation_fraction,
+                       config.data.example_jpeg_quality)
     (train_images, train_labels), (eval_images, eval_labels) = data["splits"]["train"], data["splits"]["eval"]
     watched = data["splits"].get("validation", data["splits"]["eval"])
     steps: dict[str, Any] = {"load_seconds": time.monotonic() - started}

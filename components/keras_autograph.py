@@ -5,15 +5,19 @@ TensorFlow 2.16's AutoGraph never converts modules under `keras` (its `CONVERSIO
 loss, metric and training loop it met, AST by AST. On a 0.25-wide MobileNet V1 at 32 px, 6 batches of 16, the
 first epoch took 56.5 s with conversion and 10.9 s without (`python -m pipeline.bench.trainer_cost`). Keras 2's code is
 written for graph mode (it was never converted while it lived under `keras`), so exempting it changes no result.
+TensorFlow Model Optimization's quantization wrappers (`train.quantization_aware_epochs`) are Keras 2 layers written
+the same way and are exempted with it.
 """
 from __future__ import annotations
 
-PACKAGE = "tf_keras"
+PACKAGES = ("tf_keras", "tensorflow_model_optimization")
 
 
 def exempt_tf_keras() -> None:
-    """Add a do-not-convert rule for `tf_keras` to AutoGraph's rules, once per process."""
+    """Add a do-not-convert rule for each of `PACKAGES` to AutoGraph's rules, once per process."""
     from tensorflow.python.autograph.core import config
 
-    if not any(isinstance(rule, config.DoNotConvert) and rule.matches(PACKAGE) for rule in config.CONVERSION_RULES):
-        config.CONVERSION_RULES = (config.DoNotConvert(PACKAGE), *config.CONVERSION_RULES)
+    for package in PACKAGES:
+        if not any(isinstance(rule, config.DoNotConvert) and rule.matches(package)
+                   for rule in config.CONVERSION_RULES):
+            config.CONVERSION_RULES = (config.DoNotConvert(package), *config.CONVERSION_RULES)

@@ -43,6 +43,7 @@ class DataConfig:
     validation_fraction: float = 0.1
     max_bad_fraction: float = 0.05
     schema_path: str = str(DEFAULT_SCHEMA)
+    example_jpeg_quality: int = 95
 
 
 @dataclasses.dataclass
@@ -74,6 +75,7 @@ class TrainConfig:
     frozen_epochs: int = 0
     fine_tune_rate: float = 0.1
     recalibrate_bn_batches: int = 8
+    quantization_aware_epochs: int = 0
 
 
 @dataclasses.dataclass
@@ -187,6 +189,7 @@ class Config:
             "frozen_epochs": self.train.frozen_epochs,
             "fine_tune_rate": self.train.fine_tune_rate,
             "recalibrate_bn_batches": self.train.recalibrate_bn_batches,
+            "quantization_aware_epochs": self.train.quantization_aware_epochs,
         }
 
 
@@ -307,6 +310,8 @@ def validate(config: Config) -> None:
          and config.data.eval_fraction + config.data.validation_fraction <= 0.9,
          "0 (the Trainer then watches eval) or more, with data.eval_fraction at most 0.9 together"),
         ("data.max_bad_fraction", 0.0 <= config.data.max_bad_fraction <= 1.0, "between 0 and 1"),
+        ("data.example_jpeg_quality", 0 <= config.data.example_jpeg_quality <= 100,
+         "0 (exact uint8 pixels) or a JPEG quality from 1 to 100"),
         ("model.architectures", bool(config.model.architectures)
          and all(a in ARCHITECTURES for a in config.model.architectures)
          and len(set(config.model.architectures)) == len(config.model.architectures),
@@ -332,6 +337,9 @@ def validate(config: Config) -> None:
         ("train.fine_tune_rate", 0.0 < config.train.fine_tune_rate <= 1.0, "in (0, 1]"),
         ("train.recalibrate_bn_batches", config.train.recalibrate_bn_batches >= 0,
          "0 (BatchNorm's moving averages) or more"),
+        ("train.quantization_aware_epochs", config.train.quantization_aware_epochs == 0 or (
+            config.train.quantization_aware_epochs > 0 and "int8" in config.tflite.quantization),
+         "0 (post-training int8 only), or more with int8 in tflite.quantization"),
         ("gates.min_accuracy", 0.0 <= config.gates.min_accuracy <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_accuracy_drop", 0.0 <= config.gates.max_accuracy_drop <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_model_bytes", config.gates.max_model_bytes > 0, "positive"),

@@ -152,7 +152,7 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
         examples=example_gen.outputs["examples"],
         schema=schema.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"input_size": config.model.input_size},
+        custom_config={"input_size": config.model.input_size, "jpeg_quality": config.data.example_jpeg_quality},
         splits_config=transform_pb2.SplitsConfig(analyze=splits, transform=splits),
     )
     components: list[Any] = [example_gen, statistics, schema, validator, transform]

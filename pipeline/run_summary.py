@@ -9,6 +9,7 @@ from typing import Any
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.tflite import report as report_lib
 from pipeline.progress import ComponentTiming
 
 
@@ -98,7 +99,7 @@ def evaluator_failures(evaluation_uri: str) -> list[str]:
 
 
 def _fill_from_report(result: ModelResult, report: dict[str, Any]) -> None:
-    result.quantization = report.get("quantization") or "-"
+    result.quantization = report_lib.candidate_label(report) if report.get("quantization") else "-"
     result.float_accuracy = report.get("float_accuracy")
     result.tflite_accuracy = report.get("tflite_accuracy")
     result.size_bytes = report.get("size_bytes")

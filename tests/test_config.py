@@ -31,6 +31,8 @@ def test_yaml_then_set_overrides(tmp_path):
     ("model.input_size=16", "model.input_size"),
     ("model.architectures=v3", "model.architectures"),
     ("data.eval_fraction=1.5", "data.eval_fraction"),
+    ("data.example_jpeg_quality=101", "data.example_jpeg_quality"),
+    ("train.quantization_aware_epochs=-1", "train.quantization_aware_epochs"),
     ("gates.max_model_bytes=-1", "gates.max_model_bytes"),
     ("tflite.quantization=int4", "tflite.quantization"),
     ("pipeline.enable_cache=maybe", "pipeline.enable_cache"),

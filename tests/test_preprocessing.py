@@ -1,6 +1,7 @@
 """The Transform preprocessing_fn, run for real with tf.Transform on Beam over a few encoded images."""
 import functools
 import io
+import os
 
 import numpy as np
 import tensorflow as tf
@@ -51,6 +52,51 @@ def test_preprocessing_fn_decodes_resizes_scales_and_builds_vocabulary(tmp_path)
     assert vocabulary[0] == "dress"
     labels = [int(row[preprocessing.LABEL_XF]) for row in transformed]
     assert [vocabulary[i] for i in labels] == ["dress", "bag", "dress"]
+
+
+def test_preprocessing_fn_stores_a_jpeg_at_the_configured_quality(tmp_path):
+    """`data.example_jpeg_quality` 1-100: the transformed example holds a JPEG of the resized pixels, which
+    `model_input` reads without being told, close to the exact pixels."""
+    schema = text_format.Parse(DEFAULT_SCHEMA.read_text(), schema_pb2.Schema())
+    ramp = np.tile(np.linspace(0, 255, 64, dtype=np.uint8)[None, :, None], (48, 1, 3))
+    raw = [{"image_raw": [_png(ramp, "RGB")], "label": [b"ramp"], "filename": [b"ramp/a.png"]}]
+    config = {"input_size": 32, "jpeg_quality": 95}
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        (transformed, _), _ = ((raw, dataset_metadata.DatasetMetadata(schema))
+                               | tft_beam.AnalyzeAndTransformDataset(functools.partial(
+                                   preprocessing.preprocessing_fn, custom_config=config)))
+    stored = transformed[0][preprocessing.IMAGE_XF]
+    assert stored.startswith(preprocessing.JPEG_MAGIC)
+    exact = preprocessing.decode_images(tf.constant([_png(ramp, "RGB")]), 32)
+    decoded = preprocessing.decode_pixels(tf.constant([stored])).numpy().astype(int)
+    assert np.abs(decoded - exact.numpy().astype(int)).max() <= 4
+
+
+def test_decode_pixels_reads_jpegs_and_exact_pixels_in_one_batch():
+    images = tf.constant(np.full((2, 8, 8, 3), 90, np.uint8))
+    mixed = tf.stack([preprocessing.encode_pixels(images)[0], preprocessing.encode_jpeg(images, 95)[1]])
+    decoded = preprocessing.decode_pixels(mixed).numpy().astype(int)
+    assert decoded.shape == (2, 8, 8, 3)
+    np.testing.assert_array_equal(decoded[0], 90)
+    assert np.abs(decoded[1] - 90).max() <= 1
+
+
+def test_stored_photos_are_small_next_to_their_pixels_and_their_source_files(tmp_path):
+    """Issue #12's budget, on the two photos scikit-learn ships (640x427 JPEGs, larger than both inputs): the stored
+    example is at most 1.1x the uint8 pixels and at most 1.5x the raw example, in the default JPEG encoding."""
+    from sklearn.datasets import load_sample_images
+
+    from pipeline.bench import example_bytes
+    from pipeline.config import Config
+
+    files = [(path, os.path.basename(path)) for path in load_sample_images().filenames]
+    for size in (96, 224):
+        measured = example_bytes.measure(files, size, str(tmp_path), Config().data.example_jpeg_quality)
+        assert measured["larger_examples"] == 2
+        assert measured["jpeg_bytes_per_example"] <= 1.1 * measured["uint8_pixel_bytes"]
+        assert measured["jpeg_over_raw_larger"] <= 1.5
+        assert measured["jpeg_bytes_per_example"] < measured["uint8_bytes_per_example"] < measured[
+            "float32_bytes_per_example"]
 
 
 def test_decode_images_handles_any_channel_count():

@@ -76,3 +76,14 @@ def test_choose_candidate_is_none_when_no_mode_passes():
     candidates = [_candidate("int8", 250_000, 0.70, False), _candidate("float32", 900_000, 0.91, False)]
     assert gates.choose_candidate(candidates) is None
     assert gates.choose_candidate([]) is None
+
+
+def test_choose_candidate_takes_the_more_accurate_int8_whatever_a_few_bytes_say():
+    post_training = _candidate("int8", 250_000, 0.88, True)
+    quantization_aware = {**_candidate("int8", 251_000, 0.90, True), "quantization_aware": True}
+    assert gates.choose_candidate([post_training, quantization_aware]) is quantization_aware
+    tied = {**quantization_aware, "tflite_accuracy": 0.88}
+    assert gates.choose_candidate([post_training, tied]) is tied
+    better_post_training = _candidate("int8", 250_000, 0.91, True)
+    assert gates.choose_candidate([better_post_training, quantization_aware]) is better_post_training
+    assert gates.choose_candidate([_candidate("int8", 250_000, 0.95, False), quantization_aware]) is quantization_aware

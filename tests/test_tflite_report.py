@@ -134,3 +134,27 @@ def test_plot_writes_a_png_for_blessed_and_held_back_reports(tmp_path):
     for name, built in (("blessed.png", blessed), ("held_back.png", held_back)):
         report_plot.plot_report(built, str(tmp_path / name))
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_post_training_int8_failing_only_the_drop_names_the_quantization_aware_setting():
+    candidates = [_entry("int8", 300_000, 0.85)]
+    hint = "quantization-aware training usually wins that back: set train.quantization_aware_epochs=2"
+    assert hint in report.summary(_build(candidates))
+    assert hint in report.markdown(_build(candidates))
+    assert hint not in report.summary(_build([_entry("int8", 300_000, 0.89)]))  # passed
+    assert hint not in report.summary(_build([_entry("int8", 1_300_000, 0.85)]))  # also too large
+    quantization_aware = {**_entry("int8", 300_000, 0.85), "quantization_aware": True}
+    assert hint not in report.summary(_build([*candidates, quantization_aware]))  # already tried
+
+
+def test_the_quantization_aware_candidate_is_named_kept_and_shown_beside_post_training():
+    post_training = _entry("int8", 300_000, 0.85)
+    quantization_aware = report.candidate_entry(
+        {**_measured("int8", 301_000, 0.895), "quantization_aware": True},
+        gates.evaluate_gates({**_measured("int8", 301_000, 0.895), "latency_ms": 3.2}, LIMITS))
+    built = _build([post_training, quantization_aware])
+    assert built["blessed"] and built["quantization_aware"] is True
+    text = report.summary(built)
+    assert "  int8: 300,000 bytes" in text and "  int8 (quantization-aware): 301,000 bytes" in text
+    assert "kept: int8 (quantization-aware)" in text and "hint:" not in text
+    assert "| int8 (quantization-aware) | 301,000 |" in report.markdown(built)

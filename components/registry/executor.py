@@ -26,10 +26,10 @@ MODEL_NAME_KEY = "model_name"
 REPORT_FILES = {"report": "report.md", "report_picture": "report.png"}
 BLESSING_SOURCES = {MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
                     TFLITE_BLESSING_KEY: "the TFLite validation gates"}
-MANIFEST_REPORT_FIELDS = ("architecture", "quantization", "integer_io", "input_shape", "input_dtype", "labels_count",
-                          "tflite_accuracy", "tflite_top5_accuracy", "float_accuracy", "accuracy_drop", "latency_ms",
-                          "peak_memory_bytes", "builtin_ops_only", "ops", "gates", "source_examples", "eval_examples",
-                          "baseline")
+MANIFEST_REPORT_FIELDS = ("architecture", "quantization", "quantization_aware", "integer_io", "input_shape",
+                          "input_dtype", "labels_count", "tflite_accuracy", "tflite_top5_accuracy", "float_accuracy",
+                          "accuracy_drop", "latency_ms", "peak_memory_bytes", "builtin_ops_only", "ops", "gates",
+                          "source_examples", "eval_examples", "baseline")
 
 
 def read_report(model_uri: str) -> dict[str, Any] | None:

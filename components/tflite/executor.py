@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 import tensorflow as tf
@@ -18,6 +18,7 @@ from components import PROGRESS_LOGGER
 from components.artifact_locations import portable_uri
 from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement, metadata
 from components.tflite import report as report_lib, report_plot
+from components.trainer import quantization_aware
 from components.trainer.training import read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
 
@@ -43,18 +44,46 @@ def load_split(examples: list[types.Artifact], split: str, tf_transform_output: 
     return (images_array[:limit], labels_array[:limit]) if limit else (images_array, labels_array)
 
 
+def class_balanced(batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int,
+                   num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to `count` (image, label) pairs from `batches`, as even across the `num_classes` classes as the data
+    allows: each class gets count // num_classes (the first classes one more for the remainder), and when a class
+    runs short its places go to the others. Reading stops once every class has its share."""
+    shares = [count // num_classes + (1 if label < count % num_classes else 0) for label in range(num_classes)]
+    taken: list[list[np.ndarray]] = [[] for _ in range(num_classes)]
+    spare: list[tuple[np.ndarray, int]] = []
+    for images, labels in batches:
+        for image, label in zip(images, labels):
+            label = int(label)
+            if len(taken[label]) < shares[label]:
+                taken[label].append(image)
+            elif len(spare) < count:
+                spare.append((image, label))
+        if all(len(taken[label]) >= shares[label] for label in range(num_classes)):
+            break
+    chosen = [(image, label) for label in range(num_classes) for image in taken[label]]
+    chosen += spare[:count - len(chosen)]
+    if not chosen:
+        return np.zeros((0,), np.float32), np.zeros((0,), np.int64)
+    return np.stack([image for image, _ in chosen]), np.array([label for _, label in chosen], np.int64)
+
+
 def validate_mode(saved_model_dir: str, mode: str, integer_io: str, representative: np.ndarray,
                   eval_images: np.ndarray, eval_labels: np.ndarray, float_accuracy: float,
                   params: dict[str, Any], limits: dict[str, Any], package: Callable[[bytes, str], bytes],
-                  baseline_accuracy: float | None = None) -> tuple[bytes | None, dict[str, Any]]:
+                  baseline_accuracy: float | None = None,
+                  is_quantization_aware: bool = False) -> tuple[bytes | None, dict[str, Any]]:
     """Convert in one mode, package it with metadata and measure what ships; returns the packaged flatbuffer
     (None when conversion failed) and its candidate entry. `baseline_accuracy` (the registry's current model on
-    the same eval images) adds the no-regression gate."""
+    the same eval images) adds the no-regression gate. `is_quantization_aware`: `saved_model_dir` is the
+    quantization-aware model; the drop is still measured against `float_accuracy`, the float model's."""
     io_type = integer_io if mode == "int8" and integer_io else None
+    identity = {"quantization": mode, "quantization_aware": is_quantization_aware, "integer_io": io_type}
     try:
-        model_bytes = package(conversion.convert(saved_model_dir, mode, representative, io_type), mode)
+        model_bytes = package(conversion.convert(saved_model_dir, mode, representative, io_type),
+                              report_lib.candidate_label(identity))
     except conversion.ConversionError as error:
-        return None, report_lib.candidate_entry({"quantization": mode, "integer_io": io_type}, [], str(error))
+        return None, report_lib.candidate_entry(identity, [], str(error))
     ops = conversion.model_ops(model_bytes)
     scores = measurement.tflite_predictions(model_bytes, eval_images, params["threads"])
     tflite_accuracy = measurement.accuracy(scores, eval_labels)
@@ -62,7 +91,7 @@ def validate_mode(saved_model_dir: str, mode: str, integer_io: str, representati
                                           params["latency_runs"])
     input_dtype = tf.lite.Interpreter(model_content=model_bytes).get_input_details()[0]["dtype"]
     measured = {
-        "quantization": mode, "integer_io": io_type, "size_bytes": len(model_bytes),
+        **identity, "size_bytes": len(model_bytes),
         "tflite_accuracy": tflite_accuracy["top1"], "tflite_top5_accuracy": tflite_accuracy["top5"],
         "accuracy_drop": float_accuracy - tflite_accuracy["top1"], "latency_ms": latency,
         "ops": ops, "builtin_ops_only": not conversion.non_builtin_ops(ops), "input_dtype": np.dtype(input_dtype).name,
@@ -91,8 +120,11 @@ class Executor(base_executor.BaseExecutor):
         name = exec_properties["model_name"]
 
         examples = input_dict["examples"]
-        representative, _ = load_split(examples, "train", tf_transform_output,
-                                       int(exec_properties["representative_examples"]))
+        train_pattern = os.path.join(artifact_utils.get_split_uri(examples, "train"), "*")
+        representative, _ = class_balanced(
+            ((batch_images.numpy(), batch_labels.numpy()) for batch_images, batch_labels in
+             read_transformed([train_pattern], tf_transform_output, batch_size=256)),
+            int(exec_properties["representative_examples"]), len(labels))
         eval_images, eval_labels = load_split(examples, "eval", tf_transform_output,
                                               int(exec_properties.get("max_eval_examples") or 0))
         float_accuracy = measurement.accuracy(
@@ -111,14 +143,19 @@ class Executor(base_executor.BaseExecutor):
 
         flatbuffers: dict[str, bytes] = {}
         candidates = []
-        for mode in modes:
-            progress.info("%s: converting to TFLite (%s) and measuring it", name, mode)
-            model_bytes, entry = validate_mode(saved_model_dir, mode, integer_io, representative, eval_images,
+        sources = [(mode, saved_model_dir, False) for mode in modes]
+        quantization_aware_dir = quantization_aware.model_dir(saved_model_dir)
+        if "int8" in modes and tf.io.gfile.isdir(quantization_aware_dir):
+            sources.append(("int8", quantization_aware_dir, True))
+        for mode, source, is_quantization_aware in sources:
+            label = report_lib.candidate_label({"quantization": mode, "quantization_aware": is_quantization_aware})
+            progress.info("%s: converting to TFLite (%s) and measuring it", name, label)
+            model_bytes, entry = validate_mode(source, mode, integer_io, representative, eval_images,
                                                eval_labels, float_accuracy, params, limits, package,
-                                               baseline.accuracy)
+                                               baseline.accuracy, is_quantization_aware)
             candidates.append(entry)
             if model_bytes is not None:
-                flatbuffers[mode] = model_bytes
+                flatbuffers[label] = model_bytes
         chosen = gates_lib.choose_candidate(candidates)
         shown = chosen or next((c for c in candidates if c["error"] is None), None)
 
@@ -133,7 +170,7 @@ class Executor(base_executor.BaseExecutor):
         if shown is not None:
             model_path = os.path.join(output.uri, MODEL_FILE)
             with tf.io.gfile.GFile(model_path, "wb") as handle:
-                handle.write(flatbuffers[shown["quantization"]])
+                handle.write(flatbuffers[report_lib.candidate_label(shown)])
             shown["peak_memory_bytes"] = measurement.measure_peak_memory(model_path, params["threads"])
         with tf.io.gfile.GFile(os.path.join(output.uri, metadata.LABELS_FILE), "w") as handle:
             handle.write("\n".join(labels) + "\n")

@@ -65,11 +65,18 @@ def passed(results: list[GateResult]) -> bool:
 
 
 def choose_candidate(candidates: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    """The smallest candidate whose gates all pass (ties: the more accurate), or None when none passes.
+    """The smallest candidate whose gates all pass (ties: the more accurate), or None when none passes. Of two
+    passing candidates in the same mode (post-training and quantization-aware int8), only the more accurate is
+    considered (ties: the quantization-aware one), so a few bytes do not decide between them.
 
-    Each candidate needs `passed` (bool), `size_bytes` and `tflite_accuracy`.
+    Each candidate needs `passed` (bool), `quantization`, `size_bytes` and `tflite_accuracy`.
     """
-    passing = [c for c in candidates if c["passed"]]
-    if not passing:
+    best_per_mode: dict[str, Mapping[str, Any]] = {}
+    for candidate in (c for c in candidates if c["passed"]):
+        held = best_per_mode.get(candidate["quantization"])
+        rank = (candidate["tflite_accuracy"], bool(candidate.get("quantization_aware")))
+        if held is None or rank > (held["tflite_accuracy"], bool(held.get("quantization_aware"))):
+            best_per_mode[candidate["quantization"]] = candidate
+    if not best_per_mode:
         return None
-    return min(passing, key=lambda c: (c["size_bytes"], -c["tflite_accuracy"]))
+    return min(best_per_mode.values(), key=lambda c: (c["size_bytes"], -c["tflite_accuracy"]))

@@ -8,8 +8,30 @@ from components.tflite.gates import GateResult
 
 REPORT_FILE = "report.json"
 """The machine-readable report, in the TFLite model's folder and in the report artifact; the Pusher reads it."""
-CANDIDATE_KEYS = ("quantization", "integer_io", "size_bytes", "tflite_accuracy", "tflite_top5_accuracy",
-                  "accuracy_drop", "latency_ms", "peak_memory_bytes", "ops", "builtin_ops_only", "input_dtype")
+CANDIDATE_KEYS = ("quantization", "quantization_aware", "integer_io", "size_bytes", "tflite_accuracy",
+                  "tflite_top5_accuracy", "accuracy_drop", "latency_ms", "peak_memory_bytes", "ops", "builtin_ops_only",
+                  "input_dtype")
+QUANTIZATION_AWARE_SETTING = "train.quantization_aware_epochs"
+"""The setting that adds a quantization-aware int8 candidate (named when post-training int8 loses too much)."""
+
+
+def candidate_label(candidate: Mapping[str, Any]) -> str:
+    """A candidate's name in reports: its mode, `int8 (quantization-aware)` for the quantization-aware model."""
+    return candidate["quantization"] + (" (quantization-aware)" if candidate.get("quantization_aware") else "")
+
+
+def quantization_aware_hint(candidates: list[Mapping[str, Any]]) -> str | None:
+    """What to do when post-training int8 failed only the accuracy-drop gate and no quantization-aware model was
+    tried; None otherwise."""
+    if any(candidate.get("quantization_aware") for candidate in candidates):
+        return None
+    for candidate in candidates:
+        failed = [gate["name"] for gate in candidate.get("gates", []) if not gate["passed"]]
+        if candidate["quantization"] == "int8" and failed == ["max_accuracy_drop"]:
+            return (f"post-training int8 lost {candidate['accuracy_drop'] * 100:.2f} pts, more than "
+                    f"gates.max_accuracy_drop allows; quantization-aware training usually wins that back: set "
+                    f"{QUANTIZATION_AWARE_SETTING}=2")
+    return None
 
 
 def candidate_entry(measured: Mapping[str, Any], gates: list[GateResult], error: str | None = None) -> dict[str, Any]:
@@ -45,11 +67,11 @@ def summary(report: Mapping[str, Any]) -> str:
         lines.append(f"  no-regression baseline: {Baseline(**report['baseline']).describe()}")
     for candidate in report["candidates"]:
         if candidate.get("error"):
-            lines.append(f"  {candidate['quantization']}: failed: {candidate['error']}")
+            lines.append(f"  {candidate_label(candidate)}: failed: {candidate['error']}")
             continue
         latency = candidate.get("latency_ms") or {}
         lines.append(
-            f"  {candidate['quantization']}: {candidate['size_bytes']:,} bytes, accuracy "
+            f"  {candidate_label(candidate)}: {candidate['size_bytes']:,} bytes, accuracy "
             f"{candidate['tflite_accuracy']:.4f} (float {report['float_accuracy']:.4f}, drop "
             f"{candidate['accuracy_drop'] * 100:.2f} pts), latency median {latency.get('median', 0):.2f} ms "
             f"p90 {latency.get('p90', 0):.2f} ms, {'passed' if candidate['passed'] else 'failed'}")
@@ -57,9 +79,12 @@ def summary(report: Mapping[str, Any]) -> str:
             if not gate["passed"]:
                 lines.append(f"    gate {gate['name']} failed: measured {gate['measured']}, limit {gate['limit']}")
     if report["blessed"]:
-        lines.append(f"  kept: {report['quantization']}")
+        lines.append(f"  kept: {candidate_label(report)}")
     else:
         lines.append("  no quantization mode passed every gate: the model is held back and will not be pushed")
+    hint = quantization_aware_hint(report["candidates"])
+    if hint:
+        lines.append(f"  hint: {hint}")
     return "\n".join(lines)
 
 
@@ -69,7 +94,7 @@ def _cell(value: Any, fmt: str) -> str:
 
 def markdown(report: Mapping[str, Any]) -> str:
     """The report as Markdown: the verdict, one table row per tried quantization mode, and every failing gate."""
-    verdict = f"blessed, kept `{report['quantization']}`" if report["blessed"] else "held back (not pushed)"
+    verdict = f"blessed, kept `{candidate_label(report)}`" if report["blessed"] else "held back (not pushed)"
     lines = [
         f"# {report['model_name']}: TFLite validation",
         "",
@@ -83,22 +108,25 @@ def markdown(report: Mapping[str, Any]) -> str:
     ]
     for candidate in report["candidates"]:
         if candidate.get("error"):
-            lines.append(f"| {candidate['quantization']} | - | - | - | - | - | - | - | - | error: {candidate['error']} |")
+            lines.append(f"| {candidate_label(candidate)} | - | - | - | - | - | - | - | - | error: {candidate['error']} |")
             continue
         latency = candidate.get("latency_ms") or {}
         drop = candidate.get("accuracy_drop")
         failed = [gate["name"] for gate in candidate["gates"] if not gate["passed"]]
         lines.append(
-            f"| {candidate['quantization']} | {_cell(candidate['size_bytes'], ',')} | "
+            f"| {candidate_label(candidate)} | {_cell(candidate['size_bytes'], ',')} | "
             f"{_cell(candidate['tflite_accuracy'], '.4f')} | {_cell(candidate.get('tflite_top5_accuracy'), '.4f')} | "
             f"{_cell(None if drop is None else drop * 100, '.2f')} | {_cell(latency.get('median'), '.2f')} | "
             f"{_cell(latency.get('p90'), '.2f')} | {_cell(candidate.get('peak_memory_bytes'), ',')} | "
             f"{'yes' if candidate.get('builtin_ops_only') else 'no'} | "
             f"{'failed: ' + ', '.join(failed) if failed else 'passed'} |")
-    failing = [(candidate["quantization"], gate) for candidate in report["candidates"]
+    failing = [(candidate_label(candidate), gate) for candidate in report["candidates"]
                for gate in candidate.get("gates", []) if not gate["passed"]]
     if failing:
         lines += ["", "Failing gates:", ""]
         lines += [f"- {mode}: {gate['name']} measured {gate['measured']}, limit {gate['limit']}"
                   for mode, gate in failing]
+    hint = quantization_aware_hint(report["candidates"])
+    if hint:
+        lines += ["", f"Hint: {hint}."]
     return "\n".join(lines) + "\n"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from components.tflite import report as report_lib
+
 
 def plot_report(report: Mapping[str, Any], path: str) -> None:
     """Write the two-panel PNG of `report` to the local or tf.io.gfile `path`."""
@@ -19,9 +21,9 @@ def plot_report(report: Mapping[str, Any], path: str) -> None:
     limits = {gate["name"]: gate["limit"] for c in measured for gate in c.get("gates", [])}
     figure, (size_axis, latency_axis) = pyplot.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for candidate in measured:
-        kept = report["blessed"] and candidate["quantization"] == report["quantization"]
+        kept = report["blessed"] and report_lib.candidate_label(candidate) == report_lib.candidate_label(report)
         style = {"s": 90 if kept else 50, "marker": "*" if kept else "o",
-                 "label": candidate["quantization"] + (" (kept)" if kept else "")}
+                 "label": report_lib.candidate_label(candidate) + (" (kept)" if kept else "")}
         size_axis.scatter(candidate["size_bytes"] / 1e6, candidate["tflite_accuracy"], **style)
         latency_axis.scatter((candidate.get("latency_ms") or {}).get("median", 0.0), candidate["tflite_accuracy"],
                              **style)

@@ -15,7 +15,8 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import PROGRESS_LOGGER, keras_autograph
-from components.trainer import warm_start
+from components.tflite import conversion
+from components.trainer import quantization_aware, warm_start
 from components.transform import preprocessing
 
 NetworkBuilder = Callable[..., tf.keras.Model]
@@ -105,8 +106,8 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
 
 class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
     """After every epoch, before it is scored: recompute the moving mean and variance of every trainable BatchNorm
-    layer as the plain average over `batches` training batches (without augmentation) under the epoch's final
-    weights, then score `validation_data` into the epoch's `val_*` logs.
+    layer (also inside a quantization-aware wrapper) as the plain average over `batches` training batches (without
+    augmentation) under the epoch's final weights, then score `validation_data` into the epoch's `val_*` logs.
 
     Why: the moving averages trail the weights. In a short run with few steps per epoch (14 at 430 images and
     batch 32) the weights move faster than a 0.9-momentum average follows, and a deep network compounds the lag
@@ -119,8 +120,8 @@ class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
 
     def recalibrate(self) -> None:
         """Set the BatchNorm statistics to the average of `batches` batches' statistics."""
-        layers = [layer for layer in self.model.layers
-                  if isinstance(layer, tf.keras.layers.BatchNormalization) and layer.trainable]
+        layers = [inner for inner in (getattr(layer, "layer", layer) for layer in self.model.layers)
+                  if isinstance(inner, tf.keras.layers.BatchNormalization) and inner.trainable]
         momenta = [layer.momentum for layer in layers]
         for layer in layers:
             layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
@@ -210,7 +211,9 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
     `model.kept_epoch`). AutoGraph is kept out of legacy Keras first (`keras_autograph`).
 
     With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
-    that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate."""
+    that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate.
+    With `quantization_aware_epochs` > 0, `model.quantization_aware` is the kept model fine-tuned that many more
+    epochs with fake quantization (`quantization_aware`); otherwise it is None."""
     keras_autograph.exempt_tf_keras()
     seed = int(hparams.get("seed", 42))
     tf.keras.utils.set_random_seed(seed)
@@ -239,7 +242,8 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
             else tf.keras.losses.SparseCategoricalCrossentropy())
     keep_best = KeepBestEpoch()
     name = hparams.get("name", model.name)
-    scoring = RecalibrateBatchNorm(unaugmented, validation_data, int(hparams.get("recalibrate_bn_batches", 8)))
+    recalibrate_batches = int(hparams.get("recalibrate_bn_batches", 8))
+    scoring = RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches)
     fit_callbacks = [scoring, EpochProgress(name, epochs), keep_best, *callbacks]
     if log_dir:
         fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
@@ -265,6 +269,15 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
     model.kept_epoch = keep_best.best_epoch
     progress.info("%s: kept epoch %d of %d (validation accuracy %.3f)", name, keep_best.best_epoch, epochs,
                   keep_best.best_accuracy)
+    model.quantization_aware = None
+    qat_epochs = int(hparams.get("quantization_aware_epochs", 0))
+    if qat_epochs:
+        progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, qat_epochs,
+                      float(hparams.get("learning_rate", 0.002)) * float(hparams.get("fine_tune_rate", 0.1)))
+        model.quantization_aware = quantization_aware.fine_tune(
+            model, train_data, [RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches),
+                                EpochProgress(f"{name} (quantization-aware)", qat_epochs)],
+            hparams, loss)
     return model
 
 
@@ -287,3 +300,7 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
                         log_dir=fn_args.model_run_dir)
     signatures = _signatures(model, tf_transform_output, int(hparams["input_size"]))
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures, save_traces=False)
+    if model.quantization_aware is not None:
+        conversion.save_for_conversion(model.quantization_aware,
+                                       quantization_aware.model_dir(fn_args.serving_model_dir),
+                                       int(hparams["input_size"]))

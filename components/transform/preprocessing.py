@@ -1,11 +1,14 @@
 """Transform `preprocessing_fn`: decode any image to RGB, resize it as the app's runtime does, store it compactly
-as uint8 pixels, and build the label vocabulary.
+(exact uint8 pixels, or a JPEG of them), and build the label vocabulary.
 
 The resize is what MediaPipe Tasks' and the TFLite Task Library's ImageClassifier do to a camera frame: the whole
 image stretched to the square input (no crop, no padding) by 2-tap bilinear interpolation without antialiasing,
 rounded to uint8 (see docs/preprocessing.md). The transformed example holds those pixels as a serialized uint8
 tensor (size x size x 3 bytes plus a few bytes of header), not float32; `model_input` scales them to [-1, 1] in
 the graph at train and serve time, the range the TFLite metadata's normalization (mean 127.5, std 127.5) gives.
+With `custom_config["jpeg_quality"]` (`data.example_jpeg_quality`) 1-100, the resized pixels are stored as a JPEG
+at that quality instead: a few times smaller for photos, slightly lossy. `decode_pixels` reads either form, so the
+Trainer and the serving signatures need not be told which one the Transform wrote.
 
 The vocabulary file (`label_vocab`, one class name per line, line i = class i) is what the app ships as labels.txt.
 """
@@ -21,6 +24,7 @@ LABEL_KEY = "label"
 IMAGE_XF = "image_xf"
 LABEL_XF = "label_xf"
 LABEL_VOCAB = "label_vocab"
+JPEG_MAGIC = b"\xff\xd8"
 
 
 def resize_like_the_app(image: tf.Tensor, size: int) -> tf.Tensor:
@@ -45,9 +49,27 @@ def encode_pixels(images: tf.Tensor) -> tf.Tensor:
     return tf.map_fn(tf.io.serialize_tensor, images, fn_output_signature=tf.TensorSpec([], tf.string))
 
 
+def encode_jpeg(images: tf.Tensor, quality: int) -> tf.Tensor:
+    """uint8 images [batch, H, W, 3] as one JPEG string each at `quality` (1-100, 4:2:0 chroma as cameras save)."""
+    return tf.map_fn(lambda image: tf.io.encode_jpeg(image, quality=quality), images,
+                     fn_output_signature=tf.TensorSpec([], tf.string))
+
+
+def store_pixels(images: tf.Tensor, jpeg_quality: int) -> tf.Tensor:
+    """What the transformed example stores for uint8 images: exact pixels (`jpeg_quality` 0) or a JPEG of them."""
+    return encode_jpeg(images, jpeg_quality) if jpeg_quality else encode_pixels(images)
+
+
+def _decode_one(value: tf.Tensor) -> tf.Tensor:
+    """One stored image, a JPEG (`encode_jpeg`) or a serialized uint8 tensor (`encode_pixels`), as uint8 [H, W, 3]."""
+    return tf.cond(tf.equal(tf.strings.substr(value, 0, len(JPEG_MAGIC)), JPEG_MAGIC),
+                   lambda: tf.io.decode_jpeg(value, channels=3),
+                   lambda: tf.io.parse_tensor(value, tf.uint8))
+
+
 def decode_pixels(serialized: tf.Tensor) -> tf.Tensor:
-    """The inverse of `encode_pixels`: uint8 [batch, H, W, 3]."""
-    images = tf.map_fn(lambda value: tf.io.parse_tensor(value, tf.uint8), tf.reshape(serialized, [-1]),
+    """The inverse of `encode_pixels` and `encode_jpeg`: uint8 [batch, H, W, 3]."""
+    images = tf.map_fn(_decode_one, tf.reshape(serialized, [-1]),
                        fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
     return tf.ensure_shape(images, [None, None, None, 3])
 
@@ -71,11 +93,13 @@ def _dense_column(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any] | None = None) -> dict[str, tf.Tensor]:
-    """tf.Transform entry point; `custom_config["input_size"]` (`model.input_size`) sets the square image size."""
+    """tf.Transform entry point; `custom_config["input_size"]` (`model.input_size`) sets the square image size and
+    `custom_config["jpeg_quality"]` (`data.example_jpeg_quality`, 0 when absent: exact pixels) how it is stored."""
     if not custom_config or "input_size" not in custom_config:
         raise ValueError("preprocessing_fn needs custom_config['input_size'] (model.input_size)")
     size = int(custom_config["input_size"])
-    outputs = {IMAGE_XF: encode_pixels(decode_images(_dense_column(inputs[IMAGE_KEY]), size))}
+    quality = int(custom_config.get("jpeg_quality", 0))
+    outputs = {IMAGE_XF: store_pixels(decode_images(_dense_column(inputs[IMAGE_KEY]), size), quality)}
     if LABEL_KEY in inputs:
         label = _dense_column(inputs[LABEL_KEY])
         outputs[LABEL_XF] = tft.compute_and_apply_vocabulary(label, vocab_filename=LABEL_VOCAB)

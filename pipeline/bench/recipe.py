@@ -7,14 +7,15 @@ Each (size, recipe) trains in a fresh Python process, so the first epoch's cost 
   augmentation or label smoothing, AutoGraph converting legacy Keras (no `keras_autograph` exemption), the last
   epoch's model pushed, and float32 pixels in the transformed examples.
 - `after`: the `--config` recipe (default `pipeline/profiles/photos.yaml`): a validation split picks the epoch,
-  the eval split is only scored, uint8 pixels.
+  the eval split is only scored, pixels stored as `data.example_jpeg_quality` says (a q95 JPEG by default).
 
 Both read the folder as the pipeline does (`bench/baseline.py`: the image checks, the hash split on the file name,
 the Transform's resize) and train with the Trainer's `train_model` and network builders; accuracy is the kept
 (after) or last (before) model's top-1 on the eval split. Bytes per transformed example come from
 `pipeline.bench.example_bytes` on up to 200 of the images.
 
-    python -m pipeline.bench.recipe DATA --sizes 96 224 [--config FILE] [--set model.architectures=v2] [--json OUT]
+    python -m pipeline.bench.recipe DATA --sizes 96 224 [--config FILE] [--set model.architectures=v2]
+        [--recipes before after] [--json OUT]
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ from pipeline.run_summary import render_table
 
 RECIPES = ("before", "after")
 PHOTO_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "photos.yaml"
-BEFORE = ["data.validation_fraction=0", "model.bn_momentum=0.999", "train.warmup_epochs=0",
+BEFORE = ["data.validation_fraction=0", "data.example_jpeg_quality=0", "model.bn_momentum=0.999", "train.warmup_epochs=0",
           "train.label_smoothing=0", "train.augment=false", "train.recalibrate_bn_batches=0"]
 """What the `before` recipe sets on top of the same config file (its batch size, epochs and learning rate)."""
 
@@ -63,7 +64,8 @@ def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: 
         keras_autograph.exempt_tf_keras = lambda: None
     architecture = config.model.architectures[0]
     hparams = config.trainer_hparams(architecture)
-    loaded = baseline.load_splits(config.data.root, size, config.data.eval_fraction, config.data.validation_fraction)
+    loaded = baseline.load_splits(config.data.root, size, config.data.eval_fraction, config.data.validation_fraction,
+                                  config.data.example_jpeg_quality)
     splits = loaded["splits"]
     (train_x, train_y), (eval_x, eval_y) = splits["train"], splits["eval"]
     watched = splits.get("validation", splits["eval"])
@@ -94,20 +96,24 @@ def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: 
             "eval_accuracy": accuracy, "kept_epoch": kept, "epochs": epochs}
 
 
-def _bytes(data: str, sizes: list[int]) -> dict[int, dict[str, Any]]:
-    """Bytes per example on disk at each size (raw, uint8 now, float32 before), on up to 200 images."""
+def _bytes(data: str, sizes: list[int], jpeg_quality: int) -> dict[int, dict[str, Any]]:
+    """Bytes per example on disk at each size (raw, uint8 and JPEG now, float32 before), on up to 200 images."""
     from pipeline.bench import example_bytes
 
     files = example_bytes.image_list(data, 200)
     with tempfile.TemporaryDirectory() as scratch:
-        return {size: example_bytes.measure(files, size, scratch) for size in sizes}
+        return {size: example_bytes.measure(files, size, scratch, jpeg_quality or 95) for size in sizes}
 
 
-def measure(data: str, sizes: list[int], config_file: str, overrides: list[str]) -> list[dict[str, Any]]:
+def measure(data: str, sizes: list[int], config_file: str, overrides: list[str],
+            recipes: tuple[str, ...] = RECIPES) -> list[dict[str, Any]]:
     """One fresh process per (size, recipe); rows with accuracy, kept epoch, epoch seconds and bytes."""
-    rows, example_bytes = [], _bytes(data, sizes)
+    from pipeline.config import load_config
+
+    jpeg_quality = load_config(config_file, overrides).data.example_jpeg_quality
+    rows, example_bytes = [], _bytes(data, sizes, jpeg_quality)
     for size in sizes:
-        for recipe in RECIPES:
+        for recipe in recipes:
             command = [sys.executable, "-m", "pipeline.bench.recipe", data, "--child", recipe, "--sizes", str(size),
                        "--config", config_file, *[arg for item in overrides for arg in ("--set", item)]]
             started = time.monotonic()
@@ -116,7 +122,7 @@ def measure(data: str, sizes: list[int], config_file: str, overrides: list[str])
             if out.returncode != 0:
                 raise RuntimeError(f"recipe {recipe} at {size} px failed:\n{out.stderr[-3000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])
-            encoding = "float32" if recipe == "before" else "uint8"
+            encoding = "float32" if recipe == "before" else "jpeg" if jpeg_quality else "uint8"
             measured = example_bytes[size]
             rows.append({"size": size, "recipe": recipe, **result,
                          "transformed_bytes_per_example": round(measured[f"{encoding}_bytes_per_example"]),
@@ -145,6 +151,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--config", default=str(PHOTO_PROFILE), help="the `after` recipe (default: %(default)s)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config key in both recipes, e.g. model.architectures=v2 (repeatable)")
+    parser.add_argument("--recipes", nargs="+", choices=RECIPES, default=list(RECIPES),
+                        help="which recipes to train (default: both)")
     parser.add_argument("--json", metavar="OUT", help="also write the rows here")
     parser.add_argument("--child", choices=RECIPES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -152,13 +160,14 @@ def main(argv: list[str] | None = None) -> None:
         os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
         print(json.dumps(_train_here(args.data, args.sizes[0], args.child, args.config, args.overrides)))
         return
-    rows = measure(args.data, args.sizes, args.config, args.overrides)
+    rows = measure(args.data, args.sizes, args.config, args.overrides, tuple(args.recipes))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(rows, handle, indent=2)
-    before, after = (next(row for row in rows if row["recipe"] == recipe) for recipe in RECIPES)
-    print(f"{args.data}: {after['classes']} classes, MobileNet {after['architecture'].upper()} alpha "
-          f"{after['alpha']}; images per split: before {before['images']}, after {after['images']}")
+    splits = ", ".join(f"{recipe} {next(row for row in rows if row['recipe'] == recipe)['images']}"
+                       for recipe in args.recipes)
+    print(f"{args.data}: {rows[0]['classes']} classes, MobileNet {rows[0]['architecture'].upper()} alpha "
+          f"{rows[0]['alpha']}; images per split: {splits}")
     print(table(rows))
 
 
