@@ -1,6 +1,6 @@
 """One real pipeline run on tiny data (LocalDagRunner, Beam DirectRunner, sqlite ML Metadata, TFLite interpreter).
 
-The first run pushes V1 and V2, each with a quantization-aware int8 candidate beside the post-training one; a second run in the same home, with a size gate no model can meet, reuses the
+The first run pushes V1 and V2; a second run in the same home, with a size gate no model can meet, reuses the
 cached upstream steps, compares each model with the version the first run pushed (the no-regression baseline),
 holds both back and pushes nothing. The no-regression gate's verdicts are tested on the Kubeflow path
 (tests/test_kubeflow_local_launcher.py), which runs the same TFLite step.
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 
 TINY_RUN = [
     "--set", "model.input_size=32", "--set", "model.alpha=0.25", "--set", "model.v2_alpha=0.35",
-    "--set", "train.epochs=1", "--set", "train.batch_size=16", "--set", "train.quantization_aware_epochs=1",
+    "--set", "train.epochs=1", "--set", "train.batch_size=16",
     "--set", "gates.min_accuracy=0", "--set", "gates.max_accuracy_drop=1", "--set", "gates.max_regression=1",
     "--set", "tflite.representative_examples=8", "--set", "tflite.latency_runs=3",
 ]
@@ -65,33 +65,6 @@ def test_first_run_pushes_both_models(runs):
         labels = (version / "labels.txt").read_text().split("\n")
         assert sorted(label for label in labels if label) == ["ankle boot", "circle", "square"]
         assert invoke_tflite(version / "model.tflite") == ([1, 32, 32, 3], (1, 3))
-
-
-def test_quantization_aware_int8_is_tried_and_what_is_pushed_is_full_integer_with_builtin_ops(runs):
-    """Issue #13: through the pipeline, both models get a quantization-aware int8 candidate measured against the
-    float model; the pushed model is the more accurate int8, full-integer inside, builtin ops only, every gate
-    passed."""
-    import numpy as np
-    import tensorflow as tf
-
-    registry = runs["root"] / "registry"
-    for name in ("mobilenet_v1", "mobilenet_v2"):
-        version = registry / name / "1"
-        manifest = json.loads((version / "manifest.json").read_text())
-        assert manifest["quantization"] == "int8" and manifest["builtin_ops_only"] is True
-        assert manifest["gates"] and all(gate["passed"] for gate in manifest["gates"])
-        report = (version / "report.md").read_text()
-        assert "| int8 | " in report and "| int8 (quantization-aware) | " in report
-        interpreter = tf.lite.Interpreter(model_path=str(version / "model.tflite"))
-        ends = {d["index"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
-        assert not [d["name"] for d in interpreter.get_tensor_details()
-                    if d["dtype"] == np.float32 and d["index"] not in ends]
-        reports = (runs["root"] / "home").glob(f"pipeline_root/TFLite_{name}/report/*/report.json")
-        first_run = min(reports, key=lambda path: int(path.parent.name))
-        candidates = json.loads(first_run.read_text())["candidates"]
-        best = max(candidates, key=lambda c: (c["tflite_accuracy"], bool(c["quantization_aware"])))
-        assert manifest["quantization_aware"] == best["quantization_aware"]
-        assert manifest["tflite_accuracy"] == best["tflite_accuracy"]
 
 
 def test_second_run_reuses_cache_and_holds_back_oversized_models(runs):

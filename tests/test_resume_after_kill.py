@@ -1,7 +1,9 @@
 """A real `pipeline run` killed (SIGKILL of its whole process group) as the Trainer starts, then run again: the
 second run reuses the cached ExampleGen / StatisticsGen / Transform outputs from ML Metadata, trains, and pushes.
 
-The one full-pipeline test of the reliability cases (V1 only, tiny data, 1 epoch); it takes a few minutes.
+The one full-pipeline test of the reliability cases (V1 only, tiny data, 1 epoch); it takes a few minutes. The run
+also fine-tunes quantization-aware for one epoch (issue #13), so the pipeline's quantization-aware path is checked
+here, once, rather than in every pipeline test.
 """
 from __future__ import annotations
 
@@ -21,7 +23,8 @@ from tests.test_end_to_end import TINY_RUN
 pytestmark = pytest.mark.slow
 
 KILL_AT = "> Trainer_mobilenet_v1"
-CHEAP = ["--models", "v1", "--set", "tflite.latency_warmup=0", "--set", "tflite.latency_runs=1",
+CHEAP = ["--models", "v1", "--set", "train.quantization_aware_epochs=1",
+         "--set", "tflite.latency_warmup=0", "--set", "tflite.latency_runs=1",
          "--set", "beam.direct_running_mode=in_memory", "--set", "beam.direct_num_workers=1"]
 TIMEOUT_SECONDS = 1200
 
@@ -104,3 +107,28 @@ def test_the_rerun_reuses_cached_upstream_outputs_and_pushes(runs):
     for local in (str(root), os.path.expanduser("~") + "/", os.getcwd() + "/"):
         assert local not in manifest_text
         assert local.encode() not in (version / "model.tflite").read_bytes()
+
+
+def test_quantization_aware_int8_is_tried_and_what_is_pushed_is_full_integer_with_builtin_ops(runs):
+    """Issue #13, through the pipeline: a quantization-aware int8 candidate beside post-training int8, both measured
+    against the float model; the pushed model is the more accurate int8, full-integer inside, builtin ops only,
+    every gate passed."""
+    import numpy as np
+    import tensorflow as tf
+
+    version = runs["root"] / "registry" / "mobilenet_v1" / "1"
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["quantization"] == "int8" and manifest["builtin_ops_only"] is True
+    assert manifest["gates"] and all(gate["passed"] for gate in manifest["gates"])
+    report = (version / "report.md").read_text()
+    assert "| int8 | " in report and "| int8 (quantization-aware) | " in report
+    interpreter = tf.lite.Interpreter(model_path=str(version / "model.tflite"))
+    ends = {d["index"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
+    assert not [d["name"] for d in interpreter.get_tensor_details()
+                if d["dtype"] == np.float32 and d["index"] not in ends]
+    (report_json,) = (runs["root"] / "home").glob("pipeline_root/TFLite_mobilenet_v1/report/*/report.json")
+    candidates = json.loads(report_json.read_text())["candidates"]
+    assert [c["quantization_aware"] for c in candidates] == [False, True]
+    best = max(candidates, key=lambda c: (c["tflite_accuracy"], bool(c["quantization_aware"])))
+    assert (manifest["quantization_aware"], manifest["tflite_accuracy"]) == (best["quantization_aware"],
+                                                                             best["tflite_accuracy"])
