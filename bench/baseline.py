@@ -96,8 +96,8 @@ def load_splits(root: str, size: int, eval_fraction: float, validation_fraction:
         labels[split].append(image_files.label_of(filename))
     classes = sorted(set().union(*labels.values()))
     index = {name: i for i, name in enumerate(classes)}
-    splits = {split: (decode(encoded[split], size, jpeg_quality), np.array([index[n] for n in labels[split]], np.int64))
-              for split in names}
+    splits = {split: (decode(encoded[split], size, jpeg_quality),
+                      np.array([index[n] for n in labels[split]], np.int64)) for split in names}
     return {"splits": splits, "classes": classes, "bad": bad}
 
 

@@ -108,7 +108,8 @@ def markdown(report: Mapping[str, Any]) -> str:
     ]
     for candidate in report["candidates"]:
         if candidate.get("error"):
-            lines.append(f"| {candidate_label(candidate)} | - | - | - | - | - | - | - | - | error: {candidate['error']} |")
+            lines.append(f"| {candidate_label(candidate)} | - | - | - | - | - | - | - | - | "
+                         f"error: {candidate['error']} |")
             continue
         latency = candidate.get("latency_ms") or {}
         drop = candidate.get("accuracy_drop")

@@ -12,7 +12,6 @@ the TFLite step converts it to a second int8 candidate.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import tensorflow as tf
 
@@ -39,11 +38,10 @@ def quantize(model: tf.keras.Model) -> tf.keras.Model:
 
 
 def fine_tune(model: tf.keras.Model, train_batches: tf.data.Dataset, callbacks: list[tf.keras.callbacks.Callback],
-              hparams: dict[str, Any], loss: tf.keras.losses.Loss) -> tf.keras.Model:
-    """The quantization-aware copy of `model`, trained `quantization_aware_epochs` epochs on `train_batches` at
-    `learning_rate` x `fine_tune_rate` (the first callback scores each epoch); the last epoch is kept."""
+              epochs: int, rate: float, loss: tf.keras.losses.Loss) -> tf.keras.Model:
+    """The quantization-aware copy of `model`, trained `epochs` epochs on `train_batches` at learning rate `rate`
+    (the first callback scores each epoch); the last epoch is kept."""
     quantized = quantize(model)
-    rate = float(hparams.get("learning_rate", 0.002)) * float(hparams.get("fine_tune_rate", 0.1))
     quantized.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
-    quantized.fit(train_batches, epochs=int(hparams["quantization_aware_epochs"]), callbacks=callbacks, verbose=0)
+    quantized.fit(train_batches, epochs=epochs, callbacks=callbacks, verbose=0)
     return quantized

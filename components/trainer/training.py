@@ -272,12 +272,12 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
     model.quantization_aware = None
     qat_epochs = int(hparams.get("quantization_aware_epochs", 0))
     if qat_epochs:
-        progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, qat_epochs,
-                      float(hparams.get("learning_rate", 0.002)) * float(hparams.get("fine_tune_rate", 0.1)))
+        qat_rate = float(hparams.get("learning_rate", 0.002)) * float(hparams.get("fine_tune_rate", 0.1))
+        progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, qat_epochs, qat_rate)
         model.quantization_aware = quantization_aware.fine_tune(
             model, train_data, [RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches),
                                 EpochProgress(f"{name} (quantization-aware)", qat_epochs)],
-            hparams, loss)
+            qat_epochs, qat_rate, loss)
     return model
 
 

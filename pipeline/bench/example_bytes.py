@@ -13,6 +13,8 @@ import sys
 import tempfile
 from typing import Any
 
+from PIL import Image
+
 from components.ingestion import image_files
 from pipeline.run_summary import render_table
 
@@ -41,9 +43,8 @@ def measure(files: list[tuple[str, str]], size: int, scratch: str, jpeg_quality:
     for path, label in files:
         with open(path, "rb") as handle:
             encoded = handle.read()
-        height, width = tf.io.extract_jpeg_shape(encoded).numpy()[:2] if encoded[:2] == preprocessing.JPEG_MAGIC \
-            else tf.shape(tf.io.decode_image(encoded, expand_animations=False)).numpy()[:2]
-        larger.append(bool(min(height, width) > size))
+        with Image.open(path) as image:  # the header only
+            larger.append(min(image.size) > size)
         pixels = preprocessing.decode_images(tf.constant([encoded]), size)
         label_feature = feature(int64_list=tf.train.Int64List(value=[label_index[label]]))
         raw.append(tf.train.Example(features=tf.train.Features(feature={
