@@ -70,12 +70,13 @@ run: setup
 	fi
 	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" --config $(CONFIG) $(ARGS)
 
+# Two pytest workers (pytest-xdist), each taking whole test files, so a module's pipeline fixture runs once.
 test: setup
-	$(VENV)/bin/pytest -q --durations=15 tests
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=15 tests
 
 # The quick tier: everything but the tests marked slow (whole pipeline runs, long training); for iterating.
 test-quick: setup
-	$(VENV)/bin/pytest -q -m "not slow" --durations=10 tests
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not slow" --durations=10 tests
 
 # Benchmark (issue #6): writes bench/results.{json,md} and plots (bench/work/ holds its runs); `ARGS=--quick` for a smoke test.
 bench: setup

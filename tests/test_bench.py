@@ -74,7 +74,9 @@ INGESTION = [
 
 
 def test_targets_take_the_worst_case_and_say_whether_it_is_met():
-    found, details = targets.compute_targets(MODELS, {"a": 1.7, "b": 2.1}, INGESTION)
+    fixed_cost = {"wall_ratio": 1.6, "component_seconds": {"ImageExampleGen": 12.0, "Evaluator_mobilenet_v1": 31.5,
+                                                           "Trainer_mobilenet_v2": 80.0, "TFLite_mobilenet_v2": 60.0}}
+    found, details = targets.compute_targets(MODELS, {"a": 1.2, "b": 2.1}, INGESTION, fixed_cost)
     assert set(found) == set(targets.TARGETS)
     assert found["int8_size_ratio"] == {"measured": 0.32, "limit": 0.30, "met": False}
     assert details["int8_size_ratio"] == {"a/mobilenet_v1": 0.28, "a/mobilenet_v2": 0.32}
@@ -82,7 +84,11 @@ def test_targets_take_the_worst_case_and_say_whether_it_is_met():
     assert found["int8_accuracy_drop_points"]["met"] is False
     assert found["int8_latency_ratio"]["measured"] == pytest.approx(0.75)
     assert details["int8_latency_ratio"]["a/mobilenet_v1@1t"] == 0.5
-    assert found["pipeline_wall_ratio"] == {"measured": 2.1, "limit": 2.0, "met": False}
+    assert found["pipeline_wall_ratio"] == {"measured": 2.1, "limit": 1.3, "met": False}
+    assert found["fixed_cost_wall_ratio"] == {"measured": 1.6, "limit": 1.5, "met": False}
+    assert found["fixed_cost_slowest_other_component_seconds"] == {"measured": 31.5, "limit": 30.0, "met": False}
+    assert details["fixed_cost_slowest_other_component_seconds"] == {"ImageExampleGen": 12.0,
+                                                                     "Evaluator_mobilenet_v1": 31.5}
     assert found["ingestion_speedup_2_workers"] == {"measured": pytest.approx(1.6667, abs=1e-4), "limit": 1.5,
                                                     "met": True}
     assert found["ingestion_peak_memory_growth"]["measured"] == pytest.approx(1.2)
@@ -90,8 +96,10 @@ def test_targets_take_the_worst_case_and_say_whether_it_is_met():
 
 
 def test_targets_not_measured_are_none():
-    found, _ = targets.compute_targets(MODELS[:2], {"a": 1.5}, [])
+    found, _ = targets.compute_targets(MODELS[:2], {"a": 1.25}, [])
     assert found["ingestion_speedup_2_workers"] == {"measured": None, "limit": 1.5, "met": None}
+    assert found["fixed_cost_wall_ratio"]["met"] is None
+    assert found["fixed_cost_slowest_other_component_seconds"]["met"] is None
     assert found["int8_size_ratio"]["met"] is True and found["pipeline_wall_ratio"]["met"] is True
 
 
@@ -113,7 +121,7 @@ def _results():
             "machine": {"cpus": 2, "processor": "test cpu", "tensorflow": "2.16.2"},
             "targets": found, "target_details": details, "models": MODELS,
             "variants": [{"variant": "a", "pipeline": pipeline_run, "baseline": baseline_run, "wall_ratio": 1.7}],
-            "fixed_cost": {"images": 40, "wall_seconds": 90.0,
+            "fixed_cost": {"images": 40, "wall_seconds": 90.0, "baseline": {"wall_seconds": 60.0}, "wall_ratio": 1.5,
                            "component_seconds": {"ImageExampleGen": 15.0, "Trainer_mobilenet_v1": 30.0}},
             "ingestion": [{**row, "example_gen_seconds": 10.0, "transform_seconds": 20.0, "process_seconds": 60.0}
                           for row in INGESTION],
@@ -135,6 +143,7 @@ def test_outputs_are_written(tmp_path):
     markdown = (tmp_path / "out" / "results.md").read_text()
     assert "| int8_size_ratio | 0.32 | <= 0.3 | **no** |" in markdown
     assert "| Trainer_mobilenet_v1 | 60.0 | 30.0 |" in markdown
+    assert "on 40 images (90.0 s wall; the plain script on them 60.0 s, ratio 1.50)." in markdown
     assert "| mobilenet_v1 a0.25 32px | int8 | 280.0 |" in markdown
     assert "![accuracy vs size](accuracy_vs_size.png)" in markdown
     assert "| v1 a0.25 | 218,000 | 880,000 | 302,000 | 0.343 |" in markdown

@@ -4,7 +4,7 @@
 2. per variant (V1 alpha : V2 alpha, input size): `mobilenet-pipeline run` with every quantization mode on a fresh
    home, then the plain script `bench/baseline.py` on the same data and configuration;
 3. converts each trained model in every mode and measures it (size, accuracy, latency at 1 and 2 threads, memory);
-4. the fixed cost per component: the same pipeline and configuration on a tiny dataset;
+4. the fixed cost per component: the same pipeline and configuration on a tiny dataset, and the plain script on it;
 5. the size sweep: float32 and int8 bytes of every allowed width, untrained;
 6. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
    photos) with 1 and 2 DirectRunner workers;
@@ -223,8 +223,14 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         tiny_data, tiny_images = ensure_demo_data(work / "data", FIXED_COST_PER_CLASS)
         log.info("fixed cost: the same pipeline on %d images", tiny_images)
-        tiny = runs.run_pipeline(tiny_data, runs.fresh_dir(work / "fixed-cost"), [*common, *all_variants[0][2]])
-        results["fixed_cost"] = {"images": tiny_images, "variant": all_variants[0][0], **tiny}
+        tiny_work, tiny_overrides = runs.fresh_dir(work / "fixed-cost"), [*common, *all_variants[0][2]]
+        tiny = runs.run_pipeline(tiny_data, tiny_work, tiny_overrides)
+        log.info("  pipeline: %.0f s; plain script on the same %d images", tiny["wall_seconds"], tiny_images)
+        tiny_baseline = runs.run_baseline(tiny_data, tiny_work, tiny_overrides)
+        log.info("  script: %.0f s", tiny_baseline["wall_seconds"])
+        results["fixed_cost"] = {"images": tiny_images, "variant": all_variants[0][0], **tiny,
+                                 "baseline": tiny_baseline,
+                                 "wall_ratio": round(tiny["wall_seconds"] / tiny_baseline["wall_seconds"], 3)}
         results["step_seconds"]["fixed_cost"] = round(time.monotonic() - started, 1)
     if not args.skip_size_sweep:
         started = time.monotonic()
@@ -239,7 +245,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             work, sizes, [f"model.input_size={args.input_sizes[0]}", *args.overrides])
         results["step_seconds"]["ingestion"] = round(time.monotonic() - started, 1)
     results["targets"], results["target_details"] = targets.compute_targets(
-        results["models"], {v["variant"]: v["wall_ratio"] for v in results["variants"]}, results["ingestion"])
+        results["models"], {v["variant"]: v["wall_ratio"] for v in results["variants"]}, results["ingestion"],
+        results["fixed_cost"])
     return results
 
 

@@ -93,8 +93,14 @@ def _components_table(variant: dict[str, Any], fixed_cost: dict[str, Any] | None
                  round(sum(fixed.values()), 1) if fixed else None])
     steps = variant["baseline"]["steps"]
     step_rows = [[name, f"{value:.1f}"] for name, value in steps.items()]
-    note = (f"Fixed cost = the same pipeline and configuration on {fixed_cost['images']} images "
-            f"({fixed_cost['wall_seconds']} s wall)." if fixed_cost else "Fixed cost not measured.")
+    note = "Fixed cost not measured."
+    if fixed_cost:
+        note = (f"Fixed cost = the same pipeline and configuration on {fixed_cost['images']} images "
+                f"({fixed_cost['wall_seconds']} s wall")
+        if fixed_cost.get("baseline"):
+            note += (f"; the plain script on them {fixed_cost['baseline']['wall_seconds']} s, ratio "
+                     f"{fixed_cost['wall_ratio']:.2f}")
+        note += ")."
     return [f"### Seconds per component ({variant['variant']})", "", note, "",
             markdown_table(["component", "this run (s)", "fixed cost (s)"], rows), "",
             "Script steps:", "", markdown_table(["step", "seconds"], step_rows), ""]
