@@ -6,12 +6,9 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
+from components.contracts import is_remote
+
 ARTIFACT_PATH_PARTS = 3  # TFX writes artifacts to <pipeline root>/<component id>/<output key>/<execution id>
-
-
-def is_remote(uri: str) -> bool:
-    """Whether `uri` is a URL (gs://, s3://, hdfs://, ...) rather than a path on this machine."""
-    return "://" in uri
 
 
 def portable_uri(uri: str) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from components.contracts import is_remote
 from kubeflow.entrypoint import ENTRYPOINT_COMMAND
 from pipeline.config import REPO_ROOT, Config
 
@@ -36,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 def container_path(path: str) -> str:
     """`path` as the container sees it: project files under CONTAINER_PROJECT_DIR, URLs unchanged."""
-    if "://" in path:
+    if is_remote(path):
         return path
     resolved = Path(path).resolve()
     try:
@@ -118,7 +119,7 @@ def compile_job(config: Config, image: str = DEFAULT_IMAGE, pipeline_root: str =
     check_pipeline_root(pipeline_root)
     defaults = parameter_defaults(config)
     for name, value in defaults.items():
-        if "://" not in value:
+        if not is_remote(value):
             logger.warning("runtime parameter %s defaults to %r, a path inside the container; give a shared "
                            "location (gs://..., s3://...) in the config or when the run is created", name, value)
     runner = runner_lib.KubeflowV2DagRunner(

@@ -48,6 +48,7 @@ from typing import Any, Callable
 
 import yaml
 
+from components.contracts import REPORT_FILE, is_remote
 from kubeflow.compile import CONTAINER_PROJECT_DIR, RUNNABLE_EXECUTORS
 from pipeline.config import REPO_ROOT
 
@@ -186,7 +187,7 @@ class LocalLauncher:
                  project_dir: str = str(REPO_ROOT), cache: bool = True) -> None:
         if mode not in MODES:
             raise LaunchError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
-        if "://" in pipeline_root:
+        if is_remote(pipeline_root):
             raise LaunchError(f"pipeline root {pipeline_root}: this harness writes to a local folder only")
         check_executors(spec, mode)
         self.spec, self.mode, self.python, self.project_dir, self.cache = spec, mode, python, project_dir, cache
@@ -370,7 +371,7 @@ def outcome_lines(runs: list[TaskRun]) -> list[str]:
 
     summaries, pushes = [], []
     for run in runs:
-        report_path = os.path.join(run.outputs.get("report", {}).get("uri", ""), report_lib.REPORT_FILE)
+        report_path = os.path.join(run.outputs.get("report", {}).get("uri", ""), REPORT_FILE)
         if "report" in run.outputs and os.path.exists(report_path):
             with open(report_path, encoding="utf-8") as handle:
                 summaries.append(report_lib.summary(json.load(handle)))

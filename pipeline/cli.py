@@ -10,6 +10,7 @@ import traceback
 import warnings
 from typing import TYPE_CHECKING, TextIO
 
+from components.contracts import is_remote
 from pipeline import config as config_lib
 
 if TYPE_CHECKING:
@@ -71,7 +72,7 @@ def _load(args: argparse.Namespace) -> config_lib.Config:
 def _check_data(config: config_lib.Config, out: TextIO) -> int | None:
     """Fail early, with the folder named, when the image folder cannot make a classifier; the number of files in a
     local image folder (None for TFRecords or a remote folder)."""
-    if config.data.format != "images" or "://" in config.data.root:
+    if config.data.format != "images" or is_remote(config.data.root):
         return None
     from components.ingestion.image_files import scan_folder, typical_side
 
@@ -135,7 +136,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     out.write("\n" + run_summary.results_table(results) + "\n")
     for result in results:
         if not result.pushed_path:
-            reasons = "; ".join(run_summary.hold_back_reasons(result)) or "it did not reach the Pusher"
+            reasons = "; ".join(run_summary.reasons_not_pushed(result)) or "it did not reach the Pusher"
             out.write(f"{result.model_name} was held back and not pushed: {reasons}. Details: {log_path}\n")
     run_name = os.path.splitext(os.path.basename(log_path))[0]
     report = run_report.write_run_report(run_report.report_dir(paths.home, run_name), results, reporter.timings,

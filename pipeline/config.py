@@ -13,12 +13,12 @@ from typing import Any
 
 import yaml
 
+from components.contracts import QUANTIZATION_MODES
 from components.registry.names import NAME_RULE, InvalidName, validate_name
 
 V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
 V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 ARCHITECTURES = ("v1", "v2")
-QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
 INTEGER_IO = ("", "uint8", "int8")
 MAX_PIPELINE_NAME_LENGTH = 63  # TFX refuses longer pipeline names
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")

@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+from components.contracts import is_remote
 from pipeline.config import Config
 
 
@@ -32,7 +33,7 @@ class RunPaths:
 
 def absolute(path: str) -> str:
     """Local paths made absolute (artifacts and ML Metadata outlive the working directory); URLs unchanged."""
-    return path if "://" in path else os.path.abspath(os.path.expanduser(path))
+    return path if is_remote(path) else os.path.abspath(os.path.expanduser(path))
 
 
 def localize(config: Config) -> RunPaths:

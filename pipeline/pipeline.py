@@ -11,6 +11,7 @@ from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2, transform_pb2
 
+from components.contracts import TRANSFORMED_EXAMPLES_SIGNATURE
 from components.ingestion import image_files
 from components.ingestion.executor import ImageFolderExecutor, make_custom_config, output_split_config
 from components.registry.component import RegistryPusher
@@ -20,7 +21,6 @@ from pipeline.config import Config
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FNS = {"v1": "components.trainer.mobilenet_v1.run_fn", "v2": "components.trainer.mobilenet_v2.run_fn"}
-EVAL_SIGNATURE = "serving_transformed_examples"
 
 
 def beam_pipeline_args(config: Config, example_count: int | None = None) -> list[str]:
@@ -63,7 +63,7 @@ def eval_config(config: Config) -> tfma.EvalConfig:
     accuracy_floor = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.gates.min_accuracy}))
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name=EVAL_SIGNATURE, label_key=preprocessing.LABEL_XF,
+        model_specs=[tfma.ModelSpec(signature_name=TRANSFORMED_EXAMPLES_SIGNATURE, label_key=preprocessing.LABEL_XF,
                                     preprocessing_function_names=[], model_type=tfma.TF_GENERIC)],
         options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)),
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[preprocessing.LABEL_XF])],
@@ -154,6 +154,10 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"input_size": config.model.input_size, "jpeg_quality": config.data.example_jpeg_quality},
         splits_config=transform_pb2.SplitsConfig(analyze=splits, transform=splits),
+        # Nothing reads Transform's own pre/post-transform statistics (StatisticsGen has the raw data's) or its
+        # analyzer cache (each run analyzes its one span whole): on 40 images, 34.2 s -> 18.0 s (issue #15).
+        disable_statistics=True,
+        disable_analyzer_cache=True,
     )
     components: list[Any] = [example_gen, statistics, schema, validator, transform]
     for architecture in config.model.architectures:

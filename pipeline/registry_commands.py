@@ -11,7 +11,7 @@ from components.registry.store import ChannelPointer, Registry, RegistryError, R
 KNOWN_CHANNELS = ("staging", "production")
 
 
-def _version_number(text: str) -> int:
+def _version_argument(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"VERSION must be a positive integer, got {text!r}")
     return int(text)
@@ -31,11 +31,11 @@ def add_registry_subparser(subparsers: argparse._SubParsersAction, default_root:
     show = actions.add_parser("show", parents=[common],
                               help="a model's versions as a table, or one version's manifest")
     show.add_argument("name", metavar="NAME", help="model name, e.g. mobilenet_v1")
-    show.add_argument("version", metavar="VERSION", nargs="?", type=_version_number, help="version (default: all)")
+    show.add_argument("version", metavar="VERSION", nargs="?", type=_version_argument, help="version (default: all)")
     promote = actions.add_parser("promote", parents=[common],
                                  help="point a channel at a version, after checking its sha256")
     promote.add_argument("name", metavar="NAME", help="model name")
-    promote.add_argument("version", metavar="VERSION", type=_version_number, help="version to release")
+    promote.add_argument("version", metavar="VERSION", type=_version_argument, help="version to release")
     promote.add_argument("--channel", required=True, help=channel_help)
     rollback = actions.add_parser("rollback", parents=[common],
                                   help="move a channel back to the version it served before")

@@ -8,13 +8,11 @@ import json
 from pathlib import Path
 from typing import Sequence
 
+from components.contracts import REPORT_FILE, REPORT_MARKDOWN_FILE, REPORT_PICTURE_FILE
 from pipeline.progress import ComponentTiming
 from pipeline.run_summary import ModelResult, results_table, timings_table
 
 REPORTS_DIR = "reports"
-MARKDOWN_FILE = "report.md"
-PICTURE_FILE = "report.png"
-DATA_FILE = "report.json"
 
 
 def report_dir(home: str | Path, run_name: str) -> Path:
@@ -60,22 +58,22 @@ def write_run_report(out_dir: str | Path, results: Sequence[ModelResult], timing
     """Write `report.md`, `report.png` and `report.json` into `out_dir` (created); returns the Markdown path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plot_run(results, timings, out / PICTURE_FILE)
+    plot_run(results, timings, out / REPORT_PICTURE_FILE)
     data = {"title": title, "results": [dataclasses.asdict(r) for r in results],
             "timings": [dataclasses.asdict(t) for t in timings]}
-    (out / DATA_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
+    (out / REPORT_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
     markdown = "\n".join([
         f"# {title}", "",
-        f"![accuracy vs size and component timings]({PICTURE_FILE})", "",
+        f"![accuracy vs size and component timings]({REPORT_PICTURE_FILE})", "",
         "## Models", "", "```", results_table(list(results)), "```", "",
         "## Components", "", "```", timings_table(list(timings)), "```", "",
     ])
-    path = out / MARKDOWN_FILE
+    path = out / REPORT_MARKDOWN_FILE
     path.write_text(markdown, encoding="utf-8")
     return path
 
 
 def read_run_report(out_dir: str | Path) -> tuple[list[ModelResult], list[ComponentTiming]]:
     """The results and timings a report in `out_dir` was written from."""
-    data = json.loads((Path(out_dir) / DATA_FILE).read_text(encoding="utf-8"))
+    data = json.loads((Path(out_dir) / REPORT_FILE).read_text(encoding="utf-8"))
     return ([ModelResult(**row) for row in data["results"]], [ComponentTiming(**row) for row in data["timings"]])

@@ -9,6 +9,7 @@ from typing import Any
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.contracts import REPORT_FILE
 from components.tflite import report as report_lib
 from pipeline.progress import ComponentTiming
 
@@ -73,7 +74,7 @@ def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
         for artifact in by_component.get(f"TFLite_{name}", []):
             if _int_property(artifact, "blessed") is not None:
                 result.tflite_blessed = bool(_int_property(artifact, "blessed"))
-            report_path = os.path.join(artifact.uri, "report.json")
+            report_path = os.path.join(artifact.uri, REPORT_FILE)
             if os.path.exists(report_path):
                 with open(report_path, encoding="utf-8") as handle:
                     _fill_from_report(result, json.load(handle))
@@ -123,7 +124,7 @@ def render_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def hold_back_reasons(result: ModelResult) -> list[str]:
+def reasons_not_pushed(result: ModelResult) -> list[str]:
     """Why a model was not pushed: the failed TFLite gates and Evaluator thresholds."""
     reasons = list(result.failed_gates)
     if result.evaluator_blessed is False:
@@ -134,7 +135,7 @@ def hold_back_reasons(result: ModelResult) -> list[str]:
 def _destination(result: ModelResult) -> str:
     if result.pushed_path:
         return result.pushed_path
-    return "held back: " + (", ".join(hold_back_reasons(result)) or "not run")
+    return "held back: " + (", ".join(reasons_not_pushed(result)) or "not run")
 
 
 def results_table(results: list[ModelResult]) -> str:

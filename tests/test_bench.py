@@ -144,6 +144,8 @@ def test_outputs_are_written(tmp_path):
     assert "| int8_size_ratio | 0.32 | <= 0.3 | **no** |" in markdown
     assert "| Trainer_mobilenet_v1 | 60.0 | 30.0 |" in markdown
     assert "on 40 images (90.0 s wall; the plain script on them 60.0 s, ratio 1.50)." in markdown
+    assert "Pipeline 90.0 s wall, the plain script 60.0 s, ratio 1.50." in markdown
+    assert "| ImageExampleGen | 15.0 |" in markdown
     assert "| mobilenet_v1 a0.25 32px | int8 | 280.0 |" in markdown
     assert "![accuracy vs size](accuracy_vs_size.png)" in markdown
     assert "| v1 a0.25 | 218,000 | 880,000 | 302,000 | 0.343 |" in markdown
@@ -177,3 +179,14 @@ def test_the_recipe_benchmark_before_settings_are_valid_and_differ_from_the_phot
     assert (before.data.validation_fraction, before.train.recalibrate_bn_batches, before.train.augment) == (0, 0, False)
     assert (after.data.validation_fraction > 0, after.train.recalibrate_bn_batches > 0, after.train.augment) == (
         True, True, True)
+
+
+def test_a_fixed_cost_only_bench_writes_its_markdown_without_models_or_plots(tmp_path):
+    results = {**_results(), "models": [], "variants": [], "ingestion": [], "size_sweep": []}
+    results["targets"], results["target_details"] = targets.compute_targets([], {}, [], results["fixed_cost"])
+    written = report.write_outputs(results, tmp_path / "out")
+    assert {p.name for p in written} == {"results.json", "results.md"}
+    markdown = (tmp_path / "out" / "results.md").read_text()
+    assert "| fixed_cost_wall_ratio | 1.5 | <= 1.5 | yes |" in markdown
+    assert "| pipeline_wall_ratio | - | <= 1.3 | not measured |" in markdown
+    assert "| Trainer_mobilenet_v1 | 30.0 |" in markdown

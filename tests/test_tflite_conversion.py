@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.contracts import PREPROCESSED_SIGNATURE, QUANTIZATION_MODES
 from components.tflite import conversion, measurement
 from components.trainer.blocks import conv_bn
 
@@ -66,7 +67,7 @@ def _save_with_signature(directory: str, serve: tf.types.experimental.GenericFun
     """Save `serve` as the `serving_preprocessed` signature (what the Trainer exports and conversion reads)."""
     module = tf.Module()
     module.model_variables = variables
-    tf.saved_model.save(module, directory, signatures={conversion.SIGNATURE: serve.get_concrete_function()})
+    tf.saved_model.save(module, directory, signatures={PREPROCESSED_SIGNATURE: serve.get_concrete_function()})
 
 
 def saved_classifier(tmp_path_factory: pytest.TempPathFactory) -> str:
@@ -159,7 +160,7 @@ def test_unknown_mode_is_a_clear_error(tmp_path_factory):
     with pytest.raises(ValueError) as error:
         conversion.convert(saved_classifier(tmp_path_factory), "int4")
     assert "int4" in str(error.value)
-    for mode in conversion.MODES:
+    for mode in QUANTIZATION_MODES:
         assert mode in str(error.value)
 
 
@@ -203,7 +204,7 @@ def test_model_needing_select_tf_ops_is_not_converted(tmp_path):
 
 def test_model_ops_names_flex_ops_as_custom(tmp_path):
     """The same model converted with Select TF ops allowed: `model_ops` shows the Flex op, which is flagged."""
-    converter = tf.lite.TFLiteConverter.from_saved_model(_needs_select_tf_ops(tmp_path), [conversion.SIGNATURE])
+    converter = tf.lite.TFLiteConverter.from_saved_model(_needs_select_tf_ops(tmp_path), [PREPROCESSED_SIGNATURE])
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS]
     ops = conversion.model_ops(converter.convert())
     assert "CUSTOM:FlexMatrixDeterminant" in ops

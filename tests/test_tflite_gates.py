@@ -12,22 +12,19 @@ def test_a_candidate_within_every_limit_passes_every_gate():
     results = gates.evaluate_gates(PASSING, LIMITS)
     assert [result.name for result in results] == list(gates.GATE_NAMES)
     assert all(result.passed for result in results)
-    assert gates.passed(results)
 
 
-@pytest.mark.parametrize("gate, change, measured, limit, shown", [
-    ("android_ready", {"builtin_ops_only": False}, False, True, "measured False, limit True"),
-    ("min_accuracy", {"tflite_accuracy": 0.79}, 0.79, 0.80, "measured 0.79, limit 0.8"),
-    ("max_accuracy_drop", {"accuracy_drop": 0.02}, 0.02, 0.01, "measured 0.02, limit 0.01"),
-    ("max_model_bytes", {"size_bytes": 1_000_001}, 1_000_001, 1_000_000, "measured 1000001, limit 1000000"),
-    ("max_latency_ms", {"latency_ms": 20.5}, 20.5, 20.0, "measured 20.5, limit 20"),
+@pytest.mark.parametrize("gate, change, measured, limit", [
+    ("android_ready", {"builtin_ops_only": False}, False, True),
+    ("min_accuracy", {"tflite_accuracy": 0.79}, 0.79, 0.80),
+    ("max_accuracy_drop", {"accuracy_drop": 0.02}, 0.02, 0.01),
+    ("max_model_bytes", {"size_bytes": 1_000_001}, 1_000_001, 1_000_000),
+    ("max_latency_ms", {"latency_ms": 20.5}, 20.5, 20.0),
 ])
-def test_each_gate_fails_alone_with_its_measured_value_and_limit(gate, change, measured, limit, shown):
+def test_each_gate_fails_alone_with_its_measured_value_and_limit(gate, change, measured, limit):
     results = gates.evaluate_gates({**PASSING, **change}, LIMITS)
     failing = [result for result in results if not result.passed]
     assert failing == [gates.GateResult(gate, measured, limit, False)]
-    assert not gates.passed(results)
-    assert failing[0].describe() == f"{gate}: {shown} (outside the limit)"
 
 
 @pytest.mark.parametrize("change", [
@@ -38,7 +35,7 @@ def test_each_gate_fails_alone_with_its_measured_value_and_limit(gate, change, m
     {"latency_ms": 20.0},
 ])
 def test_a_value_equal_to_its_limit_passes(change):
-    assert gates.passed(gates.evaluate_gates({**PASSING, **change}, LIMITS))
+    assert all(result.passed for result in gates.evaluate_gates({**PASSING, **change}, LIMITS))
 
 
 def test_an_accuracy_drop_just_over_the_limit_fails():
@@ -47,7 +44,7 @@ def test_an_accuracy_drop_just_over_the_limit_fails():
 
 
 def test_an_accuracy_gain_passes_the_drop_gate():
-    assert gates.passed(gates.evaluate_gates({**PASSING, "accuracy_drop": -0.02}, LIMITS))
+    assert all(result.passed for result in gates.evaluate_gates({**PASSING, "accuracy_drop": -0.02}, LIMITS))
 
 
 def _candidate(mode: str, size_bytes: int, accuracy: float, passed: bool) -> dict:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.contracts import PREPROCESSED_SIGNATURE
 from components.ingestion import image_files
 from components.tflite import conversion
 from components.trainer import mobilenet_v1, training
@@ -124,7 +125,7 @@ def test_recipe_trains_keeps_an_epoch_and_no_augmentation_reaches_the_serving_gr
                                  hparams=hparams)
     assert 1 <= model.kept_epoch <= 3
     conversion.save_for_conversion(model, str(tmp_path / "saved"), 32)
-    signature = tf.saved_model.load(str(tmp_path / "saved")).signatures[conversion.SIGNATURE]
+    signature = tf.saved_model.load(str(tmp_path / "saved")).signatures[PREPROCESSED_SIGNATURE]
     graph = signature.graph.as_graph_def()
     ops = {node.op for node in graph.node} | {node.op for function in graph.library.function
                                               for node in function.node_def}

@@ -21,6 +21,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 
 from components import PROGRESS_LOGGER
+from components.contracts import is_remote
 from components.ingestion import image_files
 
 BAD_FILES_REPORT = "bad_files.json"
@@ -72,7 +73,7 @@ def output_split_config(eval_fraction: float, by_filename: bool,
 def read_file_to_result(readable: fileio.ReadableFile, input_base: str) -> dict[str, Any]:
     """Read one matched file: `{"filename", "label", "example"}` when usable, else `{"filename", "reason"}`."""
     path = readable.metadata.path
-    filename = os.path.relpath(path, input_base) if "://" not in path else path[len(input_base):].lstrip("/")
+    filename = path[len(input_base):].lstrip("/") if is_remote(path) else os.path.relpath(path, input_base)
     try:
         label = image_files.label_of(filename)
         image = image_files.normalise_image(readable.read())

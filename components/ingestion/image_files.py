@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_KEY = "image_raw"
-LABEL_KEY = "label"
+from components.contracts import IMAGE_KEY, LABEL_KEY
+
 FILENAME_KEY = "filename"
 TRAIN_SPLIT, VALIDATION_SPLIT, EVAL_SPLIT = "train", "validation", "eval"
 """ExampleGen's splits: the Trainer fits on train and picks its epoch on validation; only the Evaluator and the

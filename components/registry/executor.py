@@ -13,9 +13,10 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils
 
 from components.artifact_locations import portable_examples_reference
+from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
+                                  REPORT_PICTURE_FILE)
 from components.registry import store
 from components.registry.filesystems import filesystem_for
-from components.tflite.report import REPORT_FILE
 
 MODEL_KEY = "model"
 MODEL_BLESSING_KEY = "model_blessing"
@@ -23,7 +24,7 @@ TFLITE_BLESSING_KEY = "tflite_blessing"
 PUSHED_MODEL_KEY = "pushed_model"
 REGISTRY_ROOT_KEY = "registry_root"
 MODEL_NAME_KEY = "model_name"
-REPORT_FILES = {"report": "report.md", "report_picture": "report.png"}
+REPORT_FILES = {"report": REPORT_MARKDOWN_FILE, "report_picture": REPORT_PICTURE_FILE}
 BLESSING_SOURCES = {MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
                     TFLITE_BLESSING_KEY: "the TFLite validation gates"}
 MANIFEST_REPORT_FIELDS = ("architecture", "quantization", "quantization_aware", "integer_io", "input_shape",
@@ -98,12 +99,12 @@ class Executor(pusher_executor.Executor):
         if report is None:
             raise RuntimeError(f"{model.uri} has no {REPORT_FILE}: cannot write the registry manifest")
         registry = store.Registry(exec_properties[REGISTRY_ROOT_KEY])
-        tflite_path = os.path.join(model.uri, store.MODEL_FILE)
+        tflite_path = os.path.join(model.uri, MODEL_FILE)
         run_id = self._context.pipeline_run_id if self._context else None
         version = self._published_copy(registry, model_name, tflite_path) or registry.publish(
-            model_name, tflite_path, os.path.join(model.uri, store.LABELS_FILE), manifest_fields(report),
+            model_name, tflite_path, os.path.join(model.uri, LABELS_FILE), manifest_fields(report),
             pipeline_run_id=run_id, extra_files=report_files(model.uri))
-        for file_name in (store.MODEL_FILE, store.LABELS_FILE, store.MANIFEST_FILE):
+        for file_name in (MODEL_FILE, LABELS_FILE, store.MANIFEST_FILE):
             io_utils.copy_file(os.path.join(version.path, file_name), os.path.join(pushed_model.uri, file_name),
                                overwrite=True)
         self._MarkPushed(pushed_model, pushed_destination=version.path, pushed_version=str(version.version))

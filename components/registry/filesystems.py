@@ -17,10 +17,7 @@ import time
 import uuid
 from typing import IO, Iterator
 
-
-def is_remote(path: str) -> bool:
-    """Whether `path` is a URL (gs://, s3://, ram://...) rather than a local path."""
-    return "://" in path
+from components.contracts import is_remote
 
 
 class LocalFilesystem:

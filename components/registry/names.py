@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import re
 
+from components.contracts import is_remote
+
 NAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 NAME_RULE = "1-64 of a-z 0-9 _ . - starting with a letter or digit"
 
@@ -19,7 +21,7 @@ def validate_name(value: object, kind: str) -> str:
     """
     if not isinstance(value, str):
         raise InvalidName(f"invalid {kind} {value!r}: must be a string")
-    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or "://" in value:
+    if value.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", value) or is_remote(value):
         reason = "is an absolute path"
     elif "/" in value or "\\" in value:
         reason = "contains a path separator"

@@ -35,11 +35,10 @@ from typing import Any, Callable, Mapping
 
 from absl import logging
 
+from components.contracts import LABELS_FILE, MODEL_FILE
 from components.registry.filesystems import filesystem_for
 from components.registry.names import validate_name
 
-MODEL_FILE = "model.tflite"
-LABELS_FILE = "labels.txt"
 MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.json"
 CHANNELS_DIR = "channels"
@@ -274,7 +273,8 @@ class Registry:
         for role, path in (extra_files or {}).items():
             name = path.rsplit("/", 1)[-1]
             if role in sources or name in (MODEL_FILE, LABELS_FILE, MANIFEST_FILE):
-                raise RegistryError(f"cannot publish {model_name}: extra file {role}={path} clashes with a version file")
+                raise RegistryError(f"cannot publish {model_name}: extra file {role}={path} clashes with a version "
+                                    "file")
             sources[role] = (path, name)
         if self._fs.atomic_commit:
             version = self._publish_staged(model_dir, sources, fields)
@@ -327,12 +327,6 @@ class Registry:
         logging.info("Rolled %s channel %s back from version %d to %d", model_name, channel, current.version,
                      pointer.version)
         return pointer
-
-    def rebuild_index(self) -> dict[str, Any]:
-        """Rewrite index.json from the versions and channels on storage, and return it."""
-        self._require_root()
-        with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
-            return self._write_index()
 
     # Internals
 

@@ -38,7 +38,6 @@ class TFLiteQuantizeValidateSpec(types.ComponentSpec):
         "model": ChannelParameter(type=standard_artifacts.Model),
         "examples": ChannelParameter(type=standard_artifacts.Examples),
         "transform_graph": ChannelParameter(type=standard_artifacts.TransformGraph),
-        "schema": ChannelParameter(type=standard_artifacts.Schema, optional=True),
     }
     OUTPUTS = {
         "tflite_model": ChannelParameter(type=standard_artifacts.Model),
@@ -58,13 +57,13 @@ class TFLiteQuantizeValidate(base_component.BaseComponent):
                  model_name: str, architecture: str, quantization: str, gates: str,
                  representative_examples: int = 200, integer_io: str = "", threads: int = 2,
                  latency_warmup: int = 5, latency_runs: int = 50, max_eval_examples: int = 0,
-                 schema: types.BaseChannel | None = None, registry_root: Any = "",
+                 registry_root: Any = "",
                  baseline_channel: str = "production"):
         """`quantization` is a JSON list of modes and `gates` a JSON object of limits (see pipeline/config.py).
         The no-regression baseline is the model `baseline_channel` serves in the registry at `registry_root` (a
         path/URL or a RuntimeParameter), else its latest version; none when `registry_root` is empty."""
         super().__init__(spec=TFLiteQuantizeValidateSpec(
-            model=model, examples=examples, transform_graph=transform_graph, schema=schema,
+            model=model, examples=examples, transform_graph=transform_graph,
             model_name=model_name, architecture=architecture, quantization=quantization, gates=gates,
             representative_examples=representative_examples, integer_io=integer_io, threads=threads,
             latency_warmup=latency_warmup, latency_runs=latency_runs, max_eval_examples=max_eval_examples,

@@ -11,9 +11,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
-MODES = ("float32", "dynamic", "float16", "int8")
+from components.contracts import PREPROCESSED_SIGNATURE, QUANTIZATION_MODES
 INTEGER_IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8}
-SIGNATURE = "serving_preprocessed"
 _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
 
@@ -23,7 +22,7 @@ class ConversionError(RuntimeError):
 
 def _converter(saved_model_dir: str) -> tf.lite.TFLiteConverter:
     loaded = tf.saved_model.load(saved_model_dir)
-    signature = loaded.signatures[SIGNATURE]
+    signature = loaded.signatures[PREPROCESSED_SIGNATURE]
     ((name, spec),) = signature.structured_input_signature[1].items()
     shape = [1, *spec.shape[1:].as_list()]
 
@@ -46,7 +45,7 @@ def save_for_conversion(model: tf.keras.Model, directory: str, size: int, save_t
     def serve_preprocessed(image: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"probabilities": model(image, training=False)}
 
-    model.save(directory, save_format="tf", signatures={SIGNATURE: serve_preprocessed.get_concrete_function()},
+    model.save(directory, save_format="tf", signatures={PREPROCESSED_SIGNATURE: serve_preprocessed.get_concrete_function()},
                save_traces=save_traces)
 
 
@@ -54,8 +53,8 @@ def convert(saved_model_dir: str, mode: str, representative_images: np.ndarray |
             integer_io: str | None = None) -> bytes:
     """Convert to a `.tflite` flatbuffer. `int8` needs `representative_images` [N, H, W, 3] float32 in [-1, 1];
     `integer_io` ("uint8"/"int8") makes an int8 model's input and output integer too."""
-    if mode not in MODES:
-        raise ValueError(f"unknown quantization mode {mode!r}; choose from {', '.join(MODES)}")
+    if mode not in QUANTIZATION_MODES:
+        raise ValueError(f"unknown quantization mode {mode!r}; choose from {', '.join(QUANTIZATION_MODES)}")
     if integer_io and mode != "int8":
         raise ValueError(f"integer input/output ({integer_io}) needs the int8 mode, not {mode}")
     converter = _converter(saved_model_dir)

@@ -16,15 +16,14 @@ from tfx.utils import path_utils
 
 from components import PROGRESS_LOGGER
 from components.artifact_locations import portable_uri
+from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
+                                  REPORT_PICTURE_FILE)
 from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement, metadata
 from components.tflite import report as report_lib, report_plot
 from components.trainer import quantization_aware
 from components.trainer.training import read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
 
-MODEL_FILE = "model.tflite"
-REPORT_MARKDOWN_FILE = "report.md"
-REPORT_PICTURE_FILE = "report.png"
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 
@@ -172,7 +171,7 @@ class Executor(base_executor.BaseExecutor):
             with tf.io.gfile.GFile(model_path, "wb") as handle:
                 handle.write(flatbuffers[report_lib.candidate_label(shown)])
             shown["peak_memory_bytes"] = measurement.measure_peak_memory(model_path, params["threads"])
-        with tf.io.gfile.GFile(os.path.join(output.uri, metadata.LABELS_FILE), "w") as handle:
+        with tf.io.gfile.GFile(os.path.join(output.uri, LABELS_FILE), "w") as handle:
             handle.write("\n".join(labels) + "\n")
         report = report_lib.build_report(identity, float_accuracy, candidates, chosen)
         report = json.loads(json.dumps(report, default=_json_default))
@@ -185,7 +184,7 @@ class Executor(base_executor.BaseExecutor):
 def write_report_files(report: dict[str, Any], uri: str) -> None:
     """`report.json`, `report.md` and `report.png` of one validation in the folder `uri`."""
     tf.io.gfile.makedirs(uri)
-    with tf.io.gfile.GFile(os.path.join(uri, report_lib.REPORT_FILE), "w") as handle:
+    with tf.io.gfile.GFile(os.path.join(uri, REPORT_FILE), "w") as handle:
         handle.write(json.dumps(report, indent=2))
     with tf.io.gfile.GFile(os.path.join(uri, REPORT_MARKDOWN_FILE), "w") as handle:
         handle.write(report_lib.markdown(report))

@@ -21,17 +21,6 @@ class GateResult:
     limit: Any
     passed: bool
 
-    def describe(self) -> str:
-        """e.g. `max_model_bytes: measured 412345, limit 1000 (outside the limit)`."""
-        relation = "within" if self.passed else "outside"
-        return f"{self.name}: measured {_show(self.measured)}, limit {_show(self.limit)} ({relation} the limit)"
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
 
 def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> list[GateResult]:
     """Check a candidate against every gate.
@@ -57,11 +46,6 @@ def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> li
         limit = limits.get("max_regression", 0.0)
         results.append(GateResult(REGRESSION_GATE, regression, limit, regression <= limit + _DROP_ROUNDING))
     return results
-
-
-def passed(results: list[GateResult]) -> bool:
-    """True when every gate passed."""
-    return all(result.passed for result in results)
 
 
 def choose_candidate(candidates: list[Mapping[str, Any]]) -> Mapping[str, Any] | None:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-SIGNATURE = "serving_preprocessed"
+from components.contracts import PREPROCESSED_SIGNATURE
 
 
 def _quantize(images: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
@@ -45,7 +45,7 @@ def tflite_predictions(model_bytes: bytes, images: np.ndarray, threads: int = 2)
 
 def saved_model_predictions(saved_model_dir: str, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Class scores [N, C] of the float SavedModel's preprocessed-image signature."""
-    signature = tf.saved_model.load(saved_model_dir).signatures[SIGNATURE]
+    signature = tf.saved_model.load(saved_model_dir).signatures[PREPROCESSED_SIGNATURE]
     (name,) = signature.structured_input_signature[1]
     outputs = [signature(**{name: tf.constant(images[i:i + batch_size], tf.float32)})["probabilities"].numpy()
                for i in range(0, len(images), batch_size)]

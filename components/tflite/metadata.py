@@ -17,9 +17,10 @@ from tensorflow_lite_support.metadata import metadata_schema_py_generated as met
 from tensorflow_lite_support.metadata.python import metadata as tflite_metadata
 from tensorflow_lite_support.metadata.python.metadata_writers import image_classifier, metadata_info, writer_utils
 
+from components.contracts import LABELS_FILE
+
 NORM_MEAN = 127.5
 NORM_STD = 127.5
-LABELS_FILE = "labels.txt"
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 

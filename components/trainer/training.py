@@ -15,6 +15,7 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import PROGRESS_LOGGER, keras_autograph
+from components.contracts import PREPROCESSED_SIGNATURE, SERVING_SIGNATURE, TRANSFORMED_EXAMPLES_SIGNATURE
 from components.tflite import conversion
 from components.trainer import quantization_aware, warm_start
 from components.transform import preprocessing
@@ -181,9 +182,9 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
                                        training=False)}
 
     return {
-        "serving_default": serve_image_bytes.get_concrete_function(),
-        "serving_preprocessed": serve_preprocessed.get_concrete_function(),
-        "serving_transformed_examples": serve_transformed_examples.get_concrete_function(),
+        SERVING_SIGNATURE: serve_image_bytes.get_concrete_function(),
+        PREPROCESSED_SIGNATURE: serve_preprocessed.get_concrete_function(),
+        TRANSFORMED_EXAMPLES_SIGNATURE: serve_transformed_examples.get_concrete_function(),
     }
 
 

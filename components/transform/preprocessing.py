@@ -19,8 +19,8 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-IMAGE_KEY = "image_raw"
-LABEL_KEY = "label"
+from components.contracts import IMAGE_KEY, LABEL_KEY
+
 IMAGE_XF = "image_xf"
 LABEL_XF = "label_xf"
 LABEL_VOCAB = "label_vocab"

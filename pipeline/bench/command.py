@@ -19,12 +19,12 @@ import importlib.metadata
 import logging
 import os
 import platform
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from pipeline.config import DEMO_PROFILE, QUANTIZATION_MODES, load_config
+from components.contracts import QUANTIZATION_MODES
+from pipeline.config import DEMO_PROFILE, load_config
 
 log = logging.getLogger("mobilenet.bench")
 THREADS = (1, 2)
@@ -74,6 +74,8 @@ def add_bench_subparser(commands: Any) -> None:
                        help=f"pixels of the ingestion datasets' images, scaled up like photos (default "
                             f"{FULL.ingestion_image_size})")
     bench.add_argument("--skip-ingestion", action="store_true", help="leave out the ingestion scaling runs")
+    bench.add_argument("--skip-variants", action="store_true",
+                       help="leave out the full-size pipeline and script runs and the per-mode measurements")
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
     bench.add_argument("--skip-size-sweep", action="store_true",
                        help="leave out the float32/int8 size of every allowed width (untrained)")
@@ -213,7 +215,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     "threads": list(THREADS), "overrides": common},
         "models": [], "variants": [], "fixed_cost": None, "size_sweep": [], "ingestion": [], "step_seconds": {},
     }
-    for name, settings, variant_overrides in all_variants:
+    for name, settings, variant_overrides in ([] if args.skip_variants else all_variants):
         started = time.monotonic()
         variant, rows = _run_variant(name, settings, [*common, *variant_overrides], (data, images), work, sizes)
         results["variants"].append(variant)

@@ -106,6 +106,18 @@ def _components_table(variant: dict[str, Any], fixed_cost: dict[str, Any] | None
             "Script steps:", "", markdown_table(["step", "seconds"], step_rows), ""]
 
 
+def _fixed_cost_section(results: dict[str, Any]) -> list[str]:
+    fixed_cost = results.get("fixed_cost")
+    if not fixed_cost:
+        return ["## Fixed cost", "", "Not measured (--skip-fixed-cost).", ""]
+    script = fixed_cost.get("baseline") or {}
+    rows = [[name, value] for name, value in fixed_cost["component_seconds"].items()]
+    return [f"## Fixed cost: the same pipeline and configuration on {fixed_cost['images']} images", "",
+            f"Pipeline {fixed_cost['wall_seconds']} s wall, the plain script {script.get('wall_seconds')} s, ratio "
+            f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')}.", "",
+            markdown_table(["component", "seconds"], rows), ""]
+
+
 def _size_sweep_section(results: dict[str, Any]) -> list[str]:
     rows = [[f"{r['architecture']} a{r['alpha']}", f"{r['parameters']:,}", f"{r['float32_bytes']:,}",
              f"{r['int8_bytes']:,}", f"{r['int8_ratio']:.3f}"] for r in results.get("size_sweep") or []]
@@ -139,7 +151,8 @@ def results_markdown(results: dict[str, Any]) -> str:
               f"{results['created']} on {machine['cpus']} CPUs ({machine['processor']}), TensorFlow "
               f"{machine['tensorflow']}, options: `{json.dumps(results['options'])}`", ""]
     return "\n".join(header + _targets_section(results) + _models_section(results["models"])
-                     + _variants_section(results) + _size_sweep_section(results) + _ingestion_section(results))
+                     + _variants_section(results) + _fixed_cost_section(results) + _size_sweep_section(results)
+                     + _ingestion_section(results))
 
 
 def _pyplot() -> Any:

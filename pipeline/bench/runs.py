@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from components.contracts import REPORT_MARKDOWN_FILE
 from pipeline.bench import memory
 from pipeline.config import REPO_ROOT
 
@@ -46,7 +47,7 @@ def run_pipeline(data: str, workdir: Path, overrides: list[str]) -> dict[str, An
     (report,) = sorted((home / run_report.REPORTS_DIR).iterdir())
     results, timings = run_report.read_run_report(report)
     return {"wall_seconds": round(measured.seconds, 1), "peak_rss_bytes": measured.peak_rss_bytes,
-            "home": str(home), "report": str(report / run_report.MARKDOWN_FILE),
+            "home": str(home), "report": str(report / REPORT_MARKDOWN_FILE),
             "component_seconds": {t.component: round(t.seconds, 1) for t in timings},
             "pushed": {r.model_name: r.pushed_path for r in results}}
 

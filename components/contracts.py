@@ -1,0 +1,31 @@
+"""The names the pipeline's parts agree on, each defined once here (imports nothing heavy).
+
+Feature keys of the examples ImageExampleGen writes, the quantization modes, the Trainer's signature names and
+the files a pushed TFLite model is made of. Ingestion, Transform, Trainer, TFLite, registry, the pipeline and the
+Kubeflow code import them from here.
+"""
+from __future__ import annotations
+
+IMAGE_KEY = "image_raw"  # encoded image bytes, as read from the file
+LABEL_KEY = "label"  # the class folder's name, UTF-8
+
+QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
+
+# The Trainer's SavedModel signatures: encoded image bytes, the resized image as floats in [-1, 1] (what TFLite is
+# converted from and measured against), and transformed tf.Examples (what TFMA evaluates).
+SERVING_SIGNATURE = "serving_default"
+PREPROCESSED_SIGNATURE = "serving_preprocessed"
+TRANSFORMED_EXAMPLES_SIGNATURE = "serving_transformed_examples"
+
+MODEL_FILE = "model.tflite"
+LABELS_FILE = "labels.txt"  # one label per line, in the model's output order
+# A report folder (the TFLite step's, pushed with each version, and each pipeline run's): its data, the same as
+# Markdown, and a picture of it.
+REPORT_FILE = "report.json"
+REPORT_MARKDOWN_FILE = "report.md"
+REPORT_PICTURE_FILE = "report.png"
+
+
+def is_remote(path: str) -> bool:
+    """Whether `path` is a URL (gs://, s3://, hdfs://, ram://...) rather than a path on this machine."""
+    return "://" in path

@@ -1,0 +1,66 @@
+"""The layering ARCHITECTURE.md describes: one owner per shared name, and imports that run one way."""
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from components import contracts
+from pipeline.config import REPO_ROOT
+
+PRODUCT_PACKAGES = ("components", "pipeline", "kubeflow", "bench")
+# Values distinctive enough to find by text ("label" is also an ordinary word and keyword argument).
+OWNED_VALUES = {value: name for name, value in vars(contracts).items()
+                if name.isupper() and isinstance(value, str) and any(mark in value for mark in "._")}
+
+
+def _sources(*packages: str) -> list[Path]:
+    return sorted(path for package in packages for path in (REPO_ROOT / package).rglob("*.py"))
+
+
+def _imported_modules(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def _string_literals(path: Path) -> list[tuple[int, str]]:
+    """(line, value) of every string constant that is not a docstring."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings = {id(node.value) for node in ast.walk(tree)
+                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
+    return [(node.lineno, node.value) for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_components_import_neither_the_pipeline_nor_kubeflow():
+    offending = [f"{path.relative_to(REPO_ROOT)} imports {module}" for path in _sources("components")
+                 for module in _imported_modules(path) if module.split(".")[0] in ("pipeline", "kubeflow")]
+    assert offending == []
+
+
+@pytest.mark.parametrize("value", sorted(OWNED_VALUES))
+def test_a_contract_value_is_spelled_only_by_its_owner(value):
+    spelled = [f"{path.relative_to(REPO_ROOT)}:{line}" for path in _sources(*PRODUCT_PACKAGES)
+               if path.name != "contracts.py" for line, text in _string_literals(path) if text == value]
+    assert spelled == [], f"{value!r} is contracts.{OWNED_VALUES[value]}; import it instead"
+
+
+def test_urls_are_recognised_in_one_place():
+    spelled = [f"{path.relative_to(REPO_ROOT)}:{line}" for path in _sources(*PRODUCT_PACKAGES)
+               if path.name != "contracts.py" for line, text in _string_literals(path) if text == "://"]
+    assert spelled == []
+    assert contracts.is_remote("gs://bucket/registry") and not contracts.is_remote("/data/registry")
+
+
+def test_the_contracts_module_loads_without_tensorflow():
+    code = "import sys, components.contracts; print(sorted(m for m in ('tensorflow', 'tfx') if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    assert result.stdout.strip() == "[]"
