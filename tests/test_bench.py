@@ -190,3 +190,4 @@ def test_a_fixed_cost_only_bench_writes_its_markdown_without_models_or_plots(tmp
     assert "| fixed_cost_wall_ratio | 1.5 | <= 1.5 | yes |" in markdown
     assert "| pipeline_wall_ratio | - | <= 1.3 | not measured |" in markdown
     assert "| Trainer_mobilenet_v1 | 30.0 |" in markdown
+    assert "Not measured (--skip-variants)." in markdown and "accuracy_vs_size.png" not in markdown

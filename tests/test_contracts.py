@@ -18,7 +18,9 @@ OWNED_VALUES = {value: name for name, value in vars(contracts).items()
 
 
 def _sources(*packages: str) -> list[Path]:
-    return sorted(path for package in packages for path in (REPO_ROOT / package).rglob("*.py"))
+    found = sorted(path for package in packages for path in (REPO_ROOT / package).rglob("*.py"))
+    assert len(found) > 10 * len(packages) // 2, f"only {len(found)} Python files under {packages} in {REPO_ROOT}"
+    return found
 
 
 def _imported_modules(path: Path) -> set[str]:

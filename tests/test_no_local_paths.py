@@ -22,6 +22,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx.dsl.components.base.base_executor import BaseExecutor
 from tfx.types import artifact_utils, standard_artifacts
 
+from components import contracts
 from components.artifact_locations import portable_examples_reference, portable_uri
 from components.registry import executor as registry_executor
 from components.registry import store
@@ -138,7 +139,7 @@ def pushed(tmp_path_factory) -> dict[str, Any]:
     return {"tmp_path": tmp_path, "pipeline_root": root, "version_dir": version_dir,
             "report": json.loads((Path(tflite_model.uri) / "report.json").read_text()),
             "manifest": json.loads((version_dir / store.MANIFEST_FILE).read_text()),
-            "tflite": (version_dir / store.MODEL_FILE).read_bytes()}
+            "tflite": (version_dir / contracts.MODEL_FILE).read_bytes()}
 
 
 def _local_folders(tmp_path: Path) -> list[str]:
@@ -158,7 +159,7 @@ def test_report_and_manifest_hold_no_local_absolute_path(pushed):
 def test_the_manifest_holds_only_the_listed_fields(pushed):
     report_fields = set(registry_executor.MANIFEST_REPORT_FIELDS) & set(pushed["report"])
     assert set(pushed["manifest"]) == report_fields | REGISTRY_FIELDS
-    assert pushed["manifest"]["files"] == {"model": store.MODEL_FILE, "labels": store.LABELS_FILE,
+    assert pushed["manifest"]["files"] == {"model": contracts.MODEL_FILE, "labels": contracts.LABELS_FILE,
                                            "report": "report.md", "report_picture": "report.png"}
     assert (pushed["version_dir"] / "report.png").read_bytes().startswith(b"\x89PNG")
     assert pushed["manifest"]["pipeline_run_id"] == "20261125-101500.123456"
@@ -171,7 +172,7 @@ def test_the_tflite_file_and_its_metadata_hold_no_local_path(pushed):
     assert b"pipeline_root" not in model_bytes and b"Format-Serving" not in model_bytes
     packed = metadata.read_metadata(model_bytes)
     assert packed["associated_files"] == ["labels.txt"] and packed["labels"] == ["猫", "ankle boot"]
-    assert (pushed["version_dir"] / store.LABELS_FILE).read_text(encoding="utf-8") == "猫\nankle boot\n"
+    assert (pushed["version_dir"] / contracts.LABELS_FILE).read_text(encoding="utf-8") == "猫\nankle boot\n"
     assert (packed["metadata"]["name"], packed["metadata"]["version"]) == ("mobilenet_v1", "12")
     for text in _strings(packed["metadata"]):
         assert not text.startswith("/") and not any(folder in text for folder in _local_folders(pushed["tmp_path"]))

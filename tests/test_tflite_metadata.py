@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from components import contracts
 from components.tflite import measurement, metadata
 from tests.test_tflite_conversion import converted, sample_images
 
@@ -25,7 +26,7 @@ def _package(model_bytes: bytes) -> bytes:
 def test_metadata_round_trip(tmp_path_factory, mode, integer_io):
     found = metadata.read_metadata(_package(converted(tmp_path_factory, mode, integer_io)))
     assert found["labels"] == LABELS
-    assert found["associated_files"] == [metadata.LABELS_FILE]
+    assert found["associated_files"] == [contracts.LABELS_FILE]
     model = found["metadata"]
     assert model["name"] == "mobilenet_v1" and model["version"] == "7"
     assert model["description"] == "mobilenet_v1 image classifier, int8 TFLite, 3 labels"
@@ -74,5 +75,5 @@ def test_packing_the_same_model_twice_gives_the_same_bytes(tmp_path_factory, mon
     assert first == second
     with zipfile.ZipFile(io.BytesIO(first)) as packed:
         assert [(entry.filename, entry.date_time) for entry in packed.infolist()] == [
-            (metadata.LABELS_FILE, metadata.FIXED_ZIP_TIME)]
+            (contracts.LABELS_FILE, metadata.FIXED_ZIP_TIME)]
     assert measurement.tflite_predictions(first, sample_images(2, seed=0), 1).shape == (2, 3)

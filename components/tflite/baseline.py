@@ -12,6 +12,7 @@ import dataclasses
 import os
 from typing import Any, Callable
 
+from components.contracts import LABELS_FILE, MODEL_FILE
 from components.registry import store
 from components.registry.filesystems import filesystem_for
 
@@ -68,12 +69,12 @@ def measure_baseline(registry_root: str, model_name: str, channel: str, labels: 
     if found is None:
         return Baseline(reason=f"first version of {model_name} in the registry")
     entry, source = found
-    if _read_labels(os.path.join(entry.path, store.LABELS_FILE)) != labels:
+    if _read_labels(os.path.join(entry.path, LABELS_FILE)) != labels:
         return Baseline(entry.version, source, reason=f"version {entry.version} was trained on other labels")
     if list(entry.manifest.get("input_shape") or []) != list(input_shape):
         return Baseline(entry.version, source, reason=f"version {entry.version} takes input "
                         f"{entry.manifest.get('input_shape')}, this model {list(input_shape)}")
     fs = filesystem_for(entry.path)
-    with fs.open(os.path.join(entry.path, store.MODEL_FILE), "rb") as handle:
+    with fs.open(os.path.join(entry.path, MODEL_FILE), "rb") as handle:
         model_bytes = handle.read()
     return Baseline(entry.version, source, float(accuracy_of(model_bytes)))

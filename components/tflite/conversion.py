@@ -12,6 +12,7 @@ import tensorflow as tf
 from tensorflow.lite.python import schema_py_generated as schema
 
 from components.contracts import PREPROCESSED_SIGNATURE, QUANTIZATION_MODES
+
 INTEGER_IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8}
 _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
@@ -45,7 +46,8 @@ def save_for_conversion(model: tf.keras.Model, directory: str, size: int, save_t
     def serve_preprocessed(image: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"probabilities": model(image, training=False)}
 
-    model.save(directory, save_format="tf", signatures={PREPROCESSED_SIGNATURE: serve_preprocessed.get_concrete_function()},
+    model.save(directory, save_format="tf",
+               signatures={PREPROCESSED_SIGNATURE: serve_preprocessed.get_concrete_function()},
                save_traces=save_traces)
 
 

@@ -5,7 +5,7 @@ from typing import Any, Mapping
 
 from components.tflite.baseline import Baseline
 from components.tflite.gates import GateResult
-"""The machine-readable report, in the TFLite model's folder and in the report artifact; the Pusher reads it."""
+
 CANDIDATE_KEYS = ("quantization", "quantization_aware", "integer_io", "size_bytes", "tflite_accuracy",
                   "tflite_top5_accuracy", "accuracy_drop", "latency_ms", "peak_memory_bytes", "ops", "builtin_ops_only",
                   "input_dtype")

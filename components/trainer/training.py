@@ -15,7 +15,7 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import PROGRESS_LOGGER, keras_autograph
-from components.contracts import PREPROCESSED_SIGNATURE, SERVING_SIGNATURE, TRANSFORMED_EXAMPLES_SIGNATURE
+from components.contracts import IMAGE_KEY, PREPROCESSED_SIGNATURE, SERVING_SIGNATURE, TRANSFORMED_EXAMPLES_SIGNATURE
 from components.tflite import conversion
 from components.trainer import quantization_aware, warm_start
 from components.transform import preprocessing
@@ -167,7 +167,7 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        transformed = model.tft_layer({preprocessing.IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
+        transformed = model.tft_layer({IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
         return {"probabilities": model(preprocessing.model_input(transformed[preprocessing.IMAGE_XF], size),
                                        training=False)}
 

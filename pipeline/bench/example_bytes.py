@@ -33,6 +33,7 @@ def measure(files: list[tuple[str, str]], size: int, scratch: str, jpeg_quality:
     over all images and over those larger than `size`."""
     import tensorflow as tf
 
+    from components import contracts
     from components.transform import preprocessing
 
     def feature(**kwargs: Any) -> Any:
@@ -48,8 +49,8 @@ def measure(files: list[tuple[str, str]], size: int, scratch: str, jpeg_quality:
         pixels = preprocessing.decode_images(tf.constant([encoded]), size)
         label_feature = feature(int64_list=tf.train.Int64List(value=[label_index[label]]))
         raw.append(tf.train.Example(features=tf.train.Features(feature={
-            preprocessing.IMAGE_KEY: feature(bytes_list=tf.train.BytesList(value=[encoded])),
-            preprocessing.LABEL_KEY: feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
+            contracts.IMAGE_KEY: feature(bytes_list=tf.train.BytesList(value=[encoded])),
+            contracts.LABEL_KEY: feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
             "filename": feature(bytes_list=tf.train.BytesList(value=[os.path.basename(path).encode()]))})))
         uint8.append(tf.train.Example(features=tf.train.Features(feature={
             preprocessing.IMAGE_XF: feature(bytes_list=tf.train.BytesList(

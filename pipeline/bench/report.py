@@ -48,6 +48,8 @@ def _targets_section(results: dict[str, Any]) -> list[str]:
 
 
 def _models_section(models: list[dict[str, Any]]) -> list[str]:
+    if not models:
+        return ["## Models x quantization modes", "", "Not measured (--skip-variants).", ""]
     threads = sorted({t for row in models for t in row["latency_ms"]}, key=int)
     headers = ["model", "mode", "size (KB)", "float acc", "tflite acc", "drop (points)",
                *[f"latency {t}t median / p90 (ms)" for t in threads], "peak memory (MB)"]
