@@ -44,9 +44,10 @@ system-packages:
 		echo "  without libusb-1.0, TFLite metadata cannot be written (the TFLite step fails)."; \
 	fi
 
-# --compile-bytecode: uv writes no .pyc by default, and with PYTHONDONTWRITEBYTECODE set (as here and in the image)
-# every process would compile TensorFlow, TFX and Beam from source again: 38 s instead of 14 s to import the
-# Kubeflow entrypoint. The Makefile is a prerequisite so a change to how the venv is installed reaches old venvs.
+# compileall: uv writes no .pyc by default, and with PYTHONDONTWRITEBYTECODE set (as here and in the image) every
+# process would compile TensorFlow, TFX and Beam from source again: 38 s instead of 14 s to import the Kubeflow
+# entrypoint. compileall (not uv's --compile-bytecode, which skips an up-to-date venv) also mends an older venv;
+# the Makefile is a prerequisite so that a change to how the venv is installed reaches it.
 $(INSTALLED): requirements.lock setup.py .python-version Makefile
 	@python=$$(command -v python$(basename $(PYTHON_VERSION)) || command -v python); \
 	version=$$($$python -c 'import platform; print(platform.python_version())'); \
@@ -55,8 +56,9 @@ $(INSTALLED): requirements.lock setup.py .python-version Makefile
 	fi; \
 	[ -x $(PY) ] || $$python -m venv $(VENV)
 	@[ -x $(UV) ] || $(PY) -m pip install -q "uv==$(UV_VERSION)"
-	$(UV) pip install -q --compile-bytecode --python $(PY) -r requirements.lock
-	$(UV) pip install -q --compile-bytecode --python $(PY) --no-deps -e .
+	$(UV) pip install -q --python $(PY) -r requirements.lock
+	$(UV) pip install -q --python $(PY) --no-deps -e .
+	$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null
 	@touch $@
 
 run: setup
