@@ -27,6 +27,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "schema.pbtxt"
 DEMO_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "demo.yaml"
 """The config of the built-in demo dataset behind `make run` and `make bench` (a small input for 28 px images)."""
+PHOTO_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "photos.yaml"
+"""The training recipe for photos (augmentation, warm-up and cosine decay, label smoothing) at 224 px."""
 
 
 class ConfigError(ValueError):

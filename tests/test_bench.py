@@ -127,7 +127,9 @@ def _results():
                           for row in INGESTION],
             "ingestion_marginal_images_per_second": {"1": 130.0, "2": 220.0},
             "size_sweep": [{"architecture": "v1", "alpha": 0.25, "input_size": 32, "parameters": 218_000,
-                            "float32_bytes": 880_000, "int8_bytes": 302_000, "int8_ratio": 0.3432}]}
+                            "float32_bytes": 880_000, "int8_bytes": 302_000, "int8_ratio": 0.3432,
+                            "quantization_aware_int8_bytes": 303_000, "quantization_aware_full_integer": True,
+                            "quantization_aware_builtin_ops_only": True}]}
 
 
 def test_outputs_are_written(tmp_path):
@@ -148,10 +150,10 @@ def test_outputs_are_written(tmp_path):
     assert "| ImageExampleGen | 15.0 |" in markdown
     assert "| mobilenet_v1 a0.25 32px | int8 | 280.0 |" in markdown
     assert "![accuracy vs size](accuracy_vs_size.png)" in markdown
-    assert "| v1 a0.25 | 218,000 | 880,000 | 302,000 | 0.343 |" in markdown
+    assert "| v1 a0.25 | 218,000 | 880,000 | 302,000 | 0.343 | 303,000 | yes | yes |" in markdown
 
 
-def test_size_sweep_converts_each_width_in_float32_and_int8(tmp_path):
+def test_size_sweep_converts_each_width_in_float32_int8_and_quantization_aware_int8(tmp_path):
     from pipeline.bench import sizes
 
     rows = sizes.size_sweep(32, 3, str(tmp_path), alphas={"v1": [0.25], "v2": [0.35]})
@@ -159,6 +161,8 @@ def test_size_sweep_converts_each_width_in_float32_and_int8(tmp_path):
     for row in rows:
         assert 0 < row["int8_bytes"] < row["float32_bytes"]
         assert row["int8_ratio"] == round(row["int8_bytes"] / row["float32_bytes"], 4)
+        assert 0 < row["quantization_aware_int8_bytes"] < row["float32_bytes"]
+        assert row["quantization_aware_full_integer"] and row["quantization_aware_builtin_ops_only"]
 
 
 def test_peak_memory_covers_the_child_process_tree(tmp_path):
@@ -172,10 +176,10 @@ def test_peak_memory_covers_the_child_process_tree(tmp_path):
 
 def test_the_recipe_benchmark_before_settings_are_valid_and_differ_from_the_photo_recipe():
     from pipeline.bench import recipe
-    from pipeline.config import load_config
+    from pipeline.config import PHOTO_PROFILE, load_config
 
-    before = load_config(str(recipe.PHOTO_PROFILE), recipe.BEFORE)
-    after = load_config(str(recipe.PHOTO_PROFILE))
+    before = load_config(str(PHOTO_PROFILE), recipe.BEFORE)
+    after = load_config(str(PHOTO_PROFILE))
     assert (before.data.validation_fraction, before.train.recalibrate_bn_batches, before.train.augment) == (0, 0, False)
     assert (after.data.validation_fraction > 0, after.train.recalibrate_bn_batches > 0, after.train.augment) == (
         True, True, True)

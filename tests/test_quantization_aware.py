@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import quantization_aware, training
+from components.trainer import mobilenet_v1, mobilenet_v2, quantization_aware, training
 from pipeline.config import ConfigError, load_config
 
 
@@ -37,6 +37,49 @@ def test_quantize_keeps_the_float_weights_and_holds_batchnorm_statistics():
 def test_the_quantization_aware_model_sits_beside_the_float_one():
     assert quantization_aware.model_dir("/p/Trainer/model/7/Format-Serving") == (
         "/p/Trainer/model/7/" + quantization_aware.QUANTIZATION_AWARE_DIR)
+
+
+@pytest.mark.parametrize("builder, alpha", [(mobilenet_v1.build_network, 0.25), (mobilenet_v2.build_network, 0.35)])
+def test_the_float_copy_carries_every_weight_the_quantization_aware_epochs_trained(builder, alpha):
+    """V1 and V2 (whose wrappers move the convolution kernels out of the wrapped layers): every float weight is
+    found in the quantization-aware model by name, and the copy computes what the float network does with them."""
+    model = builder(input_shape=(32, 32, 3), num_classes=3, alpha=alpha, dropout=0.0, bn_momentum=0.9)
+    quantized = quantization_aware.quantize(model)
+    for variable in quantized.trainable_weights:
+        variable.assign_add(tf.fill(variable.shape, 0.01))
+    copy = quantization_aware.float_weights(model, quantized)
+    trained = {variable.name: variable.numpy() for variable in quantized.weights}
+    for variable in copy.weights:
+        np.testing.assert_array_equal(variable.numpy(), trained[variable.name])
+    assert not np.array_equal(copy.weights[0].numpy(), model.weights[0].numpy())
+
+
+def test_train_model_fine_tunes_a_quantization_aware_copy_that_is_not_part_of_the_float_model():
+    """The quantization-aware model comes back beside the float model, not inside it: attached as a Keras attribute
+    it would be tracked as one of its layers and saved inside the float SavedModel (477 weights instead of 137 for
+    V1 0.25)."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(-1, 1, (32, 32, 32, 3)).astype(np.float32)
+    data = tf.data.Dataset.from_tensor_slices((images, np.arange(32) % 2)).batch(16)
+    hparams = {"input_size": 32, "alpha": 0.25, "epochs": 1, "quantization_aware_epochs": 1,
+               "recalibrate_bn_batches": 1}
+    model = training.train_model(mobilenet_v1.build_network, data, data, num_classes=2, hparams=hparams)
+    fresh = mobilenet_v1.build_network(input_shape=(32, 32, 3), num_classes=2, alpha=0.25)
+    assert len(model.weights) == len(fresh.weights) and len(model.layers) == len(fresh.layers)
+    fine_tuned = model.quantization_aware
+    assert isinstance(fine_tuned, quantization_aware.FineTuned) and fine_tuned.epochs == 1 and fine_tuned.seconds > 0
+    assert set(fine_tuned.validation) == {"float_kept", "float_weights_after", "quantization_aware"}
+    assert all(0.0 <= value <= 1.0 for value in fine_tuned.validation.values())
+
+
+def test_the_training_record_is_read_back_and_absent_without_quantization_aware_training(tmp_path):
+    assert quantization_aware.read_training_record(str(tmp_path)) is None
+    fine_tuned = quantization_aware.FineTuned(None, 2, 30.04, {"float_kept": 0.81234, "float_weights_after": 0.83,
+                                                              "quantization_aware": 0.8249})
+    quantization_aware.write_training_record(str(tmp_path), fine_tuned, 12.96)
+    assert quantization_aware.read_training_record(str(tmp_path)) == {
+        "epochs": 2, "fine_tune_seconds": 30.0, "save_seconds": 13.0,
+        "validation_accuracy": {"float_kept": 0.8123, "float_weights_after": 0.83, "quantization_aware": 0.8249}}
 
 
 def test_the_setting_needs_int8_among_the_modes_tried():

@@ -111,8 +111,8 @@ def test_the_rerun_reuses_cached_upstream_outputs_and_pushes(runs):
 
 def test_quantization_aware_int8_is_tried_and_what_is_pushed_is_full_integer_with_builtin_ops(runs):
     """Issue #13, through the pipeline: a quantization-aware int8 candidate beside post-training int8, both measured
-    against the float model; the pushed model is the more accurate int8, full-integer inside, builtin ops only,
-    every gate passed."""
+    against the float model, with the Trainer's record of the extra epochs; the pushed model is the more accurate
+    int8, full-integer inside, builtin ops only, every gate passed."""
     import numpy as np
     import tensorflow as tf
 
@@ -127,8 +127,13 @@ def test_quantization_aware_int8_is_tried_and_what_is_pushed_is_full_integer_wit
     assert not [d["name"] for d in interpreter.get_tensor_details()
                 if d["dtype"] == np.float32 and d["index"] not in ends]
     (report_json,) = (runs["root"] / "home").glob("pipeline_root/TFLite_mobilenet_v1/report/*/report.json")
-    candidates = json.loads(report_json.read_text())["candidates"]
+    full_report = json.loads(report_json.read_text())
+    candidates = full_report["candidates"]
     assert [c["quantization_aware"] for c in candidates] == [False, True]
+    training = full_report["quantization_aware_training"]
+    assert training["epochs"] == 1 and training["fine_tune_seconds"] > 0 and training["save_seconds"] > 0
+    assert set(training["validation_accuracy"]) == {"float_kept", "float_weights_after", "quantization_aware"}
+    assert "1 quantization-aware epoch(s): " in report
     best = max(candidates, key=lambda c: (c["tflite_accuracy"], bool(c["quantization_aware"])))
     assert (manifest["quantization_aware"], manifest["tflite_accuracy"]) == (best["quantization_aware"],
                                                                              best["tflite_accuracy"])

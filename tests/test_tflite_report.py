@@ -158,3 +158,14 @@ def test_the_quantization_aware_candidate_is_named_kept_and_shown_beside_post_tr
     assert "  int8: 300,000 bytes" in text and "  int8 (quantization-aware): 301,000 bytes" in text
     assert "kept: int8 (quantization-aware)" in text and "hint:" not in text
     assert "| int8 (quantization-aware) | 301,000 |" in report.markdown(built)
+
+
+def test_the_quantization_aware_training_record_says_what_the_extra_epochs_did():
+    built = _build([_entry("int8", 300_000, 0.85)])
+    assert report.quantization_aware_training(built) is None
+    built["quantization_aware_training"] = {
+        "epochs": 2, "fine_tune_seconds": 30.5, "save_seconds": 12.0,
+        "validation_accuracy": {"float_kept": 0.81, "float_weights_after": 0.83, "quantization_aware": 0.825}}
+    line = ("2 quantization-aware epoch(s): 30.5 s, saving 12.0 s; validation accuracy 0.8100 float, 0.8300 with "
+            "the epochs' weights in float, 0.8250 fake-quantized")
+    assert line in report.summary(built) and line in report.markdown(built)

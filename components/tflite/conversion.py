@@ -100,3 +100,12 @@ def model_ops(model_bytes: bytes) -> list[str]:
 def non_builtin_ops(ops: list[str]) -> list[str]:
     """The ops Android's builtin TFLite runtime cannot run (custom and Flex / Select TF ops)."""
     return [op for op in ops if op.startswith("CUSTOM:")]
+
+
+def float_tensors_inside(model_bytes: bytes) -> list[str]:
+    """Names of the float32 tensors of a `.tflite` other than its inputs and outputs: empty for a full-integer
+    model (float I/O kept)."""
+    interpreter = tf.lite.Interpreter(model_content=model_bytes)
+    ends = {d["index"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
+    return [d["name"] for d in interpreter.get_tensor_details()
+            if d["dtype"] == np.float32 and d["index"] not in ends]

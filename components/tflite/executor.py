@@ -165,6 +165,8 @@ class Executor(base_executor.BaseExecutor):
             "eval_examples": int(len(eval_labels)),
             "source_examples": {"uri": portable_uri(examples[0].uri), "span": examples[0].span},
         }
+        if any(is_quantization_aware for _, _, is_quantization_aware in sources):
+            identity["quantization_aware_training"] = quantization_aware.read_training_record(quantization_aware_dir)
         tf.io.gfile.makedirs(output.uri)
         if shown is not None:
             model_path = os.path.join(output.uri, MODEL_FILE)

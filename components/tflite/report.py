@@ -32,6 +32,21 @@ def quantization_aware_hint(candidates: list[Mapping[str, Any]]) -> str | None:
     return None
 
 
+def quantization_aware_training(report: Mapping[str, Any]) -> str | None:
+    """What the quantization-aware epochs cost and did (the Trainer's record), or None when none ran."""
+    record = report.get("quantization_aware_training")
+    if not record:
+        return None
+    text = (f"{record['epochs']} quantization-aware epoch(s): {record['fine_tune_seconds']:.1f} s, saving "
+            f"{record['save_seconds']:.1f} s")
+    validation = record.get("validation_accuracy")
+    if validation:
+        text += (f"; validation accuracy {validation['float_kept']:.4f} float, {validation['float_weights_after']:.4f}"
+                 f" with the epochs' weights in float, {validation['quantization_aware']:.4f} fake-quantized "
+                 "(the int8 drop is against the float model, so it includes what the extra epochs learned)")
+    return text
+
+
 def candidate_entry(measured: Mapping[str, Any], gates: list[GateResult], error: str | None = None) -> dict[str, Any]:
     """One tried quantization mode: its measurements, gate results and whether it passed."""
     entry = {key: measured.get(key) for key in CANDIDATE_KEYS}
@@ -76,6 +91,9 @@ def summary(report: Mapping[str, Any]) -> str:
         for gate in candidate["gates"]:
             if not gate["passed"]:
                 lines.append(f"    gate {gate['name']} failed: measured {gate['measured']}, limit {gate['limit']}")
+    training = quantization_aware_training(report)
+    if training:
+        lines.append(f"  {training}")
     if report["blessed"]:
         lines.append(f"  kept: {candidate_label(report)}")
     else:
@@ -100,6 +118,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"- float SavedModel accuracy on {report['eval_examples']} eval examples: {report['float_accuracy']:.4f}",
         f"- verdict: {verdict}",
         *([f"- no-regression baseline: {Baseline(**report['baseline']).describe()}"] if "baseline" in report else []),
+        *([f"- {quantization_aware_training(report)}"] if quantization_aware_training(report) else []),
         "",
         "| mode | bytes | top-1 | top-5 | drop (pts) | median ms | p90 ms | peak memory | builtin ops only | gates |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",

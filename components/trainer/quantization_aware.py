@@ -11,12 +11,31 @@ the TFLite step converts it to a second int8 candidate.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
+from typing import Any
 
 import tensorflow as tf
 
 QUANTIZATION_AWARE_DIR = "Format-Serving-QuantizationAware"
 """The quantization-aware SavedModel's folder, beside the float SavedModel in the Trainer's model artifact."""
+TRAINING_RECORD = os.path.join("assets.extra", "quantization_aware_training.json")
+"""What the quantization-aware epochs cost (epochs, seconds of fine-tuning and of saving), inside that folder
+(`assets.extra` is where a SavedModel keeps files TensorFlow does not read)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuned:
+    """The quantization-aware model, its epochs and their seconds, and validation accuracies: `float_kept` (the
+    float model), `float_weights_after` (its weights after the quantization-aware epochs, run in float) and
+    `quantization_aware` (those weights fake-quantized). A plain object, so that Keras does not track the model
+    as a layer of the float model it is attached to (which would save it inside the float SavedModel)."""
+
+    model: tf.keras.Model
+    epochs: int
+    seconds: float
+    validation: dict[str, float]
 
 
 def model_dir(serving_model_dir: str) -> str:
@@ -45,3 +64,38 @@ def fine_tune(model: tf.keras.Model, train_batches: tf.data.Dataset, callbacks: 
     quantized.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
     quantized.fit(train_batches, epochs=epochs, callbacks=callbacks, verbose=0)
     return quantized
+
+
+def float_weights(model: tf.keras.Model, quantized: tf.keras.Model) -> tf.keras.Model:
+    """A float copy of `model` with the weights `quantized` (its `quantize` wrapping) has trained, the fake
+    quantization left out: what the quantization-aware epochs did to the float network, as opposed to what
+    quantizing it costs."""
+    trained = {variable.name: variable for variable in quantized.weights}
+    copy = tf.keras.models.clone_model(model)
+    missing = [variable.name for variable in copy.weights if variable.name not in trained]
+    if missing:
+        raise ValueError(f"the quantization-aware model has no weights named {', '.join(missing[:3])}")
+    for variable in copy.weights:
+        variable.assign(trained[variable.name])
+    return copy
+
+
+def write_training_record(directory: str, fine_tuned: FineTuned, save_seconds: float) -> None:
+    """Record in the quantization-aware SavedModel at `directory` what its epochs and its saving took, and the
+    validation accuracies that tell the extra training apart from the quantization (`FineTuned`)."""
+    path = os.path.join(directory, TRAINING_RECORD)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as handle:
+        json.dump({"epochs": fine_tuned.epochs, "fine_tune_seconds": round(fine_tuned.seconds, 1),
+                   "save_seconds": round(save_seconds, 1),
+                   "validation_accuracy": {key: round(value, 4) for key, value in fine_tuned.validation.items()}},
+                  handle)
+
+
+def read_training_record(directory: str) -> dict[str, Any] | None:
+    """The record `write_training_record` left in `directory`, or None when there is none."""
+    path = os.path.join(directory, TRAINING_RECORD)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as handle:
+        return json.load(handle)

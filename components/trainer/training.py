@@ -204,6 +204,12 @@ def _fit_phase(model: tf.keras.Model, train_data: tf.data.Dataset, rate: Any, lo
     model.fit(train_data, initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks, verbose=0)
 
 
+def _accuracy(model: tf.keras.Model, loss: tf.keras.losses.Loss, data: tf.data.Dataset) -> float:
+    """Top-1 accuracy of `model` on `data`."""
+    model.compile(loss=loss, metrics=["accuracy"])
+    return float(model.evaluate(data, verbose=0, return_dict=True)["accuracy"])
+
+
 def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
                 num_classes: int, hparams: dict[str, Any], log_dir: str | None = None,
                 callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> tf.keras.Model:
@@ -213,8 +219,8 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
 
     With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
     that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate.
-    With `quantization_aware_epochs` > 0, `model.quantization_aware` is the kept model fine-tuned that many more
-    epochs with fake quantization (`quantization_aware`); otherwise it is None."""
+    With `quantization_aware_epochs` > 0, `model.quantization_aware` is a `quantization_aware.FineTuned`: the kept
+    model fine-tuned that many more epochs with fake quantization, with what that took and did; otherwise None."""
     keras_autograph.exempt_tf_keras()
     seed = int(hparams.get("seed", 42))
     tf.keras.utils.set_random_seed(seed)
@@ -275,10 +281,19 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
     if qat_epochs:
         qat_rate = float(hparams.get("learning_rate", 0.002)) * float(hparams.get("fine_tune_rate", 0.1))
         progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, qat_epochs, qat_rate)
-        model.quantization_aware = quantization_aware.fine_tune(
+        started = time.monotonic()
+        quantized = quantization_aware.fine_tune(
             model, train_data, [RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches),
                                 EpochProgress(f"{name} (quantization-aware)", qat_epochs)],
             qat_epochs, qat_rate, loss)
+        seconds = time.monotonic() - started
+        validation = {"float_kept": keep_best.best_accuracy,
+                      "float_weights_after": _accuracy(quantization_aware.float_weights(model, quantized), loss,
+                                                       validation_data),
+                      "quantization_aware": _accuracy(quantized, loss, validation_data)}
+        progress.info("%s: validation accuracy %.3f float, %.3f with the quantization-aware epochs' weights in "
+                      "float, %.3f fake-quantized", name, *validation.values())
+        model.quantization_aware = quantization_aware.FineTuned(quantized, qat_epochs, seconds, validation)
     return model
 
 
@@ -302,6 +317,9 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     signatures = _signatures(model, tf_transform_output, int(hparams["input_size"]))
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures, save_traces=False)
     if model.quantization_aware is not None:
-        conversion.save_for_conversion(model.quantization_aware,
-                                       quantization_aware.model_dir(fn_args.serving_model_dir),
+        started = time.monotonic()
+        quantization_aware_dir = quantization_aware.model_dir(fn_args.serving_model_dir)
+        conversion.save_for_conversion(model.quantization_aware.model, quantization_aware_dir,
                                        int(hparams["input_size"]))
+        quantization_aware.write_training_record(quantization_aware_dir, model.quantization_aware,
+                                                 time.monotonic() - started)

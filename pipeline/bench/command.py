@@ -5,10 +5,12 @@
    home, then the plain script `bench/baseline.py` on the same data and configuration;
 3. converts each trained model in every mode and measures it (size, accuracy, latency at 1 and 2 threads, memory);
 4. the fixed cost per component: the same pipeline and configuration on a tiny dataset, and the plain script on it;
-5. the size sweep: float32 and int8 bytes of every allowed width, untrained;
-6. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
+5. int8 (`pipeline.bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
+   and on the photo set, and post-training int8 by number of calibration examples;
+6. the size sweep: float32 and int8 bytes of every allowed width, untrained;
+7. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
    photos) with 1 and 2 DirectRunner workers;
-7. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
+8. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
 """
 from __future__ import annotations
 
@@ -24,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from components.contracts import QUANTIZATION_MODES
-from pipeline.config import DEMO_PROFILE, load_config
+from pipeline.bench import quantization
+from pipeline.config import DEMO_PROFILE, PHOTO_PROFILE, load_config
 
 log = logging.getLogger("mobilenet.bench")
 THREADS = (1, 2)
@@ -42,11 +45,16 @@ class Sizes:
     ingestion_per_class: tuple[int, int]
     ingestion_image_size: int = 224
     extra_overrides: tuple[str, ...] = ()
+    photo_per_class: int = 300
+    photo_overrides: tuple[str, ...] = ("model.input_size=96", "train.epochs=8")
+    calibration_counts: tuple[int, ...] = quantization.COUNTS
 
 
 FULL = Sizes(per_class=300, epochs=5, latency_runs=200, ingestion_per_class=(500, 2000))
 QUICK = Sizes(per_class=30, epochs=1, latency_runs=20, ingestion_per_class=(20, 80),
-              extra_overrides=("train.batch_size=32", "tflite.representative_examples=16", "tflite.latency_runs=10"))
+              extra_overrides=("train.batch_size=32", "tflite.representative_examples=16", "tflite.latency_runs=10"),
+              photo_per_class=10, photo_overrides=("model.input_size=32", "train.epochs=1"),
+              calibration_counts=quantization.QUICK_COUNTS)
 
 
 def add_bench_subparser(commands: Any) -> None:
@@ -77,6 +85,11 @@ def add_bench_subparser(commands: Any) -> None:
     bench.add_argument("--skip-variants", action="store_true",
                        help="leave out the full-size pipeline and script runs and the per-mode measurements")
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
+    bench.add_argument("--skip-int8", action="store_true",
+                       help="leave out post-training against quantization-aware int8 and the calibration study")
+    bench.add_argument("--quantization-aware-epochs", type=int, default=quantization.QUANTIZATION_AWARE_EPOCHS,
+                       metavar="N", help="train.quantization_aware_epochs of the int8 step's runs (default "
+                                         "%(default)s)")
     bench.add_argument("--skip-size-sweep", action="store_true",
                        help="leave out the float32/int8 size of every allowed width (untrained)")
     bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -106,15 +119,16 @@ def variants(alphas: list[str], input_sizes: list[int]) -> list[tuple[str, dict[
     return found
 
 
-def ensure_demo_data(root: Path, per_class: int, image_size: int | None = None) -> tuple[str, int]:
-    """A Fashion-MNIST folder with `per_class` images per class under `root` (written once), scaled up to
-    `image_size` pixels when given; its path and number of images."""
+def ensure_demo_data(root: Path, per_class: int, image_size: int | None = None,
+                     dataset: str = "fashion-mnist") -> tuple[str, int]:
+    """A built-in dataset's folder (Fashion-MNIST unless told) with `per_class` images per class under `root`
+    (written once), scaled up to `image_size` pixels when given; its path and number of images."""
     from components.ingestion import demo_data, image_files
 
-    folder = root / (f"fashion-mnist-{per_class}" + (f"-{image_size}px" if image_size else ""))
+    folder = root / (f"{dataset}-{per_class}" + (f"-{image_size}px" if image_size else ""))
     if not folder.exists():
-        log.info("writing %d Fashion-MNIST images per class to %s", per_class, folder)
-        demo_data.write_dataset(folder, per_class=per_class, image_size=image_size)
+        log.info("writing %d %s images per class to %s", per_class, dataset, folder)
+        demo_data.write_dataset(folder, dataset=dataset, per_class=per_class, image_size=image_size)
     return str(folder.resolve()), image_files.scan_folder(folder).total
 
 
@@ -160,6 +174,26 @@ def _run_variant(name: str, settings: dict[str, Any], overrides: list[str], data
     variant = {"variant": name, "overrides": overrides, "pipeline": pipeline_run, "baseline": baseline,
                "wall_ratio": round(pipeline_run["wall_seconds"] / baseline["wall_seconds"], 3)}
     return variant, rows
+
+
+def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str], args: argparse.Namespace,
+          ) -> list[dict[str, Any]]:
+    """The int8 step on Fashion-MNIST (the bench's configuration) and on the photo set (the photo recipe)."""
+    from pipeline.bench import runs
+
+    int8 = ["tflite.quantization=float32,int8", f"train.quantization_aware_epochs={args.quantization_aware_epochs}"]
+    fashion_mnist = [override for override in common if not override.startswith("tflite.quantization=")]
+    datasets = [quantization.Dataset("fashion-mnist", sizes.per_class, None, (*fashion_mnist, *alphas, *int8)),
+                quantization.Dataset("photos", sizes.photo_per_class, str(PHOTO_PROFILE),
+                                     (*sizes.photo_overrides, *sizes.extra_overrides, *alphas, *int8,
+                                      *args.overrides))]
+    threads = load_config(None, list(common)).tflite.threads
+    results = []
+    for dataset in datasets:
+        data, _ = ensure_demo_data(work / "data", dataset.per_class, dataset=dataset.name)
+        results.append(quantization.run_dataset(dataset, data, runs.fresh_dir(work / "int8" / dataset.name),
+                                                list(dataset.overrides), sizes.calibration_counts, threads))
+    return results
 
 
 def _ingestion(work: Path, sizes: Sizes, overrides: list[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
@@ -213,7 +247,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     "alphas": args.alphas, "input_sizes": args.input_sizes, "latency_runs": sizes.latency_runs,
                     "ingestion_image_size": sizes.ingestion_image_size,
                     "threads": list(THREADS), "overrides": common},
-        "models": [], "variants": [], "fixed_cost": None, "size_sweep": [], "ingestion": [], "step_seconds": {},
+        "models": [], "variants": [], "fixed_cost": None, "int8": [], "size_sweep": [], "ingestion": [],
+        "step_seconds": {},
     }
     for name, settings, variant_overrides in ([] if args.skip_variants else all_variants):
         started = time.monotonic()
@@ -234,6 +269,11 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                                  "baseline": tiny_baseline,
                                  "wall_ratio": round(tiny["wall_seconds"] / tiny_baseline["wall_seconds"], 3)}
         results["step_seconds"]["fixed_cost"] = round(time.monotonic() - started, 1)
+    if not args.skip_int8:
+        started = time.monotonic()
+        alpha_overrides = [o for o in all_variants[0][2] if not o.startswith("model.input_size=")]
+        results["int8"] = _int8(work, sizes, common, alpha_overrides, args)
+        results["step_seconds"]["int8"] = round(time.monotonic() - started, 1)
     if not args.skip_size_sweep:
         started = time.monotonic()
         log.info("size sweep: float32 and int8 bytes of every allowed width at %d px", args.input_sizes[0])
@@ -248,7 +288,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["step_seconds"]["ingestion"] = round(time.monotonic() - started, 1)
     results["targets"], results["target_details"] = targets.compute_targets(
         results["models"], {v["variant"]: v["wall_ratio"] for v in results["variants"]}, results["ingestion"],
-        results["fixed_cost"])
+        results["fixed_cost"], results["int8"])
     return results
 
 

@@ -20,13 +20,17 @@ class RunOutputs:
     saved_models: dict[str, str]
     transformed_examples: str
     transform_graph: str
+    reports: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def find_outputs(metadata_path: str, pipeline_root: str) -> RunOutputs:
-    """Trainer SavedModels (by model name) and Transform outputs, from ML Metadata of a home with one run."""
+    """Trainer SavedModels and TFLite report folders (by model name) and Transform outputs, from ML Metadata of a
+    home with one run."""
     from ml_metadata.metadata_store import metadata_store
     from ml_metadata.proto import metadata_store_pb2
     from tfx.utils import path_utils
+
+    from components.tflite.component import TFLiteValidationReport
 
     connection = metadata_store_pb2.ConnectionConfig()
     connection.sqlite.filename_uri = metadata_path
@@ -39,10 +43,12 @@ def find_outputs(metadata_path: str, pipeline_root: str) -> RunOutputs:
 
     trainers = {component.removeprefix("Trainer_"): path_utils.serving_model_path(uri)
                 for component, uri in by_component("Model").items() if component.startswith("Trainer_")}
+    reports = {component.removeprefix("TFLite_"): uri
+               for component, uri in by_component(TFLiteValidationReport.TYPE_NAME).items()}
     examples, graphs = by_component("Examples"), by_component("TransformGraph")
     if not trainers or "Transform" not in examples or "Transform" not in graphs:
         raise RuntimeError(f"{metadata_path}: no trained model or Transform output recorded")
-    return RunOutputs(trainers, examples["Transform"], graphs["Transform"])
+    return RunOutputs(trainers, examples["Transform"], graphs["Transform"], reports)
 
 
 def load_split(outputs: RunOutputs, split: str, limit: int = 0) -> tuple[np.ndarray, np.ndarray]:

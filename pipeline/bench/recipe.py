@@ -30,11 +30,10 @@ import tempfile
 import time
 from typing import Any
 
-from pipeline.config import REPO_ROOT
+from pipeline.config import PHOTO_PROFILE, REPO_ROOT
 from pipeline.run_summary import render_table
 
 RECIPES = ("before", "after")
-PHOTO_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "photos.yaml"
 BEFORE = ["data.validation_fraction=0", "data.example_jpeg_quality=0", "model.bn_momentum=0.999",
           "train.warmup_epochs=0", "train.label_smoothing=0", "train.augment=false", "train.recalibrate_bn_batches=0"]
 """What the `before` recipe sets on top of the same config file (its batch size, epochs and learning rate)."""

@@ -120,13 +120,58 @@ def _fixed_cost_section(results: dict[str, Any]) -> list[str]:
             markdown_table(["component", "seconds"], rows), ""]
 
 
+def _int8_section(results: dict[str, Any]) -> list[str]:
+    runs = results.get("int8") or []
+    if not runs:
+        return ["## int8: post-training against quantization-aware", "", "Not measured (--skip-int8).", ""]
+    lines = ["## int8: post-training against quantization-aware", "",
+             "One pipeline run per dataset with float32 and int8 and quantization-aware training on; every drop is "
+             "against the same float SavedModel on the same eval images, as the TFLite step measures it. Training "
+             "added = the quantization-aware epochs + saving their SavedModel, from the Trainer's record. The last "
+             "column tells extra training from quantization: validation accuracy of the float model, of the weights "
+             "after the quantization-aware epochs run in float, and of those weights fake-quantized.", ""]
+    for run in runs:
+        rows = []
+        for name, entry in run["models"].items():
+            for row in entry["candidates"]:
+                training = row.get("training") or {}
+                added = (training.get("fine_tune_seconds", 0) + training.get("save_seconds", 0)) if training else None
+                validation = training.get("validation_accuracy")
+                rows.append([name, row["candidate"], _num(row.get("tflite_accuracy"), "{:.4f}"),
+                             row.get("drop_points"), _num(row.get("size_bytes") and row["size_bytes"] / 1e3, "{:.1f}"),
+                             _num(row.get("latency_ms"), "{:.3f}"), row.get("passed", row.get("error")),
+                             _num(added, "{:.1f}"), entry["trainer_seconds"], entry.get("tflite_seconds"),
+                             " / ".join(f"{value:.4f}" for value in validation.values()) if validation else None])
+        counts = ", ".join(f"{name} {entry['eval_examples']}" for name, entry in run["models"].items())
+        lines += [f"### {run['dataset']} ({run['wall_seconds']} s wall; eval images: {counts})", "",
+                  f"`{' '.join(run['overrides'])}`" + (f" on `{Path(run['config']).name}`" if run["config"] else ""),
+                  "",
+                  markdown_table(["model", "candidate", "tflite acc", "drop (points)", "size (KB)",
+                                  "median latency (ms)", "passed", "training added (s)", "Trainer (s)",
+                                  "TFLite step (s)",
+                                  "validation acc: float / its weights after, in float / fake-quantized"], rows), ""]
+        study = [[name, r["requested"], r["drawn"], f"{r['tflite_accuracy']:.4f}", r["drop_points"]]
+                 for name, rows_ in run["calibration"].items() for r in rows_]
+        lines += [f"Post-training int8 by calibration examples ({run['dataset']}, class-balanced from the train "
+                  "split):", "", markdown_table(["model", "requested", "drawn", "tflite acc", "drop (points)"], study),
+                  ""]
+    return lines
+
+
 def _size_sweep_section(results: dict[str, Any]) -> list[str]:
     rows = [[f"{r['architecture']} a{r['alpha']}", f"{r['parameters']:,}", f"{r['float32_bytes']:,}",
-             f"{r['int8_bytes']:,}", f"{r['int8_ratio']:.3f}"] for r in results.get("size_sweep") or []]
+             f"{r['int8_bytes']:,}", f"{r['int8_ratio']:.3f}", _num(r.get("quantization_aware_int8_bytes"), "{:,}"),
+             _yes_no(r.get("quantization_aware_full_integer")), _yes_no(r.get("quantization_aware_builtin_ops_only"))]
+            for r in results.get("size_sweep") or []]
     if not rows:
         return ["## Size by width", "", "Not measured (--skip-size-sweep).", ""]
     return ["## Size by width (untrained, int8 calibrated on random images)", "",
-            markdown_table(["model", "parameters", "float32 bytes", "int8 bytes", "int8 / float32"], rows), ""]
+            markdown_table(["model", "parameters", "float32 bytes", "int8 bytes", "int8 / float32",
+                            "quantization-aware int8 bytes", "full-integer", "builtin ops only"], rows), ""]
+
+
+def _yes_no(value: bool | None) -> str | None:
+    return None if value is None else "yes" if value else "**no**"
 
 
 def _ingestion_section(results: dict[str, Any]) -> list[str]:
@@ -146,14 +191,15 @@ def _ingestion_section(results: dict[str, Any]) -> list[str]:
 
 
 def results_markdown(results: dict[str, Any]) -> str:
-    """The whole benchmark as Markdown: targets, models, pipeline vs script with timings, size by width,
-    ingestion."""
+    """The whole benchmark as Markdown: targets, models, pipeline vs script with timings, fixed cost, int8, size
+    by width, ingestion."""
     machine = results["machine"]
     header = ["# MobileNet pipeline benchmark", "",
               f"{results['created']} on {machine['cpus']} CPUs ({machine['processor']}), TensorFlow "
               f"{machine['tensorflow']}, options: `{json.dumps(results['options'])}`", ""]
     return "\n".join(header + _targets_section(results) + _models_section(results["models"])
-                     + _variants_section(results) + _fixed_cost_section(results) + _size_sweep_section(results)
+                     + _variants_section(results) + _fixed_cost_section(results) + _int8_section(results)
+                     + _size_sweep_section(results)
                      + _ingestion_section(results))
 
 

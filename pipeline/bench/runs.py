@@ -34,13 +34,14 @@ def fresh_dir(path: Path) -> Path:
     return path
 
 
-def run_pipeline(data: str, workdir: Path, overrides: list[str]) -> dict[str, Any]:
-    """`mobilenet-pipeline run` on a fresh home under `workdir`; its wall time, peak RSS, timings and results."""
+def run_pipeline(data: str, workdir: Path, overrides: list[str], config: str | None = None) -> dict[str, Any]:
+    """`mobilenet-pipeline run` (with the `config` file when given) on a fresh home under `workdir`; its wall time,
+    peak RSS, timings and results."""
     from pipeline import run_report
 
     home, registry = workdir / "home", workdir / "registry"
     command = [sys.executable, "-m", "pipeline", "run", "--data", data, "--home", str(home),
-               "--registry", str(registry), *_set_args(overrides)]
+               "--registry", str(registry), *(["--config", config] if config else []), *_set_args(overrides)]
     measured = memory.run_measured(command, workdir / "pipeline-stdout.log", env=_env())
     if measured.returncode != 0:
         raise RuntimeError(f"pipeline run failed ({measured.returncode}); see {workdir / 'pipeline-stdout.log'}")

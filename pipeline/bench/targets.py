@@ -1,4 +1,5 @@
-"""The benchmark's targets (issues #6 and #15), computed from measured numbers: each is `{"measured", "limit", "met"}`.
+"""The benchmark's targets (issues #6, #13 and #15), computed from measured numbers: each is
+`{"measured", "limit", "met"}`.
 
 A target over several models (or thread counts, or worker counts) is measured at its worst case; the value for
 each model is kept in the details. A target that was not measured has `measured` and `met` set to None.
@@ -7,11 +8,18 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+from pipeline.bench.quantization import shipped_int8_drop
+
 # name: (limit, True when the measured value must be at least the limit, what it is)
 TARGETS: dict[str, tuple[float, bool, str]] = {
     "int8_size_ratio": (0.30, False, "int8 .tflite bytes / float32 .tflite bytes (worst model)"),
     "int8_accuracy_drop_points": (1.0, False, "float model accuracy - int8 accuracy, in points (worst model)"),
     "int8_latency_ratio": (0.6, False, "int8 / float32 median latency, same threads (worst model and thread count)"),
+    "int8_drop_with_quantization_aware_points": (0.5, False, "int8 step, quantization-aware training on: accuracy "
+                                                             "points lost by the int8 file the run ships (worst "
+                                                             "model and dataset)"),
+    "int8_step_size_ratio": (0.30, False, "int8 step: int8 .tflite bytes / float32 .tflite bytes, post-training "
+                                          "and quantization-aware (worst)"),
     "pipeline_wall_ratio": (1.3, False, "pipeline wall time / plain script wall time (worst variant)"),
     "fixed_cost_wall_ratio": (1.5, False, "on the tiny dataset: pipeline wall time / plain script wall time"),
     "fixed_cost_slowest_other_component_seconds": (30.0, False, "on the tiny dataset: seconds of the slowest "
@@ -60,6 +68,25 @@ def int8_latency_ratios(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
     return ratios
 
 
+def int8_step_drops(int8: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Per dataset and model (`<dataset>/<model>`): the drop in points of the int8 file the int8 step's run ships."""
+    drops = {f"{run['dataset']}/{name}": shipped_int8_drop(entry["candidates"])
+             for run in int8 for name, entry in run["models"].items()}
+    return {key: drop for key, drop in drops.items() if drop is not None}
+
+
+def int8_step_size_ratios(int8: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Per dataset, model and int8 candidate: its bytes / the float32 candidate's bytes."""
+    ratios = {}
+    for run in int8:
+        for name, entry in run["models"].items():
+            sizes = {row["candidate"]: row["size_bytes"] for row in entry["candidates"] if "error" not in row}
+            for candidate, size in sizes.items():
+                if candidate.startswith("int8") and "float32" in sizes:
+                    ratios[f"{run['dataset']}/{name}/{candidate}"] = size / sizes["float32"]
+    return ratios
+
+
 def ingestion_speedups(ingestion: Iterable[dict[str, Any]]) -> dict[str, float]:
     """Per dataset size: images/s with 2 workers / with 1 worker."""
     by_size: dict[int, dict[int, float]] = {}
@@ -97,13 +124,15 @@ def _worst(values: dict[str, float], at_least: bool) -> float | None:
 
 def compute_targets(model_rows: list[dict[str, Any]], wall_ratios: dict[str, float],
                     ingestion: list[dict[str, Any]], fixed_cost: dict[str, Any] | None = None,
+                    int8: list[dict[str, Any]] | None = None,
                     ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
     """All targets and, per target, the value of each model / variant / size it was taken over.
 
     `model_rows`: one row per model x mode (`variant`, `model`, `mode`, `size_bytes`, `float_accuracy`,
     `tflite_accuracy`, `latency_ms` {threads: {"median"}}); `wall_ratios`: per variant, pipeline / script;
     `ingestion`: one row per dataset size x workers (`images`, `workers`, `images_per_second`, `peak_rss_bytes`);
-    `fixed_cost`: the tiny-dataset run (`component_seconds`, and `wall_ratio` against the plain script).
+    `fixed_cost`: the tiny-dataset run (`component_seconds`, and `wall_ratio` against the plain script); `int8`: the
+    int8 step's runs (`pipeline.bench.quantization.run_dataset`).
     The speedup target is taken on the largest dataset, where the fixed start-up cost matters least.
     """
     speedups = ingestion_speedups(ingestion)
@@ -118,6 +147,8 @@ def compute_targets(model_rows: list[dict[str, Any]], wall_ratios: dict[str, flo
         "fixed_cost_wall_ratio": ({"tiny": fixed_cost["wall_ratio"]}
                                   if fixed_cost and fixed_cost.get("wall_ratio") is not None else {}),
         "fixed_cost_slowest_other_component_seconds": other_component_seconds(fixed_cost),
+        "int8_drop_with_quantization_aware_points": int8_step_drops(int8 or []),
+        "int8_step_size_ratio": int8_step_size_ratios(int8 or []),
     }
     measured = {name: _worst(values, TARGETS[name][1]) for name, values in details.items()}
     measured["ingestion_speedup_2_workers"] = speedups.get(f"{largest} images")
