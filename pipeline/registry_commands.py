@@ -1,4 +1,5 @@
-"""`registry list|show|promote|rollback`: read the model registry and move its release channels."""
+"""`registry list|show|diff|promote|rollback|pull`: read the model registry, move its release channels and copy a
+channel's model into an app's build."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +7,7 @@ import json
 import sys
 from typing import Any, Sequence
 
+from components.registry import pull as pull_lib
 from components.registry.store import ChannelPointer, Registry, RegistryError, RegistryVersion
 
 KNOWN_CHANNELS = ("staging", "production")
@@ -25,7 +27,8 @@ def add_registry_subparser(subparsers: argparse._SubParsersAction, default_root:
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
     channel_help = f"release channel, e.g. {' or '.join(KNOWN_CHANNELS)}"
 
-    registry = subparsers.add_parser("registry", help="list, show, promote and roll back model registry versions")
+    registry = subparsers.add_parser("registry", help="list, show, diff, promote, roll back and pull model registry "
+                                                      "versions")
     actions = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
     actions.add_parser("list", parents=[common], help="every model with its versions and channels")
     show = actions.add_parser("show", parents=[common],
@@ -41,6 +44,19 @@ def add_registry_subparser(subparsers: argparse._SubParsersAction, default_root:
                                   help="move a channel back to the version it served before")
     rollback.add_argument("name", metavar="NAME", help="model name")
     rollback.add_argument("--channel", required=True, help=channel_help)
+    diff = actions.add_parser("diff", parents=[common],
+                              help="two versions' manifests and gates side by side (each a number or a channel)")
+    diff.add_argument("name", metavar="NAME", help="model name")
+    diff.add_argument("first", metavar="A", help="a version number or a channel name, e.g. production")
+    diff.add_argument("second", metavar="B", help="a version number or a channel name")
+    pull = actions.add_parser("pull", parents=[common],
+                              help="copy model.tflite, labels.txt and manifest.json of a channel's version into a "
+                                   "folder, e.g. app/src/main/assets, after checking their sha256")
+    pull.add_argument("name", metavar="NAME", help="model name")
+    source = pull.add_mutually_exclusive_group()
+    source.add_argument("--channel", help=f"the channel whose version to pull (default {pull_lib.DEFAULT_CHANNEL})")
+    source.add_argument("--version", type=_version_argument, help="pull this version instead of a channel's")
+    pull.add_argument("--to", required=True, metavar="DIR", help="destination folder (local or a tf.io.gfile URL)")
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
@@ -160,6 +176,59 @@ def _rollback(registry: Registry, args: argparse.Namespace) -> str:
             f"to version {pointer.version}")
 
 
+def _version_named(registry: Registry, name: str, text: str) -> tuple[str, RegistryVersion]:
+    """A version given as a number or as the channel serving it, with how to call it."""
+    if text.isdigit():
+        return f"version {int(text)}", registry.show(name, int(text))
+    pointer = registry.channels(name).get(text)
+    if pointer is None:
+        raise RegistryError(f"'{text}' is neither a version number nor a channel of model '{name}' that serves one")
+    return f"{text} (version {pointer.version})", registry.show(name, pointer.version)
+
+
+def _gate_value(gate: dict[str, Any]) -> str:
+    return f"{gate.get('measured')} (limit {gate.get('limit')}) {'passed' if gate.get('passed') else 'FAILED'}"
+
+
+def _short(text: str, width: int = 48) -> str:
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def _diff(registry: Registry, args: argparse.Namespace) -> str:
+    (first_label, first), (second_label, second) = (_version_named(registry, args.name, text)
+                                                    for text in (args.first, args.second))
+    fields = list(dict.fromkeys([*first.manifest, *second.manifest]))
+    rows = {field: (first.manifest.get(field), second.manifest.get(field)) for field in fields if field != "gates"}
+    gates = {gate["name"]: [gate, None] for gate in first.manifest.get("gates") or []}
+    for gate in second.manifest.get("gates") or []:
+        gates.setdefault(gate["name"], [None, None])[1] = gate
+    changed = [field for field, (a, b) in rows.items() if a != b]
+    changed += [f"gate {name}" for name, (a, b) in gates.items() if a != b]
+    if args.json:
+        return json.dumps({"model_name": args.name, "a": {"label": first_label, "manifest": first.manifest},
+                           "b": {"label": second_label, "manifest": second.manifest}, "changed": changed}, indent=2)
+    table = [[field, _short(_manifest_value(a)), _short(_manifest_value(b)), "*" if field in changed else ""]
+             for field, (a, b) in rows.items()]
+    table += [[f"gate {name}", _gate_value(a) if a else "-", _gate_value(b) if b else "-",
+               "*" if f"gate {name}" in changed else ""] for name, (a, b) in gates.items()]
+    return (f"{args.name}: {first_label} against {second_label}; {len(changed)} field(s) differ (*)\n"
+            + format_table(["field", first_label, second_label, ""], table))
+
+
+def _pull(registry: Registry, args: argparse.Namespace) -> str:
+    pulled = pull_lib.pull(registry, args.name, args.to, channel=args.channel, version=args.version)
+    if args.json:
+        return json.dumps(pulled.to_json(), indent=2)
+    manifest = pulled.manifest
+    through = f" (channel {pulled.channel})" if pulled.channel else ""
+    return (f"pulled {pulled.model_name} version {pulled.version}{through} into {pulled.destination}: "
+            f"{', '.join(pull_lib.PULLED_FILES)}\n"
+            f"  sha256 {manifest['sha256']} verified against the manifest"
+            + (" and the channel" if pulled.channel else "") + "\n"
+            f"  {manifest.get('quantization', '-')}, {_size(manifest.get('size_bytes'))}, tflite accuracy "
+            f"{_percent(manifest.get('tflite_accuracy'))} (float {_percent(manifest.get('float_accuracy'))})")
+
+
 def run_registry_command(args: argparse.Namespace) -> int:
     """Run one `registry` action; any failure is one line on stderr and exit code 2."""
     try:
@@ -172,6 +241,10 @@ def run_registry_command(args: argparse.Namespace) -> int:
             output = _show_version(registry, args.name, args.version, args.json)
         elif args.registry_command == "promote":
             output = _promote(registry, args)
+        elif args.registry_command == "diff":
+            output = _diff(registry, args)
+        elif args.registry_command == "pull":
+            output = _pull(registry, args)
         else:
             output = _rollback(registry, args)
     except (RegistryError, ValueError, OSError) as error:

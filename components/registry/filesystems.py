@@ -61,18 +61,27 @@ class LocalFilesystem:
 
     def write_atomic(self, path: str, data: bytes) -> None:
         """Replace `path` with `data` so that readers see the old or the new content, never a part."""
+        self.replace(self.write_temporary(path, data), path)
+
+    def write_temporary(self, path: str, data: bytes) -> str:
+        """Write `data` to a hidden file beside `path` (`temporary_prefix(path)` + a random suffix), synced; its
+        path. Nothing is left behind when the write fails."""
         folder = os.path.dirname(path) or "."
         os.makedirs(folder, exist_ok=True)
-        temporary = os.path.join(folder, f".{os.path.basename(path)}.tmp-{uuid.uuid4().hex}")
+        temporary = os.path.join(folder, f"{temporary_prefix(os.path.basename(path))}{uuid.uuid4().hex}")
         try:
             with open(temporary, "wb") as handle:
                 handle.write(data)
                 self.sync(handle)
-            os.replace(temporary, path)
         except BaseException:
             self.remove(temporary)
             raise
-        _sync_folder(folder)
+        return temporary
+
+    def replace(self, temporary: str, path: str) -> None:
+        """Move `temporary` over `path` in one step (rename(2)), durably."""
+        os.replace(temporary, path)
+        _sync_folder(os.path.dirname(path) or ".")
 
     def commit_directory(self, staged: str, target: str) -> bool:
         """Rename the complete folder `staged` to `target` in one step; False when `target` is already taken."""
@@ -142,11 +151,19 @@ class GFileFilesystem:
     def write_atomic(self, path: str, data: bytes) -> None:
         """Write a temporary object, then rename it over `path`: on object stores (GCS, S3) the rename is one
         server-side copy, which replaces the object whole; on HDFS it is an atomic rename."""
+        self.replace(self.write_temporary(path, data), path)
+
+    def write_temporary(self, path: str, data: bytes) -> str:
+        """Write `data` to a hidden object beside `path` (`temporary_prefix(path)` + a random suffix); its path."""
         folder = posixpath.dirname(path)
         self._gfile.makedirs(folder)
-        temporary = posixpath.join(folder, f".{posixpath.basename(path)}.tmp-{uuid.uuid4().hex}")
+        temporary = posixpath.join(folder, f"{temporary_prefix(posixpath.basename(path))}{uuid.uuid4().hex}")
         with self._gfile.GFile(temporary, "wb") as handle:
             handle.write(data)
+        return temporary
+
+    def replace(self, temporary: str, path: str) -> None:
+        """Rename `temporary` over `path` (one server-side copy on object stores)."""
         self._gfile.rename(temporary, path, overwrite=True)
 
     @contextlib.contextmanager
@@ -156,6 +173,11 @@ class GFileFilesystem:
 
 
 Filesystem = LocalFilesystem | GFileFilesystem
+
+
+def temporary_prefix(file_name: str) -> str:
+    """How the temporary files written for `file_name` begin (hidden: readers never list them)."""
+    return f".{file_name}.tmp-"
 
 
 def filesystem_for(path: str) -> Filesystem:

@@ -1,0 +1,177 @@
+"""`registry pull` and `registry diff` on a real registry (issue #14): the round trip, a tampered file or a moved
+channel refused with nothing written, a pull killed before its commit leaving the previous files intact, a
+`gs://`-style root and destination (tf.io.gfile's ram://), and the one-line errors."""
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import signal
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from components.registry import pull as pull_lib
+from components.registry.filesystems import filesystem_for
+from components.registry.store import IntegrityError, Registry, RegistryError, VersionNotFound
+from tests.test_registry_commands import run
+from tests.test_registry_store import TFLITE_HEADER, publish_files
+
+SPAWN = multiprocessing.get_context("spawn")
+
+
+@pytest.fixture
+def registry(tmp_path) -> Registry:
+    """mobilenet_v1 versions 1 and 2; production serves 1, staging 2."""
+    registry = Registry(str(tmp_path / "registry"))
+    publish_files(registry, tmp_path / "a", b"v1 first")
+    publish_files(registry, tmp_path / "b", b"v1 second")
+    registry.promote("mobilenet_v1", 1, "production")
+    registry.promote("mobilenet_v1", 2, "staging")
+    return registry
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+
+
+def test_pull_copies_the_production_version_and_prints_what_it_checked(registry, tmp_path, capsys):
+    assets = tmp_path / "app" / "src" / "main" / "assets"
+    code, out, err = run(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
+    assert (code, err) == (0, "")
+    version = registry.show("mobilenet_v1", 1)
+    assert _files(assets) == {name: (Path(version.path) / name).read_bytes() for name in pull_lib.PULLED_FILES}
+    assert out.splitlines()[0] == (f"pulled mobilenet_v1 version 1 (channel production) into {assets}: "
+                                   "model.tflite, labels.txt, manifest.json")
+    assert f"sha256 {version.sha256} verified against the manifest and the channel" in out
+
+    code, out, _ = run(registry, capsys, "pull", "mobilenet_v1", "--channel", "staging", "--to", str(assets),
+                       "--json")
+    pulled = json.loads(out)
+    assert code == 0 and (pulled["version"], pulled["channel"]) == (2, "staging")
+    assert hashlib.sha256((assets / "model.tflite").read_bytes()).hexdigest() == pulled["sha256"]
+    code, out, _ = run(registry, capsys, "pull", "mobilenet_v1", "--version", "1", "--to", str(assets), "--json")
+    assert code == 0 and (json.loads(out)["version"], json.loads(out)["channel"]) == (1, None)
+
+
+def test_a_tampered_file_or_a_moved_channel_is_refused_and_nothing_is_written(registry, tmp_path, capsys):
+    assets = tmp_path / "assets"
+    assert run(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))[0] == 0
+    before = _files(assets)
+    model = Path(registry.show("mobilenet_v1", 1).path) / "model.tflite"
+    original = model.read_bytes()
+    model.write_bytes(TFLITE_HEADER + b"tampered")
+    code, out, err = run(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
+    assert (code, out) == (2, "") and err.startswith("error: mobilenet_v1 version 1: model.tflite has sha256 ")
+    assert err.rstrip().endswith("nothing was written") and _files(assets) == before
+
+    model.write_bytes(original)
+    channel = Path(registry.root) / "mobilenet_v1" / "channels" / "production.json"
+    pointer = json.loads(channel.read_text())
+    channel.write_text(json.dumps({**pointer, "sha256": "0" * 64}))
+    code, _, err = run(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
+    assert code == 2 and "the channel recorded sha256 0000" in err and _files(assets) == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["unknown_model"], "error: model 'unknown_model' has no versions in registry"),
+    (["mobilenet_v1", "--channel", "beta"], "error: channel 'beta' of model 'mobilenet_v1' serves no version "
+                                            "(channels: production (version 1), staging (version 2)); promote one"),
+    (["mobilenet_v1", "--version", "9"], "error: model 'mobilenet_v1' has no version 9 (versions: 1, 2)"),
+])
+def test_an_unknown_model_channel_or_version_is_one_line_and_exit_2(registry, tmp_path, capsys, argv, message):
+    code, out, err = run(registry, capsys, "pull", *argv, "--to", str(tmp_path / "assets"))
+    assert (code, out) == (2, "") and err.startswith(message) and len(err.splitlines()) == 1
+    assert not (tmp_path / "assets").exists() or not any((tmp_path / "assets").iterdir())
+
+
+def test_an_empty_channel_says_how_to_fill_it(tmp_path, capsys):
+    registry = Registry(str(tmp_path / "registry"))
+    publish_files(registry, tmp_path / "a", b"only")
+    code, _, err = run(registry, capsys, "pull", "mobilenet_v1", "--to", str(tmp_path / "assets"))
+    assert code == 2 and err.startswith("error: channel 'production' of model 'mobilenet_v1' serves no version "
+                                        "(channels: none); promote one with: registry promote mobilenet_v1 VERSION "
+                                        "--channel production")
+
+
+def _signal_and_hang(started, destination: str) -> None:
+    started.set()
+    time.sleep(120)
+
+
+def _pull_and_hang_before_commit(root: str, destination: str, started) -> None:
+    pull_lib.pull(Registry(root), "mobilenet_v1", destination, channel="staging",
+                  before_commit=lambda folder: _signal_and_hang(started, folder))
+
+
+def test_a_pull_killed_before_its_commit_leaves_the_previous_files_and_the_next_pull_cleans_up(registry, tmp_path):
+    assets = tmp_path / "assets"
+    pull_lib.pull(registry, "mobilenet_v1", str(assets))
+    before = _files(assets)
+    started = SPAWN.Event()
+    puller = SPAWN.Process(target=_pull_and_hang_before_commit, args=(registry.root, str(assets), started))
+    puller.start()
+    try:
+        assert started.wait(timeout=120), "the pull never reached its commit"
+        os.kill(puller.pid, signal.SIGKILL)
+    finally:
+        puller.join(timeout=30)
+    assert puller.exitcode == -signal.SIGKILL
+    visible = {name: data for name, data in _files(assets).items() if not name.startswith(".")}
+    assert visible == before  # version 1's files, whole
+    assert len(_files(assets)) == len(before) + 3  # the killed pull had staged its three hidden files
+
+    pulled = pull_lib.pull(registry, "mobilenet_v1", str(assets), channel="staging")
+    assert pulled.version == 2 and set(_files(assets)) == set(pull_lib.PULLED_FILES)
+    assert json.loads((assets / "manifest.json").read_text())["version"] == 2
+
+
+def test_a_failure_while_staging_removes_what_it_staged(registry, tmp_path):
+    assets = tmp_path / "assets"
+    pull_lib.pull(registry, "mobilenet_v1", str(assets))
+    before = _files(assets)
+
+    def fail(folder: str) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        pull_lib.pull(registry, "mobilenet_v1", str(assets), channel="staging", before_commit=fail)
+    assert _files(assets) == before
+
+
+def test_pull_from_and_to_a_gfile_url(tmp_path):
+    """ram:// (tf.io.gfile's in-memory filesystem) stands in for gs:// on both sides."""
+    root = f"ram://registry-{uuid.uuid4().hex}"
+    registry = Registry(root)
+    publish_files(registry, tmp_path / "a", b"remote")
+    registry.promote("mobilenet_v1", 1, "production")
+    destination = f"ram://assets-{uuid.uuid4().hex}"
+    pulled = pull_lib.pull(registry, "mobilenet_v1", destination)
+    filesystem = filesystem_for(destination)
+    assert sorted(filesystem.listdir(destination)) == sorted(pull_lib.PULLED_FILES)
+    with filesystem.open(f"{destination}/model.tflite", "rb") as handle:
+        assert hashlib.sha256(handle.read()).hexdigest() == pulled.manifest["sha256"]
+    local = pull_lib.pull(registry, "mobilenet_v1", str(tmp_path / "assets"))
+    assert (tmp_path / "assets" / "model.tflite").read_bytes() == TFLITE_HEADER + b"remote"
+    assert local.version == 1
+    with pytest.raises(VersionNotFound):
+        pull_lib.pull(registry, "mobilenet_v2", destination)
+    with pytest.raises(RegistryError):
+        pull_lib.pull(registry, "mobilenet_v1", destination, channel="staging")
+    assert issubclass(IntegrityError, RegistryError)
+
+
+def test_diff_shows_two_versions_side_by_side_and_marks_what_changed(registry, capsys):
+    code, out, _ = run(registry, capsys, "diff", "mobilenet_v1", "production", "2")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("mobilenet_v1: production (version 1) against version 2; ")
+    rows = {line.split()[0]: line for line in lines[2:]}
+    assert rows["version"].split()[1:] == ["1", "2", "*"]
+    assert rows["sha256"].rstrip().endswith("*") and not rows["architecture"].rstrip().endswith("*")
+    code, out, _ = run(registry, capsys, "diff", "mobilenet_v1", "staging", "2", "--json")
+    assert code == 0 and json.loads(out)["changed"] == []
+    code, _, err = run(registry, capsys, "diff", "mobilenet_v1", "beta", "1")
+    assert code == 2 and err.startswith("error: 'beta' is neither a version number nor a channel")
