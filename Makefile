@@ -7,6 +7,10 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 UV_VERSION := 0.13.9
 INSTALLED := $(VENV)/.installed
+# The Android runtimes the tests load pushed models with, each in its own venv (each pins its own protobuf).
+RUNTIMES_DIR := .venv-runtimes
+RUNTIMES := mediapipe tflite-support
+RUNTIME_STAMPS := $(RUNTIMES:%=$(RUNTIMES_DIR)/%/.installed)
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 DATA ?= data/fashion-mnist
 PER_CLASS ?= 300
@@ -21,12 +25,13 @@ help:
 	@echo "make run    - set up if needed, then train, quantize and push MobileNet V1 and V2 on the built-in dataset"
 	@echo "make test   - set up if needed, then run the tests (what CI runs)"
 	@echo "make test-quick - the tests without the slow pipeline runs and long training, for iterating"
-	@echo "make setup  - install system packages (apt) and the pinned Python environment in $(VENV)"
+	@echo "make setup  - install system packages (apt), the pinned Python environment in $(VENV) and the Android"
+	@echo "             runtimes the tests use (MediaPipe Tasks, the TFLite Task Library) in $(RUNTIMES_DIR)/"
 	@echo "make image  - build the Kubeflow container image IMAGE=$(IMAGE) (kubeflow/Dockerfile)"
 	@echo "make push   - push IMAGE to its registry"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
-setup: system-packages $(INSTALLED)
+setup: system-packages $(INSTALLED) $(RUNTIME_STAMPS)
 
 # Debian packages: the Fashion-MNIST dataset and libusb (tflite-support loads libusb-1.0.so.0).
 system-packages:
@@ -59,6 +64,11 @@ $(INSTALLED): requirements.lock setup.py .python-version Makefile
 	$(UV) pip install -q --python $(PY) -r requirements.lock
 	$(UV) pip install -q --python $(PY) --no-deps -e .
 	$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" >/dev/null
+	@touch $@
+
+$(RUNTIMES_DIR)/%/.installed: tests/runtimes/%.lock $(INSTALLED)
+	@[ -x $(RUNTIMES_DIR)/$*/bin/python ] || $(UV) venv -q -p $(PY) $(RUNTIMES_DIR)/$*
+	$(UV) pip install -q --python $(RUNTIMES_DIR)/$*/bin/python -r $<
 	@touch $@
 
 run: setup
@@ -95,4 +105,4 @@ lock: $(INSTALLED)
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 clean:
-	rm -rf runs registry data .pytest_cache
+	rm -rf runs registry data .pytest_cache $(RUNTIMES_DIR)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.android_runtimes import eval_images
 from tests.conftest import invoke_tflite, write_image_folder
 
 pytestmark = pytest.mark.slow
@@ -81,3 +82,102 @@ def test_second_run_reuses_cache_and_holds_back_oversized_models(runs):
         assert _versions(registry, name) == ["1"]
         assert (f"{name}: no-regression baseline: version 1 (latest version, channel production is not set): "
                 "accuracy") in second.stdout
+
+
+# The Android runtimes (issue #14): each pushed file, and an integer-I/O conversion of the same model, loaded from
+# its own metadata by MediaPipe Tasks and the TFLite Task Library.
+
+STEP = 1 / 256 + 1e-6
+"""One step of an int8 model's output quantization (softmax scale 1/256): what two runtimes executing the same
+model on the same pixels may differ by."""
+
+
+def _frames(images: list, size: int) -> tuple[list, list]:
+    """Frames already at the model's input size: flat ones at the three brightness levels the fixture's classes are
+    made of, and the eval images resized as the Transform resizes them."""
+    import numpy as np
+
+    from components.transform import preprocessing
+
+    flat = [np.full((size, size, 3), level, np.uint8) for level in (40, 100, 160)]
+    return flat, [preprocessing.resize_like_the_app(image, size).numpy() for image in images]
+
+
+def _interpreter_scores(model_bytes: bytes, frames: list) -> "np.ndarray":
+    """The interpreter's probabilities: a float-input model gets the frames scaled as the Trainer's signature does,
+    a uint8-input one the pixels themselves (what an app feeds it)."""
+    import numpy as np
+    import tensorflow as tf
+
+    from components.tflite import measurement
+    from components.transform import preprocessing
+
+    interpreter = tf.lite.Interpreter(model_content=model_bytes)
+    interpreter.allocate_tensors()
+    if interpreter.get_input_details()[0]["dtype"] != np.uint8:
+        inputs = np.stack([preprocessing.scale_to_model_range(frame).numpy() for frame in frames])
+        return measurement.tflite_predictions(model_bytes, inputs, threads=1)
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    scale, zero_point = target["quantization"]
+    scores = []
+    for frame in frames:
+        interpreter.set_tensor(source["index"], frame[None])
+        interpreter.invoke()
+        scores.append((interpreter.get_tensor(target["index"])[0].astype(np.float32) - zero_point) * scale)
+    return np.array(scores)
+
+
+def _check_runtime(runtime: str, model: Path, labels: list[str], images: list, scratch: Path) -> None:
+    """Labels from the metadata in output order, and the interpreter's scores on frames the runtime need not
+    resize: flat frames for both runtimes; the eval images too for MediaPipe, whose kernels and normalization give
+    the interpreter's scores exactly. The Task Library gives them on flat frames but not on textured ones: on the
+    eval images resized to the input size it differs by up to 0.32 (found here; its own image pipeline, cause not
+    pinned down), and from the original files both runtimes resize their own way, which this 1-epoch model is too
+    sensitive to for a meaningful accuracy comparison (see docs/android.md)."""
+    import numpy as np
+
+    from tests.android_runtimes import classify
+
+    flat, resized = _frames(images, 32)
+    checked = flat + resized if runtime == "mediapipe" else flat
+    result = classify(runtime, model, checked, scratch)
+    assert result["labels"] == labels, f"{runtime} read labels {result['labels']} from {model.name}'s metadata"
+    difference = np.abs(np.array(result["scores"]) - _interpreter_scores(model.read_bytes(), checked))
+    assert difference.max() <= STEP, f"{runtime}: scores differ from the interpreter's by {difference.max()}"
+    assert len(classify(runtime, model, images, scratch)["scores"]) == len(images)  # the original files load
+
+
+@pytest.mark.parametrize("runtime", ["mediapipe", "tflite-support"])
+def test_android_runtimes_load_each_pushed_model_from_its_metadata(runs, runtime, tmp_path):
+    images, _ = eval_images(runs["root"] / "home")
+    for name in ("mobilenet_v1", "mobilenet_v2"):
+        version = runs["root"] / "registry" / name / "1"
+        assert len(images) == json.loads((version / "manifest.json").read_text())["eval_examples"]
+        _check_runtime(runtime, version / "model.tflite", (version / "labels.txt").read_text().splitlines(), images,
+                       tmp_path)
+
+
+@pytest.mark.parametrize("runtime", ["mediapipe", "tflite-support"])
+def test_android_runtimes_load_an_integer_io_model(runs, runtime, tmp_path):
+    """`tflite.integer_io=uint8` (what NNAPI and Edge-TPU-style delegates want): the same V1 converted with uint8
+    input and output and the project's metadata; the runtimes feed pixels and dequantize the scores themselves."""
+    import numpy as np
+    import tensorflow as tf
+
+    from components.tflite import conversion, metadata
+    from components.transform import preprocessing
+    from pipeline.bench.models import find_outputs
+
+    home = runs["root"] / "home"
+    saved_model = find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root")).saved_models["mobilenet_v1"]
+    images, _ = eval_images(home)
+    labels = (runs["root"] / "registry" / "mobilenet_v1" / "1" / "labels.txt").read_text().splitlines()
+    representative = np.stack([preprocessing.scale_to_model_range(frame).numpy() for frame in _frames(images, 32)[1]])
+    model_bytes = metadata.add_metadata(conversion.convert(saved_model, "int8", representative, "uint8"), labels,
+                                        name="mobilenet_v1", version="1", description="integer I/O")
+    model = tmp_path / "integer_io.tflite"
+    model.write_bytes(model_bytes)
+    interpreter = tf.lite.Interpreter(model_content=model_bytes)
+    assert interpreter.get_input_details()[0]["dtype"] == np.uint8
+    assert interpreter.get_output_details()[0]["dtype"] == np.uint8
+    _check_runtime(runtime, model, labels, images, tmp_path)
