@@ -153,11 +153,15 @@ def test_outputs_are_written(tmp_path):
     assert "| v1 a0.25 | 218,000 | 880,000 | 302,000 | 0.343 | 303,000 | yes | yes |" in markdown
 
 
+@pytest.mark.slow
 def test_size_sweep_converts_each_width_in_float32_int8_and_quantization_aware_int8(tmp_path):
+    """V2 (the inverted residuals with `Add`) only: V1 goes quantization-aware through the pipeline in
+    tests/test_resume_after_kill.py. Slow: wrapping, saving and converting the quantization-aware V2 took 100 s
+    here."""
     from pipeline.bench import sizes
 
-    rows = sizes.size_sweep(32, 3, str(tmp_path), alphas={"v1": [0.25], "v2": [0.35]})
-    assert [(r["architecture"], r["alpha"]) for r in rows] == [("v1", 0.25), ("v2", 0.35)]
+    rows = sizes.size_sweep(32, 3, str(tmp_path), alphas={"v1": [], "v2": [0.35]})
+    assert [(r["architecture"], r["alpha"]) for r in rows] == [("v2", 0.35)]
     for row in rows:
         assert 0 < row["int8_bytes"] < row["float32_bytes"]
         assert row["int8_ratio"] == round(row["int8_bytes"] / row["float32_bytes"], 4)
