@@ -7,7 +7,7 @@
 4. the fixed cost per component: the same pipeline and configuration on a tiny dataset, and the plain script on it;
 5. int8 (`pipeline.bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
    and on the photo set, and post-training int8 by number of calibration examples;
-6. the size sweep: float32 and int8 bytes of every allowed width, untrained;
+6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
 7. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
    photos) with 1 and 2 DirectRunner workers;
 8. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
@@ -91,7 +91,8 @@ def add_bench_subparser(commands: Any) -> None:
                        metavar="N", help="train.quantization_aware_epochs of the int8 step's runs (default "
                                          "%(default)s)")
     bench.add_argument("--skip-size-sweep", action="store_true",
-                       help="leave out the float32/int8 size of every allowed width (untrained)")
+                       help="leave out the float32 / int8 / quantization-aware int8 size of every allowed width "
+                            "(untrained)")
     bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="config override for both the pipeline and the script (repeatable)")
 
@@ -176,8 +177,8 @@ def _run_variant(name: str, settings: dict[str, Any], overrides: list[str], data
     return variant, rows
 
 
-def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str], args: argparse.Namespace,
-          ) -> list[dict[str, Any]]:
+def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str],
+          args: argparse.Namespace) -> list[dict[str, Any]]:
     """The int8 step on Fashion-MNIST (the bench's configuration) and on the photo set (the photo recipe)."""
     from pipeline.bench import runs
 
