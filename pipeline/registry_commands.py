@@ -50,8 +50,8 @@ def add_registry_subparser(subparsers: argparse._SubParsersAction, default_root:
     diff.add_argument("first", metavar="A", help="a version number or a channel name, e.g. production")
     diff.add_argument("second", metavar="B", help="a version number or a channel name")
     pull = actions.add_parser("pull", parents=[common],
-                              help="copy model.tflite, labels.txt and manifest.json of a channel's version into a "
-                                   "folder, e.g. app/src/main/assets, after checking their sha256")
+                              help=f"copy {', '.join(pull_lib.PULLED_FILES)} of a channel's version into a "
+                                   "folder, e.g. app/src/main/assets, after checking them against the manifest")
     pull.add_argument("name", metavar="NAME", help="model name")
     source = pull.add_mutually_exclusive_group()
     source.add_argument("--channel", help=f"the channel whose version to pull (default {pull_lib.DEFAULT_CHANNEL})")

@@ -73,6 +73,8 @@ def eval_images(home: Path) -> tuple[list[np.ndarray], list[str]]:
 def main(argv: list[str] | None = None) -> None:
     """Print, per model the registry's production channel (else latest version) serves, the accuracy the pipeline
     measured and the accuracy of each runtime on the eval images' original files."""
+    from components.contracts import LABELS_FILE, MODEL_FILE
+    from components.registry.pull import DEFAULT_CHANNEL
     from components.registry.store import Registry
 
     parser = argparse.ArgumentParser(prog="python -m tests.android_runtimes", description=main.__doc__)
@@ -85,9 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     print("model         version  pipeline (interpreter)  " + "  ".join(f"{runtime:>14}" for runtime in RUNTIMES))
     with tempfile.TemporaryDirectory() as scratch:
         for summary in registry.list_models():
-            version = registry.show(summary.name, summary.channels.get("production"))
-            model = Path(version.path) / "model.tflite"
-            labels = (Path(version.path) / "labels.txt").read_text(encoding="utf-8").splitlines()
+            version = registry.show(summary.name, summary.channels.get(DEFAULT_CHANNEL))
+            model = Path(version.path) / MODEL_FILE
+            labels = (Path(version.path) / LABELS_FILE).read_text(encoding="utf-8").splitlines()
             truth = np.array([labels.index(name) for name in names])
             accuracies = [float(np.mean(np.argmax(classify(runtime, model, images, Path(scratch))["scores"], axis=1)
                                         == truth)) for runtime in RUNTIMES]

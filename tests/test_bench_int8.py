@@ -47,11 +47,11 @@ def test_a_candidate_that_did_not_convert_keeps_its_error():
     assert row == {"candidate": "int8", "error": "conversion failed"}
 
 
-def test_the_shipped_int8_is_the_more_accurate_passing_one_else_the_more_accurate_one():
+def test_the_shipped_int8_is_the_more_accurate_passing_one_and_none_when_none_passed():
     rows = quantization.candidate_rows(REPORT, TRAINING)
     assert quantization.shipped_int8_drop(rows) == 0.3
     none_passed = [{**row, "passed": False} for row in rows]
-    assert quantization.shipped_int8_drop(none_passed) == 0.3
+    assert quantization.shipped_int8_drop(none_passed) is None
     only_post_training_passed = [{**row, "passed": row["candidate"] == "int8"} for row in rows]
     assert quantization.shipped_int8_drop(only_post_training_passed) == 2.0
     assert quantization.shipped_int8_drop(rows[:1]) is None

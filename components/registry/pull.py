@@ -5,8 +5,10 @@ leaves the destination's previous files as they were.
 Every file is read into memory and checked there (its sha256 against the manifest, the model's also against the
 sha256 the channel recorded when it was promoted), so what is written is exactly what was checked. The files are
 first written as hidden temporary files beside their targets; only when all three are complete are they renamed
-over the targets, `manifest.json` last. A pull killed before that leaves the previous files and, at most, hidden
-temporary files that the next pull removes.
+over the targets, `manifest.json` last. A pull that fails or is killed before that leaves the previous files and,
+at most, hidden temporary files that the next pull removes. The three renames are not one step: a failure or a kill
+between them (a window of microseconds on a local disk) leaves the new model beside the previous
+`manifest.json`, whose sha256 then does not match `model.tflite`. Pulls into one folder must not run at once.
 """
 from __future__ import annotations
 
@@ -38,8 +40,8 @@ class Pulled:
     def to_json(self) -> dict[str, Any]:
         return {"model_name": self.model_name, "version": self.version, "channel": self.channel,
                 "destination": self.destination, "files": list(PULLED_FILES), "sha256": self.manifest["sha256"],
-                "size_bytes": self.manifest.get("size_bytes"), "tflite_accuracy": self.manifest.get("tflite_accuracy"),
-                "float_accuracy": self.manifest.get("float_accuracy"), "quantization": self.manifest.get("quantization")}
+                **{key: self.manifest.get(key) for key in ("size_bytes", "tflite_accuracy", "float_accuracy",
+                                                           "quantization")}}
 
 
 def _sha256(data: bytes) -> str:
@@ -110,10 +112,10 @@ def pull(registry: Registry, model_name: str, destination: str, channel: str | N
             staged.append((filesystem.write_temporary(target, files[name]), target))
         if before_commit:
             before_commit(destination)
+        for temporary, target in staged:
+            filesystem.replace(temporary, target)
     except BaseException:
         for temporary, _ in staged:
             filesystem.remove(temporary)
         raise
-    for temporary, target in staged:
-        filesystem.replace(temporary, target)
     return Pulled(model_name, number, None if version is not None else channel, destination, manifest)

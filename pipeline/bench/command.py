@@ -277,7 +277,8 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["step_seconds"]["int8"] = round(time.monotonic() - started, 1)
     if not args.skip_size_sweep:
         started = time.monotonic()
-        log.info("size sweep: float32 and int8 bytes of every allowed width at %d px", args.input_sizes[0])
+        log.info("size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width at %d px",
+                 args.input_sizes[0])
         classes = sum(1 for path in Path(data).iterdir() if path.is_dir())
         results["size_sweep"] = sizes_lib.size_sweep(args.input_sizes[0], classes,
                                                      str(runs.fresh_dir(work / "size-sweep")))

@@ -61,13 +61,10 @@ def _label(candidate: dict[str, Any]) -> str:
 
 
 def shipped_int8_drop(rows: Iterable[dict[str, Any]]) -> float | None:
-    """The drop (points) of the int8 file the run would ship: the more accurate passing int8 candidate, else the
-    more accurate int8 candidate; None without one."""
-    int8 = [row for row in rows if row["candidate"].startswith("int8") and "error" not in row]
-    if not int8:
-        return None
-    pool = [row for row in int8 if row["passed"]] or int8
-    return min(row["drop_points"] for row in pool)
+    """The drop (points) of the int8 file the run ships: the more accurate passing int8 candidate; None when no
+    int8 candidate passed (nothing int8 is shipped)."""
+    passed = [row for row in rows if row["candidate"].startswith("int8") and "error" not in row and row["passed"]]
+    return min((row["drop_points"] for row in passed), default=None)
 
 
 def calibration_study(saved_model_dir: str, train_batches: Iterable[tuple[Any, Any]], num_classes: int,

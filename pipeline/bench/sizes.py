@@ -21,7 +21,7 @@ CALIBRATION_IMAGES = 8
 def size_sweep(input_size: int, num_classes: int, scratch: str,
                alphas: Mapping[str, Sequence[float]] | None = None) -> list[dict[str, Any]]:
     """One row per architecture x alpha (default: every allowed one): parameters, float32 and int8 bytes and
-    their ratio."""
+    their ratio, and the quantization-aware int8 bytes, full-integer and builtin-ops-only."""
     from components import keras_autograph
     from components.tflite import conversion
     from components.trainer import mobilenet_v1, mobilenet_v2, quantization_aware
