@@ -3,12 +3,9 @@ channel refused with nothing written, a pull killed before its commit leaving th
 `gs://`-style root and destination (tf.io.gfile's ram://), and the one-line errors."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import multiprocessing
-import os
-import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -18,9 +15,7 @@ from components.registry import pull as pull_lib
 from components.registry.filesystems import filesystem_for
 from components.registry.store import Registry, RegistryError, VersionNotFound
 from tests.test_registry_commands import run
-from tests.test_registry_store import TFLITE_HEADER, publish_files
-
-SPAWN = multiprocessing.get_context("spawn")
+from tests.test_registry_store import TFLITE_HEADER, kill_at_commit, publish_files, signal_and_hang
 
 
 @pytest.fixture
@@ -97,29 +92,16 @@ def test_an_empty_channel_says_how_to_fill_it(tmp_path, capsys):
                                         "--channel production")
 
 
-def _signal_and_hang(started, destination: str) -> None:
-    started.set()
-    time.sleep(120)
-
-
 def _pull_and_hang_before_commit(root: str, destination: str, started) -> None:
     pull_lib.pull(Registry(root), "mobilenet_v1", destination, channel="staging",
-                  before_commit=lambda folder: _signal_and_hang(started, folder))
+                  before_commit=functools.partial(signal_and_hang, started))
 
 
 def test_a_pull_killed_before_its_commit_leaves_the_previous_files_and_the_next_pull_cleans_up(registry, tmp_path):
     assets = tmp_path / "assets"
     pull_lib.pull(registry, "mobilenet_v1", str(assets))
     before = _files(assets)
-    started = SPAWN.Event()
-    puller = SPAWN.Process(target=_pull_and_hang_before_commit, args=(registry.root, str(assets), started))
-    puller.start()
-    try:
-        assert started.wait(timeout=120), "the pull never reached its commit"
-        os.kill(puller.pid, signal.SIGKILL)
-    finally:
-        puller.join(timeout=30)
-    assert puller.exitcode == -signal.SIGKILL
+    kill_at_commit(_pull_and_hang_before_commit, (registry.root, str(assets)))
     visible = {name: data for name, data in _files(assets).items() if not name.startswith(".")}
     assert visible == before  # version 1's files, whole
     assert len(_files(assets)) == len(before) + 3  # the killed pull had staged its three hidden files

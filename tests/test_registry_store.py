@@ -60,14 +60,28 @@ def numbered_folders(model_dir: Path) -> list[str]:
 
 # Child processes (spawned: importable module-level functions)
 
-def _signal_and_hang(started, staged_folder: str) -> None:
+def signal_and_hang(started, staged_folder: str) -> None:
     started.set()
     time.sleep(120)
 
 
 def _publish_and_hang_before_commit(root: str, source: str, started) -> None:
-    registry = Registry(root, before_commit=functools.partial(_signal_and_hang, started))
+    registry = Registry(root, before_commit=functools.partial(signal_and_hang, started))
     publish_files(registry, Path(source), b"never committed")
+
+
+def kill_at_commit(target, args: tuple, timeout: float = 120) -> None:
+    """Run `target(*args, started)` in a spawned process, SIGKILL it once it sets `started` (at its commit) and
+    check that the kill is what ended it."""
+    started = SPAWN.Event()
+    process = SPAWN.Process(target=target, args=(*args, started))
+    process.start()
+    try:
+        assert started.wait(timeout=timeout), f"{target.__name__} never reached its commit"
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.join(timeout=30)
+    assert process.exitcode == -signal.SIGKILL
 
 
 _waited_at_barrier = False
@@ -154,15 +168,7 @@ def test_publish_refuses_a_non_tflite_file_mismatched_labels_and_missing_fields(
 def test_push_killed_while_staging_leaves_no_readable_version(tmp_path):
     root = tmp_path / "registry"
     write_model_files(tmp_path / "src", b"never committed")
-    started = SPAWN.Event()
-    pusher = SPAWN.Process(target=_publish_and_hang_before_commit, args=(str(root), str(tmp_path / "src"), started))
-    pusher.start()
-    try:
-        assert started.wait(timeout=60), "the pusher never reached its commit"
-        os.kill(pusher.pid, signal.SIGKILL)
-    finally:
-        pusher.join(timeout=30)
-    assert pusher.exitcode == -signal.SIGKILL
+    kill_at_commit(_publish_and_hang_before_commit, (str(root), str(tmp_path / "src")))
 
     model_dir = root / "mobilenet_v1"
     leftovers = [path for path in model_dir.iterdir() if path.name.startswith(store.STAGING_PREFIX)]
