@@ -1,6 +1,6 @@
 """The plain-script baseline of the pipeline: no TFX, Beam or ML Metadata, just Keras and the TFLite converter.
 
-    python bench/baseline.py --data DIR [--arch v1,v2] [--config FILE] [--set KEY=VALUE ...] [--json OUT]
+    python -m bench.baseline --data DIR [--arch v1,v2] [--config FILE] [--set KEY=VALUE ...] [--json OUT]
 
 It reads the same configuration as `mobilenet-pipeline run` (defaults, `--config`, `--set`) and does the same
 work on the same data: the files of `DIR/<label>/<image>` with the pipeline's image checks, the same hash split on

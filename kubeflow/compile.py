@@ -155,6 +155,10 @@ def compile_pipeline(config: Config, output: str, image: str = DEFAULT_IMAGE, pi
     """Write the package: a bare PipelineSpec (`.yaml`) or a Vertex AI PipelineJob (`.json`); return the job dict."""
     from tfx.dsl.io import fileio
 
+    if config.beam.local_services:
+        raise ValueError("beam.local_services starts a job service and worker pool on this machine, not on Kubeflow; "
+                         "set it false and point beam.extra_args at the cluster's (--job_endpoint, "
+                         "--environment_config), e.g. with pipeline/profiles/flink.yaml")
     as_job = is_vertex_job(output, vertex_job)
     if as_job and not pipeline_root.startswith("gs://"):
         raise ValueError("a Vertex AI PipelineJob needs --pipeline-root gs://BUCKET/PATH")

@@ -1,167 +1,30 @@
-"""The `mobilenet-pipeline` command: run the pipeline, make demo data, manage the registry, deploy to Kubeflow."""
+"""The `mobilenet-pipeline` command: run the pipeline, make demo data, manage the registry, deploy to Kubeflow.
+
+The front door: it builds the parser of every subcommand and dispatches to `pipeline/commands/` and
+`kubeflow/commands.py` (the only place in `pipeline/` that reaches into `kubeflow/`).
+"""
 from __future__ import annotations
 
 import argparse
 import logging
 import os
 import sys
-import time
-import traceback
 import warnings
-from typing import TYPE_CHECKING, TextIO
 
-from components.contracts import is_remote
 from pipeline import config as config_lib
-
-if TYPE_CHECKING:
-    from pipeline import local_runner, run_summary
-
-
-
-def _add_config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", metavar="FILE", help="YAML file overriding the defaults")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config key, e.g. --set train.epochs=3 (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from pipeline import kubeflow_commands, registry_commands
-    from pipeline.bench.command import add_bench_subparser
+    from kubeflow import commands as kubeflow_commands
+    from pipeline.commands import local, registry
 
-    parser = argparse.ArgumentParser(prog="mobilenet-pipeline", description=__doc__)
+    parser = argparse.ArgumentParser(prog="mobilenet-pipeline", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner + Beam DirectRunner)")
-    run.add_argument("--data", help="folder of class sub-folders of images (data.root)")
-    run.add_argument("--registry", help="model registry root (registry.root)")
-    run.add_argument("--home", help="folder for artifacts, ML Metadata and logs of runs (pipeline.home)")
-    run.add_argument("--models", help="architectures to train, e.g. v1,v2 (model.architectures)")
-    _add_config_options(run)
-
-    from components.ingestion import demo_data
-
-    demo = commands.add_parser("demo-data", help="write a built-in real image dataset as DIR/<label>/<file>")
-    demo.add_argument("dir", help="output folder (must not exist or be empty)")
-    demo.add_argument("--dataset", default="fashion-mnist", choices=demo_data.DATASETS,
-                      help="fashion-mnist (Debian package), digits (scikit-learn) or photos (views of the photos "
-                           "scikit-learn and matplotlib ship, 6 classes)")
-    demo.add_argument("--per-class", type=int, default=300, help="images per class (default 300)")
-    demo.add_argument("--image-size", type=int, metavar="N",
-                      help="scale the images to NxN pixels (default: the dataset's own size: 28, 8, or the crop's)")
-
-    show = commands.add_parser("show-config", help="print the effective configuration as YAML")
-    _add_config_options(show)
-
-    registry_commands.add_registry_subparser(commands, default_root=config_lib.RegistryConfig().root)
+    local.add_local_subparsers(commands)
+    registry.add_registry_subparser(commands, default_root=config_lib.RegistryConfig().root)
     kubeflow_commands.add_kubeflow_subparsers(commands)
-    add_bench_subparser(commands)
     return parser
-
-
-def _load(args: argparse.Namespace) -> config_lib.Config:
-    overrides = list(args.overrides)
-    for flag, key in (("data", "data.root"), ("registry", "registry.root"), ("home", "pipeline.home"),
-                      ("models", "model.architectures")):
-        value = getattr(args, flag, None)
-        if value:
-            overrides.append(f"{key}={value}")
-    return config_lib.load_config(args.config, overrides)
-
-
-def _check_data(config: config_lib.Config, out: TextIO) -> int | None:
-    """Fail early, with the folder named, when the image folder cannot make a classifier; the number of files in a
-    local image folder (None for TFRecords or a remote folder)."""
-    if config.data.format != "images" or is_remote(config.data.root):
-        return None
-    from components.ingestion.image_files import scan_folder, typical_side
-
-    summary = scan_folder(config.data.root)
-    if len(summary.classes) < 2:
-        raise ValueError(f"{config.data.root}: found {len(summary.classes)} class folder(s) with files "
-                         f"({', '.join(summary.classes) or 'none'}); a classifier needs at least 2")
-    out.write(f"data: {summary.total} files in {len(summary.classes)} classes under {config.data.root}\n")
-    side, size = typical_side(config.data.root, list(summary.classes)), config.model.input_size
-    if side and 2 * side <= size:
-        out.write(f"note: the images are about {side} px, upscaled to model.input_size={size} (slower, no more "
-                  f"detail); set a smaller model.input_size for small images, e.g. --config "
-                  f"pipeline/profiles/demo.yaml for Fashion-MNIST\n")
-    for name in summary.empty_classes:
-        out.write(f"warning: class folder '{name}' is empty and is ignored\n")
-    if summary.stray_files:
-        out.write(f"warning: {len(summary.stray_files)} file(s) directly under the data folder are ignored "
-                  f"(e.g. {summary.stray_files[0]}); images must be inside class folders\n")
-    return summary.total
-
-
-def _results(config: config_lib.Config, paths: local_runner.RunPaths) -> list[run_summary.ModelResult]:
-    """Per-model outcome of the run just finished, read from ML Metadata."""
-    from pipeline import run_summary
-
-    names = [config.model_name(arch) for arch in config.model.architectures]
-    return run_summary.collect_results(paths.metadata, config.pipeline.name, paths.pipeline_root, names)
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """Run the pipeline locally, showing progress, then print the per-model table and write the run report."""
-    from pipeline import local_runner, progress, run_report, run_summary
-
-    config = _load(args)
-    paths = local_runner.localize(config)
-    out = sys.stdout
-    example_count = _check_data(config, out)
-    log_path = paths.new_log()
-    out.write(f"run home: {paths.home}\nTFX/Beam/TensorFlow log: {log_path}\n")
-    if config.beam.runner == "DirectRunner":
-        mode, workers = config.beam.direct_mode(example_count)
-        out.write(f"beam: DirectRunner {mode}, {workers} worker(s) (beam.direct_running_mode="
-                  f"{config.beam.direct_running_mode}, beam.in_memory_max_examples="
-                  f"{config.beam.in_memory_max_examples})\n")
-    out.flush()
-    started = time.monotonic()
-    failure: str | None = None
-    results: list[run_summary.ModelResult] = []
-    with progress.capture_output(log_path) as terminal, progress.report_progress(terminal) as reporter:
-        try:
-            local_runner.run_pipeline(config, paths, example_count)
-            results = _results(config, paths)
-        except Exception as error:  # the run failed: say where and why, not a traceback
-            component = reporter.mark_failed()
-            traceback.print_exc()
-            failure = f"{component or 'pipeline'} failed: {type(error).__name__}: {error}"
-    out.write("\n" + run_summary.timings_table(reporter.timings) + "\n")
-    if failure:
-        out.write(f"\nerror: {failure}\nNothing was pushed by the failed step. Full log: {log_path}\n")
-        return 1
-    out.write("\n" + run_summary.results_table(results) + "\n")
-    for result in results:
-        if not result.pushed_path:
-            reasons = "; ".join(run_summary.reasons_not_pushed(result)) or "it did not reach the Pusher"
-            out.write(f"{result.model_name} was held back and not pushed: {reasons}. Details: {log_path}\n")
-    run_name = os.path.splitext(os.path.basename(log_path))[0]
-    report = run_report.write_run_report(run_report.report_dir(paths.home, run_name), results, reporter.timings,
-                                         title=run_name)
-    out.write(f"\nreport: {report}")
-    out.write(f"\nfinished in {time.monotonic() - started:.0f} s; registry: {config.registry.root}\n")
-    return 0
-
-
-def cmd_demo_data(args: argparse.Namespace) -> int:
-    """Write the built-in dataset and say what was written."""
-    from components.ingestion import demo_data
-
-    counts = demo_data.write_dataset(args.dir, dataset=args.dataset, per_class=args.per_class,
-                                     image_size=args.image_size)
-    print(f"wrote {sum(counts.values())} images in {len(counts)} classes to {args.dir}")
-    return 0
-
-
-def cmd_show_config(args: argparse.Namespace) -> int:
-    """Print the effective configuration."""
-    import yaml
-
-    print(yaml.safe_dump(_load(args).to_dict(), sort_keys=False), end="")
-    return 0
 
 
 def _quiet_libraries(command: str) -> None:
@@ -176,19 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of `mobilenet-pipeline` and `python -m pipeline`."""
     args = build_parser().parse_args(argv)
     _quiet_libraries(args.command)
-    from pipeline.bench.command import cmd_bench
-
-    handlers = {"run": cmd_run, "demo-data": cmd_demo_data, "show-config": cmd_show_config, "bench": cmd_bench}
     try:
         if args.command == "registry":
-            from pipeline import registry_commands
+            from pipeline.commands import registry
 
-            return registry_commands.run_registry_command(args)
-        from pipeline import kubeflow_commands
+            return registry.run_registry_command(args)
+        from kubeflow import commands as kubeflow_commands
 
         if args.command in kubeflow_commands.KUBEFLOW_COMMANDS:
             return kubeflow_commands.run_kubeflow_command(args)
-        return handlers[args.command](args)
+        from pipeline.commands import local
+
+        return local.LOCAL_COMMANDS[args.command](args)
     except (config_lib.ConfigError, ValueError, OSError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

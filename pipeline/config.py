@@ -24,6 +24,8 @@ MAX_PIPELINE_NAME_LENGTH = 63  # TFX refuses longer pipeline names
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")
 DIRECT_RUNNING_MODES = ("auto", "in_memory", "multi_threading", "multi_processing")
 REPO_ROOT = Path(__file__).resolve().parent.parent
+"""The folder holding the project's packages: the repository in a checkout or an editable install, site-packages
+in a `pip install .` (the schema and the profiles are package data, so both are found from here)."""
 DEFAULT_SCHEMA = REPO_ROOT / "schemas" / "schema.pbtxt"
 DEMO_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "demo.yaml"
 """The config of the built-in demo dataset behind `make run` and `make bench` (a small input for 28 px images)."""
@@ -113,12 +115,18 @@ class BeamConfig:
     at most `in_memory_max_examples` files, where starting `direct_num_workers` worker processes (each importing
     TensorFlow and TFX) costs more than it gains; otherwise, and whenever the size is unknown (Kubeflow, TFRecords),
     `multi_processing`.
+
+    `runner: PortableRunner` sends the Beam steps to a job service and an external SDK worker pool: with
+    `local_services: true` the local run starts both as child processes for the run (pipeline/portable_services.py);
+    otherwise `extra_args` point at running ones (`--job_endpoint`, `--environment_type=EXTERNAL`,
+    `--environment_config`).
     """
 
     runner: str = "DirectRunner"
     direct_num_workers: int = 2
     direct_running_mode: str = "auto"
     in_memory_max_examples: int = 5000
+    local_services: bool = False
     extra_args: list[str] = dataclasses.field(default_factory=list)
 
     def direct_mode(self, example_count: int | None) -> tuple[str, int]:
@@ -363,6 +371,12 @@ def validate(config: Config) -> None:
         ("beam.direct_running_mode", config.beam.direct_running_mode in DIRECT_RUNNING_MODES,
          f"one of {', '.join(DIRECT_RUNNING_MODES)}"),
         ("beam.in_memory_max_examples", config.beam.in_memory_max_examples >= 0, "0 or more"),
+        ("beam.local_services", not config.beam.local_services or config.beam.runner == "PortableRunner",
+         "false unless beam.runner is PortableRunner"),
+        ("beam.extra_args", config.beam.runner != "PortableRunner" or config.beam.local_services
+         or any(arg.startswith("--job_endpoint=") for arg in config.beam.extra_args),
+         "--job_endpoint=HOST:PORT (with --environment_type and --environment_config) for beam.runner "
+         "PortableRunner, or beam.local_services: true to start a job service and worker pool for the run"),
         ("registry.root", bool(config.registry.root), "a path"),
         ("registry.model_prefix", _makes_valid_model_names(config.registry.model_prefix),
          f"a prefix that makes model names <prefix>_v1 / <prefix>_v2 of {NAME_RULE}"),

@@ -1,13 +1,18 @@
 """Run the pipeline on this machine: LocalDagRunner, Beam DirectRunner, sqlite ML Metadata under the run home."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 from components.contracts import is_remote
 from pipeline.config import Config
+
+if TYPE_CHECKING:
+    from pipeline.portable_services import PortableServices
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +41,28 @@ def absolute(path: str) -> str:
     return path if is_remote(path) else os.path.abspath(os.path.expanduser(path))
 
 
-def localize(config: Config) -> RunPaths:
-    """Make the config's local paths absolute and return the run's paths."""
-    config.data.root = absolute(config.data.root)
-    config.registry.root = absolute(config.registry.root)
-    config.pipeline.home = absolute(config.pipeline.home)
-    return RunPaths(Path(config.pipeline.home))
+def localize(config: Config) -> tuple[Config, RunPaths]:
+    """A copy of `config` with its local paths made absolute (`config` is left as it is), and the run's paths."""
+    local = dataclasses.replace(
+        config, data=dataclasses.replace(config.data, root=absolute(config.data.root)),
+        registry=dataclasses.replace(config.registry, root=absolute(config.registry.root)),
+        pipeline=dataclasses.replace(config.pipeline, home=absolute(config.pipeline.home)))
+    return local, RunPaths(Path(local.pipeline.home))
+
+
+@contextlib.contextmanager
+def beam_services(config: Config, paths: RunPaths) -> Iterator[tuple[Config, PortableServices | None]]:
+    """The services the run's Beam steps need on this machine: with `beam.local_services`, a job service and an
+    external SDK worker pool for the duration of the block (logs under the run home's `logs/beam/`), and the
+    config with the options that reach them; otherwise nothing to start and the config as it is."""
+    if not config.beam.local_services:
+        yield config, None
+        return
+    from pipeline.portable_services import local_portable_services
+
+    with local_portable_services(paths.home / "logs" / "beam") as services:
+        beam = dataclasses.replace(config.beam, extra_args=[*config.beam.extra_args, *services.pipeline_args()])
+        yield dataclasses.replace(config, beam=beam), services
 
 
 def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = None) -> None:

@@ -17,6 +17,7 @@ from components.ingestion.executor import ImageFolderExecutor, make_custom_confi
 from components.registry.component import RegistryPusher
 from components.tflite.component import TFLiteQuantizeValidate
 from components.transform import preprocessing
+from pipeline.component_ids import EVALUATOR, PUSHER, TFLITE, TRAINER, component_id
 from pipeline.config import Config
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
@@ -94,43 +95,43 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
         custom_config=config.trainer_hparams(architecture),
         train_args=tfx.proto.TrainArgs(splits=[image_files.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[_watched_split(config)]),
-    ).with_id(f"Trainer_{name}")
+    ).with_id(component_id(TRAINER, name))
     evaluator = tfx.components.Evaluator(
         examples=transform.outputs["transformed_examples"],
         model=trainer.outputs["model"],
         example_splits=[image_files.EVAL_SPLIT],
         eval_config=eval_config(config),
-    ).with_id(f"Evaluator_{name}")
+    ).with_id(component_id(EVALUATOR, name))
     tflite = TFLiteQuantizeValidate(
         model=trainer.outputs["model"],
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         model_name=name,
         architecture=f"mobilenet_{architecture}",
-        quantization=json.dumps(config.tflite.quantization),
+        quantization=config.tflite.quantization,
         representative_examples=config.tflite.representative_examples,
         integer_io=config.tflite.integer_io,
         threads=config.tflite.threads,
         latency_warmup=config.tflite.latency_warmup,
         latency_runs=config.tflite.latency_runs,
         max_eval_examples=config.tflite.max_eval_examples,
-        gates=json.dumps({
+        gates={
             "min_accuracy": config.gates.min_accuracy,
             "max_accuracy_drop": config.gates.max_accuracy_drop,
             "max_model_bytes": config.gates.max_model_bytes,
             "max_latency_ms": config.gates.max_latency_ms,
             "max_regression": config.gates.max_regression,
-        }),
+        },
         registry_root=registry_root,
         baseline_channel=config.gates.baseline_channel,
-    ).with_id(f"TFLite_{name}")
+    ).with_id(component_id(TFLITE, name))
     pusher = RegistryPusher(
         model=tflite.outputs["tflite_model"],
         model_blessing=evaluator.outputs["blessing"],
         tflite_blessing=tflite.outputs["blessing"],
         registry_root=registry_root,
         model_name=name,
-    ).with_id(f"Pusher_{name}")
+    ).with_id(component_id(PUSHER, name))
     return [trainer, evaluator, tflite, pusher]
 
 

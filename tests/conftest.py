@@ -1,4 +1,5 @@
-"""Test set-up: legacy Keras (Keras 2) for TFX 1.16, quiet TensorFlow C++ logs, shared image fixtures."""
+"""Test set-up: legacy Keras (Keras 2) for TFX 1.16, quiet TensorFlow C++ logs, shared fixtures (the shared
+plain helpers are in `tests/helpers.py`)."""
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -6,35 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
 
-
-def write_image_folder(root: Path, classes: dict[str, int], size: int = 20, seed: int = 0) -> Path:
-    """Write `count` small PNGs per class under `root/<class>/`; class k is a distinct brightness pattern."""
-    rng = np.random.default_rng(seed)
-    for k, (name, count) in enumerate(sorted(classes.items())):
-        folder = root / name
-        folder.mkdir(parents=True, exist_ok=True)
-        for i in range(count):
-            base = np.full((size, size), 40 + 60 * k, dtype=np.float64)
-            pixels = np.clip(base + rng.normal(0, 10, (size, size)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels, mode="L").save(folder / f"img_{i:03d}.png")
-    return root
-
-
-def invoke_tflite(path: Path) -> tuple[list[int], tuple[int, ...]]:
-    """Load a `.tflite` file in the TFLite interpreter, run it once on zeros; (input shape, output shape)."""
-    import tensorflow as tf
-
-    interpreter = tf.lite.Interpreter(model_path=str(path))
-    interpreter.allocate_tensors()
-    detail = interpreter.get_input_details()[0]
-    interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
-    interpreter.invoke()
-    output = interpreter.get_output_details()[0]
-    return list(detail["shape"]), interpreter.get_tensor(output["index"]).shape
+from tests.helpers import write_image_folder  # noqa: E402
 
 
 @pytest.fixture

@@ -24,8 +24,8 @@ from components.ingestion import image_files
 from components.transform import preprocessing
 from pipeline import cli
 from pipeline import config as config_lib
-from tests.conftest import write_image_folder
-from tests.test_ingestion import _read_split, _run_example_gen
+from pipeline.commands import local
+from tests.helpers import read_split, run_example_gen, write_image_folder
 
 
 def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -100,9 +100,9 @@ def messy_folder(tmp_path: Path) -> Path:
 
 def test_decodable_images_are_used_as_rgb_and_the_rest_reported(messy_folder, tmp_path, caplog):
     with caplog.at_level(logging.INFO, logger=PROGRESS_LOGGER):
-        examples = _run_example_gen(messy_folder, tmp_path / "out", max_bad_fraction=0.5)
+        examples = run_example_gen(messy_folder, tmp_path / "out", max_bad_fraction=0.5)
 
-    rows = _read_split(examples, "train") + _read_split(examples, "eval")
+    rows = read_split(examples, "train") + read_split(examples, "eval")
     by_name = {row["filename"].decode(): row for row in rows}
     assert len(rows) == 18 + len(DECODABLE)
     assert {row["label"].decode() for row in rows} == {"cat", "dog", "café ☕", "ankle boot"}
@@ -129,7 +129,7 @@ def test_decodable_images_are_used_as_rgb_and_the_rest_reported(messy_folder, tm
 
 def test_over_the_budget_fails_naming_counts_budget_and_report(messy_folder, tmp_path):
     with pytest.raises(ingestion.TooManyBadFiles) as failure:
-        _run_example_gen(messy_folder, tmp_path / "out", max_bad_fraction=0.1)
+        run_example_gen(messy_folder, tmp_path / "out", max_bad_fraction=0.1)
     total = 18 + len(DECODABLE) + len(UNUSABLE)
     report_path = tmp_path / "out" / ingestion.BAD_FILES_REPORT
     assert str(failure.value) == (f"6 of {total} files ({6 / total:.1%}) could not be used, over the budget "
@@ -145,7 +145,7 @@ def test_fewer_than_two_usable_classes_fail(tmp_path, layout):
         (root / "dog" / "broken.png").write_bytes(b"")
     with pytest.raises(ingestion.TooFewClasses, match=re.escape(
             f"{root}: usable images in 1 class folder(s) (cat); a classifier needs at least 2")):
-        _run_example_gen(root, tmp_path / "out", max_bad_fraction=1.0)
+        run_example_gen(root, tmp_path / "out", max_bad_fraction=1.0)
 
 
 def test_a_file_that_cannot_be_read_is_reported_not_fatal(tmp_path):
@@ -170,7 +170,7 @@ def _config_for(root: Path) -> config_lib.Config:
 
 def test_the_cli_warns_about_empty_class_folders_and_stray_files(messy_folder):
     out = io.StringIO()
-    cli._check_data(_config_for(messy_folder), out)
+    local._check_data(_config_for(messy_folder), out)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("data: ") and "in 5 classes" in lines[0]
     assert "warning: class folder 'empty class' is empty and is ignored" in lines

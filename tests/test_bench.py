@@ -1,24 +1,19 @@
 """The benchmark's pure parts: the script's split and hyperparameters match the pipeline's, targets, Markdown,
 plots, and the process-tree memory sampler. The benchmark run itself is not part of the tests."""
-import importlib.util
 import json
 import sys
 
 import pytest
 import tensorflow as tf
 
-from pipeline import config as config_lib
-from pipeline.bench import memory, report, targets
-
-BASELINE = config_lib.REPO_ROOT / "bench" / "baseline.py"
+from bench import memory, report, targets
 
 
 @pytest.fixture(scope="module")
 def baseline():
-    spec = importlib.util.spec_from_file_location("bench_baseline", BASELINE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from bench import baseline as script
+
+    return script
 
 
 @pytest.mark.parametrize("eval_fraction, validation_fraction", [(0.2, 0.0), (0.35, 0.0), (0.2, 0.1)])
@@ -158,7 +153,7 @@ def test_size_sweep_converts_each_width_in_float32_int8_and_quantization_aware_i
     """V2 (the inverted residuals with `Add`) only: V1 goes quantization-aware through the pipeline in
     tests/test_resume_after_kill.py. Slow: wrapping, saving and converting the quantization-aware V2 took 100 s
     here."""
-    from pipeline.bench import sizes
+    from bench import sizes
 
     rows = sizes.size_sweep(32, 3, str(tmp_path), alphas={"v1": [], "v2": [0.35]})
     assert [(r["architecture"], r["alpha"]) for r in rows] == [("v2", 0.35)]
@@ -179,7 +174,7 @@ def test_peak_memory_covers_the_child_process_tree(tmp_path):
 
 
 def test_the_recipe_benchmark_before_settings_are_valid_and_differ_from_the_photo_recipe():
-    from pipeline.bench import recipe
+    from bench import recipe
     from pipeline.config import PHOTO_PROFILE, load_config
 
     before = load_config(str(PHOTO_PROFILE), recipe.BEFORE)

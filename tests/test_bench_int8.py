@@ -3,8 +3,8 @@ Markdown, and the calibration study on a real SavedModel and the real converter.
 import numpy as np
 import pytest
 
-from pipeline.bench import quantization, report, targets
-from tests.test_tflite_conversion import NUM_CLASSES, sample_images, saved_classifier
+from bench import quantization, report, targets
+from tests.helpers import NUM_CLASSES, sample_images, saved_classifier
 
 TRAINING = {"epochs": 2, "fine_tune_seconds": 30.5, "save_seconds": 12.0,
             "validation_accuracy": {"float_kept": 0.81, "float_weights_after": 0.83, "quantization_aware": 0.825}}

@@ -64,3 +64,15 @@ def test_yaml_errors_name_file_and_key(tmp_path):
 ])
 def test_auto_beam_mode_runs_small_folders_in_one_process(overrides, count, expected):
     assert config_lib.load_config(None, overrides).beam.direct_mode(count) == expected
+
+
+def test_localize_returns_absolute_paths_and_leaves_the_config_as_it_was(tmp_path, monkeypatch):
+    from pipeline import local_runner
+
+    monkeypatch.chdir(tmp_path)
+    config = config_lib.load_config(None, ["data.root=images", "registry.root=gs://bucket/registry",
+                                           "pipeline.home=runs"])
+    local, paths = local_runner.localize(config)
+    assert (config.data.root, config.pipeline.home) == ("images", "runs")
+    assert local.data.root == str(tmp_path / "images") and local.pipeline.home == str(tmp_path / "runs")
+    assert local.registry.root == "gs://bucket/registry" and paths.home == tmp_path / "runs"

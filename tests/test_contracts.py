@@ -34,6 +34,11 @@ def _imported_modules(path: Path) -> set[str]:
     return found
 
 
+def _imports_of(package: str, targets: tuple[str, ...]) -> list[str]:
+    return [f"{path.relative_to(REPO_ROOT)} imports {module}" for path in _sources(package)
+            for module in _imported_modules(path) if module.split(".")[0] in targets]
+
+
 @functools.lru_cache(maxsize=None)
 def _string_literals(path: Path) -> list[tuple[int, str]]:
     """(line, value) of every string constant that is not a docstring."""
@@ -51,9 +56,19 @@ def _spelled_outside_contracts(value: str) -> list[str]:
 
 
 def test_components_import_neither_the_pipeline_nor_kubeflow():
-    offending = [f"{path.relative_to(REPO_ROOT)} imports {module}" for path in _sources("components")
-                 for module in _imported_modules(path) if module.split(".")[0] in ("pipeline", "kubeflow")]
+    assert _imports_of("components", ("pipeline", "kubeflow")) == []
+
+
+def test_only_the_command_line_front_door_of_the_pipeline_reaches_into_kubeflow():
+    offending = [line for line in _imports_of("pipeline", ("kubeflow",)) if not line.startswith("pipeline/cli.py ")]
     assert offending == []
+    assert _imports_of("pipeline", ("bench",)) == []
+    assert any(line.startswith("pipeline/cli.py ") for line in _imports_of("pipeline", ("kubeflow",)))
+
+
+def test_kubeflow_and_the_benchmark_build_on_the_pipeline_and_nothing_builds_on_the_benchmark():
+    assert _imports_of("kubeflow", ("pipeline",)) != []
+    assert _imports_of("kubeflow", ("bench",)) == [] and _imports_of("components", ("bench",)) == []
 
 
 @pytest.mark.parametrize("value", sorted(OWNED_VALUES))

@@ -18,8 +18,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 
 from components.transform import preprocessing
 from pipeline.config import DEFAULT_SCHEMA
-from tests.conftest import write_image_folder
-from tests.test_ingestion import _read_split, _run_example_gen
+from tests.helpers import read_split, run_example_gen, write_image_folder
 
 CLASSES = {"cat": 14, "dog": 10, "ankle boot": 10, "猫": 6}
 
@@ -27,14 +26,14 @@ CLASSES = {"cat": 14, "dog": 10, "ankle boot": 10, "猫": 6}
 def _split_of_each_file(examples) -> dict[str, tuple[str, str, str]]:
     """filename -> (split, label, sha256 of the image bytes) of one ExampleGen output."""
     return {row["filename"].decode(): (split, row["label"].decode(), hashlib.sha256(row["image_raw"]).hexdigest())
-            for split in ("train", "eval") for row in _read_split(examples, split)}
+            for split in ("train", "eval") for row in read_split(examples, split)}
 
 
 def _label_vocabulary(examples, workdir: Path, shuffle_seed: int) -> bytes:
     """Run the real preprocessing_fn over the train split (as Transform does), rows in a shuffled order; return
     the `label_vocab` file."""
     rows = [{"image_raw": [row["image_raw"]], "label": [row["label"]], "filename": [row["filename"]]}
-            for row in _read_split(examples, "train")]
+            for row in read_split(examples, "train")]
     random.Random(shuffle_seed).shuffle(rows)
     schema = text_format.Parse(DEFAULT_SCHEMA.read_text(), schema_pb2.Schema())
     preprocessing_fn = functools.partial(preprocessing.preprocessing_fn, custom_config={"input_size": 32})
@@ -57,8 +56,8 @@ def test_same_folder_gives_same_split_and_vocabulary(tmp_path):
     Image.new("CMYK", (9, 9), (0, 255, 255, 0)).save(data / "cat" / "cmyk.jpg")  # converted to PNG on ingestion
     Image.new("RGBA", (9, 9), (0, 0, 0, 100)).save(data / "dog" / "alpha.png")
     elsewhere = _copy_in_reverse_order(data, tmp_path / "somewhere" / "else" / "images")
-    runs = [_run_example_gen(data, tmp_path / "run1"), _run_example_gen(data, tmp_path / "run2"),
-            _run_example_gen(elsewhere, tmp_path / "run3")]
+    runs = [run_example_gen(data, tmp_path / "run1"), run_example_gen(data, tmp_path / "run2"),
+            run_example_gen(elsewhere, tmp_path / "run3")]
 
     splits = [_split_of_each_file(examples) for examples in runs]
     assert len(splits[0]) == sum(CLASSES.values()) + 2
@@ -76,12 +75,12 @@ def test_same_folder_gives_same_split_and_vocabulary(tmp_path):
 
 def test_adding_files_never_moves_existing_files_between_splits(tmp_path):
     data = write_image_folder(tmp_path / "images", {"cat": 10, "dog": 10})
-    before = _split_of_each_file(_run_example_gen(data, tmp_path / "run1"))
+    before = _split_of_each_file(run_example_gen(data, tmp_path / "run1"))
     write_image_folder(tmp_path / "more", {"cat": 10, "dog": 10, "bird": 10}, seed=7)
     for path in (tmp_path / "more").rglob("*.png"):
         target = data / path.parent.name / f"new_{path.name}"
         target.parent.mkdir(exist_ok=True)
         shutil.copyfile(path, target)
-    after = _split_of_each_file(_run_example_gen(data, tmp_path / "run2"))
+    after = _split_of_each_file(run_example_gen(data, tmp_path / "run2"))
     assert len(after) == 50
     assert {name: after[name] for name in before} == before

@@ -4,46 +4,49 @@ The first run pushes V1 and V2; a second run in the same home, with a size gate 
 cached upstream steps, compares each model with the version the first run pushed (the no-regression baseline),
 holds both back and pushes nothing. The no-regression gate's verdicts are tested on the Kubeflow path
 (tests/test_kubeflow_local_launcher.py), which runs the same TFLite step.
+
+Both runs use a non-editable install (`pip install .` into a fresh venv) started from a folder outside the
+checkout, so they also show that the installed package finds its schema, profiles and module files by itself.
 """
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.android_runtimes import eval_images
-from tests.conftest import invoke_tflite, write_image_folder
+from tests.helpers import TINY_RUN, install_project, invoke_tflite, write_image_folder
 
 pytestmark = pytest.mark.slow
 
-TINY_RUN = [
-    "--set", "model.input_size=32", "--set", "model.alpha=0.25", "--set", "model.v2_alpha=0.35",
-    "--set", "train.epochs=1", "--set", "train.batch_size=16",
-    "--set", "gates.min_accuracy=0", "--set", "gates.max_accuracy_drop=1", "--set", "gates.max_regression=1",
-    "--set", "tflite.representative_examples=8", "--set", "tflite.latency_runs=3",
-    # `make test` runs two test files at once on 2 cores, so a latency measured here is not the model's.
-    "--set", "gates.max_latency_ms=100000",
-]
+EPOCHS = 10
+"""Enough for both nets to learn the fixture's brightness classes (one epoch left V1 at 0.71, too close to its
+decision boundaries for the runtimes' own resizing to give comparable accuracies); later epochs take about 1 s."""
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
-    return subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, env=env,
-                          timeout=1500, check=False)
+def _run_installed(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """`args` with the installed venv's executables, from `cwd`; bytecode is written (the venv is new, and
+    without it every process would compile TensorFlow and TFX from source)."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=1500, check=False)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Run the pipeline twice on the same tiny folder; return both results and the paths."""
+    """Install the project into a fresh venv, run the pipeline twice with it on the same tiny folder; return both
+    results, where the installed modules are, and the paths."""
     root = tmp_path_factory.mktemp("e2e")
+    bin_dir = install_project(root / "venv", root / "install")
     data = write_image_folder(root / "data", {"circle": 40, "square": 40, "ankle boot": 40}, size=24)
     common = ["run", "--data", str(data), "--home", str(root / "home"), "--registry", str(root / "registry"),
-              *TINY_RUN]
-    first = _run_cli(*common)
-    second = _run_cli(*common, "--set", "gates.max_model_bytes=1000")
-    return {"first": first, "second": second, "root": root}
+              *TINY_RUN, "--set", f"train.epochs={EPOCHS}"]
+    first = _run_installed(bin_dir, root, "mobilenet-pipeline", *common)
+    second = _run_installed(bin_dir, root, "mobilenet-pipeline", *common, "--set", "gates.max_model_bytes=1000")
+    where = _run_installed(bin_dir, root, "python", "-c", "import json, pipeline.config as c; print(json.dumps([c.__file__, "
+                           "str(c.DEFAULT_SCHEMA), c.DEFAULT_SCHEMA.is_file(), c.DEMO_PROFILE.is_file()]))")
+    return {"first": first, "second": second, "root": root, "venv": root / "venv", "where": where}
 
 
 def _versions(registry: Path, name: str) -> list[str]:
@@ -56,7 +59,7 @@ def test_first_run_pushes_both_models(runs):
     for component in ("ImageExampleGen", "Transform", "Trainer_mobilenet_v1", "TFLite_mobilenet_v2",
                       "Pusher_mobilenet_v2"):
         assert f"> {component}" in first.stdout
-    assert "epoch 1/1" in first.stdout
+    assert f"epoch {EPOCHS}/{EPOCHS}" in first.stdout
     assert "beam: DirectRunner in_memory, 1 worker(s) (beam.direct_running_mode=auto" in first.stdout
     for name in ("mobilenet_v1", "mobilenet_v2"):
         version = registry / name / "1"
@@ -68,6 +71,21 @@ def test_first_run_pushes_both_models(runs):
         labels = (version / "labels.txt").read_text().split("\n")
         assert sorted(label for label in labels if label) == ["ankle boot", "circle", "square"]
         assert invoke_tflite(version / "model.tflite") == ([1, 32, 32, 3], (1, 3))
+
+
+def test_the_runs_used_a_non_editable_install_from_outside_the_checkout(runs):
+    """The installed package, not the checkout, was imported, and the run read the schema installed with it."""
+    from pipeline.reporting.metadata import open_store
+
+    assert runs["where"].returncode == 0, runs["where"].stderr
+    module, schema, schema_found, profile_found = json.loads(runs["where"].stdout)
+    site_packages = str(runs["venv"] / "lib")
+    assert module.startswith(site_packages) and schema.startswith(site_packages), (module, schema)
+    assert schema_found and profile_found
+    schema_files = {execution.custom_properties["schema_file"].string_value
+                    for execution in open_store(str(runs["root"] / "home" / "metadata.sqlite")).get_executions()
+                    if "schema_file" in execution.custom_properties}
+    assert schema_files == {schema}
 
 
 def test_second_run_reuses_cache_and_holds_back_oversized_models(runs):
@@ -130,10 +148,10 @@ def _interpreter_scores(model_bytes: bytes, frames: list) -> "np.ndarray":
 def _check_runtime(runtime: str, model: Path, labels: list[str], images: list, scratch: Path) -> None:
     """Labels from the metadata in output order, and the interpreter's scores on frames the runtime need not
     resize: flat frames for both runtimes; the eval images too for MediaPipe, whose kernels and normalization give
-    the interpreter's scores exactly. The Task Library gives them on flat frames but not on textured ones: on the
-    eval images resized to the input size it differs by up to 0.32 (found here; its own image pipeline, cause not
-    pinned down), and from the original files both runtimes resize their own way, which this 1-epoch model is too
-    sensitive to for a meaningful accuracy comparison (see docs/android.md)."""
+    the interpreter's scores exactly. The Task Library gives them on flat frames; on a few of the textured eval
+    images resized to the input size it differs by up to 0.27 (found here; exact on the others; cause not pinned
+    down), so the eval images are checked for it by accuracy only (`test_android_runtimes_reach_the_pipelines_
+    accuracy`)."""
     import numpy as np
 
     from tests.android_runtimes import classify
@@ -157,6 +175,36 @@ def test_android_runtimes_load_each_pushed_model_from_its_metadata(runs, runtime
                        tmp_path)
 
 
+ACCURACY_FLOOR = 0.8
+"""Far above chance (1/3): a runtime that normalized the pixels differently from the metadata (e.g. to [0, 1]) or
+read the labels in another order would not reach it."""
+
+
+@pytest.mark.parametrize("runtime", ["mediapipe", "tflite-support"])
+def test_android_runtimes_reach_the_pipelines_accuracy(runs, runtime, tmp_path):
+    """What the app sees: each runtime classifies the eval images' original 24 px files (it resizes them to 32 px
+    its own way, as it does a camera frame) and reaches the accuracy the pipeline measured with the interpreter
+    (the manifest's `tflite_accuracy`, on the same images) to within two images. Why two: on the same pixels the
+    runtimes give the interpreter's scores (MediaPipe exactly, the Task Library on all but a few frames, see
+    `_check_runtime`); what is left is each one's own resize, which moves an image only when its margin is small.
+    Measured on this fixture: MediaPipe equal for both models, the Task Library one image lower for V1."""
+    import numpy as np
+
+    from tests.android_runtimes import classify
+
+    images, names = eval_images(runs["root"] / "home")
+    for name in ("mobilenet_v1", "mobilenet_v2"):
+        version = runs["root"] / "registry" / name / "1"
+        labels = (version / "labels.txt").read_text().splitlines()
+        truth = np.array([labels.index(label) for label in names])
+        predicted = np.argmax(classify(runtime, version / "model.tflite", images, tmp_path)["scores"], axis=1)
+        accuracy = float(np.mean(predicted == truth))
+        pipeline = json.loads((version / "manifest.json").read_text())["tflite_accuracy"]
+        assert abs(accuracy - pipeline) <= 2 / len(images) + 1e-9, (
+            f"{runtime} {name}: {accuracy:.3f} on {len(images)} images, the pipeline measured {pipeline:.3f}")
+        assert accuracy >= ACCURACY_FLOOR, f"{runtime} {name}: {accuracy:.3f}"
+
+
 @pytest.mark.parametrize("runtime", ["mediapipe", "tflite-support"])
 def test_android_runtimes_load_an_integer_io_model(runs, runtime, tmp_path):
     """`tflite.integer_io=uint8` (what NNAPI and Edge-TPU-style delegates want): the same V1 converted with uint8
@@ -164,9 +212,9 @@ def test_android_runtimes_load_an_integer_io_model(runs, runtime, tmp_path):
     import numpy as np
     import tensorflow as tf
 
+    from bench.models import find_outputs
     from components.tflite import conversion, metadata
     from components.transform import preprocessing
-    from pipeline.bench.models import find_outputs
 
     home = runs["root"] / "home"
     saved_model = find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root")).saved_models["mobilenet_v1"]

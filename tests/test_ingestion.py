@@ -4,57 +4,26 @@ import json
 
 import numpy as np
 import pytest
-import tensorflow as tf
 from PIL import Image
-from tfx.proto import example_gen_pb2
-from tfx.types import artifact_utils, standard_artifacts, standard_component_specs
-from tfx.utils import proto_utils
 
 from components.ingestion import executor as ingestion
 from components.ingestion import image_files
-
-
-def _run_example_gen(input_base, output_uri, max_bad_fraction=0.2):
-    examples = standard_artifacts.Examples()
-    examples.uri = str(output_uri)
-    input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")])
-    exec_properties = {
-        standard_component_specs.INPUT_BASE_KEY: str(input_base),
-        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
-        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
-            ingestion.output_split_config(0.25, by_filename=True)),
-        standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
-            ingestion.make_custom_config(max_bad_fraction)),
-        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
-        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-    }
-    ingestion.ImageFolderExecutor().Do({}, {standard_component_specs.EXAMPLES_KEY: [examples]}, exec_properties)
-    return examples
-
-
-def _read_split(examples, split):
-    uri = artifact_utils.get_split_uri([examples], split)
-    rows = []
-    for record in tf.data.TFRecordDataset(tf.io.gfile.glob(f"{uri}/*.gz"), compression_type="GZIP"):
-        example = tf.train.Example.FromString(record.numpy())
-        feature = example.features.feature
-        rows.append({key: feature[key].bytes_list.value[0] for key in ("filename", "label", "image_raw")})
-    return rows
+from tests.helpers import read_split, run_example_gen
 
 
 def test_folder_to_examples_with_deterministic_split(image_folder, tmp_path):
     (image_folder / "dog" / "notes.txt").write_text("not an image")
     (image_folder / "dog" / ".DS_Store").write_bytes(b"\0")
-    first = _run_example_gen(image_folder, tmp_path / "run1")
-    second = _run_example_gen(image_folder, tmp_path / "run2")
-    train, evaluation = _read_split(first, "train"), _read_split(first, "eval")
+    first = run_example_gen(image_folder, tmp_path / "run1")
+    second = run_example_gen(image_folder, tmp_path / "run2")
+    train, evaluation = read_split(first, "train"), read_split(first, "eval")
     assert len(train) + len(evaluation) == 36
     assert 0 < len(evaluation) < len(train)
     for row in train + evaluation:
         assert row["label"].decode() == row["filename"].decode().split("/")[0]
         assert Image.open(io.BytesIO(row["image_raw"])).size == (20, 20)
     assert {r["label"] for r in train} == {b"cat", b"dog", b"ankle boot"}
-    assert sorted(r["filename"] for r in evaluation) == sorted(r["filename"] for r in _read_split(second, "eval"))
+    assert sorted(r["filename"] for r in evaluation) == sorted(r["filename"] for r in read_split(second, "eval"))
     report = json.loads((tmp_path / "run1" / ingestion.BAD_FILES_REPORT).read_text())
     assert report["total_files"] == 37
     assert [row["filename"] for row in report["bad_files"]] == ["dog/notes.txt"]
@@ -66,7 +35,7 @@ def test_bad_file_budget_fails_with_clear_message(image_folder, tmp_path):
     for i in range(3):
         (image_folder / "cat" / f"broken_{i}.png").write_bytes(b"")
     with pytest.raises(ingestion.TooManyBadFiles, match=r"3 of 39 files .* data.max_bad_fraction"):
-        _run_example_gen(image_folder, tmp_path / "out", max_bad_fraction=0.05)
+        run_example_gen(image_folder, tmp_path / "out", max_bad_fraction=0.05)
 
 
 def _encode(array, mode, fmt, **kwargs):
@@ -116,7 +85,7 @@ def test_scan_folder_counts_classes_and_strays(image_folder):
 
 def test_the_cli_notes_when_small_images_meet_the_large_default_input(tmp_path):
     """The default input is 224 px; 28 px images get a note pointing at a smaller size, 300 px photos do not."""
-    from pipeline import cli
+    from pipeline.commands import local
     from pipeline.config import REPO_ROOT, load_config
 
     for side in (28, 300):
@@ -127,5 +96,5 @@ def test_the_cli_notes_when_small_images_meet_the_large_default_input(tmp_path):
     for side, config_file, noted in ((28, None, True), (300, None, False),
                                      (28, str(REPO_ROOT / "pipeline" / "profiles" / "demo.yaml"), False)):
         out = io.StringIO()
-        assert cli._check_data(load_config(config_file, [f"data.root={tmp_path / str(side)}"]), out) == 2
+        assert local._check_data(load_config(config_file, [f"data.root={tmp_path / str(side)}"]), out) == 2
         assert ("note: the images are about 28 px, upscaled to model.input_size=224" in out.getvalue()) == noted

@@ -10,7 +10,7 @@ from kfp.components import load_component_from_file
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 from kubeflow import compile as kubeflow_compile
-from pipeline import kubeflow_commands
+from kubeflow import commands as kubeflow_commands
 from pipeline.config import REPO_ROOT, load_config
 
 IMAGE = "registry.example.com/ml/mobilenet-pipeline:1.2.3"

@@ -14,7 +14,7 @@ import pytest
 from kubeflow import compile as kubeflow_compile
 from kubeflow.local_launcher import LaunchError, LocalLauncher, check_executors, load_spec, outcome_lines, task_order
 from pipeline.config import load_config
-from tests.conftest import invoke_tflite, write_image_folder
+from tests.helpers import invoke_tflite, write_image_folder
 
 # The vertex run shares the 2 cores with the kfp runs, so latency is not measured fairly here: its gate is opened
 # (an int8 invoke of this model measured 200 ms median under that contention, 0.06 ms alone).

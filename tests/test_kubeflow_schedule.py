@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from kubeflow import schedule
-from pipeline import kubeflow_commands
+from kubeflow import commands as kubeflow_commands
 
 
 @pytest.fixture

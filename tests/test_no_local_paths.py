@@ -28,7 +28,7 @@ from components.registry import executor as registry_executor
 from components.registry import store
 from components.tflite import executor as tflite_executor
 from components.tflite import metadata
-from components.tflite.component import TFLiteValidationReport
+from components.tflite.spec import TFLiteValidationReport
 from components.transform import preprocessing
 from pipeline.config import DEFAULT_SCHEMA
 

@@ -86,7 +86,7 @@ def test_stored_photos_are_small_next_to_their_pixels_and_their_source_files(tmp
     example is at most 1.1x the uint8 pixels and at most 1.5x the raw example, in the default JPEG encoding."""
     from sklearn.datasets import load_sample_images
 
-    from pipeline.bench import example_bytes
+    from bench import example_bytes
     from pipeline.config import Config
 
     files = [(path, os.path.basename(path)) for path in load_sample_images().filenames]

@@ -4,7 +4,7 @@ import logging
 import os
 
 from components import PROGRESS_LOGGER
-from pipeline import progress, run_summary
+from pipeline.reporting import progress, run_summary
 
 
 def _record(message: str, name: str = "absl") -> logging.LogRecord:

@@ -1,14 +1,12 @@
 """`registry list|show|promote|rollback` on a real registry folder: tables, --json and one-line errors."""
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
 
 from components.registry.store import Registry
-from pipeline.registry_commands import add_registry_subparser, run_registry_command
-from tests.test_registry_store import publish_files
+from tests.helpers import publish_files, run_registry_cli
 
 
 @pytest.fixture
@@ -21,17 +19,9 @@ def registry(tmp_path) -> Registry:
     return registry
 
 
-def run(registry: Registry, capsys, *argv: str) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser()
-    add_registry_subparser(parser.add_subparsers(dest="command"), default_root=registry.root)
-    code = run_registry_command(parser.parse_args(["registry", *argv]))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def test_list_shows_an_aligned_table_and_json(registry, capsys):
-    run(registry, capsys, "promote", "mobilenet_v1", "1", "--channel", "production")
-    code, out, _ = run(registry, capsys, "list")
+    run_registry_cli(registry, capsys, "promote", "mobilenet_v1", "1", "--channel", "production")
+    code, out, _ = run_registry_cli(registry, capsys, "list")
     assert code == 0
     header, *rows = out.splitlines()[1:]
     assert header.split() == ["model", "versions", "latest", "quantization", "size", "tflite", "acc", "production"]
@@ -41,34 +31,34 @@ def test_list_shows_an_aligned_table_and_json(registry, capsys):
         start = header.index(column)
         assert [row[start] for row in rows] == list(values) and all(row[start - 1] == " " for row in rows)
 
-    code, out, _ = run(registry, capsys, "list", "--json")
+    code, out, _ = run_registry_cli(registry, capsys, "list", "--json")
     assert code == 0 and json.loads(out) == [
         {"name": "mobilenet_v1", "versions": [1, 2], "latest_version": 2, "channels": {"production": 1}},
         {"name": "mobilenet_v2", "versions": [1], "latest_version": 1, "channels": {}}]
 
 
 def test_show_lists_versions_or_one_manifest(registry, capsys):
-    code, out, _ = run(registry, capsys, "show", "mobilenet_v1")
+    code, out, _ = run_registry_cli(registry, capsys, "show", "mobilenet_v1")
     lines = out.splitlines()
     assert code == 0 and lines[1].split()[:2] == ["version", "created"]
     assert [line.split()[0] for line in lines[2:]] == ["1", "2"]
     assert registry.show("mobilenet_v1", 2).sha256[:12] in lines[3]
 
-    code, out, _ = run(registry, capsys, "show", "mobilenet_v1", "1")
+    code, out, _ = run_registry_cli(registry, capsys, "show", "mobilenet_v1", "1")
     fields = dict(line.split(None, 1) for line in out.splitlines()[1:])
     assert code == 0 and fields["version"] == "1" and fields["sha256"] == registry.show("mobilenet_v1", 1).sha256
     assert fields["latency_ms"] == "median=4.2 p90=5.0 threads=2 runs=50"
 
-    code, out, _ = run(registry, capsys, "show", "mobilenet_v1", "1", "--json")
+    code, out, _ = run_registry_cli(registry, capsys, "show", "mobilenet_v1", "1", "--json")
     shown = json.loads(out)
     assert shown["manifest"] == registry.show("mobilenet_v1", 1).manifest and shown["channels"] == []
 
 
 def test_promote_and_rollback_move_the_channel(registry, capsys):
-    assert run(registry, capsys, "promote", "mobilenet_v1", "1", "--channel", "production")[0] == 0
-    code, out, _ = run(registry, capsys, "promote", "mobilenet_v1", "2", "--channel", "production")
+    assert run_registry_cli(registry, capsys, "promote", "mobilenet_v1", "1", "--channel", "production")[0] == 0
+    code, out, _ = run_registry_cli(registry, capsys, "promote", "mobilenet_v1", "2", "--channel", "production")
     assert code == 0 and "now serves version 2 (was version 1)" in out
-    code, out, _ = run(registry, capsys, "rollback", "mobilenet_v1", "--channel", "production", "--json")
+    code, out, _ = run_registry_cli(registry, capsys, "rollback", "mobilenet_v1", "--channel", "production", "--json")
     assert code == 0 and json.loads(out)["version"] == 1 and json.loads(out)["history"] == []
     assert registry.channels("mobilenet_v1")["production"].version == 1
 
@@ -82,7 +72,7 @@ def test_promote_and_rollback_move_the_channel(registry, capsys):
     (["list", "--registry", "/nonexistent/registry"], "error: registry /nonexistent/registry does not exist"),
 ])
 def test_errors_are_one_line_on_stderr_with_exit_code_2(registry, capsys, argv, message):
-    code, out, err = run(registry, capsys, *argv)
+    code, out, err = run_registry_cli(registry, capsys, *argv)
     assert code == 2 and out == ""
     assert err.startswith(message) and err.count("\n") == 1
 
@@ -90,7 +80,7 @@ def test_errors_are_one_line_on_stderr_with_exit_code_2(registry, capsys, argv, 
 def test_promote_refuses_a_tampered_model(registry, capsys, tmp_path):
     model = tmp_path / "registry" / "mobilenet_v1" / "2" / "model.tflite"
     model.write_bytes(model.read_bytes()[:-1])
-    code, _, err = run(registry, capsys, "promote", "mobilenet_v1", "2", "--channel", "production")
+    code, _, err = run_registry_cli(registry, capsys, "promote", "mobilenet_v1", "2", "--channel", "production")
     assert code == 2 and "mobilenet_v1 version 2: model.tflite has sha256" in err and "Traceback" not in err
     assert registry.channels("mobilenet_v1") == {}
 

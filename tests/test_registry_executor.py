@@ -13,7 +13,7 @@ from components.registry import executor as registry_executor
 from components.registry.component import RegistryPusher
 from components.registry.names import InvalidName
 from components.registry.store import Registry
-from tests.test_registry_store import tflite_report, write_model_files
+from tests.helpers import tflite_report, write_model_files
 
 
 def _blessing(uri: Path, blessed: int) -> standard_artifacts.ModelBlessing:

@@ -14,8 +14,7 @@ import pytest
 from components.registry import pull as pull_lib
 from components.registry.filesystems import filesystem_for
 from components.registry.store import Registry, RegistryError, VersionNotFound
-from tests.test_registry_commands import run
-from tests.test_registry_store import TFLITE_HEADER, kill_at_commit, publish_files, signal_and_hang
+from tests.helpers import TFLITE_HEADER, kill_at_commit, publish_files, run_registry_cli, signal_and_hang
 
 
 @pytest.fixture
@@ -35,7 +34,7 @@ def _files(folder: Path) -> dict[str, bytes]:
 
 def test_pull_copies_the_production_version_and_prints_what_it_checked(registry, tmp_path, capsys):
     assets = tmp_path / "app" / "src" / "main" / "assets"
-    code, out, err = run(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
+    code, out, err = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
     assert (code, err) == (0, "")
     version = registry.show("mobilenet_v1", 1)
     assert _files(assets) == {name: (Path(version.path) / name).read_bytes() for name in pull_lib.PULLED_FILES}
@@ -43,23 +42,24 @@ def test_pull_copies_the_production_version_and_prints_what_it_checked(registry,
                                    "model.tflite, labels.txt, manifest.json")
     assert f"sha256 {version.sha256} verified against the manifest and the channel" in out
 
-    code, out, _ = run(registry, capsys, "pull", "mobilenet_v1", "--channel", "staging", "--to", str(assets),
-                       "--json")
+    code, out, _ = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--channel", "staging", "--to",
+                                    str(assets), "--json")
     pulled = json.loads(out)
     assert code == 0 and (pulled["version"], pulled["channel"]) == (2, "staging")
     assert hashlib.sha256((assets / "model.tflite").read_bytes()).hexdigest() == pulled["sha256"]
-    code, out, _ = run(registry, capsys, "pull", "mobilenet_v1", "--version", "1", "--to", str(assets), "--json")
+    code, out, _ = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--version", "1", "--to", str(assets),
+                                    "--json")
     assert code == 0 and (json.loads(out)["version"], json.loads(out)["channel"]) == (1, None)
 
 
 def test_a_tampered_file_or_a_moved_channel_is_refused_and_nothing_is_written(registry, tmp_path, capsys):
     assets = tmp_path / "assets"
-    assert run(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))[0] == 0
+    assert run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))[0] == 0
     before = _files(assets)
     model = Path(registry.show("mobilenet_v1", 1).path) / "model.tflite"
     original = model.read_bytes()
     model.write_bytes(TFLITE_HEADER + b"tampered")
-    code, out, err = run(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
+    code, out, err = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
     assert (code, out) == (2, "") and err.startswith("error: mobilenet_v1 version 1: model.tflite has sha256 ")
     assert err.rstrip().endswith("nothing was written") and _files(assets) == before
 
@@ -67,7 +67,7 @@ def test_a_tampered_file_or_a_moved_channel_is_refused_and_nothing_is_written(re
     channel = Path(registry.root) / "mobilenet_v1" / "channels" / "production.json"
     pointer = json.loads(channel.read_text())
     channel.write_text(json.dumps({**pointer, "sha256": "0" * 64}))
-    code, _, err = run(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
+    code, _, err = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--to", str(assets))
     assert code == 2 and "the channel recorded sha256 0000" in err and _files(assets) == before
 
 
@@ -78,7 +78,7 @@ def test_a_tampered_file_or_a_moved_channel_is_refused_and_nothing_is_written(re
     (["mobilenet_v1", "--version", "9"], "error: model 'mobilenet_v1' has no version 9 (versions: 1, 2)"),
 ])
 def test_an_unknown_model_channel_or_version_is_one_line_and_exit_2(registry, tmp_path, capsys, argv, message):
-    code, out, err = run(registry, capsys, "pull", *argv, "--to", str(tmp_path / "assets"))
+    code, out, err = run_registry_cli(registry, capsys, "pull", *argv, "--to", str(tmp_path / "assets"))
     assert (code, out) == (2, "") and err.startswith(message) and len(err.splitlines()) == 1
     assert not (tmp_path / "assets").exists() or not any((tmp_path / "assets").iterdir())
 
@@ -86,7 +86,7 @@ def test_an_unknown_model_channel_or_version_is_one_line_and_exit_2(registry, tm
 def test_an_empty_channel_says_how_to_fill_it(tmp_path, capsys):
     registry = Registry(str(tmp_path / "registry"))
     publish_files(registry, tmp_path / "a", b"only")
-    code, _, err = run(registry, capsys, "pull", "mobilenet_v1", "--to", str(tmp_path / "assets"))
+    code, _, err = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--to", str(tmp_path / "assets"))
     assert code == 2 and err.startswith("error: channel 'production' of model 'mobilenet_v1' serves no version "
                                         "(channels: none); promote one with: registry promote mobilenet_v1 VERSION "
                                         "--channel production")
@@ -172,13 +172,13 @@ def test_pull_from_and_to_a_gfile_url(tmp_path):
 
 
 def test_diff_shows_two_versions_side_by_side_and_marks_what_changed(registry, capsys):
-    code, out, _ = run(registry, capsys, "diff", "mobilenet_v1", "production", "2")
+    code, out, _ = run_registry_cli(registry, capsys, "diff", "mobilenet_v1", "production", "2")
     lines = out.splitlines()
     assert code == 0 and lines[0].startswith("mobilenet_v1: production (version 1) against version 2; ")
     rows = {line.split()[0]: line for line in lines[2:]}
     assert rows["version"].split()[1:] == ["1", "2", "*"]
     assert rows["sha256"].rstrip().endswith("*") and not rows["architecture"].rstrip().endswith("*")
-    code, out, _ = run(registry, capsys, "diff", "mobilenet_v1", "staging", "2", "--json")
+    code, out, _ = run_registry_cli(registry, capsys, "diff", "mobilenet_v1", "staging", "2", "--json")
     assert code == 0 and json.loads(out)["changed"] == []
-    code, _, err = run(registry, capsys, "diff", "mobilenet_v1", "beta", "1")
+    code, _, err = run_registry_cli(registry, capsys, "diff", "mobilenet_v1", "beta", "1")
     assert code == 2 and err.startswith("error: 'beta' is neither a version number nor a channel")

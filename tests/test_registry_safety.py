@@ -10,7 +10,7 @@ import pytest
 
 from components.registry.names import InvalidName, validate_name
 from components.registry.store import IntegrityError, Registry
-from tests.test_registry_store import publish_files, tflite_report, write_model_files
+from tests.helpers import publish_files, tflite_report, write_model_files
 
 HOSTILE_NAMES = {
     "../../etc": "contains a path separator",

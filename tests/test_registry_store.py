@@ -4,11 +4,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
-import os
 import re
-import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -18,40 +14,8 @@ from components.registry import store
 from components.registry.filesystems import filesystem_for
 from components.registry.names import InvalidName
 from components.registry.store import IntegrityError, Registry, RegistryError, VersionNotFound
-
-TFLITE_HEADER = b"\x1c\x00\x00\x00TFL3"
-LABELS = ["ankle boot", "bag", "coat"]
-SPAWN = multiprocessing.get_context("spawn")
-
-
-def tflite_report(model_name: str = "mobilenet_v1", **changes) -> dict:
-    """A report.json as the TFLite component writes it (see the shared contract)."""
-    report = {
-        "model_name": model_name, "architecture": "mobilenet_v1", "quantization": "int8", "integer_io": "uint8",
-        "input_shape": [1, 32, 32, 3], "input_dtype": "uint8", "labels_count": len(LABELS), "size_bytes": 0,
-        "tflite_accuracy": 0.81, "tflite_top5_accuracy": None, "float_accuracy": 0.82, "accuracy_drop": 0.01,
-        "latency_ms": {"median": 4.2, "p90": 5.0, "threads": 2, "runs": 50}, "peak_memory_bytes": None,
-        "ops": ["CONV_2D", "SOFTMAX"], "builtin_ops_only": True,
-        "gates": [{"name": "max_model_bytes", "measured": 3485000, "limit": 5000000, "passed": True}],
-        "blessed": True, "candidates": [], "source_examples": "/pipeline/Transform/transformed_examples/7",
-        "eval_examples": 30,
-    }
-    report.update(changes)
-    return report
-
-
-def write_model_files(folder: Path, payload: bytes = b"weights") -> tuple[Path, Path]:
-    """model.tflite (a TFLite file identifier + `payload`) and labels.txt in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "model.tflite").write_bytes(TFLITE_HEADER + payload)
-    (folder / "labels.txt").write_text("\n".join(LABELS) + "\n")
-    return folder / "model.tflite", folder / "labels.txt"
-
-
-def publish_files(registry: Registry, folder: Path, payload: bytes, name: str = "mobilenet_v1",
-                  run_id: str | None = "run-1") -> store.RegistryVersion:
-    tflite, labels = write_model_files(folder, payload)
-    return registry.publish(name, str(tflite), str(labels), tflite_report(name), pipeline_run_id=run_id)
+from tests.helpers import (SPAWN, TFLITE_HEADER, kill_at_commit, publish_files, signal_and_hang, tflite_report,
+                           write_model_files)
 
 
 def numbered_folders(model_dir: Path) -> list[str]:
@@ -60,28 +24,10 @@ def numbered_folders(model_dir: Path) -> list[str]:
 
 # Child processes (spawned: importable module-level functions)
 
-def signal_and_hang(started, staged_folder: str) -> None:
-    started.set()
-    time.sleep(120)
-
 
 def _publish_and_hang_before_commit(root: str, source: str, started) -> None:
     registry = Registry(root, before_commit=functools.partial(signal_and_hang, started))
     publish_files(registry, Path(source), b"never committed")
-
-
-def kill_at_commit(target, args: tuple, timeout: float = 120) -> None:
-    """Run `target(*args, started)` in a spawned process, SIGKILL it once it sets `started` (at its commit) and
-    check that the kill is what ended it."""
-    started = SPAWN.Event()
-    process = SPAWN.Process(target=target, args=(*args, started))
-    process.start()
-    try:
-        assert started.wait(timeout=timeout), f"{target.__name__} never reached its commit"
-        os.kill(process.pid, signal.SIGKILL)
-    finally:
-        process.join(timeout=30)
-    assert process.exitcode == -signal.SIGKILL
 
 
 _waited_at_barrier = False

@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write_image_folder
-from tests.test_end_to_end import TINY_RUN
+from tests.helpers import TINY_RUN, write_image_folder
 
 pytestmark = pytest.mark.slow
 

@@ -1,7 +1,7 @@
 """The per-run report: Markdown with the run's tables, a PNG, and JSON that reads back to the same results."""
-from pipeline import run_report
-from pipeline.progress import ComponentTiming
-from pipeline.run_summary import ModelResult
+from pipeline.reporting import run_report
+from pipeline.reporting.progress import ComponentTiming
+from pipeline.reporting.run_summary import ModelResult
 
 RESULTS = [
     ModelResult("mobilenet_v1", "int8", 0.81, 0.80, 310_000, 0.4, True, True, "/registry/mobilenet_v1/3"),

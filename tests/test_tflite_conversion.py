@@ -1,7 +1,6 @@
 """TFLite conversion: every quantization mode on a real SavedModel, the op check, and the argument errors.
 
-The helpers at the top build the small classifier SavedModel and its flatbuffers once per test session; the other
-`test_tflite_*` modules import them.
+The small classifier SavedModel and its flatbuffers, built once per test session, come from `tests/helpers.py`.
 """
 from __future__ import annotations
 
@@ -13,86 +12,12 @@ import tensorflow as tf
 
 from components.contracts import PREPROCESSED_SIGNATURE, QUANTIZATION_MODES
 from components.tflite import conversion, measurement
-from components.trainer.blocks import conv_bn
+from tests.helpers import (IMAGE_SIZE, NUM_CLASSES, converted, sample_images, save_with_signature,
+                           saved_classifier)
 
-IMAGE_SIZE = 32
-NUM_CLASSES = 3
 # (mode, integer_io) pairs the component can be configured with.
 CONFIGURATIONS = [("float32", None), ("dynamic", None), ("float16", None), ("int8", None), ("int8", "uint8"),
                   ("int8", "int8")]
-
-
-def sample_images(count: int, seed: int) -> np.ndarray:
-    """Preprocessed images [count, 32, 32, 3] in [-1, 1]: one random colour per image plus pixel noise."""
-    rng = np.random.default_rng(seed)
-    colour = rng.uniform(-0.7, 0.7, (count, 1, 1, 3))
-    noise = rng.normal(0.0, 0.2, (count, IMAGE_SIZE, IMAGE_SIZE, 3))
-    return np.clip(colour + noise, -1.0, 1.0).astype(np.float32)
-
-
-def _classifier() -> tf.keras.Model:
-    """A MobileNet-style net (conv, depthwise-separable block, BN, ReLU6, pooling, softmax `probabilities`),
-    big enough that weights dominate the flatbuffer. Untrained, so it is calibrated on sample images: each batch
-    norm gets its input's statistics and the logits are centred and scaled, which makes its predictions depend on
-    the image and spread over the classes like a trained model's instead of collapsing onto one class."""
-    tf.keras.utils.set_random_seed(0)
-    inputs = tf.keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
-    x = conv_bn(inputs, tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False), "bn_1", "relu_1",
-                0.9, 1e-3)
-    x = conv_bn(x, tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", use_bias=False), "bn_2", "relu_2",
-                0.9, 1e-3)
-    x = conv_bn(x, tf.keras.layers.Conv2D(96, 1, use_bias=False), "bn_3", "relu_3", 0.9, 1e-3)
-    x = conv_bn(x, tf.keras.layers.Conv2D(384, 1, use_bias=False), "bn_4", "relu_4", 0.9, 1e-3)
-    x = tf.keras.layers.GlobalAveragePooling2D()(x)
-    x = tf.keras.layers.Dense(NUM_CLASSES, name="logits")(x)
-    model = tf.keras.Model(inputs, tf.keras.layers.Softmax(name="probabilities")(x))
-
-    x = tf.constant(sample_images(64, seed=1))
-    for layer in model.layers[1:]:
-        if isinstance(layer, tf.keras.layers.BatchNormalization):
-            mean, variance = tf.nn.moments(x, axes=[0, 1, 2])
-            layer.moving_mean.assign(mean)
-            layer.moving_variance.assign(variance)
-        elif isinstance(layer, tf.keras.layers.Dense):
-            logits = layer(x)
-            scale = 3.0 / float(tf.math.reduce_std(logits))
-            layer.kernel.assign(layer.kernel * scale)
-            layer.bias.assign(-tf.reduce_mean(logits, axis=0) * scale)
-        x = layer(x, training=False)
-    return model
-
-
-def _save_with_signature(directory: str, serve: tf.types.experimental.GenericFunction,
-                         variables: list[tf.Variable]) -> None:
-    """Save `serve` as the `serving_preprocessed` signature (what the Trainer exports and conversion reads)."""
-    module = tf.Module()
-    module.model_variables = variables
-    tf.saved_model.save(module, directory, signatures={PREPROCESSED_SIGNATURE: serve.get_concrete_function()})
-
-
-def saved_classifier(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """The classifier SavedModel, written once per test session: `image` [None, 32, 32, 3] -> `probabilities`."""
-    path = tmp_path_factory.getbasetemp() / "tflite_classifier"
-    if not path.exists():
-        model = _classifier()
-
-        @tf.function(input_signature=[tf.TensorSpec([None, IMAGE_SIZE, IMAGE_SIZE, 3], tf.float32, name="image")])
-        def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
-            return {"probabilities": model(image, training=False)}
-
-        staging = path.with_name(path.name + ".partial")
-        _save_with_signature(str(staging), serve, model.variables)
-        staging.rename(path)
-    return str(path)
-
-
-def converted(tmp_path_factory: pytest.TempPathFactory, mode: str, integer_io: str | None = None) -> bytes:
-    """The classifier converted in `mode`, converted once per test session."""
-    path = tmp_path_factory.getbasetemp() / f"tflite_classifier_{mode}_{integer_io or 'float'}.tflite"
-    if not path.exists():
-        representative = sample_images(16, seed=2) if mode == "int8" else None
-        path.write_bytes(conversion.convert(saved_classifier(tmp_path_factory), mode, representative, integer_io))
-    return path.read_bytes()
 
 
 def _interpreter(model_bytes: bytes) -> tf.lite.Interpreter:
@@ -193,7 +118,7 @@ def _needs_select_tf_ops(tmp_path: Path) -> str:
         return {"probabilities": tf.nn.softmax(tf.stack([tf.linalg.det(gram)] * NUM_CLASSES, axis=1))}
 
     directory = str(tmp_path / "select_ops_model")
-    _save_with_signature(directory, serve, [weights])
+    save_with_signature(directory, serve, [weights])
     return directory
 
 

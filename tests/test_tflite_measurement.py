@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from components.tflite import measurement
-from tests.test_tflite_conversion import NUM_CLASSES, converted, sample_images, saved_classifier
+from tests.helpers import NUM_CLASSES, converted, sample_images, saved_classifier
 
 
 def test_accuracy_top1_without_top5_for_five_classes_or_fewer():

@@ -12,7 +12,7 @@ import pytest
 
 from components import contracts
 from components.tflite import measurement, metadata
-from tests.test_tflite_conversion import converted, sample_images
+from tests.helpers import converted, sample_images
 
 LABELS = ["ankle boot", "crème brûlée", "dog"]
 

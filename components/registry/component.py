@@ -1,4 +1,5 @@
-"""RegistryPusher: a Pusher that publishes the validated TFLite model as the next version of the model registry."""
+"""RegistryPusher: a Pusher that publishes the validated TFLite model as the next version of the model registry
+(its keys and spec are in `spec.py`)."""
 from __future__ import annotations
 
 from typing import Any
@@ -6,27 +7,10 @@ from typing import Any
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import standard_artifacts
-from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from components.registry import executor
 from components.registry.names import validate_name
-
-
-class RegistryPusherSpec(types.ComponentSpec):
-    """Inputs: the TFLite component's Model and blessing, optionally the Evaluator's; output: PushedModel."""
-
-    PARAMETERS = {
-        executor.REGISTRY_ROOT_KEY: ExecutionParameter(type=str),
-        executor.MODEL_NAME_KEY: ExecutionParameter(type=str),
-    }
-    INPUTS = {
-        executor.MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
-        executor.MODEL_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing, optional=True),
-        executor.TFLITE_BLESSING_KEY: ChannelParameter(type=standard_artifacts.ModelBlessing),
-    }
-    OUTPUTS = {
-        executor.PUSHED_MODEL_KEY: ChannelParameter(type=standard_artifacts.PushedModel),
-    }
+from components.registry.spec import RegistryPusherSpec
 
 
 class RegistryPusher(base_component.BaseComponent):

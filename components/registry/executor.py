@@ -17,13 +17,8 @@ from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_M
                                   REPORT_PICTURE_FILE)
 from components.registry import store
 from components.registry.filesystems import filesystem_for
-
-MODEL_KEY = "model"
-MODEL_BLESSING_KEY = "model_blessing"
-TFLITE_BLESSING_KEY = "tflite_blessing"
-PUSHED_MODEL_KEY = "pushed_model"
-REGISTRY_ROOT_KEY = "registry_root"
-MODEL_NAME_KEY = "model_name"
+from components.registry.spec import (MODEL_BLESSING_KEY, MODEL_KEY, MODEL_NAME_KEY, PUSHED_MODEL_KEY,
+                                      REGISTRY_ROOT_KEY, TFLITE_BLESSING_KEY)
 REPORT_FILES = {"report": REPORT_MARKDOWN_FILE, "report_picture": REPORT_PICTURE_FILE}
 BLESSING_SOURCES = {MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
                     TFLITE_BLESSING_KEY: "the TFLite validation gates"}

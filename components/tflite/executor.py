@@ -19,7 +19,7 @@ from components.artifact_locations import portable_uri
 from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
                                   REPORT_PICTURE_FILE)
 from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement, metadata
-from components.tflite import report as report_lib, report_plot
+from components.tflite import report as report_lib, report_plot, spec
 from components.trainer import quantization_aware
 from components.trainer.training import read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
@@ -84,10 +84,10 @@ def validate_mode(saved_model_dir: str, mode: str, integer_io: str, representati
     except conversion.ConversionError as error:
         return None, report_lib.candidate_entry(identity, [], str(error))
     ops = conversion.model_ops(model_bytes)
-    scores = measurement.tflite_predictions(model_bytes, eval_images, params["threads"])
+    scores = measurement.tflite_predictions(model_bytes, eval_images, params[spec.THREADS_KEY])
     tflite_accuracy = measurement.accuracy(scores, eval_labels)
-    latency = measurement.measure_latency(model_bytes, params["threads"], params["latency_warmup"],
-                                          params["latency_runs"])
+    latency = measurement.measure_latency(model_bytes, params[spec.THREADS_KEY], params[spec.LATENCY_WARMUP_KEY],
+                                          params[spec.LATENCY_RUNS_KEY])
     input_dtype = tf.lite.Interpreter(model_content=model_bytes).get_input_details()[0]["dtype"]
     measured = {
         **identity, "size_bytes": len(model_bytes),
@@ -106,38 +106,39 @@ class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
         """Write `model.tflite` + `labels.txt` + `report.json`, the report artifact and the blessing."""
-        model = artifact_utils.get_single_instance(input_dict["model"])
+        model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
         saved_model_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
         tf_transform_output = tft.TFTransformOutput(
-            artifact_utils.get_single_instance(input_dict["transform_graph"]).uri)
+            artifact_utils.get_single_instance(input_dict[spec.TRANSFORM_GRAPH_KEY]).uri)
         with tf.io.gfile.GFile(tf_transform_output.vocabulary_file_by_name(LABEL_VOCAB)) as handle:
             labels = [line.rstrip("\n") for line in handle if line.strip()]
-        params = {key: int(exec_properties[key]) for key in ("threads", "latency_warmup", "latency_runs")}
-        limits = json.loads(exec_properties["gates"])
-        modes = json.loads(exec_properties["quantization"])
-        integer_io = exec_properties.get("integer_io") or ""
-        name = exec_properties["model_name"]
+        params = {key: int(exec_properties[key])
+                  for key in (spec.THREADS_KEY, spec.LATENCY_WARMUP_KEY, spec.LATENCY_RUNS_KEY)}
+        limits = json.loads(exec_properties[spec.GATES_KEY])
+        modes = json.loads(exec_properties[spec.QUANTIZATION_KEY])
+        integer_io = exec_properties.get(spec.INTEGER_IO_KEY) or ""
+        name = exec_properties[spec.MODEL_NAME_KEY]
 
-        examples = input_dict["examples"]
+        examples = input_dict[spec.EXAMPLES_KEY]
         train_pattern = os.path.join(artifact_utils.get_split_uri(examples, "train"), "*")
         representative, _ = class_balanced(
             ((batch_images.numpy(), batch_labels.numpy()) for batch_images, batch_labels in
              read_transformed([train_pattern], tf_transform_output, batch_size=256)),
-            int(exec_properties["representative_examples"]), len(labels))
+            int(exec_properties[spec.REPRESENTATIVE_EXAMPLES_KEY]), len(labels))
         eval_images, eval_labels = load_split(examples, "eval", tf_transform_output,
-                                              int(exec_properties.get("max_eval_examples") or 0))
+                                              int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0))
         float_accuracy = measurement.accuracy(
             measurement.saved_model_predictions(saved_model_dir, eval_images), eval_labels)["top1"]
         input_shape = [1, *eval_images.shape[1:]]
         baseline = baseline_lib.measure_baseline(
-            exec_properties.get("registry_root") or "", name, exec_properties.get("baseline_channel") or "production",
+            exec_properties.get(spec.REGISTRY_ROOT_KEY) or "", name, exec_properties.get(spec.BASELINE_CHANNEL_KEY) or "production",
             labels, input_shape, lambda model_bytes: measurement.accuracy(
-                measurement.tflite_predictions(model_bytes, eval_images, params["threads"]), eval_labels)["top1"])
+                measurement.tflite_predictions(model_bytes, eval_images, params[spec.THREADS_KEY]), eval_labels)["top1"])
         progress.info("%s: no-regression baseline: %s", name, baseline.describe())
 
         def package(model_bytes: bytes, mode: str) -> bytes:
             return metadata.add_metadata(model_bytes, labels, name=name, version=str(model.id),
-                                         description=f"{exec_properties['architecture']} image classifier, "
+                                         description=f"{exec_properties[spec.ARCHITECTURE_KEY]} image classifier, "
                                                      f"{mode} TFLite, {len(labels)} labels")
 
         flatbuffers: dict[str, bytes] = {}
@@ -158,9 +159,9 @@ class Executor(base_executor.BaseExecutor):
         chosen = gates_lib.choose_candidate(candidates)
         shown = chosen or next((c for c in candidates if c["error"] is None), None)
 
-        output = artifact_utils.get_single_instance(output_dict["tflite_model"])
+        output = artifact_utils.get_single_instance(output_dict[spec.TFLITE_MODEL_KEY])
         identity = {
-            "model_name": name, "architecture": exec_properties["architecture"],
+            "model_name": name, "architecture": exec_properties[spec.ARCHITECTURE_KEY],
             "input_shape": input_shape, "labels_count": len(labels), "baseline": baseline.to_json(),
             "eval_examples": int(len(eval_labels)),
             "source_examples": {"uri": portable_uri(examples[0].uri), "span": examples[0].span},
@@ -172,14 +173,14 @@ class Executor(base_executor.BaseExecutor):
             model_path = os.path.join(output.uri, MODEL_FILE)
             with tf.io.gfile.GFile(model_path, "wb") as handle:
                 handle.write(flatbuffers[report_lib.candidate_label(shown)])
-            shown["peak_memory_bytes"] = measurement.measure_peak_memory(model_path, params["threads"])
+            shown["peak_memory_bytes"] = measurement.measure_peak_memory(model_path, params[spec.THREADS_KEY])
         with tf.io.gfile.GFile(os.path.join(output.uri, LABELS_FILE), "w") as handle:
             handle.write("\n".join(labels) + "\n")
         report = report_lib.build_report(identity, float_accuracy, candidates, chosen)
         report = json.loads(json.dumps(report, default=_json_default))
-        for uri in (output.uri, artifact_utils.get_single_instance(output_dict["report"]).uri):
+        for uri in (output.uri, artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY]).uri):
             write_report_files(report, uri)
-        _write_blessing(artifact_utils.get_single_instance(output_dict["blessing"]), model, chosen is not None)
+        _write_blessing(artifact_utils.get_single_instance(output_dict[spec.BLESSING_KEY]), model, chosen is not None)
         progress.log(logging.INFO if chosen else logging.WARNING, "%s", report_lib.summary(report))
 
 

@@ -302,7 +302,7 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
 
     The SavedModel is read through its signatures only (TFMA as `tf_generic`, the TFLite step), so the per-layer
     call traces Keras would add are not saved; that makes saving and every `tf.saved_model.load` about 3x faster
-    (`python -m pipeline.bench.trainer_cost`). Keras can still load it: built-in layers rebuild from their configs."""
+    (`python -m bench.trainer_cost`). Keras can still load it: built-in layers rebuild from their configs."""
     hparams = dict(fn_args.custom_config or {})
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     num_classes = tf_transform_output.vocabulary_size_by_name(preprocessing.LABEL_VOCAB)

@@ -1,4 +1,4 @@
-"""The int8 step of `mobilenet-pipeline bench` (issue #13): post-training against quantization-aware int8, and how
+"""The int8 step of `python -m bench` (issue #13): post-training against quantization-aware int8, and how
 many calibration examples post-training int8 needs.
 
 Per dataset (Fashion-MNIST as the bench's other steps train it, and the photo set with the photo recipe), one
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from components.contracts import REPORT_FILE
+from pipeline.component_ids import TFLITE, TRAINER, component_id
 
 log = logging.getLogger("mobilenet.bench")
 COUNTS = (50, 200, 1000)
@@ -93,10 +94,10 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
     """The calibration study for every float model of the run in `home`."""
     import tensorflow_transform as tft
 
+    from bench import models
     from components.tflite import measurement
     from components.trainer.training import read_transformed
     from components.transform.preprocessing import LABEL_VOCAB
-    from pipeline.bench import models
 
     outputs = models.find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root"))
     transform_output = tft.TFTransformOutput(outputs.transform_graph)
@@ -118,7 +119,7 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
 def run_dataset(dataset: Dataset, data: str, workdir: Path, overrides: list[str], counts: Iterable[int],
                 threads: int) -> dict[str, Any]:
     """The pipeline run with both int8 paths on `data`, its per-model candidate rows and the calibration study."""
-    from pipeline.bench import models, runs
+    from bench import models, runs
 
     log.info("int8: %s, pipeline run with %s", dataset.name, " ".join(overrides))
     run = runs.run_pipeline(data, workdir, overrides, dataset.config)
@@ -129,8 +130,8 @@ def run_dataset(dataset: Dataset, data: str, workdir: Path, overrides: list[str]
     for model_name in sorted(outputs.saved_models):
         report = json.loads((Path(outputs.reports[model_name]) / REPORT_FILE).read_text(encoding="utf-8"))
         per_model[model_name] = {"float_accuracy": report["float_accuracy"], "eval_examples": report["eval_examples"],
-                                 "trainer_seconds": run["component_seconds"].get(f"Trainer_{model_name}"),
-                                 "tflite_seconds": run["component_seconds"].get(f"TFLite_{model_name}"),
+                                 "trainer_seconds": run["component_seconds"].get(component_id(TRAINER, model_name)),
+                                 "tflite_seconds": run["component_seconds"].get(component_id(TFLITE, model_name)),
                                  "candidates": candidate_rows(report, report.get("quantization_aware_training"))}
     return {"dataset": dataset.name, "config": dataset.config, "overrides": overrides,
             "wall_seconds": run["wall_seconds"], "models": per_model,

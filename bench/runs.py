@@ -1,5 +1,5 @@
 """The two measured runs of a benchmark variant: `mobilenet-pipeline run` on a fresh home, and the plain script
-`bench/baseline.py`, each in its own process, timed by wall clock with the peak memory of its process tree."""
+`python -m bench.baseline`, each in its own process, timed by wall clock with the peak memory of its process tree."""
 from __future__ import annotations
 
 import json
@@ -10,11 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench import memory
 from components.contracts import REPORT_MARKDOWN_FILE
-from pipeline.bench import memory
-from pipeline.config import REPO_ROOT
 
-BASELINE_SCRIPT = REPO_ROOT / "bench" / "baseline.py"
 log = logging.getLogger("mobilenet.bench")
 
 
@@ -37,7 +35,7 @@ def fresh_dir(path: Path) -> Path:
 def run_pipeline(data: str, workdir: Path, overrides: list[str], config: str | None = None) -> dict[str, Any]:
     """`mobilenet-pipeline run` (with the `config` file when given) on a fresh home under `workdir`; its wall time,
     peak RSS, timings and results."""
-    from pipeline import run_report
+    from pipeline.reporting import run_report
 
     home, registry = workdir / "home", workdir / "registry"
     command = [sys.executable, "-m", "pipeline", "run", "--data", data, "--home", str(home),
@@ -56,7 +54,7 @@ def run_pipeline(data: str, workdir: Path, overrides: list[str], config: str | N
 def run_baseline(data: str, workdir: Path, overrides: list[str]) -> dict[str, Any]:
     """`bench/baseline.py` on the same data and configuration; its wall time, peak RSS and own JSON result."""
     result_path = workdir / "baseline.json"
-    command = [sys.executable, str(BASELINE_SCRIPT), "--data", data, "--json", str(result_path),
+    command = [sys.executable, "-m", "bench.baseline", "--data", data, "--json", str(result_path),
                *_set_args(overrides)]
     measured = memory.run_measured(command, workdir / "baseline-stdout.log", env=_env())
     if measured.returncode != 0:

@@ -26,25 +26,22 @@ class RunOutputs:
 def find_outputs(metadata_path: str, pipeline_root: str) -> RunOutputs:
     """Trainer SavedModels and TFLite report folders (by model name) and Transform outputs, from ML Metadata of a
     home with one run."""
-    from ml_metadata.metadata_store import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
     from tfx.utils import path_utils
 
-    from components.tflite.component import TFLiteValidationReport
+    from components.tflite.spec import TFLiteValidationReport
+    from pipeline.component_ids import TFLITE, TRAINER, model_of
+    from pipeline.reporting.metadata import component_of, open_store
 
-    connection = metadata_store_pb2.ConnectionConfig()
-    connection.sqlite.filename_uri = metadata_path
-    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    store = metadata_store.MetadataStore(connection)
+    store = open_store(metadata_path)
 
     def by_component(type_name: str) -> dict[str, str]:
-        return {os.path.relpath(a.uri, pipeline_root).split(os.sep, 1)[0]: a.uri
-                for a in store.get_artifacts_by_type(type_name)}
+        return {component_of(a.uri, pipeline_root): a.uri for a in store.get_artifacts_by_type(type_name)}
 
-    trainers = {component.removeprefix("Trainer_"): path_utils.serving_model_path(uri)
-                for component, uri in by_component("Model").items() if component.startswith("Trainer_")}
-    reports = {component.removeprefix("TFLite_"): uri
-               for component, uri in by_component(TFLiteValidationReport.TYPE_NAME).items()}
+    trainers = {model_of(component, TRAINER): path_utils.serving_model_path(uri)
+                for component, uri in by_component("Model").items() if model_of(component, TRAINER)}
+    reports = {model_of(component, TFLITE): uri
+               for component, uri in by_component(TFLiteValidationReport.TYPE_NAME).items()
+               if model_of(component, TFLITE)}
     examples, graphs = by_component("Examples"), by_component("TransformGraph")
     if not trainers or "Transform" not in examples or "Transform" not in graphs:
         raise RuntimeError(f"{metadata_path}: no trained model or Transform output recorded")

@@ -3,7 +3,7 @@ pixels as a serialized tensor, or with `data.example_jpeg_quality` a JPEG of the
 (float32 pixels in [-1, 1]), each as a GZIP TFRecord of tf.Examples, the format both components write. Only images
 larger than the input size (both sides) count towards the "uint8/raw, larger" and "jpeg/raw, larger" ratios.
 
-    python -m pipeline.bench.example_bytes DATA_FOLDER --sizes 96 224 [--limit 500] [--jpeg-quality 95]
+    python -m bench.example_bytes DATA_FOLDER --sizes 96 224 [--limit 500] [--jpeg-quality 95]
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image
 
 from components.ingestion import image_files
-from pipeline.run_summary import render_table
+from pipeline.reporting.run_summary import render_table
 
 
 def _gzip_bytes(path: str, examples: list[Any]) -> int:
@@ -98,7 +98,7 @@ def image_list(root: str, limit: int) -> list[tuple[str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     """Print bytes per example for a folder of class sub-folders at each input size."""
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench.example_bytes", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.example_bytes", description=__doc__.split("\n")[0])
     parser.add_argument("data", help="folder of class sub-folders of images")
     parser.add_argument("--sizes", type=int, nargs="+", default=[96, 224], help="input sizes (default 96 224)")
     parser.add_argument("--limit", type=int, default=500, help="images to measure (default 500)")

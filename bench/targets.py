@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from pipeline.bench.quantization import shipped_int8_drop
+from bench.quantization import shipped_int8_drop
+from pipeline.component_ids import MODEL_BOUND_KINDS, model_of
 
 # name: (limit, True when the measured value must be at least the limit, what it is)
 TARGETS: dict[str, tuple[float, bool, str]] = {
@@ -105,15 +106,12 @@ def ingestion_memory_growth(ingestion: Iterable[dict[str, Any]]) -> dict[str, fl
             if len(peaks) > 1 and peaks[min(peaks)] > 0}
 
 
-# Components whose time grows with the model and its training, not with orchestration: left out of the fixed-cost
-# component target (issue #15).
-MODEL_BOUND_PREFIXES = ("Trainer_", "TFLite_")
-
-
 def other_component_seconds(fixed_cost: dict[str, Any] | None) -> dict[str, float]:
-    """Seconds of each component of the tiny-dataset run but the Trainers and TFLite steps."""
+    """Seconds of each component of the tiny-dataset run but the Trainers and TFLite steps (their time grows with the
+    model and its training, not with orchestration: left out of the fixed-cost component target, issue #15)."""
     seconds = (fixed_cost or {}).get("component_seconds", {})
-    return {name: value for name, value in seconds.items() if not name.startswith(MODEL_BOUND_PREFIXES)}
+    return {name: value for name, value in seconds.items()
+            if not any(model_of(name, kind) for kind in MODEL_BOUND_KINDS)}
 
 
 def _worst(values: dict[str, float], at_least: bool) -> float | None:
@@ -132,7 +130,7 @@ def compute_targets(model_rows: list[dict[str, Any]], wall_ratios: dict[str, flo
     `tflite_accuracy`, `latency_ms` {threads: {"median"}}); `wall_ratios`: per variant, pipeline / script;
     `ingestion`: one row per dataset size x workers (`images`, `workers`, `images_per_second`, `peak_rss_bytes`);
     `fixed_cost`: the tiny-dataset run (`component_seconds`, and `wall_ratio` against the plain script); `int8`: the
-    int8 step's runs (`pipeline.bench.quantization.run_dataset`).
+    int8 step's runs (`bench.quantization.run_dataset`).
     The speedup target is taken on the largest dataset, where the fixed start-up cost matters least.
     """
     speedups = ingestion_speedups(ingestion)

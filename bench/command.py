@@ -1,11 +1,12 @@
-"""`mobilenet-pipeline bench`: the benchmark of issue #6, step by step.
+"""`python -m bench` (`make bench`): the benchmark of issue #6, step by step.
 
-1. writes the Fashion-MNIST folders it needs under `<out>/work/data/` (kept between benchmarks; default out `bench/`);
+1. writes the Fashion-MNIST folders it needs under `<out>/work/data/` (kept between benchmarks; default out
+   `bench/results/`);
 2. per variant (V1 alpha : V2 alpha, input size): `mobilenet-pipeline run` with every quantization mode on a fresh
    home, then the plain script `bench/baseline.py` on the same data and configuration;
 3. converts each trained model in every mode and measures it (size, accuracy, latency at 1 and 2 threads, memory);
 4. the fixed cost per component: the same pipeline and configuration on a tiny dataset, and the plain script on it;
-5. int8 (`pipeline.bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
+5. int8 (`bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
    and on the photo set, and post-training int8 by number of calibration examples;
 6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
 7. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
@@ -25,8 +26,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import quantization
 from components.contracts import QUANTIZATION_MODES
-from pipeline.bench import quantization
 from pipeline.config import DEMO_PROFILE, PHOTO_PROFILE, load_config
 
 log = logging.getLogger("mobilenet.bench")
@@ -57,12 +58,17 @@ QUICK = Sizes(per_class=30, epochs=1, latency_runs=20, ingestion_per_class=(20, 
               calibration_counts=quantization.QUICK_COUNTS)
 
 
-def add_bench_subparser(commands: Any) -> None:
-    """Register `bench` and its options."""
-    bench = commands.add_parser("bench", help="benchmark accuracy, size, latency, memory, pipeline overhead and "
-                                              "ingestion scaling; writes results.json, results.md and plots")
-    bench.add_argument("--out", default="bench", help="output folder: results, plots, bench.log and work/ "
-                                                    "(default bench)")
+DEFAULT_OUT = "bench/results"
+"""The benchmark's output folder (not a package: results, plots, bench.log and the runs under work/)."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The benchmark's options."""
+    bench = argparse.ArgumentParser(prog="python -m bench",
+                                    description="benchmark accuracy, size, latency, memory, pipeline overhead and "
+                                                "ingestion scaling; writes results.json, results.md and plots")
+    bench.add_argument("--out", default=DEFAULT_OUT, help="output folder: results, plots, bench.log and work/ "
+                                                         f"(default {DEFAULT_OUT})")
     bench.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     bench.add_argument("--per-class", type=int, help=f"images per class (default {FULL.per_class}, quick "
                                                      f"{QUICK.per_class})")
@@ -95,6 +101,7 @@ def add_bench_subparser(commands: Any) -> None:
                             "(untrained)")
     bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                        help="config override for both the pipeline and the script (repeatable)")
+    return bench
 
 
 def _sizes(args: argparse.Namespace) -> Sizes:
@@ -135,8 +142,8 @@ def ensure_demo_data(root: Path, per_class: int, image_size: int | None = None,
 
 def _measure_variant(name: str, settings: dict[str, Any], overrides: list[str], pipeline_run: dict[str, Any],
                      threads_runs: tuple[tuple[int, ...], int], scratch: Path) -> list[dict[str, Any]]:
+    from bench import models
     from pipeline import config as config_lib
-    from pipeline.bench import models
 
     config = config_lib.load_config(None, overrides)
     home = Path(pipeline_run["home"])
@@ -160,7 +167,7 @@ def _measure_variant(name: str, settings: dict[str, Any], overrides: list[str], 
 def _run_variant(name: str, settings: dict[str, Any], overrides: list[str], data: tuple[str, int], work: Path,
                  sizes: Sizes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Pipeline run, script run and per-mode measurements of one variant: its entry and its model x mode rows."""
-    from pipeline.bench import runs
+    from bench import runs
 
     workdir = runs.fresh_dir(work / name)
     log.info("%s: pipeline run on %d images (every quantization mode)", name, data[1])
@@ -180,7 +187,7 @@ def _run_variant(name: str, settings: dict[str, Any], overrides: list[str], data
 def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str],
           args: argparse.Namespace) -> list[dict[str, Any]]:
     """The int8 step on Fashion-MNIST (the bench's configuration) and on the photo set (the photo recipe)."""
-    from pipeline.bench import runs
+    from bench import runs
 
     int8 = ["tflite.quantization=float32,int8", f"train.quantization_aware_epochs={args.quantization_aware_epochs}"]
     fashion_mnist = [override for override in common if not override.startswith("tflite.quantization=")]
@@ -198,7 +205,7 @@ def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str],
 
 
 def _ingestion(work: Path, sizes: Sizes, overrides: list[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
-    from pipeline.bench import ingestion, runs
+    from bench import ingestion, runs
 
     rows = []
     for per_class in sizes.ingestion_per_class:
@@ -230,8 +237,8 @@ def _machine() -> dict[str, Any]:
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Run every step; returns the results that `report.write_outputs` writes."""
+    from bench import runs, sizes as sizes_lib, targets
     from pipeline import config as config_lib
-    from pipeline.bench import runs, sizes as sizes_lib, targets
 
     sizes = _sizes(args)
     out = Path(args.out).resolve()
@@ -294,11 +301,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     return results
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Run the benchmark with its progress on the terminal and library output in `<out>/bench.log`, write its
     outputs and print which targets were met."""
-    from pipeline import progress
-    from pipeline.bench import report
+    args = build_parser().parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from bench import report
+    from pipeline.reporting import progress
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

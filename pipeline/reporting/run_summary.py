@@ -6,12 +6,11 @@ import json
 import os
 from typing import Any
 
-from ml_metadata.metadata_store import metadata_store
-from ml_metadata.proto import metadata_store_pb2
-
 from components.contracts import REPORT_FILE
 from components.tflite import report as report_lib
-from pipeline.progress import ComponentTiming
+from pipeline.component_ids import EVALUATOR, PUSHER, TFLITE, component_id
+from pipeline.reporting.metadata import component_of, open_store
+from pipeline.reporting.progress import ComponentTiming
 
 
 @dataclasses.dataclass
@@ -31,25 +30,13 @@ class ModelResult:
     evaluator_failures: list[str] = dataclasses.field(default_factory=list)
 
 
-def _store(metadata_path: str) -> metadata_store.MetadataStore:
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = metadata_path
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    return metadata_store.MetadataStore(config)
-
-
-def _latest_run_artifacts(store: metadata_store.MetadataStore, pipeline_name: str) -> list[Any]:
+def _latest_run_artifacts(store: Any, pipeline_name: str) -> list[Any]:
     runs = [ctx for ctx in store.get_contexts_by_type("pipeline_run")]
     pipeline_ctx = store.get_context_by_type_and_name("pipeline", pipeline_name)
     if pipeline_ctx is None or not runs:
         return []
     latest = max(runs, key=lambda ctx: ctx.create_time_since_epoch)
     return list(store.get_artifacts_by_context(latest.id))
-
-
-def _component_of(artifact: Any, pipeline_root: str) -> str:
-    relative = os.path.relpath(artifact.uri, pipeline_root)
-    return relative.split(os.sep, 1)[0]
 
 
 def _int_property(artifact: Any, name: str) -> int | None:
@@ -61,24 +48,24 @@ def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
                     model_names: list[str]) -> list[ModelResult]:
     """Per model: accuracy, size, blessings and where it was pushed, from the latest run in `metadata_path`."""
     by_component: dict[str, list[Any]] = {}
-    for artifact in _latest_run_artifacts(_store(metadata_path), pipeline_name):
-        by_component.setdefault(_component_of(artifact, pipeline_root), []).append(artifact)
+    for artifact in _latest_run_artifacts(open_store(metadata_path), pipeline_name):
+        by_component.setdefault(component_of(artifact.uri, pipeline_root), []).append(artifact)
     results = []
     for name in model_names:
         result = ModelResult(name)
-        for artifact in by_component.get(f"Evaluator_{name}", []):
+        for artifact in by_component.get(component_id(EVALUATOR, name), []):
             if _int_property(artifact, "blessed") is not None:
                 result.evaluator_blessed = bool(_int_property(artifact, "blessed"))
             elif os.path.exists(os.path.join(artifact.uri, "validations.tfrecord")):
                 result.evaluator_failures = evaluator_failures(artifact.uri)
-        for artifact in by_component.get(f"TFLite_{name}", []):
+        for artifact in by_component.get(component_id(TFLITE, name), []):
             if _int_property(artifact, "blessed") is not None:
                 result.tflite_blessed = bool(_int_property(artifact, "blessed"))
             report_path = os.path.join(artifact.uri, REPORT_FILE)
             if os.path.exists(report_path):
                 with open(report_path, encoding="utf-8") as handle:
                     _fill_from_report(result, json.load(handle))
-        for artifact in by_component.get(f"Pusher_{name}", []):
+        for artifact in by_component.get(component_id(PUSHER, name), []):
             if _int_property(artifact, "pushed") == 1:
                 destination = artifact.custom_properties.get("pushed_destination")
                 result.pushed_path = destination.string_value if destination else None

@@ -5,7 +5,7 @@ Each AutoGraph setting runs in a fresh Python process (AutoGraph's rules and its
 process): MobileNet V1 or V2, built by the pipeline's own builder and fit by `training.train_model` on random
 images, then saved with the serving signature the TFLite step reads.
 
-    python -m pipeline.bench.trainer_cost [--architecture v1] [--size 32] [--examples 96] [--batch-size 16]
+    python -m bench.trainer_cost [--architecture v1] [--size 32] [--examples 96] [--batch-size 16]
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import Any
 
-from pipeline.run_summary import render_table
+from pipeline.reporting.run_summary import render_table
 
 ALPHAS = {"v1": 0.25, "v2": 0.35}
 
@@ -67,7 +67,7 @@ def measure(architecture: str, size: int, examples: int, batch_size: int) -> lis
     """One fresh process per AutoGraph setting: converting tf_keras (TensorFlow's default), then exempted."""
     rows = []
     for exempt in (False, True):
-        command = [sys.executable, "-m", "pipeline.bench.trainer_cost", "--child", "--architecture", architecture,
+        command = [sys.executable, "-m", "bench.trainer_cost", "--child", "--architecture", architecture,
                    "--size", str(size), "--examples", str(examples), "--batch-size", str(batch_size)]
         if exempt:
             command.append("--exempt")

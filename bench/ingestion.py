@@ -2,7 +2,7 @@
 
 The ingest part is the real pipeline from `create_pipeline`, run partially up to Transform (TFX partial run:
 ImageExampleGen, ImportSchemaGen, Transform), so no component is built a second way. Each measurement runs in a
-fresh process with a fresh home (`python -m pipeline.bench.ingestion ...`), and the parent samples the peak
+fresh process with a fresh home (`python -m bench.ingestion ...`), and the parent samples the peak
 resident memory of that process and its Beam workers.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pipeline.bench import memory
+from bench import memory
 
 INGEST_COMPONENTS = ("ImageExampleGen", "Transform")
 LAST_NODE = "Transform"
@@ -28,13 +28,14 @@ def run_ingest_only(data: str, home: str, workers: int, overrides: list[str]) ->
     from tfx import v1 as tfx
     from tfx.orchestration.pipeline import RunOptions
 
-    from pipeline import config as config_lib, local_runner, progress
+    from pipeline import config as config_lib, local_runner
     from pipeline.pipeline import create_pipeline
+    from pipeline.reporting import progress
 
     config = config_lib.load_config(None, [*overrides, f"data.root={data}", f"pipeline.home={home}",
                                            f"registry.root={os.path.join(home, 'registry')}",
                                            f"beam.direct_num_workers={workers}"])
-    paths = local_runner.localize(config)
+    config, paths = local_runner.localize(config)
     paths.home.mkdir(parents=True, exist_ok=True)
     pipeline = create_pipeline(
         config, pipeline_root=paths.pipeline_root,
@@ -49,7 +50,7 @@ def measure(data: str, images: int, workers: int, home: str | Path, overrides: l
     home = Path(home)
     home.mkdir(parents=True, exist_ok=True)
     result_path = home / "timings.json"
-    command = [sys.executable, "-m", "pipeline.bench.ingestion", "--data", data, "--home", str(home),
+    command = [sys.executable, "-m", "bench.ingestion", "--data", data, "--home", str(home),
                "--workers", str(workers), "--result", str(result_path)]
     for override in overrides:
         command += ["--set", override]

@@ -12,15 +12,14 @@ Each (size, recipe) trains in a fresh Python process, so the first epoch's cost 
 Both read the folder as the pipeline does (`bench/baseline.py`: the image checks, the hash split on the file name,
 the Transform's resize) and train with the Trainer's `train_model` and network builders; accuracy is the kept
 (after) or last (before) model's top-1 on the eval split. Bytes per transformed example come from
-`pipeline.bench.example_bytes` on up to 200 of the images.
+`bench.example_bytes` on up to 200 of the images.
 
-    python -m pipeline.bench.recipe DATA --sizes 96 224 [--config FILE] [--set model.architectures=v2]
+    python -m bench.recipe DATA --sizes 96 224 [--config FILE] [--set model.architectures=v2]
         [--recipes before after] [--json OUT]
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import statistics
@@ -30,8 +29,8 @@ import tempfile
 import time
 from typing import Any
 
-from pipeline.config import PHOTO_PROFILE, REPO_ROOT
-from pipeline.run_summary import render_table
+from pipeline.config import PHOTO_PROFILE
+from pipeline.reporting.run_summary import render_table
 
 RECIPES = ("before", "after")
 BEFORE = ["data.validation_fraction=0", "data.example_jpeg_quality=0", "model.bn_momentum=0.999",
@@ -39,17 +38,10 @@ BEFORE = ["data.validation_fraction=0", "data.example_jpeg_quality=0", "model.bn
 """What the `before` recipe sets on top of the same config file (its batch size, epochs and learning rate)."""
 
 
-def _baseline_script() -> Any:
-    """`bench/baseline.py`, the plain script that reads a folder exactly as the pipeline's steps do."""
-    spec = importlib.util.spec_from_file_location("baseline", REPO_ROOT / "bench" / "baseline.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: list[str]) -> dict[str, Any]:
     """In this (child) process: load the folder at `size`, train with `recipe`, score on eval."""
-    baseline = _baseline_script()
+    from bench import baseline
+
     import numpy as np
     import tensorflow as tf
 
@@ -97,7 +89,7 @@ def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: 
 
 def _bytes(data: str, sizes: list[int], jpeg_quality: int) -> dict[int, dict[str, Any]]:
     """Bytes per example on disk at each size (raw, uint8 and JPEG now, float32 before), on up to 200 images."""
-    from pipeline.bench import example_bytes
+    from bench import example_bytes
 
     files = example_bytes.image_list(data, 200)
     with tempfile.TemporaryDirectory() as scratch:
@@ -113,7 +105,7 @@ def measure(data: str, sizes: list[int], config_file: str, overrides: list[str],
     rows, example_bytes = [], _bytes(data, sizes, jpeg_quality)
     for size in sizes:
         for recipe in recipes:
-            command = [sys.executable, "-m", "pipeline.bench.recipe", data, "--child", recipe, "--sizes", str(size),
+            command = [sys.executable, "-m", "bench.recipe", data, "--child", recipe, "--sizes", str(size),
                        "--config", config_file, *[arg for item in overrides for arg in ("--set", item)]]
             started = time.monotonic()
             out = subprocess.run(command, capture_output=True, text=True, check=False,
@@ -144,7 +136,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the before/after table (and write the rows as JSON with --json)."""
-    parser = argparse.ArgumentParser(prog="python -m pipeline.bench.recipe", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.recipe", description=__doc__.split("\n\n")[0])
     parser.add_argument("data", help="folder of class sub-folders of images")
     parser.add_argument("--sizes", type=int, nargs="+", default=[96, 224])
     parser.add_argument("--config", default=str(PHOTO_PROFILE), help="the `after` recipe (default: %(default)s)")

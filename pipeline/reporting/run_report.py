@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Sequence
 
 from components.contracts import REPORT_FILE, REPORT_MARKDOWN_FILE, REPORT_PICTURE_FILE
-from pipeline.progress import ComponentTiming
-from pipeline.run_summary import ModelResult, results_table, timings_table
+from pipeline.reporting.progress import ComponentTiming
+from pipeline.reporting.run_summary import ModelResult, results_table, timings_table
 
 REPORTS_DIR = "reports"
 

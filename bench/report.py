@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline.bench.targets import TARGETS
+from bench.targets import TARGETS
 
 RESULTS_JSON = "results.json"
 RESULTS_MARKDOWN = "results.md"

@@ -1,0 +1,1 @@
+"""The subcommands of `mobilenet-pipeline` (the front door, `pipeline/cli.py`, parses and dispatches)."""

@@ -1,0 +1,1 @@
+"""The curated data schema, `schema.pbtxt` (installed with the package; `pipeline.config.DEFAULT_SCHEMA`)."""

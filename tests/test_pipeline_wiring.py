@@ -1,0 +1,86 @@
+"""`create_pipeline`'s wiring without running it: the nodes and their ids, what each per-model step reads, the
+parameters the TFLite step gets from the config, and the component ids' round trip."""
+import json
+
+import pytest
+
+from pipeline import component_ids
+from pipeline.config import load_config
+from pipeline.pipeline import create_pipeline
+
+UPSTREAM = ["ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform"]
+
+
+def _pipeline(*overrides: str):
+    config = load_config(None, ["data.root=/data/images", "registry.root=/models", *overrides])
+    return config, create_pipeline(config, "/pipeline-root")
+
+
+def _inputs(node) -> dict[str, str]:
+    """Input key -> id of the node whose output it reads."""
+    return {key: channel.producer_component_id for key, channel in node.inputs.items()}
+
+
+def test_one_chain_per_architecture_after_the_shared_upstream():
+    config, pipeline = _pipeline("model.architectures=v1,v2")
+    ids = [node.id for node in pipeline.components]
+    per_model = [component_ids.component_id(kind, config.model_name(architecture))
+                 for architecture in ("v1", "v2") for kind in component_ids.PER_MODEL_KINDS]
+    assert sorted(ids) == sorted(UPSTREAM + per_model) and len(ids) == len(set(ids))
+    assert per_model[:4] == ["Trainer_mobilenet_v1", "Evaluator_mobilenet_v1", "TFLite_mobilenet_v1",
+                             "Pusher_mobilenet_v1"]
+
+
+def test_each_step_reads_its_own_chain_and_the_pusher_waits_for_both_blessings():
+    _, pipeline = _pipeline("model.architectures=v1,v2")
+    nodes = {node.id: node for node in pipeline.components}
+    assert _inputs(nodes["Trainer_mobilenet_v2"]) == {"examples": "Transform", "transform_graph": "Transform",
+                                                      "schema": "ImportSchemaGen"}
+    assert _inputs(nodes["Evaluator_mobilenet_v2"]) == {"examples": "Transform", "model": "Trainer_mobilenet_v2"}
+    assert _inputs(nodes["TFLite_mobilenet_v2"]) == {"model": "Trainer_mobilenet_v2", "examples": "Transform",
+                                                     "transform_graph": "Transform"}
+    assert _inputs(nodes["Pusher_mobilenet_v2"]) == {"model": "TFLite_mobilenet_v2",
+                                                     "model_blessing": "Evaluator_mobilenet_v2",
+                                                     "tflite_blessing": "TFLite_mobilenet_v2"}
+
+
+def test_the_tflite_step_gets_the_configs_modes_gates_and_registry():
+    config, pipeline = _pipeline("model.architectures=v1", "tflite.quantization=float32,int8",
+                                 "gates.max_model_bytes=123456", "gates.baseline_channel=staging")
+    (tflite,) = [node for node in pipeline.components if node.id == "TFLite_mobilenet_v1"]
+    parameters = tflite.exec_properties
+    assert json.loads(parameters["quantization"]) == ["float32", "int8"]
+    assert json.loads(parameters["gates"])["max_model_bytes"] == 123456
+    assert parameters["registry_root"] == "/models" and parameters["baseline_channel"] == "staging"
+    assert parameters["model_name"] == "mobilenet_v1" and parameters["architecture"] == "mobilenet_v1"
+
+
+def test_the_beam_args_follow_the_runner():
+    _, pipeline = _pipeline("beam.direct_running_mode=multi_processing", "beam.direct_num_workers=2")
+    assert pipeline.beam_pipeline_args == ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
+                                           "--direct_num_workers=2"]
+
+
+@pytest.mark.parametrize("kind", component_ids.PER_MODEL_KINDS)
+def test_a_component_id_reads_back_as_its_model(kind):
+    node_id = component_ids.component_id(kind, "mobilenet_v1")
+    assert component_ids.model_of(node_id, kind) == "mobilenet_v1"
+    other = next(k for k in component_ids.PER_MODEL_KINDS if k != kind)
+    assert component_ids.model_of(node_id, other) is None
+    assert component_ids.model_of("Transform", kind) is None
+
+
+def test_an_unknown_step_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown per-model step 'Trainr'"):
+        component_ids.component_id("Trainr", "mobilenet_v1")
+
+
+@pytest.mark.parametrize("spec_module, spec_class", [("components.tflite.spec", "TFLiteQuantizeValidateSpec"),
+                                                     ("components.registry.spec", "RegistryPusherSpec")])
+def test_each_component_spec_owns_exactly_the_keys_it_declares(spec_module, spec_class):
+    import importlib
+
+    module = importlib.import_module(spec_module)
+    spec = getattr(module, spec_class)
+    keys = {value for name, value in vars(module).items() if name.endswith("_KEY")}
+    assert keys == set(spec.PARAMETERS) | set(spec.INPUTS) | set(spec.OUTPUTS)
