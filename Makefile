@@ -90,7 +90,8 @@ test: setup
 test-quick: setup
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not slow" --durations=10 tests
 
-# Benchmark (issue #6): writes bench/results/results.{json,md} and plots (bench/results/work/ holds its runs); `ARGS=--quick` for a smoke test.
+# Benchmark (issue #6): writes bench/results/results.{json,md} and plots (bench/results/work/ holds its runs);
+# `ARGS=--quick` for a smoke test.
 bench: setup
 	$(PY) -m bench $(ARGS)
 

@@ -10,7 +10,8 @@
    and on the photo set, and post-training int8 by number of calibration examples;
 6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
 7. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
-   photos) with 1 and 2 DirectRunner workers;
+   photos) with 1 and 2 DirectRunner workers and on the portable path, with each step's peak RSS; then the
+   Reshuffle that makes ExampleGen's memory grow, measured alone (`bench.shuffle_memory`);
 8. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
 """
 from __future__ import annotations
@@ -26,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import quantization
+from bench import quantization, shuffle_memory
 from components.contracts import QUANTIZATION_MODES
 from pipeline.config import DEMO_PROFILE, PHOTO_PROFILE, load_config
 
@@ -34,6 +35,8 @@ log = logging.getLogger("mobilenet.bench")
 THREADS = (1, 2)
 FIXED_COST_PER_CLASS = 4
 TARGET_STATUS = {True: "met", False: "NOT met", None: "not measured"}
+SHUFFLE_BYTES = 60_000
+"""Bytes per element of the Reshuffle study: about one 224 px image as ImageExampleGen stores it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,13 +52,14 @@ class Sizes:
     photo_per_class: int = 300
     photo_overrides: tuple[str, ...] = ("model.input_size=96", "train.epochs=8")
     calibration_counts: tuple[int, ...] = quantization.COUNTS
+    shuffle_elements: tuple[int, int] = (5000, 20000)
 
 
 FULL = Sizes(per_class=300, epochs=5, latency_runs=200, ingestion_per_class=(500, 2000))
 QUICK = Sizes(per_class=30, epochs=1, latency_runs=20, ingestion_per_class=(20, 80),
               extra_overrides=("train.batch_size=32", "tflite.representative_examples=16", "tflite.latency_runs=10"),
               photo_per_class=10, photo_overrides=("model.input_size=32", "train.epochs=1"),
-              calibration_counts=quantization.QUICK_COUNTS)
+              calibration_counts=quantization.QUICK_COUNTS, shuffle_elements=(200, 800))
 
 
 DEFAULT_OUT = "bench/results"
@@ -204,16 +208,21 @@ def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str],
     return results
 
 
-def _ingestion(work: Path, sizes: Sizes, overrides: list[str]) -> tuple[list[dict[str, Any]], dict[str, float]]:
+def _ingestion(work: Path, sizes: Sizes,
+               overrides: list[str]) -> tuple[list[dict[str, Any]], dict[str, float], list[dict[str, Any]]]:
+    """DirectRunner rows (1 and 2 workers), the marginal images/s per worker count, and the portable path's rows."""
     from bench import ingestion, runs
 
-    rows = []
+    rows, portable = [], []
     for per_class in sizes.ingestion_per_class:
         data, images = ensure_demo_data(work / "data", per_class, sizes.ingestion_image_size)
         for workers in (1, 2):
             log.info("ingestion: %d images, %d DirectRunner worker(s)", images, workers)
             home = runs.fresh_dir(work / "ingestion" / f"{images}-images-{workers}-workers")
             rows.append(ingestion.measure(data, images, workers, home, overrides))
+        log.info("ingestion: %d images, portable path (job service and external worker pool)", images)
+        home = runs.fresh_dir(work / "ingestion" / f"{images}-images-portable")
+        portable.append(ingestion.measure(data, images, 1, home, overrides, portable=True))
     marginal = {}
     for workers in (1, 2):
         small, large = sorted((r for r in rows if r["workers"] == workers), key=lambda r: r["images"])
@@ -221,7 +230,7 @@ def _ingestion(work: Path, sizes: Sizes, overrides: list[str]) -> tuple[list[dic
                          - small["example_gen_seconds"] - small["transform_seconds"])
         if extra_seconds > 0:
             marginal[str(workers)] = round((large["images"] - small["images"]) / extra_seconds, 1)
-    return rows, marginal
+    return rows, marginal, portable
 
 
 def _machine() -> dict[str, Any]:
@@ -256,6 +265,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
                     "ingestion_image_size": sizes.ingestion_image_size,
                     "threads": list(THREADS), "overrides": common},
         "models": [], "variants": [], "fixed_cost": None, "int8": [], "size_sweep": [], "ingestion": [],
+        "ingestion_portable": [], "shuffle_memory": [],
         "step_seconds": {},
     }
     for name, settings, variant_overrides in ([] if args.skip_variants else all_variants):
@@ -292,8 +302,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["step_seconds"]["size_sweep"] = round(time.monotonic() - started, 1)
     if not args.skip_ingestion:
         started = time.monotonic()
-        results["ingestion"], results["ingestion_marginal_images_per_second"] = _ingestion(
-            work, sizes, [f"model.input_size={args.input_sizes[0]}", *args.overrides])
+        (results["ingestion"], results["ingestion_marginal_images_per_second"],
+         results["ingestion_portable"]) = _ingestion(work, sizes, [f"model.input_size={args.input_sizes[0]}",
+                                                                   *args.overrides])
+        log.info("ingestion memory: a Reshuffle on the DirectRunner, without TFX, at %s elements of %d bytes",
+                 " and ".join(str(count) for count in sizes.shuffle_elements), SHUFFLE_BYTES)
+        results["shuffle_memory"] = shuffle_memory.study(list(sizes.shuffle_elements), SHUFFLE_BYTES,
+                                                         shuffle_memory.MODES, work / "shuffle-memory")
         results["step_seconds"]["ingestion"] = round(time.monotonic() - started, 1)
     results["targets"], results["target_details"] = targets.compute_targets(
         results["models"], {v["variant"]: v["wall_ratio"] for v in results["variants"]}, results["ingestion"],

@@ -16,7 +16,7 @@ from typing import Any
 from PIL import Image
 
 from components.ingestion import image_files
-from pipeline.reporting.run_summary import render_table
+from pipeline.reporting.tables import text_table
 
 
 def _gzip_bytes(path: str, examples: list[Any]) -> int:
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     headers = ["size", "images", "larger", "raw B/ex", "uint8 B/ex", f"jpeg q{args.jpeg_quality} B/ex",
                "float32 B/ex", "uint8/pixels", "uint8/raw", "jpeg/raw", "uint8/raw, larger", "jpeg/raw, larger",
                "float32/uint8"]
-    sys.stdout.write(render_table(headers, [[
+    sys.stdout.write(text_table(headers, [[
         r["input_size"], r["examples"], r["larger_examples"], f"{r['raw_bytes_per_example']:,.0f}",
         f"{r['uint8_bytes_per_example']:,.0f}", f"{r['jpeg_bytes_per_example']:,.0f}",
         f"{r['float32_bytes_per_example']:,.0f}", r["uint8_over_pixels"], r["uint8_over_raw"], r["jpeg_over_raw"],

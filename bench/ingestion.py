@@ -1,9 +1,11 @@
-"""Ingestion scaling: ImageExampleGen + Transform alone, on DirectRunner with a given number of workers.
+"""Ingestion scaling: ImageExampleGen + Transform alone, on the DirectRunner with a given number of workers or on
+the portable path (job service and external worker pool started for the run, pipeline/portable_services.py).
 
-The ingest part is the real pipeline from `create_pipeline`, run partially up to Transform (TFX partial run:
-ImageExampleGen, ImportSchemaGen, Transform), so no component is built a second way. Each measurement runs in a
-fresh process with a fresh home (`python -m bench.ingestion ...`), and the parent samples the peak
-resident memory of that process and its Beam workers.
+The ingest part is the real pipeline from `create_pipeline`, run partially (TFX partial run), so no component is
+built a second way. Each measurement runs two fresh processes on a fresh home (`python -m bench.ingestion ...`):
+one up to ImageExampleGen, then one up to Transform that takes ImageExampleGen from the cache, and the parent
+samples the peak resident memory of each process and everything it starts (Beam workers, the portable services),
+so each step has its own peak.
 """
 from __future__ import annotations
 
@@ -19,12 +21,14 @@ from typing import Any
 from bench import memory
 
 INGEST_COMPONENTS = ("ImageExampleGen", "Transform")
-LAST_NODE = "Transform"
+PORTABLE = ("beam.runner=PortableRunner", "beam.local_services=true")
+"""The overrides of the portable path's rows."""
 log = logging.getLogger("mobilenet.bench")
 
 
-def run_ingest_only(data: str, home: str, workers: int, overrides: list[str]) -> list[dict[str, Any]]:
-    """Run the pipeline up to Transform with `workers` DirectRunner workers; returns the component timings."""
+def run_ingest_only(data: str, home: str, workers: int, overrides: list[str], last_node: str) -> list[dict[str, Any]]:
+    """Run the pipeline up to `last_node` with `workers` DirectRunner workers (or the runner `overrides` set);
+    returns the component timings."""
     from tfx import v1 as tfx
     from tfx.orchestration.pipeline import RunOptions
 
@@ -37,37 +41,49 @@ def run_ingest_only(data: str, home: str, workers: int, overrides: list[str]) ->
                                            f"beam.direct_num_workers={workers}"])
     config, paths = local_runner.localize(config)
     paths.home.mkdir(parents=True, exist_ok=True)
-    pipeline = create_pipeline(
-        config, pipeline_root=paths.pipeline_root,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata))
-    with progress.capture_output(paths.new_log()) as terminal, progress.report_progress(terminal) as reporter:
-        tfx.orchestration.LocalDagRunner().run(pipeline, run_options=RunOptions(to_nodes=[LAST_NODE]))
+    with local_runner.beam_services(config, paths) as (config, _):
+        pipeline = create_pipeline(
+            config, pipeline_root=paths.pipeline_root,
+            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata))
+        with progress.capture_output(paths.new_log()) as terminal, progress.report_progress(terminal) as reporter:
+            tfx.orchestration.LocalDagRunner().run(pipeline, run_options=RunOptions(to_nodes=[last_node]))
     return [dataclasses.asdict(timing) for timing in reporter.timings]
 
 
-def measure(data: str, images: int, workers: int, home: str | Path, overrides: list[str]) -> dict[str, Any]:
-    """Throughput (images/s over ImageExampleGen + Transform) and peak RSS of one ingest-only run."""
-    home = Path(home)
-    home.mkdir(parents=True, exist_ok=True)
-    result_path = home / "timings.json"
+def _run_step(data: str, workers: int, home: Path, overrides: list[str], last_node: str) -> tuple[float, float, int]:
+    """One child process up to `last_node`: that step's seconds, the process's seconds and its tree's peak RSS."""
+    result_path = home / f"timings-{last_node}.json"
     command = [sys.executable, "-m", "bench.ingestion", "--data", data, "--home", str(home),
-               "--workers", str(workers), "--result", str(result_path)]
+               "--workers", str(workers), "--result", str(result_path), "--to", last_node]
     for override in overrides:
         command += ["--set", override]
     measured = memory.run_measured(command, home / "stdout.log", env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
     if measured.returncode != 0:
-        raise RuntimeError(f"ingest-only run failed ({measured.returncode}); see {home / 'stdout.log'} and "
-                           f"{home / 'logs'}")
+        raise RuntimeError(f"ingest-only run up to {last_node} failed ({measured.returncode}); see "
+                           f"{home / 'stdout.log'} and {home / 'logs'}")
     seconds = {t["component"]: t["seconds"] for t in json.loads(result_path.read_text(encoding="utf-8"))}
-    work = sum(seconds[name] for name in INGEST_COMPONENTS)
-    row = {"images": images, "workers": workers,
-           "example_gen_seconds": round(seconds["ImageExampleGen"], 2),
-           "transform_seconds": round(seconds["Transform"], 2),
-           "images_per_second": round(images / work, 1), "process_seconds": round(measured.seconds, 1),
-           "peak_rss_bytes": measured.peak_rss_bytes}
-    log.info("    %d images, %d worker(s): ExampleGen %.1f s, Transform %.1f s, %.0f images/s, peak RSS %.0f MB",
-             images, workers, row["example_gen_seconds"], row["transform_seconds"], row["images_per_second"],
-             measured.peak_rss_bytes / 1e6)
+    return seconds[last_node], measured.seconds, measured.peak_rss_bytes
+
+
+def measure(data: str, images: int, workers: int, home: str | Path, overrides: list[str],
+            portable: bool = False) -> dict[str, Any]:
+    """Throughput (images/s over ImageExampleGen + Transform) and the peak RSS of each step, on the DirectRunner
+    with `workers` workers or, with `portable`, on the portable path."""
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    overrides = [*overrides, *(PORTABLE if portable else ())]
+    example_gen, example_gen_process, example_gen_peak = _run_step(data, workers, home, overrides, "ImageExampleGen")
+    transform, transform_process, transform_peak = _run_step(data, workers, home, overrides, "Transform")
+    row = {"images": images, "runner": "PortableRunner" if portable else "DirectRunner",
+           "workers": "pool" if portable else workers,
+           "example_gen_seconds": round(example_gen, 2), "transform_seconds": round(transform, 2),
+           "images_per_second": round(images / (example_gen + transform), 1),
+           "process_seconds": round(example_gen_process + transform_process, 1),
+           "example_gen_peak_rss_bytes": example_gen_peak, "transform_peak_rss_bytes": transform_peak,
+           "peak_rss_bytes": max(example_gen_peak, transform_peak)}
+    log.info("    %d images, %s: ExampleGen %.1f s (peak %.0f MB), Transform %.1f s (peak %.0f MB), %.0f images/s",
+             images, "portable path" if portable else f"{workers} DirectRunner worker(s)", example_gen,
+             example_gen_peak / 1e6, transform, transform_peak / 1e6, row["images_per_second"])
     return row
 
 
@@ -78,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--home", required=True)
     parser.add_argument("--workers", type=int, required=True)
     parser.add_argument("--result", required=True)
+    parser.add_argument("--to", default="Transform", choices=INGEST_COMPONENTS, help="the last step to run")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     args = parser.parse_args(argv)
-    timings = run_ingest_only(args.data, args.home, args.workers, args.overrides)
+    timings = run_ingest_only(args.data, args.home, args.workers, args.overrides, args.to)
     Path(args.result).write_text(json.dumps(timings, indent=2), encoding="utf-8")
     return 0
 

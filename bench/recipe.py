@@ -30,7 +30,7 @@ import time
 from typing import Any
 
 from pipeline.config import PHOTO_PROFILE
-from pipeline.reporting.run_summary import render_table
+from pipeline.reporting.tables import text_table
 
 RECIPES = ("before", "after")
 BEFORE = ["data.validation_fraction=0", "data.example_jpeg_quality=0", "model.bn_momentum=0.999",
@@ -127,7 +127,7 @@ def table(rows: list[dict[str, Any]]) -> str:
     """The rows as the README's table (`watched`: the split the epoch was scored on, eval before, validation after)."""
     header = ["size", "recipe", "eval accuracy", "kept epoch", "epoch 1 s", "later epochs s (median)",
               "bytes / transformed example", "bytes / raw example", "watched accuracy by epoch"]
-    return render_table(header, [[
+    return text_table(header, [[
         str(row["size"]), row["recipe"], f"{row['eval_accuracy']:.3f}", f"{row['kept_epoch']} of {len(row['epochs'])}",
         f"{row['epochs'][0]['seconds']:.1f}", f"{statistics.median(e['seconds'] for e in row['epochs'][1:]):.1f}",
         f"{row['transformed_bytes_per_example']:,}", f"{row['raw_bytes_per_example']:,}",

@@ -174,19 +174,37 @@ def _yes_no(value: bool | None) -> str | None:
     return None if value is None else "yes" if value else "**no**"
 
 
+def _ingestion_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
+    return [[r["images"], r.get("runner", "DirectRunner"), r["workers"], r["example_gen_seconds"],
+             r["transform_seconds"], r["images_per_second"], _mb(r.get("example_gen_peak_rss_bytes")),
+             _mb(r.get("transform_peak_rss_bytes")), _mb(r["peak_rss_bytes"]), r["process_seconds"]] for r in rows]
+
+
+def _shuffle_memory_lines(rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    from bench import shuffle_memory
+
+    return ["Where the memory goes: the same Reshuffle ExampleGen ends with, alone on the DirectRunner (no TFX, "
+            f"`python -m bench.shuffle_memory`), elements of {rows[0]['bytes']:,} bytes:", "", "```",
+            shuffle_memory.table(rows), "```", ""]
+
+
 def _ingestion_section(results: dict[str, Any]) -> list[str]:
     ingestion = results.get("ingestion") or []
     if not ingestion:
         return ["## Ingestion scaling", "", "Not measured (--skip-ingestion).", ""]
-    rows = [[r["images"], r["workers"], r["example_gen_seconds"], r["transform_seconds"], r["images_per_second"],
-             _mb(r["peak_rss_bytes"]), r["process_seconds"]] for r in ingestion]
+    rows = _ingestion_rows(ingestion + (results.get("ingestion_portable") or []))
     marginal = results.get("ingestion_marginal_images_per_second") or {}
-    return ["## Ingestion scaling (ImageExampleGen + Transform, DirectRunner multi_processing)", "",
-            "images/s = images / (ExampleGen + Transform seconds); peak RSS over the process and its Beam workers.",
-            "", markdown_table(["images", "workers", "ExampleGen (s)", "Transform (s)", "images/s", "peak RSS (MB)",
-                                "process (s)"], rows), "",
+    return ["## Ingestion scaling (ImageExampleGen + Transform; DirectRunner multi_processing, and the portable path)",
+            "", "images/s = images / (ExampleGen + Transform seconds); each step's peak RSS is over its own process "
+            "and everything it starts (Beam workers; the job service and worker pool on the portable path).",
+            "", markdown_table(["images", "runner", "workers", "ExampleGen (s)", "Transform (s)", "images/s",
+                                "ExampleGen peak (MB)", "Transform peak (MB)", "peak RSS (MB)", "process (s)"],
+                               rows), "",
             "Marginal rate between the two sizes (start-up cost removed): "
             + (", ".join(f"{w} worker(s): {v} images/s" for w, v in marginal.items()) or "-"), "",
+            *_shuffle_memory_lines(results.get("shuffle_memory") or []),
             f"![ingestion]({INGESTION_PLOT})", ""]
 
 

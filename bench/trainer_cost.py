@@ -18,7 +18,7 @@ import tempfile
 import time
 from typing import Any
 
-from pipeline.reporting.run_summary import render_table
+from pipeline.reporting.tables import text_table
 
 ALPHAS = {"v1": 0.25, "v2": 0.35}
 
@@ -96,10 +96,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(render_table(["autograph", "epoch 1 s", "epoch 2 s"],
+    print(text_table(["autograph", "epoch 1 s", "epoch 2 s"],
                        [[row["autograph"], str(row["epoch_1_s"]), str(row["epoch_2_s"])] for row in rows]))
     print()
-    print(render_table(["autograph", "call traces", "save s", "tf.saved_model.load s"],
+    print(text_table(["autograph", "call traces", "save s", "tf.saved_model.load s"],
                        [[row["autograph"], "saved" if traces else "not saved", str(row[f"save_traces_{traces}"][0]),
                          str(row[f"save_traces_{traces}"][1])] for row in rows for traces in (True, False)]))
 

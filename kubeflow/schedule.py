@@ -166,11 +166,11 @@ def _when(value: datetime.datetime | None) -> str:
 
 def runs_table(runs: list[Any]) -> str:
     """Runs (kfp_server_api V2beta1Run) as an aligned text table, one line per run."""
+    from pipeline.reporting.tables import text_table
+
     if not runs:
         return "no runs"
     header = ("run id", "name", "state", "created", "finished")
     rows = [(run.run_id or "", run.display_name or "", run.state or "", _when(run.created_at), _when(run.finished_at))
             for run in runs]
-    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
-                     for row in [header] + rows)
+    return text_table(header, rows, rule=False)

@@ -15,6 +15,7 @@ from components.contracts import TRANSFORMED_EXAMPLES_SIGNATURE
 from components.ingestion import image_files
 from components.ingestion.executor import ImageFolderExecutor, make_custom_config, output_split_config
 from components.registry.component import RegistryPusher
+from components.tflite import spec as tflite_spec
 from components.tflite.component import TFLiteQuantizeValidate
 from components.transform import preprocessing
 from pipeline.component_ids import EVALUATOR, PUSHER, TFLITE, TRAINER, component_id
@@ -126,9 +127,9 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
         baseline_channel=config.gates.baseline_channel,
     ).with_id(component_id(TFLITE, name))
     pusher = RegistryPusher(
-        model=tflite.outputs["tflite_model"],
+        model=tflite.outputs[tflite_spec.TFLITE_MODEL_KEY],
         model_blessing=evaluator.outputs["blessing"],
-        tflite_blessing=tflite.outputs["blessing"],
+        tflite_blessing=tflite.outputs[tflite_spec.BLESSING_KEY],
         registry_root=registry_root,
         model_name=name,
     ).with_id(component_id(PUSHER, name))

@@ -271,6 +271,17 @@ def run_registry_cli(registry: Registry, capsys, *argv: str) -> tuple[int, str, 
     return code, out, err
 
 
+# Processes
+
+def alive(pid: int) -> bool:
+    """Whether process `pid` is running (a zombie, or a process gone meanwhile, is not)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
 
 # A non-editable install of the project
 

@@ -44,8 +44,8 @@ def runs(tmp_path_factory):
               *TINY_RUN, "--set", f"train.epochs={EPOCHS}"]
     first = _run_installed(bin_dir, root, "mobilenet-pipeline", *common)
     second = _run_installed(bin_dir, root, "mobilenet-pipeline", *common, "--set", "gates.max_model_bytes=1000")
-    where = _run_installed(bin_dir, root, "python", "-c", "import json, pipeline.config as c; print(json.dumps([c.__file__, "
-                           "str(c.DEFAULT_SCHEMA), c.DEFAULT_SCHEMA.is_file(), c.DEMO_PROFILE.is_file()]))")
+    where = _run_installed(bin_dir, root, "python", "-c", "import json, pipeline.config as c; print(json.dumps(["
+                           "c.__file__, str(c.DEFAULT_SCHEMA), c.DEFAULT_SCHEMA.is_file(), c.DEMO_PROFILE.is_file()]))")
     return {"first": first, "second": second, "root": root, "venv": root / "venv", "where": where}
 
 
@@ -199,7 +199,9 @@ def test_android_runtimes_reach_the_pipelines_accuracy(runs, runtime, tmp_path):
         truth = np.array([labels.index(label) for label in names])
         predicted = np.argmax(classify(runtime, version / "model.tflite", images, tmp_path)["scores"], axis=1)
         accuracy = float(np.mean(predicted == truth))
-        pipeline = json.loads((version / "manifest.json").read_text())["tflite_accuracy"]
+        manifest = json.loads((version / "manifest.json").read_text())
+        assert manifest["eval_examples"] == len(images)
+        pipeline = manifest["tflite_accuracy"]
         assert abs(accuracy - pipeline) <= 2 / len(images) + 1e-9, (
             f"{runtime} {name}: {accuracy:.3f} on {len(images)} images, the pipeline measured {pipeline:.3f}")
         assert accuracy >= ACCURACY_FLOOR, f"{runtime} {name}: {accuracy:.3f}"

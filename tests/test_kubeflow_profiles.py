@@ -1,8 +1,9 @@
-"""Beam profiles for Dataflow, Flink and Spark: loaded as configs, they reach every Beam step's arguments."""
+"""Beam profiles for Dataflow, Flink, Spark and the portable path: loaded as configs, they reach every Beam step's
+arguments; the portable runner's settings are checked."""
 import pytest
 from apache_beam.options import pipeline_options
 
-from pipeline.config import REPO_ROOT, load_config
+from pipeline.config import REPO_ROOT, ConfigError, load_config
 from pipeline.pipeline import beam_pipeline_args
 
 PROFILES = REPO_ROOT / "pipeline" / "profiles"
@@ -25,6 +26,7 @@ def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, o
     assert getattr(options.view_as(options_class), option) == expected
     if profile != "dataflow":
         assert options.view_as(pipeline_options.PortableOptions).environment_type == "EXTERNAL"
+        assert options.view_as(pipeline_options.PortableOptions).job_server_timeout == 600
 
 
 def test_local_default_of_unknown_size_stays_direct_runner_multi_processing():
@@ -54,3 +56,36 @@ def test_the_photo_profile_loads_and_reaches_the_trainer():
 def test_local_default_runs_a_small_folder_in_memory():
     assert beam_pipeline_args(load_config(), example_count=120) == [
         "--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+
+
+def test_the_portable_profile_starts_local_services_and_needs_no_endpoint():
+    config = load_config(str(PROFILES / "portable.yaml"))
+    assert config.beam.runner == "PortableRunner" and config.beam.local_services
+    assert beam_pipeline_args(config) == ["--runner=PortableRunner"]
+
+
+def test_the_portable_runner_without_local_services_needs_a_job_endpoint():
+    with pytest.raises(ConfigError, match="beam.extra_args: .* --job_endpoint=HOST:PORT"):
+        load_config(str(PROFILES / "portable.yaml"), ["beam.local_services=false"])
+    config = load_config(str(PROFILES / "portable.yaml"), [
+        "beam.local_services=false",
+        "beam.extra_args=--job_endpoint=localhost:8099,--environment_type=EXTERNAL,--environment_config=localhost:5"])
+    assert beam_pipeline_args(config)[1] == "--job_endpoint=localhost:8099"
+
+
+def test_local_services_go_with_the_portable_runner_only():
+    with pytest.raises(ConfigError, match="beam.local_services: True is invalid; expected false unless beam.runner"):
+        load_config(None, ["beam.local_services=true"])
+
+
+def test_an_unknown_runner_is_refused_with_the_list():
+    with pytest.raises(ConfigError, match="beam.runner: 'DaskRunner' is invalid; expected one of DirectRunner, "
+                                          "DataflowRunner, FlinkRunner, SparkRunner, PortableRunner"):
+        load_config(None, ["beam.runner=DaskRunner"])
+
+
+def test_kubeflow_refuses_services_started_on_this_machine(tmp_path):
+    from kubeflow.compile import compile_pipeline
+
+    with pytest.raises(ValueError, match="beam.local_services starts a job service and worker pool on this machine"):
+        compile_pipeline(load_config(str(PROFILES / "portable.yaml")), str(tmp_path / "pipeline.yaml"))

@@ -131,9 +131,11 @@ class Executor(base_executor.BaseExecutor):
             measurement.saved_model_predictions(saved_model_dir, eval_images), eval_labels)["top1"]
         input_shape = [1, *eval_images.shape[1:]]
         baseline = baseline_lib.measure_baseline(
-            exec_properties.get(spec.REGISTRY_ROOT_KEY) or "", name, exec_properties.get(spec.BASELINE_CHANNEL_KEY) or "production",
-            labels, input_shape, lambda model_bytes: measurement.accuracy(
-                measurement.tflite_predictions(model_bytes, eval_images, params[spec.THREADS_KEY]), eval_labels)["top1"])
+            exec_properties.get(spec.REGISTRY_ROOT_KEY) or "", name,
+            exec_properties.get(spec.BASELINE_CHANNEL_KEY) or "production", labels, input_shape,
+            lambda model_bytes: measurement.accuracy(
+                measurement.tflite_predictions(model_bytes, eval_images, params[spec.THREADS_KEY]),
+                eval_labels)["top1"])
         progress.info("%s: no-regression baseline: %s", name, baseline.describe())
 
         def package(model_bytes: bytes, mode: str) -> bytes:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 import traceback
@@ -27,7 +28,8 @@ def add_local_subparsers(commands: argparse._SubParsersAction) -> None:
     """Register `run`, `demo-data` and `show-config`."""
     from components.ingestion import demo_data
 
-    run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner + Beam DirectRunner)")
+    run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner; Beam on the DirectRunner, "
+                                                   "or the runner beam.runner names)")
     run.add_argument("--data", help="folder of class sub-folders of images (data.root)")
     run.add_argument("--registry", help="model registry root (registry.root)")
     run.add_argument("--home", help="folder for artifacts, ML Metadata and logs of runs (pipeline.home)")
@@ -96,7 +98,7 @@ def _run_with_progress(config: config_lib.Config, paths: local_runner.RunPaths, 
     """Run the pipeline with its progress on the terminal and library output in `log_path`: the progress reporter
     (with the timings), the per-model results, and what failed (None when nothing did)."""
     from pipeline import local_runner
-    from pipeline.reporting import progress, run_summary
+    from pipeline.reporting import progress
 
     failure: str | None = None
     results: list[run_summary.ModelResult] = []
@@ -116,6 +118,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from pipeline import local_runner
     from pipeline.reporting import run_report, run_summary
 
+    # A terminated run (SIGTERM, e.g. a CI timeout or `kill`) unwinds like a failed one: the services it started
+    # for Beam are stopped by their clean-up, not left running.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     config = config_from_args(args)
     config, paths = local_runner.localize(config)
     out = sys.stdout

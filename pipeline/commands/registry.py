@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
+from typing import Any
 
 from components.registry import pull as pull_lib
 from components.registry.store import ChannelPointer, Registry, RegistryError, RegistryVersion
+from pipeline.reporting.tables import text_table
 
 KNOWN_CHANNELS = ("staging", "production")
 
@@ -59,13 +60,6 @@ def add_registry_subparser(subparsers: argparse._SubParsersAction, default_root:
     pull.add_argument("--to", required=True, metavar="DIR", help="destination folder (local or a tf.io.gfile URL)")
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """Left-aligned columns separated by two spaces."""
-    cells = [[str(cell) for cell in row] for row in [headers, *rows]]
-    widths = [max(len(row[column]) for row in cells) for column in range(len(headers))]
-    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells)
-
-
 def _percent(value: Any) -> str:
     return f"{100 * value:.1f}%" if isinstance(value, (int, float)) else "-"
 
@@ -111,7 +105,7 @@ def _list(registry: Registry, as_json: bool) -> str:
                      _size(latest.get("size_bytes")), _percent(latest.get("tflite_accuracy")),
                      *(summary.channels.get(channel, "-") for channel in channels)])
     headers = ["model", "versions", "latest", "quantization", "size", "tflite acc", *channels]
-    return f"registry {registry.root}\n" + format_table(headers, rows)
+    return f"registry {registry.root}\n" + text_table(headers, rows, rule=False)
 
 
 def _show_versions(registry: Registry, name: str, as_json: bool) -> str:
@@ -131,7 +125,7 @@ def _show_versions(registry: Registry, name: str, as_json: bool) -> str:
             for version in versions]
     headers = ["version", "created", "architecture", "quantization", "size", "tflite acc", "float acc", "latency ms",
                "sha256", "channels"]
-    return f"{name} in registry {registry.root}\n" + format_table(headers, rows)
+    return f"{name} in registry {registry.root}\n" + text_table(headers, rows, rule=False)
 
 
 def _manifest_value(value: Any) -> str:
@@ -154,7 +148,7 @@ def _show_version(registry: Registry, name: str, number: int, as_json: bool) -> 
                            "manifest": version.manifest}, indent=2)
     rows = [["path", version.path], ["channels", channels],
             *([key, _manifest_value(value)] for key, value in version.manifest.items())]
-    return format_table(["field", "value"], rows)
+    return text_table(["field", "value"], rows, rule=False)
 
 
 def _promote(registry: Registry, args: argparse.Namespace) -> str:
@@ -212,7 +206,7 @@ def _diff(registry: Registry, args: argparse.Namespace) -> str:
     table += [[f"gate {name}", _gate_value(a) if a else "-", _gate_value(b) if b else "-",
                "*" if f"gate {name}" in changed else ""] for name, (a, b) in gates.items()]
     return (f"{args.name}: {first_label} against {second_label}; {len(changed)} field(s) differ (*)\n"
-            + format_table(["field", first_label, second_label, ""], table))
+            + text_table(["field", first_label, second_label, ""], table, rule=False))
 
 
 def _pull(registry: Registry, args: argparse.Namespace) -> str:

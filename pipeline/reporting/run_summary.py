@@ -11,6 +11,7 @@ from components.tflite import report as report_lib
 from pipeline.component_ids import EVALUATOR, PUSHER, TFLITE, component_id
 from pipeline.reporting.metadata import component_of, open_store
 from pipeline.reporting.progress import ComponentTiming
+from pipeline.reporting.tables import text_table
 
 
 @dataclasses.dataclass
@@ -103,14 +104,6 @@ def _yes_no(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "no")
 
 
-def render_table(headers: list[str], rows: list[list[str]]) -> str:
-    """A plain aligned text table."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
-    lines = ["  ".join(str(cell).ljust(width) for cell, width in zip(row, widths)).rstrip()
-             for row in [headers, ["-" * w for w in widths], *rows]]
-    return "\n".join(lines)
-
-
 def reasons_not_pushed(result: ModelResult) -> list[str]:
     """Why a model was not pushed: the failed TFLite gates and Evaluator thresholds."""
     reasons = list(result.failed_gates)
@@ -134,7 +127,7 @@ def results_table(results: list[ModelResult]) -> str:
              _yes_no(r.evaluator_blessed), _yes_no(r.tflite_blessed),
              _destination(r)]
             for r in results]
-    return render_table(headers, rows)
+    return text_table(headers, rows)
 
 
 def timings_table(timings: list[ComponentTiming]) -> str:
@@ -142,4 +135,4 @@ def timings_table(timings: list[ComponentTiming]) -> str:
     rows = [[t.component, f"{t.seconds:.1f}", "failed" if t.failed else ("cached" if t.cached else "ran")]
             for t in timings]
     rows.append(["total", f"{sum(t.seconds for t in timings):.1f}", ""])
-    return render_table(["component", "seconds", "status"], rows)
+    return text_table(["component", "seconds", "status"], rows)
