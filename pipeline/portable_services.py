@@ -70,9 +70,10 @@ class PortableServices:
                 f"--job_server_timeout={JOB_SERVER_TIMEOUT_SECONDS}"]
 
 
-def worker_environment(base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of the services and the workers they start: this interpreter first on PATH, legacy Keras."""
-    env = dict(os.environ if base is None else base)
+def worker_environment() -> dict[str, str]:
+    """The environment of the services and the workers they start: this process's, with this interpreter first on
+    PATH and legacy Keras."""
+    env = dict(os.environ)
     env["PATH"] = os.pathsep.join([os.path.dirname(sys.executable), env.get("PATH", "")])
     env["TF_USE_LEGACY_KERAS"] = "1"
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
