@@ -34,8 +34,8 @@ import tensorflow as tf  # noqa: E402
 
 from components.ingestion import image_files  # noqa: E402
 from components.tflite import conversion, measurement  # noqa: E402
-from components.trainer import mobilenet_v1, mobilenet_v2, training  # noqa: E402
-from components.transform import preprocessing  # noqa: E402
+from components.trainer import fitting, mobilenet_v1, mobilenet_v2  # noqa: E402
+from components.transform import image_codec  # noqa: E402
 
 IMPORT_SECONDS = time.monotonic() - STARTED
 BUILDERS = {"v1": mobilenet_v1.build_network, "v2": mobilenet_v2.build_network}
@@ -49,7 +49,8 @@ def split_of(filename: str, eval_fraction: float, validation_fraction: float = 0
     ExampleGen hashes the serialized `filename` feature: sha256 modulo the bucket count, splits in order.
     """
     feature = tf.train.Feature(bytes_list=tf.train.BytesList(value=[filename.encode("utf-8")]))
-    bucket = int(hashlib.sha256(feature.SerializeToString(deterministic=True)).hexdigest(), 16) % image_files.HASH_BUCKETS
+    digest = hashlib.sha256(feature.SerializeToString(deterministic=True)).hexdigest()
+    bucket = int(digest, 16) % image_files.HASH_BUCKETS
     for name, count in image_files.split_buckets(eval_fraction, validation_fraction).items():
         if bucket < count:
             return name
@@ -70,8 +71,8 @@ def list_images(root: str) -> list[str]:
 def decode(encoded: list[bytes], size: int, jpeg_quality: int = 0) -> np.ndarray:
     """Encoded images to float32 [N, size, size, 3] in [-1, 1], with the Transform's decoding and storage
     (`jpeg_quality`: `data.example_jpeg_quality`) and the Trainer's reading."""
-    batches = [preprocessing.model_input(preprocessing.store_pixels(
-        preprocessing.decode_images(tf.constant(encoded[i:i + DECODE_BATCH]), size), jpeg_quality)).numpy()
+    batches = [image_codec.model_input(image_codec.store_pixels(
+        image_codec.decode_images(tf.constant(encoded[i:i + DECODE_BATCH]), size), jpeg_quality)).numpy()
                for i in range(0, len(encoded), DECODE_BATCH)]
     return np.concatenate(batches) if batches else np.zeros((0, size, size, 3), np.float32)
 
@@ -105,16 +106,14 @@ def convert_and_measure(saved_model_dir: str, config: config_lib.Config, represe
                         eval_images: np.ndarray, eval_labels: np.ndarray, scratch: str) -> dict[str, Any]:
     """Float accuracy, then per mode: size, eval accuracy and latency; peak memory of the smallest `.tflite`."""
     tflite = config.tflite
-    float_accuracy = measurement.accuracy(measurement.saved_model_predictions(saved_model_dir, eval_images),
-                                          eval_labels)["top1"]
+    float_accuracy = measurement.float_accuracy(saved_model_dir, eval_images, eval_labels)
     modes, flatbuffers = [], {}
+    loaded = conversion.load(saved_model_dir)
     for mode in tflite.quantization:
         io_type = tflite.integer_io if mode == "int8" and tflite.integer_io else None
-        model_bytes = conversion.convert(saved_model_dir, mode, representative, io_type)
-        scores = measurement.tflite_predictions(model_bytes, eval_images, tflite.threads)
-        latency = measurement.measure_latency(model_bytes, tflite.threads, tflite.latency_warmup, tflite.latency_runs)
-        modes.append({"quantization": mode, "size_bytes": len(model_bytes),
-                      "tflite_accuracy": measurement.accuracy(scores, eval_labels)["top1"], "latency_ms": latency})
+        model_bytes = conversion.convert(loaded, mode, representative, io_type)
+        modes.append({"quantization": mode, **measurement.measure_flatbuffer(
+            model_bytes, eval_images, eval_labels, tflite.threads, tflite.latency_warmup, tflite.latency_runs)})
         flatbuffers[mode] = model_bytes
     smallest = min(modes, key=lambda entry: entry["size_bytes"])["quantization"]
     path = os.path.join(scratch, f"{smallest}.tflite")
@@ -139,11 +138,11 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
     for architecture in config.model.architectures:
         hparams = config.trainer_hparams(architecture)
         train_data = (tf.data.Dataset.from_tensor_slices((train_images, train_labels))
-                      .shuffle(4096, seed=hparams["seed"], reshuffle_each_iteration=True)
-                      .batch(hparams["batch_size"]).prefetch(tf.data.AUTOTUNE))
-        validation_data = tf.data.Dataset.from_tensor_slices(watched).batch(hparams["batch_size"])
+                      .shuffle(4096, seed=hparams.seed, reshuffle_each_iteration=True)
+                      .batch(hparams.batch_size).prefetch(tf.data.AUTOTUNE))
+        validation_data = tf.data.Dataset.from_tensor_slices(watched).batch(hparams.batch_size)
         timer = time.monotonic()
-        model = training.train_model(BUILDERS[architecture], train_data, validation_data, len(data["classes"]),
+        model = fitting.train_model(BUILDERS[architecture], train_data, validation_data, len(data["classes"]),
                                      hparams)
         steps[f"train_seconds_{architecture}"] = time.monotonic() - timer
         timer = time.monotonic()
@@ -154,9 +153,9 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
         measured = convert_and_measure(saved_model_dir, config, train_images[:config.tflite.representative_examples],
                                        eval_images, eval_labels, scratch)
         steps[f"convert_measure_seconds_{architecture}"] = time.monotonic() - timer
-        models.append({"model": hparams["name"], "architecture": architecture, "alpha": hparams["alpha"],
+        models.append({"model": hparams.name, "architecture": architecture, "alpha": hparams.alpha,
                        "input_size": size, **measured})
-        log.info("%s: float accuracy %.3f, %s", hparams["name"], measured["float_accuracy"],
+        log.info("%s: float accuracy %.3f, %s", hparams.name, measured["float_accuracy"],
                  ", ".join(f"{m['quantization']} {m['tflite_accuracy']:.3f}" for m in measured["modes"]))
     return {"images": {"train": int(len(train_labels)), "eval": int(len(eval_labels)), "bad": data["bad"]},
             "classes": len(data["classes"]), "steps": steps, "models": models}

@@ -78,9 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                      f"{QUICK.per_class})")
     bench.add_argument("--epochs", type=int, help=f"training epochs (default {FULL.epochs}, quick {QUICK.epochs})")
     defaults = load_config(str(DEMO_PROFILE)).model
-    bench.add_argument("--alphas", nargs="+", default=[f"{defaults.alpha}:{defaults.v2_alpha}"], metavar="V1:V2",
+    bench.add_argument("--alphas", nargs="+", default=[f"{defaults.v1_alpha}:{defaults.v2_alpha}"], metavar="V1:V2",
                        help=f"width multipliers, one pipeline run per V1:V2 pair (default the config's, "
-                            f"{defaults.alpha}:{defaults.v2_alpha})")
+                            f"{defaults.v1_alpha}:{defaults.v2_alpha})")
     bench.add_argument("--input-sizes", nargs="+", type=int, default=[defaults.input_size], metavar="N",
                        help=f"input sizes, one pipeline run per size and alpha pair (default {defaults.input_size})")
     bench.add_argument("--latency-runs", type=int, help=f"invokes per latency measurement (default "
@@ -127,7 +127,7 @@ def variants(alphas: list[str], input_sizes: list[int]) -> list[tuple[str, dict[
         for size in input_sizes:
             settings = {"alpha": {"v1": float(v1), "v2": float(v2)}, "input_size": size}
             found.append((f"v1a{v1}-v2a{v2}-{size}px", settings,
-                          [f"model.alpha={v1}", f"model.v2_alpha={v2}", f"model.input_size={size}"]))
+                          [f"model.v1_alpha={v1}", f"model.v2_alpha={v2}", f"model.input_size={size}"]))
     return found
 
 

@@ -34,7 +34,7 @@ def measure(files: list[tuple[str, str]], size: int, scratch: str, jpeg_quality:
     import tensorflow as tf
 
     from components import contracts
-    from components.transform import preprocessing
+    from components.transform import image_codec, preprocessing
 
     def feature(**kwargs: Any) -> Any:
         return tf.train.Feature(**kwargs)
@@ -46,7 +46,7 @@ def measure(files: list[tuple[str, str]], size: int, scratch: str, jpeg_quality:
             encoded = handle.read()
         with Image.open(path) as image:  # the header only
             larger.append(min(image.size) > size)
-        pixels = preprocessing.decode_images(tf.constant([encoded]), size)
+        pixels = image_codec.decode_images(tf.constant([encoded]), size)
         label_feature = feature(int64_list=tf.train.Int64List(value=[label_index[label]]))
         raw.append(tf.train.Example(features=tf.train.Features(feature={
             contracts.IMAGE_KEY: feature(bytes_list=tf.train.BytesList(value=[encoded])),
@@ -54,15 +54,15 @@ def measure(files: list[tuple[str, str]], size: int, scratch: str, jpeg_quality:
             "filename": feature(bytes_list=tf.train.BytesList(value=[os.path.basename(path).encode()]))})))
         uint8.append(tf.train.Example(features=tf.train.Features(feature={
             preprocessing.IMAGE_XF: feature(bytes_list=tf.train.BytesList(
-                value=[preprocessing.encode_pixels(pixels)[0].numpy()])),
+                value=[image_codec.encode_pixels(pixels)[0].numpy()])),
             preprocessing.LABEL_XF: label_feature})))
         jpeg.append(tf.train.Example(features=tf.train.Features(feature={
             preprocessing.IMAGE_XF: feature(bytes_list=tf.train.BytesList(
-                value=[preprocessing.encode_jpeg(pixels, jpeg_quality)[0].numpy()])),
+                value=[image_codec.encode_jpeg(pixels, jpeg_quality)[0].numpy()])),
             preprocessing.LABEL_XF: label_feature})))
         float32.append(tf.train.Example(features=tf.train.Features(feature={
             preprocessing.IMAGE_XF: feature(float_list=tf.train.FloatList(
-                value=preprocessing.scale_to_model_range(pixels).numpy().ravel())),
+                value=image_codec.scale_to_model_range(pixels).numpy().ravel())),
             preprocessing.LABEL_XF: label_feature})))
     count = len(files)
     result = {"input_size": size, "examples": count, "larger_examples": sum(larger), "jpeg_quality": jpeg_quality,

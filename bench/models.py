@@ -52,14 +52,10 @@ def load_split(outputs: RunOutputs, split: str, limit: int = 0) -> tuple[np.ndar
     """Images [N, H, W, 3] and labels [N] of one split of the transformed examples (`limit` 0 = all)."""
     import tensorflow_transform as tft
 
-    from components.trainer.training import read_transformed
+    from components.trainer.training import load_transformed
 
-    pattern = os.path.join(outputs.transformed_examples, f"Split-{split}", "*")
-    dataset = read_transformed([pattern], tft.TFTransformOutput(outputs.transform_graph), batch_size=256)
-    if limit:
-        dataset = dataset.unbatch().take(limit).batch(256)
-    images, labels = zip(*((x.numpy(), y.numpy()) for x, y in dataset))
-    return np.concatenate(images), np.concatenate(labels)
+    return load_transformed([os.path.join(outputs.transformed_examples, f"Split-{split}", "*")],
+                            tft.TFTransformOutput(outputs.transform_graph), limit)
 
 
 def measure_modes(saved_model_dir: str, modes: Sequence[str], representative: np.ndarray, eval_images: np.ndarray,
@@ -71,19 +67,20 @@ def measure_modes(saved_model_dir: str, modes: Sequence[str], representative: np
     """
     from components.tflite import conversion, measurement
 
-    float_accuracy = measurement.accuracy(measurement.saved_model_predictions(saved_model_dir, eval_images),
-                                          eval_labels)["top1"]
+    float_accuracy = measurement.float_accuracy(saved_model_dir, eval_images, eval_labels)
     rows = []
+    loaded = conversion.load(saved_model_dir)
     for mode in modes:
-        model_bytes = conversion.convert(saved_model_dir, mode, representative)
+        model_bytes = conversion.convert(loaded, mode, representative)
         path = Path(scratch) / f"{mode}.tflite"
         path.write_bytes(model_bytes)
-        scores = measurement.tflite_predictions(model_bytes, eval_images, max(threads))
-        tflite_accuracy = measurement.accuracy(scores, eval_labels)["top1"]
-        latency = {str(t): {k: v for k, v in measurement.measure_latency(model_bytes, t, warmup, runs).items()
+        measured = measurement.measure_flatbuffer(model_bytes, eval_images, eval_labels, max(threads), warmup, runs)
+        tflite_accuracy = measured["tflite_accuracy"]
+        latency = {str(t): {k: v for k, v in (measured["latency_ms"] if t == max(threads) else
+                                              measurement.measure_latency(model_bytes, t, warmup, runs)).items()
                             if k in ("median", "p90")} for t in threads}
         peak_memory = measurement.measure_peak_memory(str(path), max(threads))
-        rows.append({"mode": mode, "size_bytes": len(model_bytes), "float_accuracy": float_accuracy,
+        rows.append({"mode": mode, "size_bytes": measured["size_bytes"], "float_accuracy": float_accuracy,
                      "tflite_accuracy": tflite_accuracy,
                      "accuracy_drop_points": 100.0 * (float_accuracy - tflite_accuracy),
                      "latency_ms": latency, "peak_memory_bytes": peak_memory,

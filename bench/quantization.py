@@ -79,9 +79,10 @@ def calibration_study(saved_model_dir: str, train_batches: Iterable[tuple[Any, A
     counts = sorted(counts)
     images, labels = class_balanced(train_batches, counts[-1], num_classes)
     rows = []
+    loaded = conversion.load(saved_model_dir)
     for count in counts:
         representative, _ = class_balanced([(images, labels)], count, num_classes)
-        model_bytes = conversion.convert(saved_model_dir, "int8", representative)
+        model_bytes = conversion.convert(loaded, "int8", representative)
         accuracy = measurement.accuracy(measurement.tflite_predictions(model_bytes, eval_images, threads),
                                         eval_labels)["top1"]
         rows.append({"requested": count, "drawn": int(len(representative)), "tflite_accuracy": accuracy,
@@ -106,8 +107,7 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
     study = {}
     for model_name, saved_model_dir in sorted(outputs.saved_models.items()):
         log.info("  %s: post-training int8 by calibration examples", model_name)
-        float_accuracy = measurement.accuracy(measurement.saved_model_predictions(saved_model_dir, eval_images),
-                                              eval_labels)["top1"]
+        float_accuracy = measurement.float_accuracy(saved_model_dir, eval_images, eval_labels)
         train = read_transformed([str(Path(outputs.transformed_examples) / "Split-train" / "*")], transform_output,
                                  batch_size=256)
         study[model_name] = calibration_study(

@@ -46,7 +46,7 @@ def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: 
     import tensorflow as tf
 
     from components import keras_autograph
-    from components.trainer import training
+    from components.trainer import fitting
     from pipeline.config import load_config
 
     config = load_config(config_file, [*(BEFORE if recipe == "before" else []), *overrides,
@@ -61,8 +61,8 @@ def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: 
     (train_x, train_y), (eval_x, eval_y) = splits["train"], splits["eval"]
     watched = splits.get("validation", splits["eval"])
     train_data = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
-                  .shuffle(4096, seed=hparams["seed"], reshuffle_each_iteration=True)
-                  .batch(hparams["batch_size"]).prefetch(tf.data.AUTOTUNE))
+                  .shuffle(4096, seed=hparams.seed, reshuffle_each_iteration=True)
+                  .batch(hparams.batch_size).prefetch(tf.data.AUTOTUNE))
     epochs: list[dict[str, float]] = []
 
     class EpochLog(tf.keras.callbacks.Callback):
@@ -73,16 +73,16 @@ def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: 
             epochs.append({"seconds": round(time.monotonic() - self.start, 1),
                            "watched_accuracy": round(float((logs or {}).get("val_accuracy", float("nan"))), 4)})
 
-    model = training.train_model(
+    model = fitting.train_model(
         baseline.BUILDERS[architecture], train_data,
-        tf.data.Dataset.from_tensor_slices(watched).batch(hparams["batch_size"]), len(loaded["classes"]), hparams,
+        tf.data.Dataset.from_tensor_slices(watched).batch(hparams.batch_size), len(loaded["classes"]), hparams,
         callbacks=[EpochLog()])
     if recipe == "before":  # the last epoch was pushed and the eval split was what it watched
         accuracy, kept = epochs[-1]["watched_accuracy"], len(epochs)
     else:
-        probabilities = model.predict(eval_x, batch_size=hparams["batch_size"], verbose=0)
+        probabilities = model.predict(eval_x, batch_size=hparams.batch_size, verbose=0)
         accuracy, kept = round(float(np.mean(probabilities.argmax(axis=1) == eval_y)), 4), model.kept_epoch
-    return {"architecture": architecture, "alpha": hparams["alpha"], "classes": len(loaded["classes"]),
+    return {"architecture": architecture, "alpha": hparams.alpha, "classes": len(loaded["classes"]),
             "images": {name: int(len(labels)) for name, (_, labels) in splits.items()},
             "eval_accuracy": accuracy, "kept_epoch": kept, "epochs": epochs}
 

@@ -2,7 +2,7 @@
 legacy Keras, and saving and reloading the SavedModel with and without Keras' per-layer call traces.
 
 Each AutoGraph setting runs in a fresh Python process (AutoGraph's rules and its conversion cache are per
-process): MobileNet V1 or V2, built by the pipeline's own builder and fit by `training.train_model` on random
+process): MobileNet V1 or V2, built by the pipeline's own builder and fit by `fitting.train_model` on random
 images, then saved with the serving signature the TFLite step reads.
 
     python -m bench.trainer_cost [--architecture v1] [--size 32] [--examples 96] [--batch-size 16]
@@ -10,6 +10,7 @@ images, then saved with the serving signature the TFLite step reads.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import subprocess
@@ -30,7 +31,8 @@ def _measure_here(architecture: str, size: int, examples: int, batch_size: int, 
 
     from components import keras_autograph
     from components.tflite import conversion
-    from components.trainer import mobilenet_v1, mobilenet_v2, training
+    from components.trainer import fitting, mobilenet_v1, mobilenet_v2
+    from pipeline.config import Config
 
     if not exempt:  # TensorFlow's default: train_model's exemption switched off in this child process
         keras_autograph.exempt_tf_keras = lambda: None
@@ -47,11 +49,11 @@ def _measure_here(architecture: str, size: int, examples: int, batch_size: int, 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             seconds.append(round(time.monotonic() - self.start, 1))
 
-    hparams = {"input_size": size, "alpha": ALPHAS[architecture], "architecture": f"mobilenet_{architecture}",
-               "epochs": 2}
+    hparams = dataclasses.replace(Config().trainer_hparams(architecture), input_size=size,
+                                  alpha=ALPHAS[architecture], epochs=2)
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        model = training.train_model(builder, data, data, 3, hparams, log_dir=scratch, callbacks=[Timer()])
+        model = fitting.train_model(builder, data, data, 3, hparams, log_dir=scratch, callbacks=[Timer()])
         result.update(epoch_1_s=seconds[0], epoch_2_s=seconds[1])
         for traces in (True, False):
             path = os.path.join(scratch, f"traces_{traces}")

@@ -1,8 +1,8 @@
 """The names the pipeline's parts agree on, each defined once here (imports nothing heavy).
 
-Feature keys of the examples ImageExampleGen writes, the quantization modes, the Trainer's signature names and
-the files a pushed TFLite model is made of. Ingestion, Transform, Trainer, TFLite, registry, the pipeline and the
-Kubeflow code import them from here.
+Feature keys of the examples ImageExampleGen writes, the quantization modes, the architectures and their widths,
+the Trainer's signature names and the files a pushed TFLite model is made of. Ingestion, Transform, Trainer,
+TFLite, registry, the pipeline and the Kubeflow code import them from here.
 """
 from __future__ import annotations
 
@@ -10,6 +10,12 @@ IMAGE_KEY = "image_raw"  # encoded image bytes, as read from the file
 LABEL_KEY = "label"  # the class folder's name, UTF-8
 
 QUANTIZATION_MODES = ("float32", "dynamic", "float16", "int8")
+
+# The architectures and the width multipliers (alpha) each allows: those of the papers and of Keras's ImageNet
+# weights. The config checks them; the module files' builders refuse others.
+ARCHITECTURES = ("v1", "v2")
+V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
+V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 
 # The Trainer's SavedModel signatures: encoded image bytes, the resized image as floats in [-1, 1] (what TFLite is
 # converted from and measured against), and transformed tf.Examples (what TFMA evaluates).

@@ -1,6 +1,6 @@
 """One typed configuration: defaults, a YAML file to override them, and `--set key=value` overrides.
 
-Keys are dotted by section (`data.eval_fraction`, `model.alpha`, `train.epochs`, ...). Unknown keys,
+Keys are dotted by section (`data.eval_fraction`, `model.v1_alpha`, `train.epochs`, ...). Unknown keys,
 values of the wrong type and impossible values are errors that name the key, raised before anything runs.
 """
 from __future__ import annotations
@@ -13,12 +13,10 @@ from typing import Any
 
 import yaml
 
-from components.contracts import QUANTIZATION_MODES
+from components.contracts import ARCHITECTURES, QUANTIZATION_MODES, V1_ALPHAS, V2_ALPHAS
 from components.registry.names import NAME_RULE, InvalidName, validate_name
+from components.trainer.hyperparameters import Hyperparameters
 
-V1_ALPHAS = (0.25, 0.5, 0.75, 1.0)
-V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-ARCHITECTURES = ("v1", "v2")
 INTEGER_IO = ("", "uint8", "int8")
 MAX_PIPELINE_NAME_LENGTH = 63  # TFX refuses longer pipeline names
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")
@@ -31,6 +29,9 @@ DEMO_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "demo.yaml"
 """The config of the built-in demo dataset behind `make run` and `make bench` (a small input for 28 px images)."""
 PHOTO_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "photos.yaml"
 """The training recipe for photos (augmentation, warm-up and cosine decay, label smoothing) at 224 px."""
+
+
+RENAMED_KEYS = {"model.alpha": "model.v1_alpha (the V1 width; model.v2_alpha is V2's)"}
 
 
 class ConfigError(ValueError):
@@ -54,8 +55,8 @@ class DataConfig:
 class ModelConfig:
     """Which MobileNets to build and at what size."""
 
-    architectures: list[str] = dataclasses.field(default_factory=lambda: ["v1", "v2"])
-    alpha: float = 1.0
+    architectures: list[str] = dataclasses.field(default_factory=lambda: list(ARCHITECTURES))
+    v1_alpha: float = 1.0
     v2_alpha: float = 1.4
     input_size: int = 224
     dropout: float = 0.1
@@ -177,30 +178,14 @@ class Config:
         """Registry name of one architecture's model, e.g. `mobilenet_v1`."""
         return f"{self.registry.model_prefix}_{architecture}"
 
-    def trainer_hparams(self, architecture: str) -> dict[str, Any]:
-        """The Trainer's custom_config for one architecture (also what the benchmark's plain script trains with)."""
-        return {
-            "name": self.model_name(architecture),
-            "alpha": self.model.alpha if architecture == "v1" else self.model.v2_alpha,
-            "input_size": self.model.input_size,
-            "dropout": self.model.dropout,
-            "bn_momentum": self.model.bn_momentum,
-            "architecture": architecture,
-            "weights": self.model.weights,
-            "epochs": self.train.epochs,
-            "batch_size": self.train.batch_size,
-            "learning_rate": self.train.learning_rate,
-            "seed": self.train.seed,
-            "max_train_steps": self.train.max_train_steps,
-            "warmup_epochs": self.train.warmup_epochs,
-            "label_smoothing": self.train.label_smoothing,
-            "augment": self.train.augment,
-            "flip": self.train.flip,
-            "frozen_epochs": self.train.frozen_epochs,
-            "fine_tune_rate": self.train.fine_tune_rate,
-            "recalibrate_bn_batches": self.train.recalibrate_bn_batches,
-            "quantization_aware_epochs": self.train.quantization_aware_epochs,
-        }
+    def trainer_hparams(self, architecture: str) -> Hyperparameters:
+        """One architecture's training settings: the Trainer's custom_config (`to_custom_config()`), and what the
+        benchmark's plain script trains with."""
+        return Hyperparameters(
+            name=self.model_name(architecture), architecture=architecture,
+            alpha=self.model.v1_alpha if architecture == "v1" else self.model.v2_alpha,
+            input_size=self.model.input_size, dropout=self.model.dropout, bn_momentum=self.model.bn_momentum,
+            weights=self.model.weights, **dataclasses.asdict(self.train))
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
@@ -261,6 +246,8 @@ def set_value(config: Config, dotted_key: str, value: Any) -> None:
         raise ConfigError(f"{dotted_key}: unknown key (sections: {', '.join(sorted(sections))})")
     section = getattr(config, section_name)
     types = _field_types(section)
+    if dotted_key in RENAMED_KEYS:
+        raise ConfigError(f"{dotted_key}: renamed {RENAMED_KEYS[dotted_key]}")
     if key not in types:
         raise ConfigError(f"{dotted_key}: unknown key (known in {section_name}: {', '.join(sorted(types))})")
     setattr(section, key, _coerce(dotted_key, value, types[key]))
@@ -326,7 +313,7 @@ def validate(config: Config) -> None:
          and all(a in ARCHITECTURES for a in config.model.architectures)
          and len(set(config.model.architectures)) == len(config.model.architectures),
          f"a non-empty list of distinct values from {', '.join(ARCHITECTURES)}"),
-        ("model.alpha", config.model.alpha in V1_ALPHAS, f"one of {', '.join(map(str, V1_ALPHAS))}"),
+        ("model.v1_alpha", config.model.v1_alpha in V1_ALPHAS, f"one of {', '.join(map(str, V1_ALPHAS))}"),
         ("model.v2_alpha", config.model.v2_alpha in V2_ALPHAS, f"one of {', '.join(map(str, V2_ALPHAS))}"),
         ("model.input_size", 32 <= config.model.input_size <= 512, "an integer from 32 to 512"),
         ("model.dropout", 0.0 <= config.model.dropout < 1.0, "in [0, 1)"),

@@ -25,13 +25,28 @@ PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FNS = {"v1": "components.trainer.mobilenet_v1.run_fn", "v2": "components.trainer.mobilenet_v2.run_fn"}
 
 
+# The Beam options by which TFX's Beam executors know where the workers' code comes from
+# (tfx/utils/dependency_utils.py). Without one, every Beam step copies TFX's install to a new temporary folder and
+# builds it into an sdist for remote workers: 2 s and 50 MB left in the temporary folder per step.
+WORKER_CODE_FLAGS = ("--extra_package", "--setup_file", "--requirements_file", "--worker_harness_container_image",
+                     "--sdk_container_image")
+LOCAL_WORKERS = "--sdk_container_image=none"
+"""Said for runs whose Beam workers run in this environment (the DirectRunner, in this process or its children,
+and the local portable path's worker pool): they need no package. Neither starts a container, so the image is
+never read."""
+
+
 def beam_pipeline_args(config: Config, example_count: int | None = None) -> list[str]:
     """Beam options for every Beam-based component, from `beam.*` (and `example_count` for `auto` mode)."""
     args = [f"--runner={config.beam.runner}"]
     if config.beam.runner == "DirectRunner":
         mode, workers = config.beam.direct_mode(example_count)
         args += [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}"]
-    return args + list(config.beam.extra_args)
+    args += config.beam.extra_args
+    local = config.beam.runner == "DirectRunner" or config.beam.local_services
+    if local and not any(arg.startswith(WORKER_CODE_FLAGS) for arg in args):
+        args.append(LOCAL_WORKERS)
+    return args
 
 
 def _example_gen(config: Config, data_root: Any) -> Any:
@@ -93,7 +108,7 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema.outputs["schema"],
-        custom_config=config.trainer_hparams(architecture),
+        custom_config=config.trainer_hparams(architecture).to_custom_config(),
         train_args=tfx.proto.TrainArgs(splits=[image_files.TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[_watched_split(config)]),
     ).with_id(component_id(TRAINER, name))

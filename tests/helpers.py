@@ -6,6 +6,7 @@ Fixtures stay in `conftest.py`; these are plain functions and constants that tes
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -21,11 +22,29 @@ import pytest
 
 from components.registry import store
 from components.registry.store import Registry
+from components.trainer.hyperparameters import Hyperparameters
+from pipeline.config import Config
 
 if TYPE_CHECKING:
     import tensorflow as tf
 
-# Images and the TFLite interpreter
+# Images and the TFLite interpreter, and training settings
+
+
+def hyperparameters(architecture: str = "v1", **changes: object) -> Hyperparameters:
+    """The config's training settings for `architecture` with `changes` (e.g. alpha=0.25, input_size=32)."""
+    return dataclasses.replace(Config().trainer_hparams(architecture), **changes)
+
+
+def png_picture(path: Path) -> tuple[tuple[int, int], int]:
+    """A PNG file's (width, height) and how many of its pixels are coloured (channels more than 60 apart): the
+    plotted marks, where axes, grid and text are grey. It must decode as a PNG."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG", path
+        pixels = np.asarray(image.convert("RGB"), dtype=np.int16)
+    return image.size, int(np.count_nonzero(pixels.max(axis=2) - pixels.min(axis=2) > 60))
 
 
 def write_image_folder(root: Path, classes: dict[str, int], size: int = 20, seed: int = 0) -> Path:
@@ -59,7 +78,7 @@ def invoke_tflite(path: Path) -> tuple[list[int], tuple[int, ...]]:
 # The end-to-end pipeline runs
 
 TINY_RUN = [
-    "--set", "model.input_size=32", "--set", "model.alpha=0.25", "--set", "model.v2_alpha=0.35",
+    "--set", "model.input_size=32", "--set", "model.v1_alpha=0.25", "--set", "model.v2_alpha=0.35",
     "--set", "train.epochs=1", "--set", "train.batch_size=16",
     "--set", "gates.min_accuracy=0", "--set", "gates.max_accuracy_drop=1", "--set", "gates.max_regression=1",
     "--set", "tflite.representative_examples=8", "--set", "tflite.latency_runs=3",

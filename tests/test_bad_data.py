@@ -21,7 +21,7 @@ from PIL import Image
 from components import PROGRESS_LOGGER
 from components.ingestion import executor as ingestion
 from components.ingestion import image_files
-from components.transform import preprocessing
+from components.transform import image_codec
 from pipeline import cli
 from pipeline import config as config_lib
 from pipeline.commands import local
@@ -111,7 +111,7 @@ def test_decodable_images_are_used_as_rgb_and_the_rest_reported(messy_folder, tm
         pixels = tf.io.decode_image(row["image_raw"], channels=3, expand_animations=False).numpy()
         assert pixels.shape == (10, 10, 3), name
         np.testing.assert_allclose(pixels[5, 5], colour, atol=tolerance, err_msg=name)
-    images = preprocessing.decode_images(tf.constant([row["image_raw"] for row in rows]), 32).numpy()
+    images = image_codec.decode_images(tf.constant([row["image_raw"] for row in rows]), 32).numpy()
     assert images.shape == (len(rows), 32, 32, 3) and images.dtype == np.uint8
 
     report = json.loads((tmp_path / "out" / ingestion.BAD_FILES_REPORT).read_text(encoding="utf-8"))

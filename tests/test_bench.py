@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from bench import memory, report, targets
+from tests.helpers import png_picture
 
 
 @pytest.fixture(scope="module")
@@ -132,10 +133,10 @@ def test_outputs_are_written(tmp_path):
     written = report.write_outputs(results, tmp_path / "out")
     assert {p.name for p in written} == {"results.json", "results.md", "accuracy_vs_size.png",
                                          "accuracy_vs_latency.png", "ingestion.png"}
-    for path in written:
-        assert path.stat().st_size > 0
-        if path.suffix == ".png":
-            assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pictures = {path.name: png_picture(path) for path in written if path.suffix == ".png"}
+    assert {name: size for name, (size, _) in pictures.items()} == {
+        "accuracy_vs_size.png": (700, 500), "accuracy_vs_latency.png": (1200, 500), "ingestion.png": (1100, 400)}
+    assert all(coloured > 300 for _, coloured in pictures.values()), pictures  # the plotted points and lines
     assert json.loads((tmp_path / "out" / "results.json").read_text())["targets"]["int8_size_ratio"]["met"] is False
     markdown = (tmp_path / "out" / "results.md").read_text()
     assert "| int8_size_ratio | 0.32 | <= 0.3 | **no** |" in markdown

@@ -1,6 +1,10 @@
-"""The typed config: defaults, YAML, --set overrides, and errors that name the key."""
+"""The typed config: defaults, YAML, --set overrides, errors that name the key, and the Trainer's settings."""
+import json
+import re
+
 import pytest
 
+from components.trainer.hyperparameters import Hyperparameters
 from pipeline import config as config_lib
 
 
@@ -13,10 +17,10 @@ def test_defaults_are_valid():
 
 def test_yaml_then_set_overrides(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("train:\n  epochs: 7\nmodel:\n  alpha: 0.5\n  architectures: [v2]\n")
+    path.write_text("train:\n  epochs: 7\nmodel:\n  v1_alpha: 0.5\n  architectures: [v2]\n")
     config = config_lib.load_config(str(path), ["train.epochs=3", "tflite.quantization=float32,int8"])
     assert config.train.epochs == 3
-    assert config.model.alpha == 0.5
+    assert config.model.v1_alpha == 0.5
     assert config.model.architectures == ["v2"]
     assert config.tflite.quantization == ["float32", "int8"]
 
@@ -26,7 +30,7 @@ def test_yaml_then_set_overrides(tmp_path):
     ("train.nope=1", "train.nope"),
     ("train.epochs=many", "train.epochs"),
     ("train.epochs=0", "train.epochs"),
-    ("model.alpha=0.3", "model.alpha"),
+    ("model.v1_alpha=0.3", "model.v1_alpha"),
     ("model.v2_alpha=0.25", "model.v2_alpha"),
     ("model.input_size=16", "model.input_size"),
     ("model.architectures=v3", "model.architectures"),
@@ -76,3 +80,26 @@ def test_localize_returns_absolute_paths_and_leaves_the_config_as_it_was(tmp_pat
     assert (config.data.root, config.pipeline.home) == ("images", "runs")
     assert local.data.root == str(tmp_path / "images") and local.pipeline.home == str(tmp_path / "runs")
     assert local.registry.root == "gs://bucket/registry" and paths.home == tmp_path / "runs"
+
+
+def test_the_trainer_gets_every_setting_from_the_config_and_it_survives_tfx_json():
+    config = config_lib.load_config(None, ["train.epochs=3", "model.v1_alpha=0.5", "model.v2_alpha=0.35",
+                                "train.quantization_aware_epochs=1"])
+    v1, v2 = config.trainer_hparams("v1"), config.trainer_hparams("v2")
+    assert (v1.name, v1.alpha, v1.epochs, v1.quantization_aware_epochs) == ("mobilenet_v1", 0.5, 3, 1)
+    assert (v2.name, v2.alpha, v2.architecture) == ("mobilenet_v2", 0.35, "v2")
+    assert Hyperparameters.from_custom_config(json.loads(json.dumps(v1.to_custom_config()))) == v1
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda c: c.pop("epochs"), "missing epochs; unknown nothing"),
+    (lambda c: c.update(epoch=3), "missing nothing; unknown epoch"),
+    (lambda c: c.update(epochs="3"), "epochs: expected int, got '3'"),
+    (lambda c: c.update(augment=1), "augment: expected bool, got 1"),
+    (lambda c: c.update(seed=True), "seed: expected int, got True"),
+])
+def test_a_trainer_custom_config_that_is_not_the_configs_is_refused_by_field(change, message):
+    custom_config = config_lib.load_config(None, []).trainer_hparams("v1").to_custom_config()
+    change(custom_config)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        Hyperparameters.from_custom_config(custom_config)

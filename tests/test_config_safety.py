@@ -16,9 +16,9 @@ from pipeline import config as config_lib
     ("model.input_size=31", "model.input_size: 31 is invalid; expected an integer from 32 to 512"),
     ("model.input_size=-32", "model.input_size: -32 is invalid; expected an integer from 32 to 512"),
     ("model.input_size=32.5", "model.input_size: expected an integer, got '32.5'"),
-    ("model.alpha=0.35", "model.alpha: 0.35 is invalid; expected one of 0.25, 0.5, 0.75, 1.0"),
+    ("model.v1_alpha=0.35", "model.v1_alpha: 0.35 is invalid; expected one of 0.25, 0.5, 0.75, 1.0"),
     ("model.v2_alpha=0.25", "model.v2_alpha: 0.25 is invalid; expected one of 0.35, 0.5, 0.75, 1.0, 1.3, 1.4"),
-    ("model.alpha=wide", "model.alpha: expected a number, got 'wide'"),
+    ("model.v1_alpha=wide", "model.v1_alpha: expected a number, got 'wide'"),
     ("train.batch_size=-1", "train.batch_size: -1 is invalid; expected at least 1"),
     ("train.epochs=true", "train.epochs: expected an integer, got 'true'"),
     ("train.learning_rate=inf", "train.learning_rate: inf is invalid; expected positive and finite"),
@@ -36,8 +36,9 @@ from pipeline import config as config_lib
     ("registry.model_prefix=Mobile Net", "registry.model_prefix: 'Mobile Net' is invalid"),
     ("pipeline.name=", "pipeline.name: '' is invalid; expected 1 to 63 characters"),
     ("pipeline.name=" + "p" * 64, "pipeline.name: '" + "p" * 64 + "' is invalid; expected 1 to 63 characters"),
-    ("model.widht=2", "model.widht: unknown key (known in model: alpha, architectures, bn_momentum, dropout, "
-                      "input_size, v2_alpha, weights)"),
+    ("model.widht=2", "model.widht: unknown key (known in model: architectures, bn_momentum, dropout, "
+                      "input_size, v1_alpha, v2_alpha, weights)"),
+    ("model.alpha=0.5", "model.alpha: renamed model.v1_alpha (the V1 width; model.v2_alpha is V2's)"),
     ("modle.alpha=0.5", "modle.alpha: unknown key (sections: beam, data, gates, model, pipeline, registry, tflite, "
                         "train)"),
 ])
@@ -67,7 +68,7 @@ def test_bad_yaml_files_are_errors_naming_the_key(tmp_path, yaml_text, message):
 @pytest.mark.parametrize("flags, message", [
     (["--set", "model.input_size=16"], "error: model.input_size: 16 is invalid; expected an integer from 32 to 512"),
     (["--set", "train.epochs=-3"], "error: train.epochs: -3 is invalid; expected at least 1"),
-    (["--set", "model.alpha=0.3"], "error: model.alpha: 0.3 is invalid; expected one of 0.25, 0.5, 0.75, 1.0"),
+    (["--set", "model.v1_alpha=0.3"], "error: model.v1_alpha: 0.3 is invalid; expected one of 0.25, 0.5, 0.75, 1.0"),
     (["--set", "gates.max_size=1"], "error: gates.max_size: unknown key (known in gates: "),
     (["--models", "v1,v3"], "error: model.architectures: ['v1', 'v3'] is invalid"),
 ])

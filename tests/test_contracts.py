@@ -86,3 +86,35 @@ def test_the_contracts_module_loads_without_tensorflow():
     code = "import sys, components.contracts; print(sorted(m for m in ('tensorflow', 'tfx') if m in sys.modules))"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
     assert result.stdout.strip() == "[]"
+
+
+OWNED_SEQUENCES = {name: value for name, value in vars(contracts).items()
+                   if name.isupper() and isinstance(value, tuple)}
+
+
+def _sequence_literals(path: Path) -> list[tuple[int, tuple]]:
+    """(line, value) of every tuple or list literal of constants."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.Tuple, ast.List)) and node.elts and all(
+                isinstance(element, ast.Constant) for element in node.elts):
+            found.append((node.lineno, tuple(element.value for element in node.elts)))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(OWNED_SEQUENCES))
+def test_a_contract_list_is_written_only_by_its_owner(name):
+    """The quantization modes, the architectures and each one's widths: one literal, in contracts.py."""
+    spelled = [f"{path.relative_to(REPO_ROOT)}:{line}" for path in _sources(*PRODUCT_PACKAGES)
+               if path.name != "contracts.py" for line, value in _sequence_literals(path)
+               if value == OWNED_SEQUENCES[name]]
+    assert spelled == [], f"{OWNED_SEQUENCES[name]} is contracts.{name}; import it instead"
+
+
+def test_the_plain_script_imports_no_tfx_beam_tf_transform_or_ml_metadata():
+    """The benchmark's baseline is timed as "no TFX": it shares the network builders, the training loop and the
+    image decoding with the pipeline, which must therefore be importable without those."""
+    heavy = ("tfx", "tensorflow_transform", "apache_beam", "ml_metadata")
+    code = f"import sys, bench.baseline; print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "[]"

@@ -13,6 +13,7 @@ import os
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tests.android_runtimes import eval_images
@@ -26,10 +27,11 @@ decision boundaries for the runtimes' own resizing to give comparable accuracies
 
 
 def _run_installed(bin_dir: Path, cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    """`args` with the installed venv's executables, from `cwd`; bytecode is written (the venv is new, and
-    without it every process would compile TensorFlow and TFX from source)."""
+    """`args` with the installed venv's executables, from `cwd`, with `cwd/tmp` as the temporary folder; bytecode
+    is written (the venv is new, and without it every process would compile TensorFlow and TFX from source)."""
     env = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
-    env.update(TF_CPP_MIN_LOG_LEVEL="2", PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}")
+    (cwd / "tmp").mkdir(exist_ok=True)
+    env.update(TF_CPP_MIN_LOG_LEVEL="2", PATH=f"{bin_dir}{os.pathsep}{env.get('PATH', '')}", TMPDIR=str(cwd / "tmp"))
     return subprocess.run(args, capture_output=True, text=True, env=env, cwd=cwd, timeout=1500, check=False)
 
 
@@ -88,6 +90,16 @@ def test_the_runs_used_a_non_editable_install_from_outside_the_checkout(runs):
     assert schema_files == {schema}
 
 
+def test_no_beam_step_packaged_tfx_for_workers_the_local_run_does_not_have(runs):
+    """Without `pipeline.LOCAL_WORKERS`, each of the five Beam steps of a run built an sdist of TFX and left it,
+    50 MB, in the temporary folder."""
+    logs = sorted((runs["root"] / "home" / "logs").glob("*.log"))
+    assert len(logs) == 2
+    for log in logs:
+        assert "Attempting to infer TFX Python dependency" not in log.read_text(encoding="utf-8")
+    assert not list((runs["root"] / "tmp").rglob("tfx_ephemeral*"))
+
+
 def test_second_run_reuses_cache_and_holds_back_oversized_models(runs):
     second, registry = runs["second"], runs["root"] / "registry"
     assert second.returncode == 0, second.stdout + second.stderr
@@ -113,27 +125,24 @@ model on the same pixels may differ by."""
 def _frames(images: list, size: int) -> tuple[list, list]:
     """Frames already at the model's input size: flat ones at the three brightness levels the fixture's classes are
     made of, and the eval images resized as the Transform resizes them."""
-    import numpy as np
-
-    from components.transform import preprocessing
+    from components.transform import image_codec
 
     flat = [np.full((size, size, 3), level, np.uint8) for level in (40, 100, 160)]
-    return flat, [preprocessing.resize_like_the_app(image, size).numpy() for image in images]
+    return flat, [image_codec.resize_like_the_app(image, size).numpy() for image in images]
 
 
-def _interpreter_scores(model_bytes: bytes, frames: list) -> "np.ndarray":
+def _interpreter_scores(model_bytes: bytes, frames: list) -> np.ndarray:
     """The interpreter's probabilities: a float-input model gets the frames scaled as the Trainer's signature does,
     a uint8-input one the pixels themselves (what an app feeds it)."""
-    import numpy as np
     import tensorflow as tf
 
     from components.tflite import measurement
-    from components.transform import preprocessing
+    from components.transform import image_codec
 
     interpreter = tf.lite.Interpreter(model_content=model_bytes)
     interpreter.allocate_tensors()
     if interpreter.get_input_details()[0]["dtype"] != np.uint8:
-        inputs = np.stack([preprocessing.scale_to_model_range(frame).numpy() for frame in frames])
+        inputs = np.stack([image_codec.scale_to_model_range(frame).numpy() for frame in frames])
         return measurement.tflite_predictions(model_bytes, inputs, threads=1)
     source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     scale, zero_point = target["quantization"]
@@ -152,8 +161,6 @@ def _check_runtime(runtime: str, model: Path, labels: list[str], images: list, s
     images resized to the input size it differs by up to 0.27 (found here; exact on the others; cause not pinned
     down), so the eval images are checked for it by accuracy only (`test_android_runtimes_reach_the_pipelines_
     accuracy`)."""
-    import numpy as np
-
     from tests.android_runtimes import classify
 
     flat, resized = _frames(images, 32)
@@ -188,8 +195,6 @@ def test_android_runtimes_reach_the_pipelines_accuracy(runs, runtime, tmp_path):
     runtimes give the interpreter's scores (MediaPipe exactly, the Task Library on all but a few frames, see
     `_check_runtime`); what is left is each one's own resize, which moves an image only when its margin is small.
     Measured on this fixture: MediaPipe equal for both models, the Task Library one image lower for V1."""
-    import numpy as np
-
     from tests.android_runtimes import classify
 
     images, names = eval_images(runs["root"] / "home")
@@ -211,18 +216,17 @@ def test_android_runtimes_reach_the_pipelines_accuracy(runs, runtime, tmp_path):
 def test_android_runtimes_load_an_integer_io_model(runs, runtime, tmp_path):
     """`tflite.integer_io=uint8` (what NNAPI and Edge-TPU-style delegates want): the same V1 converted with uint8
     input and output and the project's metadata; the runtimes feed pixels and dequantize the scores themselves."""
-    import numpy as np
     import tensorflow as tf
 
     from bench.models import find_outputs
     from components.tflite import conversion, metadata
-    from components.transform import preprocessing
+    from components.transform import image_codec
 
     home = runs["root"] / "home"
     saved_model = find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root")).saved_models["mobilenet_v1"]
     images, _ = eval_images(home)
     labels = (runs["root"] / "registry" / "mobilenet_v1" / "1" / "labels.txt").read_text().splitlines()
-    representative = np.stack([preprocessing.scale_to_model_range(frame).numpy() for frame in _frames(images, 32)[1]])
+    representative = np.stack([image_codec.scale_to_model_range(frame).numpy() for frame in _frames(images, 32)[1]])
     model_bytes = metadata.add_metadata(conversion.convert(saved_model, "int8", representative, "uint8"), labels,
                                         name="mobilenet_v1", version="1", description="integer I/O")
     model = tmp_path / "integer_io.tflite"

@@ -18,7 +18,7 @@ from tests.helpers import invoke_tflite, write_image_folder
 
 # The vertex run shares the 2 cores with the kfp runs, so latency is not measured fairly here: its gate is opened
 # (an int8 invoke of this model measured 200 ms median under that contention, 0.06 ms alone).
-TINY = ["model.architectures=v1", "model.input_size=32", "model.alpha=0.25", "train.epochs=2",
+TINY = ["model.architectures=v1", "model.input_size=32", "model.v1_alpha=0.25", "train.epochs=2",
         "train.batch_size=16", "gates.min_accuracy=0", "gates.max_accuracy_drop=1", "gates.max_latency_ms=100000",
         "tflite.representative_examples=8", "tflite.latency_runs=3", "beam.direct_num_workers=1",
         "beam.direct_running_mode=in_memory"]
@@ -114,7 +114,7 @@ def test_kfp_second_run_reuses_the_upstream_and_is_judged_against_version_1(runs
     (gate,) = [gate for gate in report["gates"] if gate["name"] == "max_regression"]
     assert gate["measured"] == pytest.approx(baseline["accuracy"] - report["tflite_accuracy"])
     assert gate["passed"] == (gate["measured"] <= 1e-9)
-    assert any(f"no-regression baseline: version 1 (latest version" in line for line in lines)
+    assert any("no-regression baseline: version 1 (latest version" in line for line in lines)
     versions = sorted(p.name for p in (runs["root"] / "registry" / MODEL).iterdir() if p.name.isdigit())
     if gate["passed"]:
         assert _pushed(task_runs)["pushed_version"] == "2" and versions == ["1", "2"]

@@ -4,7 +4,7 @@ import pytest
 from apache_beam.options import pipeline_options
 
 from pipeline.config import REPO_ROOT, ConfigError, load_config
-from pipeline.pipeline import beam_pipeline_args
+from pipeline.pipeline import LOCAL_WORKERS, beam_pipeline_args
 
 PROFILES = REPO_ROOT / "pipeline" / "profiles"
 
@@ -20,7 +20,7 @@ def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, o
     config = load_config(str(PROFILES / f"{profile}.yaml"))
     args = beam_pipeline_args(config)
     assert args[0] == f"--runner={runner}"
-    assert not any(arg.startswith("--direct_") for arg in args)
+    assert not any(arg.startswith("--direct_") for arg in args) and LOCAL_WORKERS not in args
     options = pipeline_options.PipelineOptions(args)
     assert options.view_as(pipeline_options.StandardOptions).runner == runner
     assert getattr(options.view_as(options_class), option) == expected
@@ -31,7 +31,7 @@ def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, o
 
 def test_local_default_of_unknown_size_stays_direct_runner_multi_processing():
     assert beam_pipeline_args(load_config()) == [
-        "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+        "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2", LOCAL_WORKERS]
 
 
 def test_flink_profile_reaches_every_beam_step_of_the_compiled_pipeline(tmp_path):
@@ -49,19 +49,31 @@ def test_flink_profile_reaches_every_beam_step_of_the_compiled_pipeline(tmp_path
 def test_the_photo_profile_loads_and_reaches_the_trainer():
     config = load_config(str(PROFILES / "photos.yaml"))
     hparams = config.trainer_hparams("v2")
-    assert (hparams["input_size"], hparams["augment"], hparams["warmup_epochs"]) == (224, True, 1)
-    assert hparams["label_smoothing"] == 0.1
+    assert (hparams.input_size, hparams.augment, hparams.warmup_epochs) == (224, True, 1)
+    assert hparams.label_smoothing == 0.1
+
+
+def test_local_runs_tell_tfx_their_workers_need_no_package():
+    """TFX's own check (`make_beam_dependency_flags`) finds the local runs' workers provided for, so it builds no
+    sdist of TFX per Beam step; a package the user names is kept instead."""
+    from tfx.utils.dependency_utils import make_beam_dependency_flags
+
+    for config in (load_config(), load_config(str(PROFILES / "portable.yaml"))):
+        args = beam_pipeline_args(config, example_count=120)
+        assert LOCAL_WORKERS in args and make_beam_dependency_flags(args) == args
+    named = beam_pipeline_args(load_config(None, ["beam.extra_args=--extra_package=/pkgs/extra.tar.gz"]))
+    assert LOCAL_WORKERS not in named and named[-1] == "--extra_package=/pkgs/extra.tar.gz"
 
 
 def test_local_default_runs_a_small_folder_in_memory():
     assert beam_pipeline_args(load_config(), example_count=120) == [
-        "--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1"]
+        "--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1", LOCAL_WORKERS]
 
 
 def test_the_portable_profile_starts_local_services_and_needs_no_endpoint():
     config = load_config(str(PROFILES / "portable.yaml"))
     assert config.beam.runner == "PortableRunner" and config.beam.local_services
-    assert beam_pipeline_args(config) == ["--runner=PortableRunner"]
+    assert beam_pipeline_args(config) == ["--runner=PortableRunner", LOCAL_WORKERS]
 
 
 def test_the_portable_runner_without_local_services_needs_a_job_endpoint():

@@ -6,7 +6,7 @@ import pytest
 
 from pipeline import component_ids
 from pipeline.config import load_config
-from pipeline.pipeline import create_pipeline
+from pipeline.pipeline import LOCAL_WORKERS, create_pipeline
 
 UPSTREAM = ["ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform"]
 
@@ -58,7 +58,7 @@ def test_the_tflite_step_gets_the_configs_modes_gates_and_registry():
 def test_the_beam_args_follow_the_runner():
     _, pipeline = _pipeline("beam.direct_running_mode=multi_processing", "beam.direct_num_workers=2")
     assert pipeline.beam_pipeline_args == ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
-                                           "--direct_num_workers=2"]
+                                           "--direct_num_workers=2", LOCAL_WORKERS]
 
 
 @pytest.mark.parametrize("kind", component_ids.PER_MODEL_KINDS)

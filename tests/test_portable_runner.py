@@ -1,6 +1,7 @@
 """Beam's portable path (issue #17): `mobilenet-pipeline run --config pipeline/profiles/portable.yaml` starts Beam's
 Python job service and an external SDK worker pool (Beam's worker-pool servicer, which the sidecar of a Flink or
-Spark on Kubernetes deployment serves), runs ImageExampleGen, StatisticsGen, Transform and the Evaluator on them, and stops both.
+Spark on Kubernetes deployment serves), runs ImageExampleGen, StatisticsGen, Transform and the Evaluator on them,
+and stops both.
 
 Checked against a DirectRunner run of the same folder: the same split counts, label vocabulary and statistics;
 the Beam work ran in the pool's worker processes; nothing of the services is left running afterwards.

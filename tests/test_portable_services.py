@@ -104,6 +104,7 @@ def test_the_worker_pool_keeps_serving_and_only_on_loopback(tmp_path):
         time.sleep(3)
         port = int(services.worker_pool_endpoint.rsplit(":", 1)[1])
         assert portable_services.accepts(port)
-        bound = {c.laddr.ip.removeprefix("::ffff:") for c in psutil.Process(services.worker_pool_pid).net_connections("tcp")
+        connections = psutil.Process(services.worker_pool_pid).net_connections("tcp")
+        bound = {c.laddr.ip.removeprefix("::ffff:") for c in connections
                  if c.status == psutil.CONN_LISTEN and c.laddr.port == port}
         assert bound == {"127.0.0.1"}

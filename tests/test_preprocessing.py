@@ -11,7 +11,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from google.protobuf import text_format
 from tensorflow_transform.tf_metadata import dataset_metadata
 
-from components.transform import preprocessing
+from components.transform import image_codec, preprocessing
 from pipeline.config import DEFAULT_SCHEMA
 
 
@@ -42,7 +42,7 @@ def test_preprocessing_fn_decodes_resizes_scales_and_builds_vocabulary(tmp_path)
         _ = transform_fn | tft_beam.WriteTransformFn(str(tmp_path / "transform_fn"))
     serialized = [row[preprocessing.IMAGE_XF] for row in transformed]
     assert all(len(value) < 32 * 32 * 3 * 1.1 for value in serialized)  # uint8 pixels, not float32
-    images = preprocessing.model_input(tf.constant(serialized), 32).numpy()
+    images = image_codec.model_input(tf.constant(serialized), 32).numpy()
     assert images.shape == (3, 32, 32, 3) and images.dtype == np.float32
     np.testing.assert_allclose(images[0], -1.0, atol=1e-5)
     np.testing.assert_allclose(images[1], 1.0, atol=1e-5)
@@ -66,16 +66,16 @@ def test_preprocessing_fn_stores_a_jpeg_at_the_configured_quality(tmp_path):
                                | tft_beam.AnalyzeAndTransformDataset(functools.partial(
                                    preprocessing.preprocessing_fn, custom_config=config)))
     stored = transformed[0][preprocessing.IMAGE_XF]
-    assert stored.startswith(preprocessing.JPEG_MAGIC)
-    exact = preprocessing.decode_images(tf.constant([_png(ramp, "RGB")]), 32)
-    decoded = preprocessing.decode_pixels(tf.constant([stored])).numpy().astype(int)
+    assert stored.startswith(image_codec.JPEG_MAGIC)
+    exact = image_codec.decode_images(tf.constant([_png(ramp, "RGB")]), 32)
+    decoded = image_codec.decode_pixels(tf.constant([stored])).numpy().astype(int)
     assert np.abs(decoded - exact.numpy().astype(int)).max() <= 4
 
 
 def test_decode_pixels_reads_jpegs_and_exact_pixels_in_one_batch():
     images = tf.constant(np.full((2, 8, 8, 3), 90, np.uint8))
-    mixed = tf.stack([preprocessing.encode_pixels(images)[0], preprocessing.encode_jpeg(images, 95)[1]])
-    decoded = preprocessing.decode_pixels(mixed).numpy().astype(int)
+    mixed = tf.stack([image_codec.encode_pixels(images)[0], image_codec.encode_jpeg(images, 95)[1]])
+    decoded = image_codec.decode_pixels(mixed).numpy().astype(int)
     assert decoded.shape == (2, 8, 8, 3)
     np.testing.assert_array_equal(decoded[0], 90)
     assert np.abs(decoded[1] - 90).max() <= 1
@@ -102,7 +102,7 @@ def test_stored_photos_are_small_next_to_their_pixels_and_their_source_files(tmp
 def test_decode_images_handles_any_channel_count():
     batch = tf.constant([_png(np.zeros((5, 7), np.uint8), "L"),
                          _png(np.zeros((5, 7, 4), np.uint8), "RGBA")])
-    images = preprocessing.decode_images(batch, 33).numpy()
+    images = image_codec.decode_images(batch, 33).numpy()
     assert images.shape == (2, 33, 33, 3) and images.dtype == np.uint8
 
 
@@ -111,17 +111,17 @@ def test_resize_is_the_apps_bilinear_stretch_without_antialiasing():
     does); antialiased resizing would blur across blocks. A 6x3 image is stretched to the square, not cropped."""
     stripes = np.zeros((8, 8, 3), np.uint8)
     stripes[:, 1::2] = 200
-    resized = preprocessing.resize_like_the_app(tf.constant(stripes), 4).numpy()
+    resized = image_codec.resize_like_the_app(tf.constant(stripes), 4).numpy()
     assert resized.dtype == np.uint8 and (resized == 100).all()
     wide = np.zeros((3, 6, 3), np.uint8)
     wide[:, 3:] = 255
-    stretched = preprocessing.resize_like_the_app(tf.constant(wide), 6).numpy()
+    stretched = image_codec.resize_like_the_app(tf.constant(wide), 6).numpy()
     assert (stretched[:, :3] == 0).all() and (stretched[:, 3:] == 255).all()
 
 
 def test_pixels_round_trip_through_the_serialized_tensor():
     images = tf.constant(np.arange(2 * 4 * 4 * 3, dtype=np.uint8).reshape(2, 4, 4, 3))
-    serialized = preprocessing.encode_pixels(images)
-    np.testing.assert_array_equal(preprocessing.decode_pixels(serialized).numpy(), images.numpy())
-    scaled = preprocessing.model_input(serialized, 4).numpy()
+    serialized = image_codec.encode_pixels(images)
+    np.testing.assert_array_equal(image_codec.decode_pixels(serialized).numpy(), images.numpy())
+    scaled = image_codec.model_input(serialized, 4).numpy()
     np.testing.assert_allclose(scaled, images.numpy() / 127.5 - 1.0, atol=1e-6)

@@ -4,13 +4,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import mobilenet_v1, mobilenet_v2, quantization_aware, training
+from components.trainer import fitting, mobilenet_v1, mobilenet_v2, quantization_aware
 from pipeline.config import ConfigError, load_config
+from tests.helpers import hyperparameters
 
 
 def test_quantize_keeps_the_float_weights_and_holds_batchnorm_statistics():
     """The wrapped copy starts from the float model's weights; its BatchNorm layers have momentum 1, so training
-    leaves their moving statistics to the recalibration (`training.RecalibrateBatchNorm`), which also finds them
+    leaves their moving statistics to the recalibration (`fitting.RecalibrateBatchNorm`), which also finds them
     inside the wrappers."""
     inputs = tf.keras.Input((8, 8, 3))
     x = tf.keras.layers.Conv2D(4, 3, use_bias=False, name="conv")(inputs)
@@ -27,7 +28,7 @@ def test_quantize_keeps_the_float_weights_and_holds_batchnorm_statistics():
     images = np.random.default_rng(0).normal(3.0, 1.0, (16, 8, 8, 3)).astype(np.float32)
     data = tf.data.Dataset.from_tensor_slices((images, np.zeros(16, np.int64))).batch(8)
     quantized.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    scoring = training.RecalibrateBatchNorm(data, data, batches=2)
+    scoring = fitting.RecalibrateBatchNorm(data, data, batches=2)
     scoring.set_model(quantized)
     scoring.on_epoch_end(0, {})
     assert batch_norms[0].momentum == 1.0
@@ -61,9 +62,9 @@ def test_train_model_fine_tunes_a_quantization_aware_copy_that_is_not_part_of_th
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (32, 32, 32, 3)).astype(np.float32)
     data = tf.data.Dataset.from_tensor_slices((images, np.arange(32) % 2)).batch(16)
-    hparams = {"input_size": 32, "alpha": 0.25, "epochs": 1, "quantization_aware_epochs": 1,
-               "recalibrate_bn_batches": 1}
-    model = training.train_model(mobilenet_v1.build_network, data, data, num_classes=2, hparams=hparams)
+    hparams = hyperparameters(input_size=32, alpha=0.25, epochs=1, quantization_aware_epochs=1,
+                              recalibrate_bn_batches=1)
+    model = fitting.train_model(mobilenet_v1.build_network, data, data, num_classes=2, hparams=hparams)
     fresh = mobilenet_v1.build_network(input_shape=(32, 32, 3), num_classes=2, alpha=0.25)
     assert len(model.weights) == len(fresh.weights) and len(model.layers) == len(fresh.layers)
     fine_tuned = model.quantization_aware

@@ -66,9 +66,11 @@ def test_promote_and_rollback_move_the_channel(registry, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["show", "mobilenet_v1", "7"], "error: model 'mobilenet_v1' has no version 7 (versions: 1, 2)"),
     (["show", "resnet"], "error: model 'resnet' has no versions in registry"),
-    (["promote", "../x", "1", "--channel", "production"], "error: invalid model name '../x': contains a path separator"),
+    (["promote", "../x", "1", "--channel", "production"],
+     "error: invalid model name '../x': contains a path separator"),
     (["promote", "mobilenet_v1", "1", "--channel", "/abs"], "error: invalid channel '/abs': is an absolute path"),
-    (["rollback", "mobilenet_v1", "--channel", "staging"], "error: channel 'staging' of model 'mobilenet_v1' is not set"),
+    (["rollback", "mobilenet_v1", "--channel", "staging"],
+     "error: channel 'staging' of model 'mobilenet_v1' is not set"),
     (["list", "--registry", "/nonexistent/registry"], "error: registry /nonexistent/registry does not exist"),
 ])
 def test_errors_are_one_line_on_stderr_with_exit_code_2(registry, capsys, argv, message):

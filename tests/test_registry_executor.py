@@ -35,7 +35,8 @@ def _push(tmp_path: Path, model_blessed: int | None, tflite_blessed: int, run_id
         (Path(model.uri) / "report.json").write_text(json.dumps(report or tflite_report()))
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(tmp_path / "Pusher" / attempt)
-    input_dict = {"model": [model], "tflite_blessing": [_blessing(tmp_path / f"tflite_blessing{attempt}", tflite_blessed)]}
+    input_dict = {"model": [model],
+                  "tflite_blessing": [_blessing(tmp_path / f"tflite_blessing{attempt}", tflite_blessed)]}
     if model_blessed is not None:
         input_dict["model_blessing"] = [_blessing(tmp_path / f"model_blessing{attempt}", model_blessed)]
     executor = registry_executor.Executor(BaseExecutor.Context(pipeline_run_id=run_id))

@@ -2,6 +2,7 @@
 from pipeline.reporting import run_report
 from pipeline.reporting.progress import ComponentTiming
 from pipeline.reporting.run_summary import ModelResult
+from tests.helpers import png_picture
 
 RESULTS = [
     ModelResult("mobilenet_v1", "int8", 0.81, 0.80, 310_000, 0.4, True, True, "/registry/mobilenet_v1/3"),
@@ -20,12 +21,13 @@ def test_report_is_written_and_reads_back(tmp_path):
     assert "![accuracy vs size and component timings](report.png)" in markdown
     assert "/registry/mobilenet_v1/3" in markdown and "max_accuracy_drop" in markdown
     assert "Trainer_mobilenet_v1  61.0" in markdown and "total" in markdown
-    picture = (out / "report.png").read_bytes()
-    assert picture[:8] == b"\x89PNG\r\n\x1a\n" and len(picture) > 5000
+    size, coloured = png_picture(out / "report.png")
+    assert size == (1200, 400) and coloured > 10_000, (size, coloured)  # the models' points and the timing bars
     assert run_report.read_run_report(out) == (RESULTS, TIMINGS)
 
 
 def test_report_of_a_run_without_measured_models(tmp_path):
     run_report.write_run_report(tmp_path, [ModelResult("mobilenet_v1")], TIMINGS[:1])
-    assert (tmp_path / "report.png").stat().st_size > 0
+    size, coloured = png_picture(tmp_path / "report.png")
+    assert size == (1200, 400) and coloured > 10_000, (size, coloured)  # the timing bar
     assert "mobilenet_v1" in (tmp_path / "report.md").read_text()

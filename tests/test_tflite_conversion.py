@@ -134,3 +134,12 @@ def test_model_ops_names_flex_ops_as_custom(tmp_path):
     ops = conversion.model_ops(converter.convert())
     assert "CUSTOM:FlexMatrixDeterminant" in ops
     assert conversion.non_builtin_ops(ops) == ["CUSTOM:FlexMatrixDeterminant"]
+
+
+def test_one_loaded_model_converts_every_mode_as_its_folder_does(tmp_path_factory):
+    """The TFLite step loads the SavedModel once for all its modes; each flatbuffer is the same, byte for byte."""
+    loaded = conversion.load(saved_classifier(tmp_path_factory))
+    for mode, integer_io in CONFIGURATIONS:
+        representative = sample_images(16, seed=2) if mode == "int8" else None
+        assert conversion.convert(loaded, mode, representative, integer_io) == converted(
+            tmp_path_factory, mode, integer_io), (mode, integer_io)

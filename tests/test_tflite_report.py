@@ -2,6 +2,7 @@
 import json
 
 from components.tflite import gates, report
+from tests.helpers import png_picture
 
 LIMITS = {"min_accuracy": 0.80, "max_accuracy_drop": 0.01, "max_model_bytes": 1_000_000, "max_latency_ms": 20.0}
 IDENTITY = {"model_name": "mobilenet_v1", "architecture": "mobilenet_v1", "input_shape": [1, 32, 32, 3],
@@ -133,7 +134,8 @@ def test_plot_writes_a_png_for_blessed_and_held_back_reports(tmp_path):
     held_back = _build([_entry("int8", 1_300_000, 0.85), _error_entry("float16")])
     for name, built in (("blessed.png", blessed), ("held_back.png", held_back)):
         report_plot.plot_report(built, str(tmp_path / name))
-        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        size, coloured = png_picture(tmp_path / name)
+        assert size == (1100, 420) and coloured > 1000, (name, size, coloured)  # a bar and a point per candidate
 
 
 def test_post_training_int8_failing_only_the_drop_names_the_quantization_aware_setting():

@@ -4,8 +4,9 @@ import pytest
 import tensorflow as tf
 
 from components.ingestion import demo_data
-from components.trainer import mobilenet_v1, mobilenet_v2, training
-from components.transform import preprocessing
+from components.trainer import fitting, mobilenet_v1, mobilenet_v2, training
+from components.transform import image_codec, preprocessing
+from tests.helpers import hyperparameters
 
 
 def _split(per_class_train: int, per_class_eval: int, size: int):
@@ -25,9 +26,9 @@ def _split(per_class_train: int, per_class_eval: int, size: int):
 @pytest.mark.parametrize("module, alpha", [(mobilenet_v1, 0.25), (mobilenet_v2, 0.35)])
 def test_short_from_scratch_run_generalizes(module, alpha):
     train_data, eval_data = _split(per_class_train=150, per_class_eval=40, size=32)
-    hparams = {"name": module.ARCHITECTURE, "alpha": alpha, "input_size": 32, "epochs": 4, "learning_rate": 0.003,
-               "seed": 7}
-    model = training.train_model(module.build_network, train_data, eval_data, num_classes=10, hparams=hparams)
+    hparams = hyperparameters(module.ARCHITECTURE[-2:], alpha=alpha, input_size=32, epochs=4, learning_rate=0.003,
+                              seed=7)
+    model = fitting.train_model(module.build_network, train_data, eval_data, num_classes=10, hparams=hparams)
     _, eval_accuracy = model.evaluate(eval_data, verbose=0)
     assert eval_accuracy > 0.4, f"{module.ARCHITECTURE} eval accuracy {eval_accuracy:.3f} (chance is 0.1)"
 
@@ -45,7 +46,7 @@ def test_read_transformed_parses_images_and_labels(tmp_path):
         for label in range(5):
             example = tf.train.Example(features=tf.train.Features(feature={
                 preprocessing.IMAGE_XF: tf.train.Feature(bytes_list=tf.train.BytesList(value=[
-                    preprocessing.encode_pixels(tf.fill([1, 4, 4, 3], tf.constant(label * 50, tf.uint8)))[0].numpy()])),
+                    image_codec.encode_pixels(tf.fill([1, 4, 4, 3], tf.constant(label * 50, tf.uint8)))[0].numpy()])),
                 preprocessing.LABEL_XF: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
             }))
             writer.write(example.SerializeToString())

@@ -9,8 +9,9 @@ import tensorflow as tf
 from components.contracts import PREPROCESSED_SIGNATURE
 from components.ingestion import image_files
 from components.tflite import conversion
-from components.trainer import mobilenet_v1, training
+from components.trainer import fitting, mobilenet_v1
 from pipeline.config import ConfigError, load_config
+from tests.helpers import hyperparameters
 
 AUGMENTATION_OPS = {"SampleDistortedBoundingBoxV2", "RandomUniform", "RandomUniformInt", "AdjustContrastv2",
                     "StatelessRandomUniformV2", "StatelessRandomGetKeyCounter", "RandomShuffle"}
@@ -25,7 +26,7 @@ def _tiny_data(seed: int = 0, count: int = 48, size: int = 32) -> tf.data.Datase
 
 def test_the_best_validation_epoch_is_restored():
     model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
-    keep = training.KeepBestEpoch()
+    keep = fitting.KeepBestEpoch()
     keep.set_model(model)
     for epoch, accuracy in enumerate([0.5, 0.8, 0.8, 0.6]):
         model.set_weights([np.full((2, 1), epoch, np.float32), np.zeros(1, np.float32)])
@@ -42,7 +43,7 @@ def test_batchnorm_statistics_are_recomputed_from_training_batches_before_the_ep
     rng = np.random.default_rng(0)
     batches = [rng.normal(loc, 2.0, (64, 3)).astype(np.float32) for loc in (1.0, 3.0)]
     data = tf.data.Dataset.from_tensor_slices((np.concatenate(batches), np.zeros(128, np.float32))).batch(64)
-    scoring = training.RecalibrateBatchNorm(data, data, batches=2)
+    scoring = fitting.RecalibrateBatchNorm(data, data, batches=2)
     scoring.set_model(model)
     logs = {}
     scoring.on_epoch_end(0, logs)
@@ -55,15 +56,15 @@ def test_batchnorm_statistics_are_recomputed_from_training_batches_before_the_ep
 
 
 def test_warm_up_then_cosine_decay():
-    schedule = training.learning_rate(0.01, warmup_epochs=1, epochs=3, steps_per_epoch=10)
+    schedule = fitting.learning_rate(0.01, warmup_epochs=1, epochs=3, steps_per_epoch=10)
     values = [float(schedule(step)) for step in (0, 5, 10, 20, 30)]
     assert values[0] == 0.0 and values[1] == pytest.approx(0.005)
     assert values[2] == pytest.approx(0.01) and values[3] == pytest.approx(0.005) and values[4] == pytest.approx(0.0)
-    assert training.learning_rate(0.01, 0, 3, 10) == 0.01
+    assert fitting.learning_rate(0.01, 0, 3, 10) == 0.01
 
 
 def test_label_smoothing_moves_the_target_towards_uniform():
-    loss = training.SmoothedSparseCrossentropy(num_classes=4, label_smoothing=0.2)
+    loss = fitting.SmoothedSparseCrossentropy(num_classes=4, label_smoothing=0.2)
     prediction = tf.constant([[0.85, 0.05, 0.05, 0.05]])
     expected = -(0.85 * np.log(0.85) + 3 * 0.05 * np.log(0.05))
     assert float(loss(tf.constant([0]), prediction)) == pytest.approx(expected, rel=1e-4)
@@ -71,7 +72,7 @@ def test_label_smoothing_moves_the_target_towards_uniform():
 
 def test_augmentation_changes_training_images_only_and_stays_in_range():
     images = tf.constant(np.linspace(-1, 1, 2 * 16 * 16 * 3, dtype=np.float32).reshape(2, 16, 16, 3))
-    augmented = training.augment(images, seed=3).numpy()
+    augmented = fitting.augment(images, seed=3).numpy()
     assert augmented.shape == (2, 16, 16, 3) and augmented.min() >= -1.0 and augmented.max() <= 1.0
     assert not np.allclose(augmented, images.numpy())
 
@@ -93,9 +94,9 @@ def test_a_frozen_backbone_learns_only_its_head_then_fine_tunes_every_layer(tmp_
             snapshots.append({layer.name: [w.copy() for w in layer.get_weights()] for layer in self.model.layers
                               if layer.weights})
 
-    hparams = {"alpha": 0.25, "input_size": 32, "architecture": "v1", "weights": str(path), "epochs": 2,
-               "frozen_epochs": 1, "fine_tune_rate": 0.5, "learning_rate": 0.01, "dropout": 0.0}
-    model = training.train_model(mobilenet_v1.build_network, _tiny_data(), _tiny_data(1), 2, hparams,
+    hparams = hyperparameters(alpha=0.25, input_size=32, weights=str(path), epochs=2, frozen_epochs=1,
+                              fine_tune_rate=0.5, learning_rate=0.01, dropout=0.0)
+    model = fitting.train_model(mobilenet_v1.build_network, _tiny_data(), _tiny_data(1), 2, hparams,
                                  callbacks=[Snapshot()])
     head = "conv_preds"  # 5 classes in the file, 2 here: not loaded
     loaded = {layer.name: layer.get_weights() for layer in source.layers if layer.weights and layer.name != head}
@@ -114,14 +115,14 @@ def test_frozen_epochs_need_warm_start_weights():
     with pytest.raises(ConfigError, match="train.frozen_epochs: 2 is invalid; expected 0, or with model.weights"):
         load_config(None, ["train.frozen_epochs=2"])
     config = load_config(None, ["train.frozen_epochs=2", "model.weights=/tmp/w.h5", "train.epochs=6"])
-    assert config.trainer_hparams("v1")["frozen_epochs"] == 2
+    assert config.trainer_hparams("v1").frozen_epochs == 2
 
 
 @pytest.mark.slow
 def test_recipe_trains_keeps_an_epoch_and_no_augmentation_reaches_the_serving_graph(tmp_path):
-    hparams = {"name": "tiny", "alpha": 0.25, "input_size": 32, "epochs": 3, "learning_rate": 0.003,
-               "warmup_epochs": 1, "label_smoothing": 0.1, "augment": True, "flip": True, "seed": 1}
-    model = training.train_model(mobilenet_v1.build_network, _tiny_data(0), _tiny_data(1), num_classes=2,
+    hparams = hyperparameters(name="tiny", alpha=0.25, input_size=32, epochs=3, learning_rate=0.003, warmup_epochs=1,
+                              label_smoothing=0.1, augment=True, flip=True, seed=1)
+    model = fitting.train_model(mobilenet_v1.build_network, _tiny_data(0), _tiny_data(1), num_classes=2,
                                  hparams=hparams)
     assert 1 <= model.kept_epoch <= 3
     conversion.save_for_conversion(model, str(tmp_path / "saved"), 32)

@@ -1,10 +1,13 @@
 """Warm start: ImageNet file names, the Keras cache, loading by layer name and shape, refusals naming the file."""
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import mobilenet_v1, mobilenet_v2, training, warm_start
+from components.trainer import fitting, mobilenet_v1, mobilenet_v2, warm_start
 from pipeline.config import ConfigError, load_config
+from tests.helpers import hyperparameters
 
 
 def test_imagenet_file_names_are_keras_own():
@@ -58,9 +61,8 @@ def test_a_file_that_matches_no_layer_is_refused_naming_it(tmp_path):
     with pytest.raises(warm_start.WarmStartError, match=f"no layer of .* matches a layer in {path}"):
         warm_start.load_matching(model, str(path))
     with pytest.raises(warm_start.WarmStartError, match="does not exist"):
-        training.train_model(mobilenet_v1.build_network, None, None, 3,
-                             {"alpha": 0.25, "input_size": 32, "weights": str(tmp_path / "missing.h5"),
-                              "architecture": "v1"})
+        fitting.train_model(mobilenet_v1.build_network, None, None, 3,
+                            hyperparameters(alpha=0.25, input_size=32, weights=str(tmp_path / "missing.h5")))
 
 
 def _fashion(classes: range, per_class: int, offset: int, size: int = 32) -> tuple[np.ndarray, np.ndarray]:
@@ -81,16 +83,16 @@ def _dataset(x: np.ndarray, y: np.ndarray, shuffle: bool) -> tf.data.Dataset:
 @pytest.mark.slow
 def test_warm_start_from_an_earlier_run_beats_training_from_scratch(tmp_path):
     """Weights of a run on five Fashion-MNIST classes help a short run on the other five: same budget, same seed."""
-    hparams = {"alpha": 0.25, "input_size": 32, "learning_rate": 0.003, "seed": 3, "architecture": "v1"}
+    hparams = hyperparameters(alpha=0.25, input_size=32, learning_rate=0.003, seed=3)
     first = _fashion(range(0, 5), per_class=150, offset=0)
-    model = training.train_model(mobilenet_v1.build_network, _dataset(*first, True), _dataset(*first, False), 5,
-                                 {**hparams, "epochs": 4})
+    model = fitting.train_model(mobilenet_v1.build_network, _dataset(*first, True), _dataset(*first, False), 5,
+                                dataclasses.replace(hparams, epochs=4))
     path = tmp_path / "first_run.h5"
     model.save_weights(str(path))
     train, held_out = _fashion(range(5, 10), per_class=20, offset=0), _fashion(range(5, 10), per_class=60, offset=20)
     accuracy = {}
     for weights in ("none", str(path)):
-        second = training.train_model(mobilenet_v1.build_network, _dataset(*train, True), _dataset(*held_out, False),
-                                      5, {**hparams, "epochs": 3, "weights": weights})
+        second = fitting.train_model(mobilenet_v1.build_network, _dataset(*train, True), _dataset(*held_out, False),
+                                     5, dataclasses.replace(hparams, epochs=3, weights=weights))
         accuracy[weights] = second.evaluate(_dataset(*held_out, False), verbose=0)[1]
     assert accuracy[str(path)] > accuracy["none"], accuracy

@@ -21,26 +21,10 @@ from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_M
 from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement, metadata
 from components.tflite import report as report_lib, report_plot, spec
 from components.trainer import quantization_aware
-from components.trainer.training import read_transformed
+from components.trainer.training import load_transformed, read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
 
 progress = logging.getLogger(PROGRESS_LOGGER)
-
-
-def load_split(examples: list[types.Artifact], split: str, tf_transform_output: tft.TFTransformOutput,
-               limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Images [N, H, W, 3] and labels [N] of one split of the transformed examples (`limit` 0 = all)."""
-    pattern = os.path.join(artifact_utils.get_split_uri(examples, split), "*")
-    dataset = read_transformed([pattern], tf_transform_output, batch_size=256)
-    images, labels, count = [], [], 0
-    for batch_images, batch_labels in dataset:
-        images.append(batch_images.numpy())
-        labels.append(batch_labels.numpy())
-        count += len(batch_labels)
-        if limit and count >= limit:
-            break
-    images_array, labels_array = np.concatenate(images), np.concatenate(labels)
-    return (images_array[:limit], labels_array[:limit]) if limit else (images_array, labels_array)
 
 
 def class_balanced(batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int,
@@ -67,35 +51,32 @@ def class_balanced(batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int,
     return np.stack([image for image, _ in chosen]), np.array([label for _, label in chosen], np.int64)
 
 
-def validate_mode(saved_model_dir: str, mode: str, integer_io: str, representative: np.ndarray,
+def validate_mode(model: str | conversion.LoadedModel, mode: str, integer_io: str, representative: np.ndarray,
                   eval_images: np.ndarray, eval_labels: np.ndarray, float_accuracy: float,
                   params: dict[str, Any], limits: dict[str, Any], package: Callable[[bytes, str], bytes],
                   baseline_accuracy: float | None = None,
                   is_quantization_aware: bool = False) -> tuple[bytes | None, dict[str, Any]]:
     """Convert in one mode, package it with metadata and measure what ships; returns the packaged flatbuffer
     (None when conversion failed) and its candidate entry. `baseline_accuracy` (the registry's current model on
-    the same eval images) adds the no-regression gate. `is_quantization_aware`: `saved_model_dir` is the
-    quantization-aware model; the drop is still measured against `float_accuracy`, the float model's."""
+    the same eval images) adds the no-regression gate. `is_quantization_aware`: `model` (a SavedModel folder, or
+    loaded once for every mode) is the quantization-aware model; the drop is still measured against
+    `float_accuracy`, the float model's."""
     io_type = integer_io if mode == "int8" and integer_io else None
     identity = {"quantization": mode, "quantization_aware": is_quantization_aware, "integer_io": io_type}
     try:
-        model_bytes = package(conversion.convert(saved_model_dir, mode, representative, io_type),
+        model_bytes = package(conversion.convert(model, mode, representative, io_type),
                               report_lib.candidate_label(identity))
     except conversion.ConversionError as error:
         return None, report_lib.candidate_entry(identity, [], str(error))
     ops = conversion.model_ops(model_bytes)
-    scores = measurement.tflite_predictions(model_bytes, eval_images, params[spec.THREADS_KEY])
-    tflite_accuracy = measurement.accuracy(scores, eval_labels)
-    latency = measurement.measure_latency(model_bytes, params[spec.THREADS_KEY], params[spec.LATENCY_WARMUP_KEY],
-                                          params[spec.LATENCY_RUNS_KEY])
+    measured = measurement.measure_flatbuffer(model_bytes, eval_images, eval_labels, params[spec.THREADS_KEY],
+                                              params[spec.LATENCY_WARMUP_KEY], params[spec.LATENCY_RUNS_KEY])
     input_dtype = tf.lite.Interpreter(model_content=model_bytes).get_input_details()[0]["dtype"]
     measured = {
-        **identity, "size_bytes": len(model_bytes),
-        "tflite_accuracy": tflite_accuracy["top1"], "tflite_top5_accuracy": tflite_accuracy["top5"],
-        "accuracy_drop": float_accuracy - tflite_accuracy["top1"], "latency_ms": latency,
+        **identity, **measured, "accuracy_drop": float_accuracy - measured["tflite_accuracy"],
         "ops": ops, "builtin_ops_only": not conversion.non_builtin_ops(ops), "input_dtype": np.dtype(input_dtype).name,
     }
-    results = gates_lib.evaluate_gates({**measured, "latency_ms": latency["median"],
+    results = gates_lib.evaluate_gates({**measured, "latency_ms": measured["latency_ms"]["median"],
                                         "baseline_accuracy": baseline_accuracy}, limits)
     return model_bytes, report_lib.candidate_entry(measured, results)
 
@@ -125,10 +106,10 @@ class Executor(base_executor.BaseExecutor):
             ((batch_images.numpy(), batch_labels.numpy()) for batch_images, batch_labels in
              read_transformed([train_pattern], tf_transform_output, batch_size=256)),
             int(exec_properties[spec.REPRESENTATIVE_EXAMPLES_KEY]), len(labels))
-        eval_images, eval_labels = load_split(examples, "eval", tf_transform_output,
-                                              int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0))
-        float_accuracy = measurement.accuracy(
-            measurement.saved_model_predictions(saved_model_dir, eval_images), eval_labels)["top1"]
+        eval_images, eval_labels = load_transformed(
+            [os.path.join(artifact_utils.get_split_uri(examples, "eval"), "*")], tf_transform_output,
+            int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0))
+        float_accuracy = measurement.float_accuracy(saved_model_dir, eval_images, eval_labels)
         input_shape = [1, *eval_images.shape[1:]]
         baseline = baseline_lib.measure_baseline(
             exec_properties.get(spec.REGISTRY_ROOT_KEY) or "", name,
@@ -149,10 +130,13 @@ class Executor(base_executor.BaseExecutor):
         quantization_aware_dir = quantization_aware.model_dir(saved_model_dir)
         if "int8" in modes and tf.io.gfile.isdir(quantization_aware_dir):
             sources.append(("int8", quantization_aware_dir, True))
+        loaded: dict[str, conversion.LoadedModel] = {}
         for mode, source, is_quantization_aware in sources:
             label = report_lib.candidate_label({"quantization": mode, "quantization_aware": is_quantization_aware})
             progress.info("%s: converting to TFLite (%s) and measuring it", name, label)
-            model_bytes, entry = validate_mode(source, mode, integer_io, representative, eval_images,
+            if source not in loaded:
+                loaded[source] = conversion.load(source)
+            model_bytes, entry = validate_mode(loaded[source], mode, integer_io, representative, eval_images,
                                                eval_labels, float_accuracy, params, limits, package,
                                                baseline.accuracy, is_quantization_aware)
             candidates.append(entry)

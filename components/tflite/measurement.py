@@ -63,6 +63,20 @@ def accuracy(scores: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
     return {"top1": top1, "top5": top5}
 
 
+def float_accuracy(saved_model_dir: str, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy of the float SavedModel on `images`: what each converted model's drop is measured against."""
+    return accuracy(saved_model_predictions(saved_model_dir, images), labels)["top1"]
+
+
+def measure_flatbuffer(model_bytes: bytes, images: np.ndarray, labels: np.ndarray, threads: int, warmup: int,
+                       runs: int) -> dict[str, Any]:
+    """What the gates, the report and the benchmark read of one converted model: its bytes, its top-1 and top-5
+    accuracy on `images` and its `invoke` latency, all at `threads` interpreter threads."""
+    scores = accuracy(tflite_predictions(model_bytes, images, threads), labels)
+    return {"size_bytes": len(model_bytes), "tflite_accuracy": scores["top1"], "tflite_top5_accuracy": scores["top5"],
+            "latency_ms": measure_latency(model_bytes, threads, warmup, runs)}
+
+
 def measure_latency(model_bytes: bytes, threads: int, warmup: int, runs: int) -> dict[str, float | int]:
     """Median and 90th-percentile wall time (ms) of `invoke` on a zero input, after `warmup` invokes."""
     interpreter = tf.lite.Interpreter(model_content=model_bytes, num_threads=threads)

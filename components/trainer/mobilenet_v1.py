@@ -5,14 +5,18 @@ The layers, their names and their parameters are those of the Keras reference `t
 """
 from __future__ import annotations
 
-import tensorflow as tf
-from tfx.components.trainer.fn_args_utils import FnArgs
+from typing import TYPE_CHECKING
 
-from components.trainer import training
+import tensorflow as tf
+
+from components.contracts import V1_ALPHAS
 from components.trainer.blocks import check_alpha, conv_bn
 
+if TYPE_CHECKING:
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
 ARCHITECTURE = "mobilenet_v1"
-ALLOWED_ALPHAS = (0.25, 0.5, 0.75, 1.0)
+ALLOWED_ALPHAS = V1_ALPHAS
 
 # (pointwise filters, depthwise stride) of the 13 depthwise-separable blocks (paper, Table 1).
 SEPARABLE_BLOCKS = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2),
@@ -44,4 +48,6 @@ def build_network(input_shape: tuple[int, int, int], num_classes: int, alpha: fl
 
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point: trains MobileNet V1 on the transformed examples."""
+    from components.trainer import training  # here, so that the builder imports without TFX (the plain script)
+
     training.run(fn_args, build_network)

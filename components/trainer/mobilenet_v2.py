@@ -6,14 +6,18 @@ The layers, their names and their parameters are those of the Keras reference `t
 """
 from __future__ import annotations
 
-import tensorflow as tf
-from tfx.components.trainer.fn_args_utils import FnArgs
+from typing import TYPE_CHECKING
 
-from components.trainer import training
+import tensorflow as tf
+
+from components.contracts import V2_ALPHAS
 from components.trainer.blocks import check_alpha, conv_bn
 
+if TYPE_CHECKING:
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
 ARCHITECTURE = "mobilenet_v2"
-ALLOWED_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+ALLOWED_ALPHAS = V2_ALPHAS
 
 # Bottleneck table of the paper (Table 2): expansion t, output channels c, repeats n, first stride s.
 BOTTLENECKS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2),
@@ -73,4 +77,6 @@ def build_network(input_shape: tuple[int, int, int], num_classes: int, alpha: fl
 
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point: trains MobileNet V2 on the transformed examples."""
+    from components.trainer import training  # here, so that the builder imports without TFX (the plain script)
+
     training.run(fn_args, build_network)

@@ -1,26 +1,28 @@
 """The input and training path shared by the MobileNet V1 and V2 module files.
 
 A module file supplies only `build_network(input_shape, num_classes, alpha, dropout, bn_momentum)`; everything
-else (reading the transformed examples, seeding, training with per-epoch progress, TensorBoard logs and the
-serving signatures) lives here.
+else lives here (reading the transformed examples, the serving signatures) and in `fitting` (seeding, training
+with per-epoch progress, TensorBoard logs).
 """
 from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Sequence
+from typing import Any
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import PROGRESS_LOGGER, keras_autograph
+from components import PROGRESS_LOGGER
 from components.contracts import IMAGE_KEY, PREPROCESSED_SIGNATURE, SERVING_SIGNATURE, TRANSFORMED_EXAMPLES_SIGNATURE
 from components.tflite import conversion
-from components.trainer import quantization_aware, warm_start
-from components.transform import preprocessing
+from components.trainer import quantization_aware
+from components.trainer.fitting import NetworkBuilder, train_model
+from components.trainer.hyperparameters import Hyperparameters
+from components.transform import image_codec, preprocessing
 
-NetworkBuilder = Callable[..., tf.keras.Model]
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 
@@ -37,127 +39,22 @@ def read_transformed(file_patterns: list[str] | str, tf_transform_output: tft.TF
         dataset = dataset.shuffle(4096, seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size).map(lambda records: tf.io.parse_example(records, spec),
                                             num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.map(lambda f: (preprocessing.model_input(f[preprocessing.IMAGE_XF]), f[preprocessing.LABEL_XF]),
+    return dataset.map(lambda f: (image_codec.model_input(f[preprocessing.IMAGE_XF]), f[preprocessing.LABEL_XF]),
                        num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def augment(images: tf.Tensor, seed: int, flip: bool = True) -> tf.Tensor:
-    """Training-only augmentation of a batch of [-1, 1] images: a random resized crop (8 % to 100 % of the area,
-    aspect 3:4 to 4:3), an optional horizontal flip, and brightness and contrast jitter. Never in a serving graph:
-    `read_transformed` does not call it, only `train_model`'s input pipeline."""
-    size = tf.shape(images)[1:3]
-
-    def crop_one(image: tf.Tensor) -> tf.Tensor:
-        begin, extent, _ = tf.image.sample_distorted_bounding_box(
-            tf.shape(image), tf.zeros([1, 0, 4]), min_object_covered=0.0, aspect_ratio_range=(0.75, 1.33),
-            area_range=(0.08, 1.0), use_image_if_no_bounding_boxes=True, seed=seed)
-        return tf.image.resize(tf.slice(image, begin, extent), size, method="bilinear")
-
-    images = tf.map_fn(crop_one, images)
-    if flip:
-        images = tf.image.random_flip_left_right(images, seed=seed)
-    images = tf.image.random_brightness(images, 0.2, seed=seed)
-    images = tf.image.random_contrast(images, 0.8, 1.2, seed=seed)
-    return tf.clip_by_value(images, -1.0, 1.0)
-
-
-class SmoothedSparseCrossentropy(tf.keras.losses.Loss):
-    """Cross-entropy of integer labels smoothed towards the uniform distribution by `label_smoothing`."""
-
-    def __init__(self, num_classes: int, label_smoothing: float, name: str = "smoothed_sparse_crossentropy"):
-        super().__init__(name=name)
-        self.num_classes, self.label_smoothing = num_classes, label_smoothing
-
-    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
-        one_hot = tf.one_hot(tf.cast(tf.reshape(y_true, [-1]), tf.int32), self.num_classes)
-        return tf.keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
-
-    def get_config(self) -> dict[str, Any]:
-        return {"num_classes": self.num_classes, "label_smoothing": self.label_smoothing, "name": self.name}
-
-
-def learning_rate(base: float, warmup_epochs: int, epochs: int, steps_per_epoch: int, decay: bool = False) -> Any:
-    """`base`, or with `warmup_epochs` > 0: linear warm-up from 0 over those epochs, then cosine decay to 0 (with
-    `decay` and no warm-up: cosine decay from `base`)."""
-    if (warmup_epochs <= 0 and not decay) or steps_per_epoch <= 0:
-        return base
-    warmup_steps = min(warmup_epochs, epochs) * steps_per_epoch
-    decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
-    return tf.keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=base, warmup_steps=warmup_steps)
-
-
-class KeepBestEpoch(tf.keras.callbacks.Callback):
-    """Remembers the weights of the epoch with the best validation accuracy and restores them when training ends
-    (the first such epoch on ties); `best_epoch` (1-based) and `best_accuracy` say which was kept."""
-
-    def __init__(self, monitor: str = "val_accuracy"):
-        super().__init__()
-        self.monitor = monitor
-        self.best_epoch, self.best_accuracy, self._weights = 0, -1.0, None
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value > self.best_accuracy:
-            self.best_epoch, self.best_accuracy, self._weights = epoch + 1, float(value), self.model.get_weights()
-
-    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
-        if self._weights is not None:
-            self.model.set_weights(self._weights)
-
-
-class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
-    """After every epoch, before it is scored: recompute the moving mean and variance of every trainable BatchNorm
-    layer (also inside a quantization-aware wrapper) as the plain average over `batches` training batches (without
-    augmentation) under the epoch's final weights, then score `validation_data` into the epoch's `val_*` logs.
-
-    Why: the moving averages trail the weights. In a short run with few steps per epoch (14 at 430 images and
-    batch 32) the weights move faster than a 0.9-momentum average follows, and a deep network compounds the lag
-    layer by layer, so the validation score sat at chance for the first epochs while the network was learning
-    (`docs/training.md`). With `batches` = 0, validation uses the moving averages as Keras keeps them."""
-
-    def __init__(self, train_data: tf.data.Dataset, validation_data: tf.data.Dataset, batches: int):
-        super().__init__()
-        self.train_data, self.validation_data, self.batches = train_data, validation_data, batches
-
-    def recalibrate(self) -> None:
-        """Set the BatchNorm statistics to the average of `batches` batches' statistics."""
-        layers = [inner for inner in (getattr(layer, "layer", layer) for layer in self.model.layers)
-                  if isinstance(inner, tf.keras.layers.BatchNormalization) and inner.trainable]
-        momenta = [layer.momentum for layer in layers]
-        for layer in layers:
-            layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
-            layer.moving_variance.assign(tf.zeros_like(layer.moving_variance))
-        for index, (images, _) in enumerate(self.train_data.take(self.batches)):
-            for layer in layers:
-                layer.momentum = index / (index + 1)  # moving = running mean of the batch statistics
-            self.model(images, training=True)
-        for layer, momentum in zip(layers, momenta):
-            layer.momentum = momentum
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        if self.batches:
-            self.recalibrate()
-        scores = self.model.evaluate(self.validation_data, verbose=0, return_dict=True)
-        if logs is not None:
-            logs.update({f"val_{name}": float(value) for name, value in scores.items()})
-
-
-class EpochProgress(tf.keras.callbacks.Callback):
-    """Logs one line per epoch (loss, train and eval accuracy, time) to the progress logger."""
-
-    def __init__(self, name: str, epochs: int):
-        super().__init__()
-        self._name, self._epochs, self._start = name, epochs, 0.0
-
-    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        self._start = time.monotonic()
-
-    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        logs = logs or {}
-        progress.info("%s epoch %d/%d: loss %.3f, train accuracy %.3f, validation accuracy %.3f (%.1f s)",
-                      self._name, epoch + 1, self._epochs, logs.get("loss", float("nan")),
-                      logs.get("accuracy", float("nan")), logs.get("val_accuracy", float("nan")),
-                      time.monotonic() - self._start)
+def load_transformed(file_patterns: list[str] | str, tf_transform_output: tft.TFTransformOutput,
+                     limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Images [N, H, W, 3] and labels [N] of transformed examples, as arrays (`limit` 0 = all, else the first)."""
+    images, labels, count = [], [], 0
+    for batch_images, batch_labels in read_transformed(file_patterns, tf_transform_output, batch_size=256):
+        images.append(batch_images.numpy())
+        labels.append(batch_labels.numpy())
+        count += len(batch_labels)
+        if limit and count >= limit:
+            break
+    images_array, labels_array = np.concatenate(images), np.concatenate(labels)
+    return (images_array[:limit], labels_array[:limit]) if limit else (images_array, labels_array)
 
 
 def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, size: int) -> dict[str, Any]:
@@ -168,7 +65,7 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
     def serve_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
         transformed = model.tft_layer({IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
-        return {"probabilities": model(preprocessing.model_input(transformed[preprocessing.IMAGE_XF], size),
+        return {"probabilities": model(image_codec.model_input(transformed[preprocessing.IMAGE_XF], size),
                                        training=False)}
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="image")])
@@ -178,7 +75,7 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_transformed_examples(examples: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(examples, transformed_spec)
-        return {"probabilities": model(preprocessing.model_input(features[preprocessing.IMAGE_XF], size),
+        return {"probabilities": model(image_codec.model_input(features[preprocessing.IMAGE_XF], size),
                                        training=False)}
 
     return {
@@ -188,138 +85,27 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     }
 
 
-def count_batches(dataset: tf.data.Dataset) -> int:
-    """Batches in one pass of `dataset` (a TFRecord dataset's length is unknown until it is read)."""
-    cardinality = int(dataset.cardinality())
-    if cardinality >= 0:
-        return cardinality
-    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
-
-
-def _fit_phase(model: tf.keras.Model, train_data: tf.data.Dataset, rate: Any, loss: tf.keras.losses.Loss,
-               first_epoch: int, last_epoch: int, callbacks: list[tf.keras.callbacks.Callback]) -> None:
-    """Compile `model` (so a change of trainable layers takes effect) and fit epochs `first_epoch`+1 to `last_epoch`
-    (the first callback scores each epoch on the validation data)."""
-    model.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
-    model.fit(train_data, initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks, verbose=0)
-
-
-def _accuracy(model: tf.keras.Model, loss: tf.keras.losses.Loss, data: tf.data.Dataset) -> float:
-    """Top-1 accuracy of `model` on `data`."""
-    model.compile(loss=loss, metrics=["accuracy"])
-    return float(model.evaluate(data, verbose=0, return_dict=True)["accuracy"])
-
-
-def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
-                num_classes: int, hparams: dict[str, Any], log_dir: str | None = None,
-                callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> tf.keras.Model:
-    """Build the network with `hparams` and fit it on `train_data`, logging each epoch (and calling `callbacks`);
-    returns the model with the weights of the epoch that scored best on `validation_data` (the epoch is in
-    `model.kept_epoch`). AutoGraph is kept out of legacy Keras first (`keras_autograph`).
-
-    With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
-    that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate.
-    With `quantization_aware_epochs` > 0, `model.quantization_aware` is a `quantization_aware.FineTuned`: the kept
-    model fine-tuned that many more epochs with fake quantization, with what that took and did; otherwise None."""
-    keras_autograph.exempt_tf_keras()
-    seed = int(hparams.get("seed", 42))
-    tf.keras.utils.set_random_seed(seed)
-    size = int(hparams["input_size"])
-    model = build_network(input_shape=(size, size, 3), num_classes=num_classes, alpha=float(hparams["alpha"]),
-                          dropout=float(hparams.get("dropout", 0.1)),
-                          bn_momentum=float(hparams.get("bn_momentum", 0.9)))
-    weights = warm_start.resolve(str(hparams.get("weights") or warm_start.NONE), str(hparams.get("architecture")),
-                                 float(hparams["alpha"]), size)
-    backbone = warm_start.load_matching(model, weights) if weights else []
-    epochs = int(hparams.get("epochs", 1))
-    frozen_epochs = min(int(hparams.get("frozen_epochs", 0)), epochs) if backbone else 0
-    max_steps = int(hparams.get("max_train_steps", 0))
-    if max_steps:
-        train_data = train_data.take(max_steps)
-    unaugmented = train_data
-    if hparams.get("augment", False):
-        flip = bool(hparams.get("flip", True))
-        train_data = train_data.map(lambda images, labels: (augment(images, seed, flip), labels),
-                                    num_parallel_calls=tf.data.AUTOTUNE)
-    warmup_epochs = int(hparams.get("warmup_epochs", 0))
-    steps = count_batches(train_data) if warmup_epochs else 0
-    base_rate = float(hparams.get("learning_rate", 0.002))
-    smoothing = float(hparams.get("label_smoothing", 0.0))
-    loss = (SmoothedSparseCrossentropy(num_classes, smoothing) if smoothing
-            else tf.keras.losses.SparseCategoricalCrossentropy())
-    keep_best = KeepBestEpoch()
-    name = hparams.get("name", model.name)
-    recalibrate_batches = int(hparams.get("recalibrate_bn_batches", 8))
-    scoring = RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches)
-    fit_callbacks = [scoring, EpochProgress(name, epochs), keep_best, *callbacks]
-    if log_dir:
-        fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
-    if frozen_epochs:
-        for layer_name in backbone:
-            model.get_layer(layer_name).trainable = False
-        progress.info("%s: the first %d epoch(s) train the head, the %d warm-started layers frozen", name,
-                      frozen_epochs, len(backbone))
-        rate = learning_rate(base_rate, min(warmup_epochs, frozen_epochs), frozen_epochs, steps)
-        _fit_phase(model, train_data, rate, loss, 0, frozen_epochs, fit_callbacks)
-        for layer_name in backbone:
-            model.get_layer(layer_name).trainable = True
-        base_rate *= float(hparams.get("fine_tune_rate", 0.1))
-        if frozen_epochs < epochs:
-            progress.info("%s: the other %d epoch(s) fine-tune every layer from learning rate %g", name,
-                          epochs - frozen_epochs, base_rate)
-    if frozen_epochs < epochs:
-        remaining = epochs - frozen_epochs
-        _fit_phase(model, train_data,
-                   learning_rate(base_rate, 0 if frozen_epochs else warmup_epochs, remaining, steps,
-                                 decay=bool(warmup_epochs)),
-                   loss, frozen_epochs, epochs, fit_callbacks)
-    model.kept_epoch = keep_best.best_epoch
-    progress.info("%s: kept epoch %d of %d (validation accuracy %.3f)", name, keep_best.best_epoch, epochs,
-                  keep_best.best_accuracy)
-    model.quantization_aware = None
-    qat_epochs = int(hparams.get("quantization_aware_epochs", 0))
-    if qat_epochs:
-        qat_rate = float(hparams.get("learning_rate", 0.002)) * float(hparams.get("fine_tune_rate", 0.1))
-        progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, qat_epochs, qat_rate)
-        started = time.monotonic()
-        quantized = quantization_aware.fine_tune(
-            model, train_data, [RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches),
-                                EpochProgress(f"{name} (quantization-aware)", qat_epochs)],
-            qat_epochs, qat_rate, loss)
-        seconds = time.monotonic() - started
-        validation = {"float_kept": keep_best.best_accuracy,
-                      "float_weights_after": _accuracy(quantization_aware.float_weights(model, quantized), loss,
-                                                       validation_data),
-                      "quantization_aware": _accuracy(quantized, loss, validation_data)}
-        progress.info("%s: validation accuracy %.3f float, %.3f with the quantization-aware epochs' weights in "
-                      "float, %.3f fake-quantized", name, *validation.values())
-        model.quantization_aware = quantization_aware.FineTuned(quantized, qat_epochs, seconds, validation)
-    return model
-
-
 def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     """Train `build_network` on the transformed examples and export the SavedModel with its signatures.
 
     The SavedModel is read through its signatures only (TFMA as `tf_generic`, the TFLite step), so the per-layer
     call traces Keras would add are not saved; that makes saving and every `tf.saved_model.load` about 3x faster
     (`python -m bench.trainer_cost`). Keras can still load it: built-in layers rebuild from their configs."""
-    hparams = dict(fn_args.custom_config or {})
+    hparams = Hyperparameters.from_custom_config(fn_args.custom_config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     num_classes = tf_transform_output.vocabulary_size_by_name(preprocessing.LABEL_VOCAB)
-    batch_size = int(hparams.get("batch_size", 64))
-    train_data = read_transformed(fn_args.train_files, tf_transform_output, batch_size, int(hparams.get("seed", 42)))
-    validation_data = read_transformed(fn_args.eval_files, tf_transform_output, batch_size)
-    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d",
-                  hparams.get("name", "model"), num_classes, int(hparams.get("epochs", 1)), batch_size,
-                  int(hparams["input_size"]), int(hparams["input_size"]))
+    train_data = read_transformed(fn_args.train_files, tf_transform_output, hparams.batch_size, hparams.seed)
+    validation_data = read_transformed(fn_args.eval_files, tf_transform_output, hparams.batch_size)
+    size = hparams.input_size
+    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d", hparams.name, num_classes,
+                  hparams.epochs, hparams.batch_size, size, size)
     model = train_model(build_network, train_data, validation_data, num_classes, hparams,
                         log_dir=fn_args.model_run_dir)
-    signatures = _signatures(model, tf_transform_output, int(hparams["input_size"]))
+    signatures = _signatures(model, tf_transform_output, size)
     model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures, save_traces=False)
     if model.quantization_aware is not None:
         started = time.monotonic()
         quantization_aware_dir = quantization_aware.model_dir(fn_args.serving_model_dir)
-        conversion.save_for_conversion(model.quantization_aware.model, quantization_aware_dir,
-                                       int(hparams["input_size"]))
+        conversion.save_for_conversion(model.quantization_aware.model, quantization_aware_dir, size)
         quantization_aware.write_training_record(quantization_aware_dir, model.quantization_aware,
                                                  time.monotonic() - started)

@@ -1,0 +1,241 @@
+"""The training loop shared by the TFX Trainer (`training.run`) and the plain-script benchmark: build the network
+from its `Hyperparameters`, fit it with per-epoch progress, warm start, warm-up and decay, BatchNorm
+recalibration, and keep the best epoch. Keras only: no TFX or tf.Transform, so the plain script can use it.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Sequence
+
+import tensorflow as tf
+
+from components import PROGRESS_LOGGER, keras_autograph
+from components.trainer import quantization_aware, warm_start
+from components.trainer.hyperparameters import Hyperparameters
+
+NetworkBuilder = Callable[..., tf.keras.Model]
+progress = logging.getLogger(PROGRESS_LOGGER)
+
+
+def augment(images: tf.Tensor, seed: int, flip: bool = True) -> tf.Tensor:
+    """Training-only augmentation of a batch of [-1, 1] images: a random resized crop (8 % to 100 % of the area,
+    aspect 3:4 to 4:3), an optional horizontal flip, and brightness and contrast jitter. Never in a serving graph:
+    `read_transformed` does not call it, only `train_model`'s input pipeline."""
+    size = tf.shape(images)[1:3]
+
+    def crop_one(image: tf.Tensor) -> tf.Tensor:
+        begin, extent, _ = tf.image.sample_distorted_bounding_box(
+            tf.shape(image), tf.zeros([1, 0, 4]), min_object_covered=0.0, aspect_ratio_range=(0.75, 1.33),
+            area_range=(0.08, 1.0), use_image_if_no_bounding_boxes=True, seed=seed)
+        return tf.image.resize(tf.slice(image, begin, extent), size, method="bilinear")
+
+    images = tf.map_fn(crop_one, images)
+    if flip:
+        images = tf.image.random_flip_left_right(images, seed=seed)
+    images = tf.image.random_brightness(images, 0.2, seed=seed)
+    images = tf.image.random_contrast(images, 0.8, 1.2, seed=seed)
+    return tf.clip_by_value(images, -1.0, 1.0)
+
+
+class SmoothedSparseCrossentropy(tf.keras.losses.Loss):
+    """Cross-entropy of integer labels smoothed towards the uniform distribution by `label_smoothing`."""
+
+    def __init__(self, num_classes: int, label_smoothing: float, name: str = "smoothed_sparse_crossentropy"):
+        super().__init__(name=name)
+        self.num_classes, self.label_smoothing = num_classes, label_smoothing
+
+    def call(self, y_true: tf.Tensor, y_pred: tf.Tensor) -> tf.Tensor:
+        one_hot = tf.one_hot(tf.cast(tf.reshape(y_true, [-1]), tf.int32), self.num_classes)
+        return tf.keras.losses.categorical_crossentropy(one_hot, y_pred, label_smoothing=self.label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"num_classes": self.num_classes, "label_smoothing": self.label_smoothing, "name": self.name}
+
+
+def learning_rate(base: float, warmup_epochs: int, epochs: int, steps_per_epoch: int, decay: bool = False) -> Any:
+    """`base`, or with `warmup_epochs` > 0: linear warm-up from 0 over those epochs, then cosine decay to 0 (with
+    `decay` and no warm-up: cosine decay from `base`)."""
+    if (warmup_epochs <= 0 and not decay) or steps_per_epoch <= 0:
+        return base
+    warmup_steps = min(warmup_epochs, epochs) * steps_per_epoch
+    decay_steps = max(1, epochs * steps_per_epoch - warmup_steps)
+    return tf.keras.optimizers.schedules.CosineDecay(0.0, decay_steps, warmup_target=base, warmup_steps=warmup_steps)
+
+
+class KeepBestEpoch(tf.keras.callbacks.Callback):
+    """Remembers the weights of the epoch with the best validation accuracy and restores them when training ends
+    (the first such epoch on ties); `best_epoch` (1-based) and `best_accuracy` say which was kept."""
+
+    def __init__(self, monitor: str = "val_accuracy"):
+        super().__init__()
+        self.monitor = monitor
+        self.best_epoch, self.best_accuracy, self._weights = 0, -1.0, None
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        value = (logs or {}).get(self.monitor)
+        if value is not None and value > self.best_accuracy:
+            self.best_epoch, self.best_accuracy, self._weights = epoch + 1, float(value), self.model.get_weights()
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        if self._weights is not None:
+            self.model.set_weights(self._weights)
+
+
+class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
+    """After every epoch, before it is scored: recompute the moving mean and variance of every trainable BatchNorm
+    layer (also inside a quantization-aware wrapper) as the plain average over `batches` training batches (without
+    augmentation) under the epoch's final weights, then score `validation_data` into the epoch's `val_*` logs.
+
+    Why: the moving averages trail the weights. In a short run with few steps per epoch (14 at 430 images and
+    batch 32) the weights move faster than a 0.9-momentum average follows, and a deep network compounds the lag
+    layer by layer, so the validation score sat at chance for the first epochs while the network was learning
+    (`docs/training.md`). With `batches` = 0, validation uses the moving averages as Keras keeps them."""
+
+    def __init__(self, train_data: tf.data.Dataset, validation_data: tf.data.Dataset, batches: int):
+        super().__init__()
+        self.train_data, self.validation_data, self.batches = train_data, validation_data, batches
+
+    def recalibrate(self) -> None:
+        """Set the BatchNorm statistics to the average of `batches` batches' statistics."""
+        layers = [inner for inner in (getattr(layer, "layer", layer) for layer in self.model.layers)
+                  if isinstance(inner, tf.keras.layers.BatchNormalization) and inner.trainable]
+        momenta = [layer.momentum for layer in layers]
+        for layer in layers:
+            layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
+            layer.moving_variance.assign(tf.zeros_like(layer.moving_variance))
+        for index, (images, _) in enumerate(self.train_data.take(self.batches)):
+            for layer in layers:
+                layer.momentum = index / (index + 1)  # moving = running mean of the batch statistics
+            self.model(images, training=True)
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        if self.batches:
+            self.recalibrate()
+        scores = self.model.evaluate(self.validation_data, verbose=0, return_dict=True)
+        if logs is not None:
+            logs.update({f"val_{name}": float(value) for name, value in scores.items()})
+
+
+class EpochProgress(tf.keras.callbacks.Callback):
+    """Logs one line per epoch (loss, train and eval accuracy, time) to the progress logger."""
+
+    def __init__(self, name: str, epochs: int):
+        super().__init__()
+        self._name, self._epochs, self._start = name, epochs, 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        self._start = time.monotonic()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+        logs = logs or {}
+        progress.info("%s epoch %d/%d: loss %.3f, train accuracy %.3f, validation accuracy %.3f (%.1f s)",
+                      self._name, epoch + 1, self._epochs, logs.get("loss", float("nan")),
+                      logs.get("accuracy", float("nan")), logs.get("val_accuracy", float("nan")),
+                      time.monotonic() - self._start)
+
+
+def count_batches(dataset: tf.data.Dataset) -> int:
+    """Batches in one pass of `dataset` (a TFRecord dataset's length is unknown until it is read)."""
+    cardinality = int(dataset.cardinality())
+    if cardinality >= 0:
+        return cardinality
+    return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def _fit_phase(model: tf.keras.Model, train_data: tf.data.Dataset, rate: Any, loss: tf.keras.losses.Loss,
+               first_epoch: int, last_epoch: int, callbacks: list[tf.keras.callbacks.Callback]) -> None:
+    """Compile `model` (so a change of trainable layers takes effect) and fit epochs `first_epoch`+1 to `last_epoch`
+    (the first callback scores each epoch on the validation data)."""
+    model.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
+    model.fit(train_data, initial_epoch=first_epoch, epochs=last_epoch, callbacks=callbacks, verbose=0)
+
+
+def _accuracy(model: tf.keras.Model, loss: tf.keras.losses.Loss, data: tf.data.Dataset) -> float:
+    """Top-1 accuracy of `model` on `data`."""
+    model.compile(loss=loss, metrics=["accuracy"])
+    return float(model.evaluate(data, verbose=0, return_dict=True)["accuracy"])
+
+
+def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
+                num_classes: int, hparams: Hyperparameters, log_dir: str | None = None,
+                callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> tf.keras.Model:
+    """Build the network with `hparams` and fit it on `train_data`, logging each epoch (and calling `callbacks`);
+    returns the model with the weights of the epoch that scored best on `validation_data` (the epoch is in
+    `model.kept_epoch`). AutoGraph is kept out of legacy Keras first (`keras_autograph`).
+
+    With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
+    that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate.
+    With `quantization_aware_epochs` > 0, `model.quantization_aware` is a `quantization_aware.FineTuned`: the kept
+    model fine-tuned that many more epochs with fake quantization, with what that took and did; otherwise None."""
+    keras_autograph.exempt_tf_keras()
+    seed = hparams.seed
+    tf.keras.utils.set_random_seed(seed)
+    size = hparams.input_size
+    model = build_network(input_shape=(size, size, 3), num_classes=num_classes, alpha=hparams.alpha,
+                          dropout=hparams.dropout, bn_momentum=hparams.bn_momentum)
+    weights = warm_start.resolve(hparams.weights or warm_start.NONE, hparams.architecture, hparams.alpha, size)
+    backbone = warm_start.load_matching(model, weights) if weights else []
+    epochs = hparams.epochs
+    frozen_epochs = min(hparams.frozen_epochs, epochs) if backbone else 0
+    if hparams.max_train_steps:
+        train_data = train_data.take(hparams.max_train_steps)
+    unaugmented = train_data
+    if hparams.augment:
+        train_data = train_data.map(lambda images, labels: (augment(images, seed, hparams.flip), labels),
+                                    num_parallel_calls=tf.data.AUTOTUNE)
+    warmup_epochs = hparams.warmup_epochs
+    steps = count_batches(train_data) if warmup_epochs else 0
+    base_rate = hparams.learning_rate
+    loss = (SmoothedSparseCrossentropy(num_classes, hparams.label_smoothing) if hparams.label_smoothing
+            else tf.keras.losses.SparseCategoricalCrossentropy())
+    keep_best = KeepBestEpoch()
+    name = hparams.name
+    recalibrate_batches = hparams.recalibrate_bn_batches
+    scoring = RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches)
+    fit_callbacks = [scoring, EpochProgress(name, epochs), keep_best, *callbacks]
+    if log_dir:
+        fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
+    if frozen_epochs:
+        for layer_name in backbone:
+            model.get_layer(layer_name).trainable = False
+        progress.info("%s: the first %d epoch(s) train the head, the %d warm-started layers frozen", name,
+                      frozen_epochs, len(backbone))
+        rate = learning_rate(base_rate, min(warmup_epochs, frozen_epochs), frozen_epochs, steps)
+        _fit_phase(model, train_data, rate, loss, 0, frozen_epochs, fit_callbacks)
+        for layer_name in backbone:
+            model.get_layer(layer_name).trainable = True
+        base_rate *= hparams.fine_tune_rate
+        if frozen_epochs < epochs:
+            progress.info("%s: the other %d epoch(s) fine-tune every layer from learning rate %g", name,
+                          epochs - frozen_epochs, base_rate)
+    if frozen_epochs < epochs:
+        remaining = epochs - frozen_epochs
+        _fit_phase(model, train_data,
+                   learning_rate(base_rate, 0 if frozen_epochs else warmup_epochs, remaining, steps,
+                                 decay=bool(warmup_epochs)),
+                   loss, frozen_epochs, epochs, fit_callbacks)
+    model.kept_epoch = keep_best.best_epoch
+    progress.info("%s: kept epoch %d of %d (validation accuracy %.3f)", name, keep_best.best_epoch, epochs,
+                  keep_best.best_accuracy)
+    model.quantization_aware = None
+    qat_epochs = hparams.quantization_aware_epochs
+    if qat_epochs:
+        qat_rate = hparams.learning_rate * hparams.fine_tune_rate
+        progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, qat_epochs, qat_rate)
+        started = time.monotonic()
+        quantized = quantization_aware.fine_tune(
+            model, train_data, [RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches),
+                                EpochProgress(f"{name} (quantization-aware)", qat_epochs)],
+            qat_epochs, qat_rate, loss)
+        seconds = time.monotonic() - started
+        validation = {"float_kept": keep_best.best_accuracy,
+                      "float_weights_after": _accuracy(quantization_aware.float_weights(model, quantized), loss,
+                                                       validation_data),
+                      "quantization_aware": _accuracy(quantized, loss, validation_data)}
+        progress.info("%s: validation accuracy %.3f float, %.3f with the quantization-aware epochs' weights in "
+                      "float, %.3f fake-quantized", name, *validation.values())
+        model.quantization_aware = quantization_aware.FineTuned(quantized, qat_epochs, seconds, validation)
+    return model

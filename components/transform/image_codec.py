@@ -1,0 +1,74 @@
+"""How an image becomes the model's input, in TensorFlow ops only (no tf.Transform, so the plain-script benchmark
+and the Trainer's serving signatures use the same code as the Transform): decode, resize as the app's runtime
+does, store compactly (exact uint8 pixels or a JPEG of them), read back, scale to [-1, 1].
+
+The resize is what MediaPipe Tasks' and the TFLite Task Library's ImageClassifier do to a camera frame: the whole
+image stretched to the square input (no crop, no padding) by 2-tap bilinear interpolation without antialiasing,
+rounded to uint8 (see docs/preprocessing.md). `model_input` scales the stored pixels to [-1, 1] in the graph at
+train and serve time, the range the TFLite metadata's normalization (mean 127.5, std 127.5) gives.
+"""
+from __future__ import annotations
+
+import tensorflow as tf
+
+JPEG_MAGIC = b"\xff\xd8"
+
+
+def resize_like_the_app(image: tf.Tensor, size: int) -> tf.Tensor:
+    """One uint8 image [H, W, 3] stretched to uint8 [size, size, 3] by bilinear interpolation, no antialiasing."""
+    resized = tf.image.resize(tf.cast(image, tf.float32), [size, size], method="bilinear", antialias=False)
+    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+
+
+def decode_images(image_bytes: tf.Tensor, size: int) -> tf.Tensor:
+    """Decode a batch of encoded JPEG/PNG strings (any channel count) to uint8 [batch, size, size, 3]."""
+
+    def decode_one(encoded: tf.Tensor) -> tf.Tensor:
+        image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+        image.set_shape([None, None, 3])
+        return resize_like_the_app(image, size)
+
+    return tf.map_fn(decode_one, image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
+
+
+def encode_pixels(images: tf.Tensor) -> tf.Tensor:
+    """uint8 images [batch, H, W, 3] as one serialized tensor string each (what the transformed example stores)."""
+    return tf.map_fn(tf.io.serialize_tensor, images, fn_output_signature=tf.TensorSpec([], tf.string))
+
+
+def encode_jpeg(images: tf.Tensor, quality: int) -> tf.Tensor:
+    """uint8 images [batch, H, W, 3] as one JPEG string each at `quality` (1-100, 4:2:0 chroma as cameras save)."""
+    return tf.map_fn(lambda image: tf.io.encode_jpeg(image, quality=quality), images,
+                     fn_output_signature=tf.TensorSpec([], tf.string))
+
+
+def store_pixels(images: tf.Tensor, jpeg_quality: int) -> tf.Tensor:
+    """What the transformed example stores for uint8 images: exact pixels (`jpeg_quality` 0) or a JPEG of them."""
+    return encode_jpeg(images, jpeg_quality) if jpeg_quality else encode_pixels(images)
+
+
+def _decode_one(value: tf.Tensor) -> tf.Tensor:
+    """One stored image, a JPEG (`encode_jpeg`) or a serialized uint8 tensor (`encode_pixels`), as uint8 [H, W, 3]."""
+    return tf.cond(tf.equal(tf.strings.substr(value, 0, len(JPEG_MAGIC)), JPEG_MAGIC),
+                   lambda: tf.io.decode_jpeg(value, channels=3),
+                   lambda: tf.io.parse_tensor(value, tf.uint8))
+
+
+def decode_pixels(serialized: tf.Tensor) -> tf.Tensor:
+    """The inverse of `encode_pixels` and `encode_jpeg`: uint8 [batch, H, W, 3]."""
+    images = tf.map_fn(_decode_one, tf.reshape(serialized, [-1]),
+                       fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+    return tf.ensure_shape(images, [None, None, None, 3])
+
+
+def scale_to_model_range(images: tf.Tensor) -> tf.Tensor:
+    """uint8 pixels 0..255 as float32 in [-1, 1]: (pixel - 127.5) / 127.5, the TFLite metadata's normalization."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def model_input(serialized: tf.Tensor, size: int | None = None) -> tf.Tensor:
+    """The model's float32 input [batch, size, size, 3] in [-1, 1] from the transformed example's `image_xf`."""
+    images = scale_to_model_range(decode_pixels(serialized))
+    return tf.ensure_shape(images, [None, size, size, 3]) if size else images
+
+
