@@ -8,5 +8,5 @@ setup(
     python_requires=">=3.10,<3.11",
     packages=find_packages(include=["pipeline*", "components*", "kubeflow*", "schemas", "bench"]),
     package_data={"schemas": ["*.pbtxt"], "pipeline": ["profiles/*.yaml"], "kubeflow": ["Dockerfile*", "README.md"]},
-    entry_points={"console_scripts": ["mobilenet-pipeline=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["mobilenet-pipeline=pipeline.cli:command"]},
 )

@@ -3,11 +3,14 @@ raised by `pipeline run` before any component runs (nothing is created in the ru
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 
 from pipeline import cli
 from pipeline import config as config_lib
+from pipeline.config import REPO_ROOT
 
 
 @pytest.mark.parametrize("override, message", [
@@ -79,3 +82,19 @@ def test_pipeline_run_refuses_a_bad_config_before_any_component_runs(tmp_path, c
     assert code == 2 and out == ""
     assert err.startswith(message) and err.count("\n") == 1
     assert not home.exists() and not registry.exists()
+
+
+@pytest.mark.parametrize("overrides, code", [([], 0), (["--set", "train.epochs=0"], 2)])
+def test_the_command_ends_with_its_code_its_output_written_and_the_exit_handlers_run(overrides, code):
+    """`pipeline.cli.command` ends the process without the interpreter's finalization, but only after the exit
+    handlers and with everything printed."""
+    program = ("import atexit, sys; atexit.register(lambda: print('exit handler ran')); "
+               f"sys.argv = ['mobilenet-pipeline', 'show-config', *{overrides!r}]; "
+               "from pipeline.cli import command; command()")
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert result.returncode == code, result.stderr
+    assert result.stdout.rstrip().endswith("exit handler ran")
+    if code:
+        assert "error: train.epochs: 0 is invalid" in result.stderr
+    else:
+        assert "registry:" in result.stdout and "epochs: 5" in result.stdout
