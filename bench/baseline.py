@@ -106,9 +106,9 @@ def convert_and_measure(saved_model_dir: str, config: config_lib.Config, represe
                         eval_images: np.ndarray, eval_labels: np.ndarray, scratch: str) -> dict[str, Any]:
     """Float accuracy, then per mode: size, eval accuracy and latency; peak memory of the smallest `.tflite`."""
     tflite = config.tflite
-    float_accuracy = measurement.float_accuracy(saved_model_dir, eval_images, eval_labels)
     modes, flatbuffers = [], {}
     loaded = conversion.load(saved_model_dir)
+    float_accuracy = measurement.float_accuracy(loaded, eval_images, eval_labels)
     for mode in tflite.quantization:
         io_type = tflite.integer_io if mode == "int8" and tflite.integer_io else None
         model_bytes = conversion.convert(loaded, mode, representative, io_type)

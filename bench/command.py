@@ -6,6 +6,7 @@
    home, then the plain script `bench/baseline.py` on the same data and configuration;
 3. converts each trained model in every mode and measures it (size, accuracy, latency at 1 and 2 threads, memory);
 4. the fixed cost per component: the same pipeline and configuration on a tiny dataset, and the plain script on it;
+   then on the same data V1's and V2's branches one after the other and at once (`bench.branches`);
 5. int8 (`bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
    and on the photo set, and post-training int8 by number of calibration examples;
 6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import quantization, shuffle_memory
+from bench import branches, quantization, shuffle_memory
 from components.contracts import QUANTIZATION_MODES
 from pipeline.config import DEMO_PROFILE, PHOTO_PROFILE, load_config
 
@@ -95,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--skip-variants", action="store_true",
                        help="leave out the full-size pipeline and script runs and the per-mode measurements")
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
+    bench.add_argument("--skip-branches", action="store_true",
+                       help="leave out the tiny-dataset runs with the model branches one after the other and at once")
     bench.add_argument("--skip-int8", action="store_true",
                        help="leave out post-training against quantization-aware int8 and the calibration study")
     bench.add_argument("--quantization-aware-epochs", type=int, default=quantization.QUANTIZATION_AWARE_EPOCHS,
@@ -286,6 +289,11 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["fixed_cost"] = {"images": tiny_images, "variant": all_variants[0][0], **tiny,
                                  "baseline": tiny_baseline,
                                  "wall_ratio": round(tiny["wall_seconds"] / tiny_baseline["wall_seconds"], 3)}
+        if not args.skip_branches:
+            log.info("fixed cost: the model branches on the same %d images one after the other, then at once",
+                     tiny_images)
+            results["fixed_cost"]["branches"] = branches.compare(tiny_data, tiny_work / "branches", tiny_overrides,
+                                                                 load_config(None, tiny_overrides).model.architectures)
         results["step_seconds"]["fixed_cost"] = round(time.monotonic() - started, 1)
     if not args.skip_int8:
         started = time.monotonic()

@@ -67,9 +67,9 @@ def measure_modes(saved_model_dir: str, modes: Sequence[str], representative: np
     """
     from components.tflite import conversion, measurement
 
-    float_accuracy = measurement.float_accuracy(saved_model_dir, eval_images, eval_labels)
     rows = []
     loaded = conversion.load(saved_model_dir)
+    float_accuracy = measurement.float_accuracy(loaded, eval_images, eval_labels)
     for mode in modes:
         model_bytes = conversion.convert(loaded, mode, representative)
         path = Path(scratch) / f"{mode}.tflite"

@@ -117,7 +117,25 @@ def _fixed_cost_section(results: dict[str, Any]) -> list[str]:
     return [f"## Fixed cost: the same pipeline and configuration on {fixed_cost['images']} images", "",
             f"Pipeline {fixed_cost['wall_seconds']} s wall, the plain script {script.get('wall_seconds')} s, ratio "
             f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')}.", "",
-            markdown_table(["component", "seconds"], rows), ""]
+            markdown_table(["component", "seconds"], rows), ""] + _branches_section(fixed_cost.get("branches"))
+
+
+def _branches_section(branches: dict[str, Any] | None) -> list[str]:
+    """The model branches one after the other and at once (`bench.branches`): wall times and measured latency."""
+    if not branches:
+        return []
+    sequential, concurrent = branches["sequential"], branches["concurrent"]
+    rows = []
+    for model, modes in sorted(sequential["latency_median_ms"].items()):
+        for mode, alone in modes.items():
+            beside = concurrent["latency_median_ms"].get(model, {}).get(mode)
+            rows.append([model, mode, alone, beside, _num(beside / alone if beside and alone else None, "{:.2f}")])
+    branch_seconds = ", ".join(f"{arch} {seconds} s" for arch, seconds in concurrent["branch_seconds"].items())
+    return ["### The model branches one after the other and at once", "",
+            f"One after the other {sequential['wall_seconds']} s; at once {concurrent['wall_seconds']} s (upstream "
+            f"{concurrent['upstream_seconds']} s, then the branches together: {branch_seconds}); ratio "
+            f"{branches['wall_ratio']:.2f}. Median latency each TFLite step measured:", "",
+            markdown_table(["model", "mode", "one after the other (ms)", "at once (ms)", "ratio"], rows), ""]
 
 
 def _int8_section(results: dict[str, Any]) -> list[str]:

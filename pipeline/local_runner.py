@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import time
 from pathlib import Path
@@ -32,8 +33,18 @@ class RunPaths:
         return str(self.home / "metadata.sqlite")
 
     def new_log(self) -> str:
-        """A fresh log file for TFX, Beam and TensorFlow output of one run."""
-        return str(self.home / "logs" / time.strftime("run-%Y%m%d-%H%M%S.log"))
+        """A fresh log file for TFX, Beam and TensorFlow output of one run, created here so that two runs started
+        in the same second in one home (its name also names the run's report) get one each."""
+        logs = self.home / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        stem = time.strftime("run-%Y%m%d-%H%M%S")
+        for number in itertools.count(1):
+            path = logs / (f"{stem}.log" if number == 1 else f"{stem}-{number}.log")
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            except FileExistsError:
+                continue
+            return str(path)
 
 
 def absolute(path: str) -> str:

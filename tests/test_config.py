@@ -1,6 +1,7 @@
 """The typed config: defaults, YAML, --set overrides, errors that name the key, and the Trainer's settings."""
 import json
 import re
+from pathlib import Path
 
 import pytest
 
@@ -81,6 +82,19 @@ def test_localize_returns_absolute_paths_and_leaves_the_config_as_it_was(tmp_pat
     assert local.data.root == str(tmp_path / "images") and local.pipeline.home == str(tmp_path / "runs")
     assert local.registry.root == "gs://bucket/registry" and paths.home == tmp_path / "runs"
 
+
+
+def test_runs_started_in_the_same_second_in_one_home_get_a_log_each(tmp_path, monkeypatch):
+    """The log's name also names the run's report: two runs at once (one per architecture, `bench.branches`) must
+    not share either."""
+    from pipeline import local_runner
+
+    monkeypatch.setattr(local_runner.time, "strftime", lambda pattern: "run-20261202-120000")
+    paths = local_runner.RunPaths(tmp_path / "home")
+    logs = [paths.new_log() for _ in range(3)]
+    assert [Path(log).name for log in logs] == ["run-20261202-120000.log", "run-20261202-120000-2.log",
+                                                "run-20261202-120000-3.log"]
+    assert all(Path(log).is_file() for log in logs)
 
 def test_the_trainer_gets_every_setting_from_the_config_and_it_survives_tfx_json():
     config = config_lib.load_config(None, ["train.epochs=3", "model.v1_alpha=0.5", "model.v2_alpha=0.35",

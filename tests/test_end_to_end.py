@@ -114,6 +114,41 @@ def test_second_run_reuses_cache_and_holds_back_oversized_models(runs):
                 "accuracy") in second.stdout
 
 
+
+def test_the_three_signatures_agree_and_the_savedmodel_holds_the_network_once(runs):
+    """The encoded-image signature the app's server path calls, the transformed-examples one TFMA reads and the
+    preprocessed one the TFLite step converts give the same scores on the eval split; and each calls one traced
+    function of the network, so the SavedModel holds its convolutions in one function (three, one per signature,
+    before: tracing, saving and each load by the Evaluator and the TFLite step handled three copies)."""
+    import tensorflow as tf
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    from bench.models import find_outputs, load_split
+    from components.contracts import IMAGE_KEY, PREPROCESSED_SIGNATURE, SERVING_SIGNATURE
+    from components.contracts import TRANSFORMED_EXAMPLES_SIGNATURE
+
+    home = runs["root"] / "home"
+    outputs = find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root"))
+    examples = sorted((home / "pipeline_root" / "ImageExampleGen" / "examples").iterdir(), key=lambda p: int(p.name))
+    raw = [tf.io.parse_single_example(record, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})[IMAGE_KEY]
+           for record in tf.data.TFRecordDataset([str(f) for f in sorted((examples[-1] / "Split-eval").iterdir())],
+                                                 compression_type="GZIP")]
+    transformed = list(tf.data.TFRecordDataset(
+        [str(f) for f in sorted(Path(outputs.transformed_examples, "Split-eval").iterdir())], compression_type="GZIP"))
+    images, _ = load_split(outputs, "eval")
+    assert len(raw) == len(transformed) == len(images) > 0
+    for name, saved_model in outputs.saved_models.items():
+        signatures = tf.saved_model.load(saved_model).signatures
+        scores = [signatures[SERVING_SIGNATURE](image_bytes=tf.stack(raw))["probabilities"].numpy(),
+                  signatures[TRANSFORMED_EXAMPLES_SIGNATURE](examples=tf.stack(transformed))["probabilities"].numpy(),
+                  signatures[PREPROCESSED_SIGNATURE](image=tf.constant(images))["probabilities"].numpy()]
+        for other in scores[1:]:  # the splits' files are not in one order: compare each model's sorted scores
+            np.testing.assert_allclose(np.sort(other, axis=0), np.sort(scores[0], axis=0), atol=1e-4, err_msg=name)
+        proto = saved_model_pb2.SavedModel.FromString(Path(saved_model, "saved_model.pb").read_bytes())
+        holding = [function.signature.name for function in proto.meta_graphs[0].graph_def.library.function
+                   if any(node.op in ("Conv2D", "DepthwiseConv2dNative") for node in function.node_def)]
+        assert len(holding) == 1, f"{name}: the network's convolutions are in {holding}"
+
 # The Android runtimes (issue #14): each pushed file, and an integer-I/O conversion of the same model, loaded from
 # its own metadata by MediaPipe Tasks and the TFLite Task Library.
 

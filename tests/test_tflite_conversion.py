@@ -143,3 +143,34 @@ def test_one_loaded_model_converts_every_mode_as_its_folder_does(tmp_path_factor
         representative = sample_images(16, seed=2) if mode == "int8" else None
         assert conversion.convert(loaded, mode, representative, integer_io) == converted(
             tmp_path_factory, mode, integer_io), (mode, integer_io)
+
+
+class _SavedModelPath:
+    """A converter that keeps the SavedModel route `conversion.convert` switches off (its other settings pass)."""
+
+    def __init__(self, converter):
+        object.__setattr__(self, "_converter", converter)
+
+    def __getattr__(self, name):
+        return getattr(self._converter, name)
+
+    def __setattr__(self, name, value):
+        if name != "experimental_lower_to_saved_model":
+            setattr(self._converter, name, value)
+
+
+@pytest.mark.parametrize("mode, integer_io", CONFIGURATIONS)
+def test_the_frozen_graph_route_gives_the_saved_model_routes_ops_and_scores(tmp_path_factory, monkeypatch, mode,
+                                                                          integer_io):
+    """The converter's default route saves the loaded model to a temporary SavedModel and reloads it for each
+    conversion; the frozen-graph route `convert` takes instead must give the same model."""
+    original = tf.lite.TFLiteConverter.from_concrete_functions
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_concrete_functions",
+                        lambda functions, trackable: _SavedModelPath(original(functions, trackable)))
+    representative = sample_images(16, seed=2) if mode == "int8" else None
+    default_route = conversion.convert(saved_classifier(tmp_path_factory), mode, representative, integer_io)
+    frozen_route = converted(tmp_path_factory, mode, integer_io)
+    assert conversion.model_ops(frozen_route) == conversion.model_ops(default_route)
+    images = sample_images(40, seed=3)
+    np.testing.assert_array_equal(measurement.tflite_predictions(frozen_route, images, threads=1),
+                                  measurement.tflite_predictions(default_route, images, threads=1))

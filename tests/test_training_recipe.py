@@ -36,6 +36,22 @@ def test_the_best_validation_epoch_is_restored():
     np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 1.0))
 
 
+
+def test_a_tied_validation_accuracy_goes_to_the_lower_validation_loss():
+    """With a small validation split several epochs score the same; the better-fitting one is kept, and without a
+    logged loss the first."""
+    model = tf.keras.Sequential([tf.keras.Input((2,)), tf.keras.layers.Dense(1)])
+    with_loss, without_loss = [(0.5, 1.0), (1.0, 0.8), (1.0, 0.3), (1.0, 0.5)], [(0.5, None), (1.0, None), (1.0, None)]
+    for logs, kept in ((with_loss, 3), (without_loss, 2)):
+        keep = fitting.KeepBestEpoch()
+        keep.set_model(model)
+        for epoch, (accuracy, loss) in enumerate(logs):
+            model.set_weights([np.full((2, 1), epoch, np.float32), np.zeros(1, np.float32)])
+            keep.on_epoch_end(epoch, {"val_accuracy": accuracy, **({"val_loss": loss} if loss is not None else {})})
+        keep.on_train_end()
+        assert keep.best_epoch == kept
+        np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), kept - 1.0))
+
 def test_batchnorm_statistics_are_recomputed_from_training_batches_before_the_epoch_is_scored():
     """The moving mean and variance become the average of the batches' own statistics, whatever they were."""
     model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.BatchNormalization(momentum=0.99, name="bn")])

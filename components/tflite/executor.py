@@ -109,7 +109,8 @@ class Executor(base_executor.BaseExecutor):
         eval_images, eval_labels = load_transformed(
             [os.path.join(artifact_utils.get_split_uri(examples, "eval"), "*")], tf_transform_output,
             int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0))
-        float_accuracy = measurement.float_accuracy(saved_model_dir, eval_images, eval_labels)
+        loaded = {saved_model_dir: conversion.load(saved_model_dir)}
+        float_accuracy = measurement.float_accuracy(loaded[saved_model_dir], eval_images, eval_labels)
         input_shape = [1, *eval_images.shape[1:]]
         baseline = baseline_lib.measure_baseline(
             exec_properties.get(spec.REGISTRY_ROOT_KEY) or "", name,
@@ -130,7 +131,6 @@ class Executor(base_executor.BaseExecutor):
         quantization_aware_dir = quantization_aware.model_dir(saved_model_dir)
         if "int8" in modes and tf.io.gfile.isdir(quantization_aware_dir):
             sources.append(("int8", quantization_aware_dir, True))
-        loaded: dict[str, conversion.LoadedModel] = {}
         for mode, source, is_quantization_aware in sources:
             label = report_lib.candidate_label({"quantization": mode, "quantization_aware": is_quantization_aware})
             progress.info("%s: converting to TFLite (%s) and measuring it", name, label)

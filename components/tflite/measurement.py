@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from components.contracts import PREPROCESSED_SIGNATURE
+from components.tflite.conversion import LoadedModel
 
 
 def _quantize(images: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
@@ -43,9 +44,11 @@ def tflite_predictions(model_bytes: bytes, images: np.ndarray, threads: int = 2)
     return np.stack(scores)
 
 
-def saved_model_predictions(saved_model_dir: str, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Class scores [N, C] of the float SavedModel's preprocessed-image signature."""
-    signature = tf.saved_model.load(saved_model_dir).signatures[PREPROCESSED_SIGNATURE]
+def saved_model_predictions(model: str | LoadedModel, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Class scores [N, C] of the float SavedModel's preprocessed-image signature (`model`: its folder, or loaded
+    once with `conversion.load` for this and the conversions)."""
+    loaded = tf.saved_model.load(model) if isinstance(model, str) else model.trackable
+    signature = loaded.signatures[PREPROCESSED_SIGNATURE]
     (name,) = signature.structured_input_signature[1]
     outputs = [signature(**{name: tf.constant(images[i:i + batch_size], tf.float32)})["probabilities"].numpy()
                for i in range(0, len(images), batch_size)]
@@ -63,9 +66,10 @@ def accuracy(scores: np.ndarray, labels: np.ndarray) -> dict[str, float | None]:
     return {"top1": top1, "top5": top5}
 
 
-def float_accuracy(saved_model_dir: str, images: np.ndarray, labels: np.ndarray) -> float:
-    """Top-1 accuracy of the float SavedModel on `images`: what each converted model's drop is measured against."""
-    return accuracy(saved_model_predictions(saved_model_dir, images), labels)["top1"]
+def float_accuracy(model: str | LoadedModel, images: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy of the float SavedModel (folder or loaded) on `images`: what each converted model's drop is
+    measured against."""
+    return accuracy(saved_model_predictions(model, images), labels)["top1"]
 
 
 def measure_flatbuffer(model_bytes: bytes, images: np.ndarray, labels: np.ndarray, threads: int, warmup: int,

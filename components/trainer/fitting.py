@@ -5,6 +5,7 @@ recalibration, and keep the best epoch. Keras only: no TFX or tf.Transform, so t
 from __future__ import annotations
 
 import logging
+import math
 import time
 from typing import Any, Callable, Sequence
 
@@ -64,18 +65,27 @@ def learning_rate(base: float, warmup_epochs: int, epochs: int, steps_per_epoch:
 
 
 class KeepBestEpoch(tf.keras.callbacks.Callback):
-    """Remembers the weights of the epoch with the best validation accuracy and restores them when training ends
-    (the first such epoch on ties); `best_epoch` (1-based) and `best_accuracy` say which was kept."""
+    """Remembers the weights of the epoch with the best validation accuracy and restores them when training ends;
+    `best_epoch` (1-based) and `best_accuracy` say which was kept.
 
-    def __init__(self, monitor: str = "val_accuracy"):
+    Ties go to the lower validation loss (the first epoch when the loss is not logged). A small validation split
+    ties often: with 8 images a half-trained epoch and a well-trained one both score 1.000, and keeping the first
+    kept a V2 at 0.69 train accuracy over its 0.90 three epochs later."""
+
+    def __init__(self, monitor: str = "val_accuracy", tie_break: str = "val_loss"):
         super().__init__()
-        self.monitor = monitor
+        self.monitor, self.tie_break = monitor, tie_break
         self.best_epoch, self.best_accuracy, self._weights = 0, -1.0, None
+        self._best_loss = math.inf
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        value = (logs or {}).get(self.monitor)
-        if value is not None and value > self.best_accuracy:
+        logs = logs or {}
+        value, loss = logs.get(self.monitor), logs.get(self.tie_break, math.inf)
+        if value is None:
+            return
+        if value > self.best_accuracy or (value == self.best_accuracy and loss < self._best_loss):
             self.best_epoch, self.best_accuracy, self._weights = epoch + 1, float(value), self.model.get_weights()
+            self._best_loss = float(loss)
 
     def on_train_end(self, logs: dict[str, float] | None = None) -> None:
         if self._weights is not None:

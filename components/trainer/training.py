@@ -58,25 +58,26 @@ def load_transformed(file_patterns: list[str] | str, tf_transform_output: tft.TF
 
 
 def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, size: int) -> dict[str, Any]:
-    """The serving signatures: raw encoded bytes, the preprocessed tensor, and transformed tf.Examples."""
+    """The serving signatures: raw encoded bytes, the preprocessed tensor, and transformed tf.Examples.
+
+    All three call one traced function of the network, so the SavedModel holds its graph once, not once per
+    signature: tracing, saving and every load (the Evaluator's, the TFLite step's) handle one copy."""
     model.tft_layer = tf_transform_output.transform_features_layer()
     transformed_spec = {preprocessing.IMAGE_XF: tf_transform_output.transformed_feature_spec()[preprocessing.IMAGE_XF]}
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
-    def serve_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
-        transformed = model.tft_layer({IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
-        return {"probabilities": model(image_codec.model_input(transformed[preprocessing.IMAGE_XF], size),
-                                       training=False)}
 
     @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="image")])
     def serve_preprocessed(image: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"probabilities": model(image, training=False)}
 
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="image_bytes")])
+    def serve_image_bytes(image_bytes: tf.Tensor) -> dict[str, tf.Tensor]:
+        transformed = model.tft_layer({IMAGE_KEY: tf.reshape(image_bytes, [-1, 1])})
+        return serve_preprocessed(image_codec.model_input(transformed[preprocessing.IMAGE_XF], size))
+
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve_transformed_examples(examples: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(examples, transformed_spec)
-        return {"probabilities": model(image_codec.model_input(features[preprocessing.IMAGE_XF], size),
-                                       training=False)}
+        return serve_preprocessed(image_codec.model_input(features[preprocessing.IMAGE_XF], size))
 
     return {
         SERVING_SIGNATURE: serve_image_bytes.get_concrete_function(),
