@@ -195,3 +195,19 @@ def test_a_fixed_cost_only_bench_writes_its_markdown_without_models_or_plots(tmp
     assert "| pipeline_wall_ratio | - | <= 1.3 | not measured |" in markdown
     assert "| Trainer_mobilenet_v1 | 30.0 |" in markdown
     assert "Not measured (--skip-variants)." in markdown and "accuracy_vs_size.png" not in markdown
+
+
+def test_the_branch_study_reports_both_wall_times_and_each_latency_beside_the_other_branch(tmp_path):
+    alone = {"component_seconds": {}, "latency_median_ms": {"mobilenet_v1": {"int8": 0.4, "dynamic": 12.0}}}
+    beside = {"component_seconds": {}, "latency_median_ms": {"mobilenet_v1": {"int8": 0.5, "dynamic": 36.0}}}
+    results = _results()
+    results["fixed_cost"]["branches"] = {
+        "sequential": {"wall_seconds": 200.0, **alone}, "wall_ratio": 0.8,
+        "concurrent": {"wall_seconds": 160.0, "upstream_seconds": 50.0, "branch_seconds": {"v1": 80.0, "v2": 110.0},
+                       **beside}}
+    report.write_outputs(results, tmp_path / "out")
+    markdown = (tmp_path / "out" / "results.md").read_text()
+    assert ("One after the other 200.0 s; at once 160.0 s (upstream 50.0 s, then the branches together: v1 80.0 s, "
+            "v2 110.0 s); ratio 0.80.") in markdown
+    assert "| mobilenet_v1 | dynamic | 12.0 | 36.0 | 3.00 |" in markdown
+    assert "| mobilenet_v1 | int8 | 0.4 | 0.5 | 1.25 |" in markdown

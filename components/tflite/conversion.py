@@ -71,10 +71,10 @@ def convert(model: str | LoadedModel, mode: str, representative_images: np.ndarr
     source = load(model) if isinstance(model, str) else model
     converter = tf.lite.TFLiteConverter.from_concrete_functions([source.function], source.trackable)
     # Given the loaded object, the converter first saves all of it (every signature, the Transform graph) to a
-    # temporary SavedModel and loads that back, for each conversion: 35 of 38 s of a V2 int8 conversion here. The
-    # frozen-graph path it otherwise takes gives the same ops and the same scores in every mode
-    # (`tests/test_tflite_conversion.py`); the file then carries no SignatureDef, which neither the metadata,
-    # the Task Library nor MediaPipe reads.
+    # temporary SavedModel and loads that back, for each conversion (153 of the 194 s of a 40-image run's eight
+    # conversions, under cProfile). Its frozen-graph route gives the same ops and scores in every mode
+    # (`tests/test_tflite_conversion.py`); the file then carries no SignatureDef, which neither the metadata, the
+    # Task Library nor MediaPipe reads.
     converter.experimental_lower_to_saved_model = False
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     converter.allow_custom_ops = False
