@@ -52,11 +52,6 @@ def run_upstream(data: str, home: str, overrides: list[str]) -> None:
         tfx.orchestration.LocalDagRunner().run(pipeline, run_options=RunOptions(to_nodes=list(UPSTREAM)))
 
 
-def _command(data: str, home: Path, overrides: list[str]) -> list[str]:
-    return [sys.executable, "-m", "pipeline", "run", "--data", data, "--home", str(home),
-            "--registry", str(home / "registry"), *[arg for o in overrides for arg in ("--set", o)]]
-
-
 def _start(command: list[str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "wb") as handle:
         return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
@@ -99,7 +94,8 @@ def compare(data: str, out: Path, overrides: list[str], architectures: list[str]
     sequential_home = runs.fresh_dir(out / "sequential") / "home"
     logs = {"sequential": out / "sequential" / "stdout.log"}
     started = time.monotonic()
-    _wait({"sequential": _start(_command(data, sequential_home, overrides), logs["sequential"])}, started, logs)
+    command = runs.pipeline_command(data, sequential_home, sequential_home / "registry", overrides)
+    _wait({"sequential": _start(command, logs["sequential"])}, started, logs)
     sequential_seconds = round(time.monotonic() - started, 1)
     log.info("  branches one after the other: %.0f s", sequential_seconds)
 
@@ -109,10 +105,11 @@ def compare(data: str, out: Path, overrides: list[str], architectures: list[str]
             **{arch: concurrent / f"{arch}.log" for arch in architectures}}
     started = time.monotonic()
     upstream = [sys.executable, "-m", "bench.branches", "--upstream-only", "--data", data, "--out", str(home),
-                *[arg for o in overrides for arg in ("--set", o)]]
+                *runs.set_args(overrides)]
     upstream_seconds = _wait({"upstream": _start(upstream, logs["upstream"])}, started, logs)["upstream"]
     branch_started = time.monotonic()
-    processes = {arch: _start(_command(data, home, [*overrides, f"model.architectures={arch}"]), logs[arch])
+    processes = {arch: _start(runs.pipeline_command(data, home, home / "registry",
+                                                     [*overrides, f"model.architectures={arch}"]), logs[arch])
                  for arch in architectures}
     branch_seconds = _wait(processes, branch_started, logs)
     concurrent_seconds = round(time.monotonic() - started, 1)

@@ -20,8 +20,16 @@ def _env() -> dict[str, str]:
     return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
 
 
-def _set_args(overrides: list[str]) -> list[str]:
+def set_args(overrides: list[str]) -> list[str]:
+    """`--set KEY=VALUE` per override."""
     return [arg for override in overrides for arg in ("--set", override)]
+
+
+def pipeline_command(data: str, home: Path, registry: Path, overrides: list[str],
+                     config: str | None = None) -> list[str]:
+    """`mobilenet-pipeline run` (as `python -m pipeline`) on `data` with that home, registry and overrides."""
+    return [sys.executable, "-m", "pipeline", "run", "--data", data, "--home", str(home), "--registry", str(registry),
+            *(["--config", config] if config else []), *set_args(overrides)]
 
 
 def fresh_dir(path: Path) -> Path:
@@ -38,9 +46,8 @@ def run_pipeline(data: str, workdir: Path, overrides: list[str], config: str | N
     from pipeline.reporting import run_report
 
     home, registry = workdir / "home", workdir / "registry"
-    command = [sys.executable, "-m", "pipeline", "run", "--data", data, "--home", str(home),
-               "--registry", str(registry), *(["--config", config] if config else []), *_set_args(overrides)]
-    measured = memory.run_measured(command, workdir / "pipeline-stdout.log", env=_env())
+    measured = memory.run_measured(pipeline_command(data, home, registry, overrides, config),
+                                   workdir / "pipeline-stdout.log", env=_env())
     if measured.returncode != 0:
         raise RuntimeError(f"pipeline run failed ({measured.returncode}); see {workdir / 'pipeline-stdout.log'}")
     (report,) = sorted((home / run_report.REPORTS_DIR).iterdir())
@@ -55,7 +62,7 @@ def run_baseline(data: str, workdir: Path, overrides: list[str]) -> dict[str, An
     """`bench/baseline.py` on the same data and configuration; its wall time, peak RSS and own JSON result."""
     result_path = workdir / "baseline.json"
     command = [sys.executable, "-m", "bench.baseline", "--data", data, "--json", str(result_path),
-               *_set_args(overrides)]
+               *set_args(overrides)]
     measured = memory.run_measured(command, workdir / "baseline-stdout.log", env=_env())
     if measured.returncode != 0:
         raise RuntimeError(f"baseline script failed ({measured.returncode}); see {workdir / 'baseline-stdout.log'}")
