@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import gc
 import itertools
 import os
 import time
@@ -79,7 +80,8 @@ def beam_services(config: Config, paths: RunPaths) -> Iterator[tuple[Config, Por
 def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = None) -> None:
     """Assemble the pipeline with `create_pipeline` and run it to the end with LocalDagRunner (`example_count`, the
     images in the data folder when known, picks the DirectRunner's mode in `auto`)."""
-    from tfx import v1 as tfx
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
     from pipeline.pipeline import create_pipeline
 
@@ -87,7 +89,21 @@ def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = No
     pipeline = create_pipeline(
         config,
         pipeline_root=paths.pipeline_root,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata),
+        metadata_connection_config=sqlite_metadata_connection_config(paths.metadata),
         example_count=example_count,
     )
-    tfx.orchestration.LocalDagRunner().run(pipeline)
+    with frozen_heap():
+        LocalDagRunner().run(pipeline)
+
+
+@contextlib.contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Keep what exists now (TensorFlow's, TFX's and TFMA's modules, the pipeline) out of garbage collection for the
+    block. Each full collection of a run otherwise walks those millions of objects again: on 40 images, full
+    collections took 4.7 s of the run, and 3.0 s with them frozen (`gc.callbacks`, issue #15)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()

@@ -1,6 +1,8 @@
 """`create_pipeline`'s wiring without running it: the nodes and their ids, what each per-model step reads, the
 parameters the TFLite step gets from the config, and the component ids' round trip."""
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -84,3 +86,17 @@ def test_each_component_spec_owns_exactly_the_keys_it_declares(spec_module, spec
     spec = getattr(module, spec_class)
     keys = {value for name, value in vars(module).items() if name.endswith("_KEY")}
     assert keys == set(spec.PARAMETERS) | set(spec.INPUTS) | set(spec.OUTPUTS)
+
+
+def test_assembling_and_running_locally_leave_the_vertex_ai_client_unimported():
+    """`tfx.v1` would import `tfx.v1.extensions` and the Vertex AI client with it, 2 s of every run's start."""
+    code = ("import sys\n"
+            "from pipeline.config import load_config\n"
+            "from pipeline.local_runner import run_pipeline\n"
+            "from pipeline.pipeline import create_pipeline\n"
+            "from tfx.orchestration.local.local_dag_runner import LocalDagRunner\n"
+            "from tfx.orchestration.metadata import sqlite_metadata_connection_config\n"
+            "create_pipeline(load_config(None, ['data.root=/data/images']), '/pipeline-root')\n"
+            "print(sorted(m for m in ('tfx.v1', 'google.cloud.aiplatform') if m in sys.modules))\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    assert result.stdout.strip().splitlines()[-1] == "[]"
