@@ -4,7 +4,7 @@ import pytest
 from apache_beam.options import pipeline_options
 
 from pipeline.config import REPO_ROOT, ConfigError, load_config
-from pipeline.pipeline import LOCAL_WORKERS, beam_pipeline_args
+from pipeline.pipeline import DIRECT_PICKLER, LOCAL_WORKERS, beam_pipeline_args
 
 PROFILES = REPO_ROOT / "pipeline" / "profiles"
 
@@ -21,6 +21,7 @@ def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, o
     args = beam_pipeline_args(config)
     assert args[0] == f"--runner={runner}"
     assert not any(arg.startswith("--direct_") for arg in args) and LOCAL_WORKERS not in args
+    assert DIRECT_PICKLER not in args
     options = pipeline_options.PipelineOptions(args)
     assert options.view_as(pipeline_options.StandardOptions).runner == runner
     assert getattr(options.view_as(options_class), option) == expected
@@ -31,7 +32,8 @@ def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, o
 
 def test_local_default_of_unknown_size_stays_direct_runner_multi_processing():
     assert beam_pipeline_args(load_config()) == [
-        "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2", LOCAL_WORKERS]
+        "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2", DIRECT_PICKLER,
+        LOCAL_WORKERS]
 
 
 def test_flink_profile_reaches_every_beam_step_of_the_compiled_pipeline(tmp_path):
@@ -67,7 +69,8 @@ def test_local_runs_tell_tfx_their_workers_need_no_package():
 
 def test_local_default_runs_a_small_folder_in_memory():
     assert beam_pipeline_args(load_config(), example_count=120) == [
-        "--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1", LOCAL_WORKERS]
+        "--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1", DIRECT_PICKLER,
+        LOCAL_WORKERS]
 
 
 def test_the_portable_profile_starts_local_services_and_needs_no_endpoint():

@@ -8,7 +8,7 @@ import pytest
 
 from pipeline import component_ids
 from pipeline.config import load_config
-from pipeline.pipeline import LOCAL_WORKERS, create_pipeline
+from pipeline.pipeline import DIRECT_PICKLER, LOCAL_WORKERS, create_pipeline
 
 UPSTREAM = ["ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform"]
 
@@ -60,7 +60,13 @@ def test_the_tflite_step_gets_the_configs_modes_gates_and_registry():
 def test_the_beam_args_follow_the_runner():
     _, pipeline = _pipeline("beam.direct_running_mode=multi_processing", "beam.direct_num_workers=2")
     assert pipeline.beam_pipeline_args == ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
-                                           "--direct_num_workers=2", LOCAL_WORKERS]
+                                           "--direct_num_workers=2", DIRECT_PICKLER, LOCAL_WORKERS]
+
+
+def test_a_pickler_named_in_the_extra_args_replaces_the_direct_runners_default():
+    _, pipeline = _pipeline("beam.extra_args=--pickle_library=dill")
+    args = pipeline.beam_pipeline_args
+    assert DIRECT_PICKLER not in args and args.count("--pickle_library=dill") == 1
 
 
 @pytest.mark.parametrize("kind", component_ids.PER_MODEL_KINDS)
