@@ -133,7 +133,7 @@ def test_plot_writes_a_png_for_blessed_and_held_back_reports(tmp_path):
     blessed = _build([_entry("float32", 900_000, 0.90), _entry("int8", 300_000, 0.895)])
     held_back = _build([_entry("int8", 1_300_000, 0.85), _error_entry("float16")])
     for name, built in (("blessed.png", blessed), ("held_back.png", held_back)):
-        report_plot.plot_report(built, str(tmp_path / name))
+        (tmp_path / name).write_bytes(report_plot.report_png(built))
         size, coloured = png_picture(tmp_path / name)
         assert size == (1100, 420) and coloured > 1000, (name, size, coloured)  # a bar and a point per candidate
 
@@ -171,3 +171,16 @@ def test_the_quantization_aware_training_record_says_what_the_extra_epochs_did()
     line = ("2 quantization-aware epoch(s): 30.5 s, saving 12.0 s; validation accuracy 0.8100 float, 0.8300 with "
             "the epochs' weights in float, 0.8250 fake-quantized")
     assert line in report.summary(built) and line in report.markdown(built)
+
+
+def test_the_report_files_are_rendered_once_and_written_alike_to_each_folder(tmp_path):
+    from components.contracts import REPORT_FILE, REPORT_MARKDOWN_FILE, REPORT_PICTURE_FILE
+    from components.tflite.executor import write_report_files
+
+    built = _build([_entry("float32", 900_000, 0.90), _entry("int8", 300_000, 0.895)])
+    folders = [tmp_path / "model", tmp_path / "report"]
+    write_report_files(built, [str(folder) for folder in folders])
+    for name in (REPORT_FILE, REPORT_MARKDOWN_FILE, REPORT_PICTURE_FILE):
+        assert (folders[0] / name).read_bytes() == (folders[1] / name).read_bytes(), name
+    assert json.loads((folders[1] / REPORT_FILE).read_text()) == built
+    assert "verdict: blessed" in (folders[1] / REPORT_MARKDOWN_FILE).read_text()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -164,20 +164,21 @@ class Executor(base_executor.BaseExecutor):
             handle.write("\n".join(labels) + "\n")
         report = report_lib.build_report(identity, float_accuracy, candidates, chosen)
         report = json.loads(json.dumps(report, default=_json_default))
-        for uri in (output.uri, artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY]).uri):
-            write_report_files(report, uri)
+        write_report_files(report, [output.uri, artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY]).uri])
         _write_blessing(artifact_utils.get_single_instance(output_dict[spec.BLESSING_KEY]), model, chosen is not None)
         progress.log(logging.INFO if chosen else logging.WARNING, "%s", report_lib.summary(report))
 
 
-def write_report_files(report: dict[str, Any], uri: str) -> None:
-    """`report.json`, `report.md` and `report.png` of one validation in the folder `uri`."""
-    tf.io.gfile.makedirs(uri)
-    with tf.io.gfile.GFile(os.path.join(uri, REPORT_FILE), "w") as handle:
-        handle.write(json.dumps(report, indent=2))
-    with tf.io.gfile.GFile(os.path.join(uri, REPORT_MARKDOWN_FILE), "w") as handle:
-        handle.write(report_lib.markdown(report))
-    report_plot.plot_report(report, os.path.join(uri, REPORT_PICTURE_FILE))
+def write_report_files(report: dict[str, Any], uris: Sequence[str]) -> None:
+    """`report.json`, `report.md` and `report.png` of one validation, rendered once, in each folder of `uris`."""
+    files = {REPORT_FILE: json.dumps(report, indent=2).encode(),
+             REPORT_MARKDOWN_FILE: report_lib.markdown(report).encode(),
+             REPORT_PICTURE_FILE: report_plot.report_png(report)}
+    for uri in uris:
+        tf.io.gfile.makedirs(uri)
+        for name, content in files.items():
+            with tf.io.gfile.GFile(os.path.join(uri, name), "wb") as handle:
+                handle.write(content)
 
 
 def _json_default(value: Any) -> Any:

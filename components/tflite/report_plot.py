@@ -7,14 +7,13 @@ from typing import Any, Mapping
 from components.tflite import report as report_lib
 
 
-def plot_report(report: Mapping[str, Any], path: str) -> None:
-    """Write the two-panel PNG of `report` to the local or tf.io.gfile `path`."""
+def report_png(report: Mapping[str, Any]) -> bytes:
+    """The two-panel PNG of `report`."""
     import io
 
     import matplotlib
 
     matplotlib.use("Agg")
-    import tensorflow as tf
     from matplotlib import pyplot
 
     measured = [c for c in report["candidates"] if not c.get("error") and c.get("size_bytes")]
@@ -45,5 +44,4 @@ def plot_report(report: Mapping[str, Any], path: str) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     pyplot.close(figure)
-    with tf.io.gfile.GFile(path, "wb") as handle:
-        handle.write(buffer.getvalue())
+    return buffer.getvalue()
