@@ -48,10 +48,15 @@ never read."""
 
 
 DIRECT_PICKLER = "--pickle_library=cloudpickle"
-"""Said for DirectRunner runs unless `beam.extra_args` name a pickler: Beam's default, dill, logs through a level
-change on every object it pickles, and the 4,809 pickles of a 40-image run's five Beam steps took 2.1 s with it
-(issue #15). Both sides of the DirectRunner (this process and its worker processes) take the pickler from the
-options."""
+"""Said for DirectRunner runs in one process on one thread (`in_memory` with one worker, the `auto` mode of a small
+folder) unless `beam.extra_args` name a pickler: Beam's default, dill, logs through a level change on every object
+it pickles, and the 4,809 pickles of a 40-image run's five Beam steps took 2.1 s with it (issue #15).
+
+Not said where bundles run on several threads (`in_memory` or `multi_threading` with more than one worker): there
+TFMA's Keras-metric combiner was set up on one copy and compacted on another it never set up ('NoneType' object is
+not subscriptable in `tf_metric_wrapper._process_batch`), every run with cloudpickle and none with dill
+(`tests/test_portable_runner.py`'s in-memory run with two workers). Nor with `multi_processing`, whose worker
+processes run bundles on threads too."""
 
 
 def beam_pipeline_args(config: Config, example_count: int | None = None) -> list[str]:
@@ -60,7 +65,8 @@ def beam_pipeline_args(config: Config, example_count: int | None = None) -> list
     if config.beam.runner == "DirectRunner":
         mode, workers = config.beam.direct_mode(example_count)
         args += [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}"]
-        if not any(arg.startswith("--pickle_library") for arg in config.beam.extra_args):
+        one_thread = (mode, workers) == ("in_memory", 1)
+        if one_thread and not any(arg.startswith("--pickle_library") for arg in config.beam.extra_args):
             args.append(DIRECT_PICKLER)
     args += config.beam.extra_args
     local = config.beam.runner == "DirectRunner" or config.beam.local_services

@@ -32,8 +32,7 @@ def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, o
 
 def test_local_default_of_unknown_size_stays_direct_runner_multi_processing():
     assert beam_pipeline_args(load_config()) == [
-        "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2", DIRECT_PICKLER,
-        LOCAL_WORKERS]
+        "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2", LOCAL_WORKERS]
 
 
 def test_flink_profile_reaches_every_beam_step_of_the_compiled_pipeline(tmp_path):

@@ -60,11 +60,20 @@ def test_the_tflite_step_gets_the_configs_modes_gates_and_registry():
 def test_the_beam_args_follow_the_runner():
     _, pipeline = _pipeline("beam.direct_running_mode=multi_processing", "beam.direct_num_workers=2")
     assert pipeline.beam_pipeline_args == ["--runner=DirectRunner", "--direct_running_mode=multi_processing",
-                                           "--direct_num_workers=2", DIRECT_PICKLER, LOCAL_WORKERS]
+                                           "--direct_num_workers=2", LOCAL_WORKERS]
+
+
+@pytest.mark.parametrize("mode, workers, cloudpickle", [
+    ("in_memory", 1, True), ("in_memory", 2, False), ("multi_threading", 1, False), ("multi_threading", 2, False),
+    ("multi_processing", 1, False)])
+def test_cloudpickle_only_where_bundles_run_on_one_thread(mode, workers, cloudpickle):
+    _, pipeline = _pipeline(f"beam.direct_running_mode={mode}", f"beam.direct_num_workers={workers}")
+    assert (DIRECT_PICKLER in pipeline.beam_pipeline_args) == cloudpickle
 
 
 def test_a_pickler_named_in_the_extra_args_replaces_the_direct_runners_default():
-    _, pipeline = _pipeline("beam.extra_args=--pickle_library=dill")
+    _, pipeline = _pipeline("beam.direct_running_mode=in_memory", "beam.direct_num_workers=1",
+                            "beam.extra_args=--pickle_library=dill")
     args = pipeline.beam_pipeline_args
     assert DIRECT_PICKLER not in args and args.count("--pickle_library=dill") == 1
 
