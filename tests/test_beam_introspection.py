@@ -1,0 +1,133 @@
+"""The cache of Beam's DoFn state and timer specs gives Beam's own answer, and is used only where the DoFn's kind
+decides that answer."""
+import apache_beam as beam
+import pytest
+from apache_beam.coders import VarIntCoder
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.transforms import userstate
+from apache_beam.transforms.core import CallableWrapperDoFn
+from apache_beam.typehints.decorators import IOTypeHints
+from apache_beam.typehints.typecheck import TypeCheckWrapperDoFn
+
+from pipeline.beam_introspection import cached_dofn_specs, caching, specs_key
+
+COUNT = userstate.BagStateSpec("count", VarIntCoder())
+FLUSH = userstate.TimerSpec("flush", userstate.TimeDomain.WATERMARK)
+ORIGINAL = userstate.get_dofn_specs
+
+
+class Counting(beam.DoFn):
+    def process(self, element, count=beam.DoFn.StateParam(COUNT), flush=beam.DoFn.TimerParam(FLUSH)):
+        count.add(1)
+        yield element
+
+    @userstate.on_timer(FLUSH)
+    def on_flush(self):
+        pass
+
+
+class Plain(beam.DoFn):
+    def process(self, element):
+        yield element
+
+
+class WithProperty(Plain):
+    @property
+    def start_bundle(self):
+        return Counting().process
+
+
+class Delegating(Plain):
+    def __getattr__(self, name):
+        return getattr(Counting(), name)
+
+
+class Holder:
+    def stateful(self, element, count=beam.DoFn.StateParam(COUNT)):
+        return [element]
+
+    def plain(self, element):
+        return [element]
+
+
+def _counting_calls():
+    calls = []
+
+    def introspect(dofn):
+        calls.append(type(dofn).__name__)
+        return ORIGINAL(dofn)
+    return calls, caching(introspect)
+
+
+def test_a_kind_of_dofn_is_introspected_once_and_each_caller_gets_its_own_sets():
+    calls, cached = _counting_calls()
+    for dofn in (Counting(), Counting(), Plain(), Plain()):
+        assert cached(dofn) == ORIGINAL(dofn)
+    assert calls == ["Counting", "Plain"]
+    states, _ = cached(Counting())
+    states.clear()
+    assert cached(Counting()) == ({COUNT}, {FLUSH})
+
+
+def test_maps_of_plain_functions_share_an_answer_and_a_dofn_holding_a_method_is_keyed_by_it():
+    """Every `beam.Map` is a CallableWrapperDoFn: one answer for all plain functions; a map of a bound method is read
+    through the class's `_inspect_process` hook, so it is introspected each time."""
+    holder = Holder()
+    functions = [CallableWrapperDoFn(lambda element: [element]), CallableWrapperDoFn(len)]
+    methods = [CallableWrapperDoFn(holder.stateful), CallableWrapperDoFn(holder.plain)]
+    calls, cached = _counting_calls()
+    for dofn in functions + methods:
+        assert cached(dofn) == ORIGINAL(dofn)
+    assert len(calls) == 3 and [specs_key(dofn) is None for dofn in methods] == [True, True]
+    assert cached(methods[0]) == ({COUNT}, set())
+    shadowed, plain = Plain(), Plain()
+    shadowed.process = Counting().process
+    assert cached(shadowed) == ORIGINAL(shadowed) == ({COUNT}, {FLUSH}) and cached(plain) == (set(), set())
+    assert specs_key(shadowed) != specs_key(plain)
+
+
+def test_dofns_whose_instances_could_differ_are_introspected_every_time():
+    dofns = [TypeCheckWrapperDoFn(Counting(), IOTypeHints.empty()), WithProperty(), Delegating()]
+    for dofn in dofns:
+        assert specs_key(dofn) is None
+    calls, cached = _counting_calls()
+    for dofn in dofns * 2:
+        assert cached(dofn) == ORIGINAL(dofn)
+    assert cached(dofns[0]) == cached(dofns[1]) == ({COUNT}, {FLUSH}) and cached(dofns[2]) == (set(), set())
+    assert len(calls) == 9
+
+
+def test_the_cache_holds_for_the_block_and_beams_own_function_is_back_after_it():
+    with cached_dofn_specs():
+        assert userstate.get_dofn_specs is not ORIGINAL and userstate.is_stateful_dofn(Counting())
+        with cached_dofn_specs():
+            assert userstate.get_dofn_specs.uncached is ORIGINAL
+        assert not userstate.is_stateful_dofn(Plain())
+    assert userstate.get_dofn_specs is ORIGINAL
+
+
+@pytest.mark.parametrize("options", [[], ["--runtime_type_check"]])
+def test_every_answer_in_a_real_pipeline_is_beams_own(monkeypatch, options):
+    """A DirectRunner pipeline with maps, bound methods, side inputs, a combine, a stateful DoFn and (with runtime
+    type checks) wrapped DoFns, where every lookup is answered by the cache and checked against Beam's."""
+    cached, answers = caching(ORIGINAL), []
+
+    def checked(dofn):
+        answer = cached(dofn)
+        assert answer == ORIGINAL(dofn), type(dofn)
+        answers.append(specs_key(dofn) is not None)
+        return answer
+    monkeypatch.setattr(userstate, "get_dofn_specs", checked)
+    holder = Holder()
+    with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
+        numbers = pipeline | beam.Create([1, 2, 3, 4])
+        total = numbers | "Sum" >> beam.CombineGlobally(sum)
+        keyed = (numbers | "Plain" >> beam.FlatMap(holder.plain) | beam.Map(lambda n, t: (n % 2, n * t),
+                                                                             t=beam.pvalue.AsSingleton(total)))
+        counted = keyed | "Count" >> beam.ParDo(Counting())
+        grouped = keyed | beam.GroupByKey() | beam.MapTuple(lambda key, values: (key, sorted(values)))
+        assert_that(counted | "Values" >> beam.Map(lambda pair: pair[1]), equal_to([10, 20, 30, 40]),
+                    label="counted")
+        assert_that(grouped, equal_to([(0, [20, 40]), (1, [10, 30])]), label="grouped")
+    assert len(answers) > 20 and any(answers)
