@@ -5,8 +5,8 @@
 2. per variant (V1 alpha : V2 alpha, input size): `mobilenet-pipeline run` with every quantization mode on a fresh
    home, then the plain script `bench/baseline.py` on the same data and configuration;
 3. converts each trained model in every mode and measures it (size, accuracy, latency at 1 and 2 threads, memory);
-4. the fixed cost per component: the same pipeline and configuration on a tiny dataset, and the plain script on it;
-   then on the same data V1's and V2's branches one after the other and at once (`bench.branches`);
+4. the fixed cost per component: the same pipeline and configuration on a tiny dataset, and the plain script on it,
+   three pairs in turn, the median pair reported; then on the same data V1's and V2's branches one after the other and at once (`bench.branches`);
 5. int8 (`bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
    and on the photo set, and post-training int8 by number of calibration examples;
 6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
@@ -54,13 +54,14 @@ class Sizes:
     photo_overrides: tuple[str, ...] = ("model.input_size=96", "train.epochs=8")
     calibration_counts: tuple[int, ...] = quantization.COUNTS
     shuffle_elements: tuple[int, int] = (5000, 20000)
+    fixed_cost_pairs: int = 3
 
 
 FULL = Sizes(per_class=300, epochs=5, latency_runs=200, ingestion_per_class=(500, 2000))
 QUICK = Sizes(per_class=30, epochs=1, latency_runs=20, ingestion_per_class=(20, 80),
               extra_overrides=("train.batch_size=32", "tflite.representative_examples=16", "tflite.latency_runs=10"),
               photo_per_class=10, photo_overrides=("model.input_size=32", "train.epochs=1"),
-              calibration_counts=quantization.QUICK_COUNTS, shuffle_elements=(200, 800))
+              calibration_counts=quantization.QUICK_COUNTS, shuffle_elements=(200, 800), fixed_cost_pairs=1)
 
 
 DEFAULT_OUT = "bench/results"
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--skip-variants", action="store_true",
                        help="leave out the full-size pipeline and script runs and the per-mode measurements")
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
+    bench.add_argument("--fixed-cost-pairs", type=int, metavar="N",
+                       help=f"tiny-dataset pipeline and script runs in turn; the median pair is reported (default "
+                            f"{FULL.fixed_cost_pairs}, quick {QUICK.fixed_cost_pairs})")
     bench.add_argument("--skip-branches", action="store_true",
                        help="leave out the tiny-dataset runs with the model branches one after the other and at once")
     bench.add_argument("--skip-int8", action="store_true",
@@ -211,6 +215,29 @@ def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str],
     return results
 
 
+def _fixed_cost_pairs(data: str, images: int, work: Path, overrides: list[str], pairs: int) -> dict[str, Any]:
+    """The pipeline, then the plain script, on the tiny dataset, `pairs` times in turn. A pair's ratio moved by
+    0.1 from one bench run to the next on the same commit, so the result is the pair of the median ratio (its
+    component seconds and both runs), with every pair's times beside it."""
+    from bench import runs
+
+    measured = []
+    for index in range(pairs):
+        log.info("fixed cost, pair %d of %d: the pipeline on %d images, then the plain script", index + 1, pairs,
+                 images)
+        pair_work = runs.fresh_dir(work / f"pair-{index + 1}")
+        pipeline_run = runs.run_pipeline(data, pair_work, overrides)
+        baseline = runs.run_baseline(data, pair_work, overrides)
+        ratio = round(pipeline_run["wall_seconds"] / baseline["wall_seconds"], 3)
+        log.info("  pipeline %.0f s, script %.0f s: %.2f", pipeline_run["wall_seconds"], baseline["wall_seconds"],
+                 ratio)
+        measured.append({**pipeline_run, "baseline": baseline, "wall_ratio": ratio})
+    median = sorted(measured, key=lambda pair: pair["wall_ratio"])[(len(measured) - 1) // 2]
+    return {**median, "pairs": [{"pipeline_seconds": pair["wall_seconds"],
+                                 "script_seconds": pair["baseline"]["wall_seconds"], "wall_ratio": pair["wall_ratio"]}
+                                for pair in measured]}
+
+
 def _ingestion(work: Path, sizes: Sizes,
                overrides: list[str]) -> tuple[list[dict[str, Any]], dict[str, float], list[dict[str, Any]]]:
     """DirectRunner rows (1 and 2 workers), the marginal images/s per worker count, and the portable path's rows."""
@@ -280,15 +307,10 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     if not args.skip_fixed_cost:
         started = time.monotonic()
         tiny_data, tiny_images = ensure_demo_data(work / "data", FIXED_COST_PER_CLASS)
-        log.info("fixed cost: the same pipeline on %d images", tiny_images)
         tiny_work, tiny_overrides = runs.fresh_dir(work / "fixed-cost"), [*common, *all_variants[0][2]]
-        tiny = runs.run_pipeline(tiny_data, tiny_work, tiny_overrides)
-        log.info("  pipeline: %.0f s; plain script on the same %d images", tiny["wall_seconds"], tiny_images)
-        tiny_baseline = runs.run_baseline(tiny_data, tiny_work, tiny_overrides)
-        log.info("  script: %.0f s", tiny_baseline["wall_seconds"])
-        results["fixed_cost"] = {"images": tiny_images, "variant": all_variants[0][0], **tiny,
-                                 "baseline": tiny_baseline,
-                                 "wall_ratio": round(tiny["wall_seconds"] / tiny_baseline["wall_seconds"], 3)}
+        results["fixed_cost"] = {"images": tiny_images, "variant": all_variants[0][0],
+                                 **_fixed_cost_pairs(tiny_data, tiny_images, tiny_work, tiny_overrides,
+                                                     args.fixed_cost_pairs or sizes.fixed_cost_pairs)}
         if not args.skip_branches:
             log.info("fixed cost: the model branches on the same %d images one after the other, then at once",
                      tiny_images)

@@ -114,10 +114,21 @@ def _fixed_cost_section(results: dict[str, Any]) -> list[str]:
         return ["## Fixed cost", "", "Not measured (--skip-fixed-cost).", ""]
     script = fixed_cost.get("baseline") or {}
     rows = [[name, value] for name, value in fixed_cost["component_seconds"].items()]
-    return [f"## Fixed cost: the same pipeline and configuration on {fixed_cost['images']} images", "",
-            f"Pipeline {fixed_cost['wall_seconds']} s wall, the plain script {script.get('wall_seconds')} s, ratio "
-            f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')}.", "",
-            markdown_table(["component", "seconds"], rows), ""] + _branches_section(fixed_cost.get("branches"))
+    return ([f"## Fixed cost: the same pipeline and configuration on {fixed_cost['images']} images", "",
+             f"Pipeline {fixed_cost['wall_seconds']} s wall, the plain script {script.get('wall_seconds')} s, ratio "
+             f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')} (the pair of the median ratio).", "",
+             markdown_table(["component", "seconds"], rows), ""]
+            + _pairs_section(fixed_cost.get("pairs")) + _branches_section(fixed_cost.get("branches")))
+
+
+def _pairs_section(pairs: list[dict[str, Any]] | None) -> list[str]:
+    """Each pipeline and script pair of the fixed cost, in the order they ran."""
+    if not pairs:
+        return []
+    rows = [[index, pair["pipeline_seconds"], pair["script_seconds"], f"{pair['wall_ratio']:.2f}"]
+            for index, pair in enumerate(pairs, 1)]
+    return ["Every pair, in the order they ran:", "",
+            markdown_table(["pair", "pipeline s", "script s", "ratio"], rows), ""]
 
 
 def _branches_section(branches: dict[str, Any] | None) -> list[str]:
