@@ -80,11 +80,11 @@ def beam_services(config: Config, paths: RunPaths) -> Iterator[tuple[Config, Por
 def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = None) -> None:
     """Assemble the pipeline with `create_pipeline` and run it to the end with LocalDagRunner (`example_count`, the
     images in the data folder when known, picks the DirectRunner's mode in `auto`), with the start-up heap kept out
-    of garbage collection and Beam's DoFn introspection cached (`pipeline/beam_introspection.py`)."""
+    of garbage collection and what Beam works out repeatedly cached (`pipeline/beam_caches.py`)."""
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
-    from pipeline.beam_introspection import cached_dofn_specs
+    from pipeline.beam_caches import beam_caches
     from pipeline.pipeline import create_pipeline
 
     paths.home.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = No
         metadata_connection_config=sqlite_metadata_connection_config(paths.metadata),
         example_count=example_count,
     )
-    with frozen_heap(), cached_dofn_specs():
+    with frozen_heap(), beam_caches():
         LocalDagRunner().run(pipeline)
 
 

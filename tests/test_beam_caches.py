@@ -1,16 +1,16 @@
-"""The cache of Beam's DoFn state and timer specs gives Beam's own answer, and is used only where the DoFn's kind
-decides that answer."""
+"""The caches of Beam's DoFn state and timer specs and of its options views give Beam's own answers: the specs only
+where the DoFn's kind decides them, the views as live as Beam's."""
 import apache_beam as beam
 import pytest
 from apache_beam.coders import VarIntCoder
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import DebugOptions, PipelineOptions, StandardOptions, TypeOptions
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import userstate
 from apache_beam.transforms.core import CallableWrapperDoFn
 from apache_beam.typehints.decorators import IOTypeHints
 from apache_beam.typehints.typecheck import TypeCheckWrapperDoFn
 
-from pipeline.beam_introspection import cached_dofn_specs, caching, specs_key
+from pipeline.beam_caches import beam_caches, caching, caching_views, specs_key
 
 COUNT = userstate.BagStateSpec("count", VarIntCoder())
 FLUSH = userstate.TimerSpec("flush", userstate.TimeDomain.WATERMARK)
@@ -98,27 +98,46 @@ def test_dofns_whose_instances_could_differ_are_introspected_every_time():
     assert len(calls) == 9
 
 
-def test_the_cache_holds_for_the_block_and_beams_own_function_is_back_after_it():
-    with cached_dofn_specs():
+def test_the_caches_hold_for_the_block_and_beams_own_functions_are_back_after_it():
+    original_view_as = PipelineOptions.view_as
+    with beam_caches():
         assert userstate.get_dofn_specs is not ORIGINAL and userstate.is_stateful_dofn(Counting())
-        with cached_dofn_specs():
+        assert PipelineOptions.view_as.uncached is original_view_as
+        with beam_caches():
             assert userstate.get_dofn_specs.uncached is ORIGINAL
         assert not userstate.is_stateful_dofn(Plain())
-    assert userstate.get_dofn_specs is ORIGINAL
+    assert userstate.get_dofn_specs is ORIGINAL and PipelineOptions.view_as is original_view_as
+
+
+def test_a_kept_view_reads_and_writes_its_options_as_a_new_one_would():
+    view_as = caching_views(PipelineOptions.view_as)
+    options = PipelineOptions(["--runner=DirectRunner", "--experiments=a"])
+    standard = view_as(options, StandardOptions)
+    assert view_as(options, StandardOptions) is standard and standard.runner == "DirectRunner"
+    standard.runner = "PortableRunner"
+    assert options.view_as(StandardOptions).runner == "PortableRunner" == view_as(options, StandardOptions).runner
+    view_as(options, DebugOptions).add_experiment("b")
+    assert options.view_as(DebugOptions).experiments == ["a", "b"]
+    other = PipelineOptions(["--runner=DirectRunner"])
+    assert view_as(other, StandardOptions) is not standard and view_as(other, StandardOptions).runner == "DirectRunner"
+    assert view_as(other, DebugOptions).experiments is None
+    assert view_as(options, TypeOptions).pipeline_type_check == options.view_as(TypeOptions).pipeline_type_check
 
 
 @pytest.mark.parametrize("options", [[], ["--runtime_type_check"]])
 def test_every_answer_in_a_real_pipeline_is_beams_own(monkeypatch, options):
     """A DirectRunner pipeline with maps, bound methods, side inputs, a combine, a stateful DoFn and (with runtime
-    type checks) wrapped DoFns, where every lookup is answered by the cache and checked against Beam's."""
+    type checks, which the options views must carry) wrapped DoFns, where every lookup is answered by the cache and
+    checked against Beam's."""
     cached, answers = caching(ORIGINAL), []
 
     def checked(dofn):
         answer = cached(dofn)
         assert answer == ORIGINAL(dofn), type(dofn)
-        answers.append(specs_key(dofn) is not None)
+        answers.append((type(dofn).__name__, specs_key(dofn) is not None))
         return answer
     monkeypatch.setattr(userstate, "get_dofn_specs", checked)
+    monkeypatch.setattr(PipelineOptions, "view_as", caching_views(PipelineOptions.view_as))
     holder = Holder()
     with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
         numbers = pipeline | beam.Create([1, 2, 3, 4])
@@ -130,4 +149,5 @@ def test_every_answer_in_a_real_pipeline_is_beams_own(monkeypatch, options):
         assert_that(counted | "Values" >> beam.Map(lambda pair: pair[1]), equal_to([10, 20, 30, 40]),
                     label="counted")
         assert_that(grouped, equal_to([(0, [20, 40]), (1, [10, 30])]), label="grouped")
-    assert len(answers) > 20 and any(answers)
+    assert len(answers) > 20 and any(keyed for _, keyed in answers)
+    assert any(kind.endswith("CheckWrapperDoFn") for kind, _ in answers) == bool(options)
