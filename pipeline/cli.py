@@ -63,7 +63,12 @@ def command() -> NoReturn:
     multiprocessing's, temporary folders'), then the end of the process without the interpreter's finalization.
     Tearing down the modules of TensorFlow, TFX and Beam took 5 s after every run, with nothing left to write
     (the bench's pipeline wall time against the run's own `finished in`)."""
-    code = main()
+    exit_without_finalization(main())
+
+
+def exit_without_finalization(code: int) -> NoReturn:
+    """End the process with `code` after its exit handlers and flushing its output, skipping the interpreter's
+    finalization (the teardown of TensorFlow's, TFX's and Beam's modules)."""
     atexit._run_exitfuncs()  # what a normal exit runs first; CPython has no public name for it
     sys.stdout.flush()
     sys.stderr.flush()

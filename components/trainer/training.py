@@ -63,7 +63,8 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     All three call one traced function of the network, so the SavedModel holds its graph once, not once per
     signature: tracing, saving and every load (the Evaluator's, the TFLite step's) handle one copy. They are traced
     without AutoGraph, since nothing in them branches on a tensor: with it, the first export of a run converted the
-    source of tf.Transform's layer function by function (`_signatures` 1.8 s against 0.75 s for V1, issue #15)."""
+    source of tf.Transform's layer function by function (both exports' `_signatures` in a 40-image run: 2.6 s with
+    it, 1.3 s without; `python -m bench.calls`, issue #15)."""
     model.tft_layer = tf_transform_output.transform_features_layer()
     transformed_spec = {preprocessing.IMAGE_XF: tf_transform_output.transformed_feature_spec()[preprocessing.IMAGE_XF]}
 
