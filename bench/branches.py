@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
@@ -33,29 +32,15 @@ log = logging.getLogger("mobilenet.bench")
 
 def run_upstream(data: str, home: str, overrides: list[str]) -> None:
     """Child process: the pipeline up to `UPSTREAM` on `home`, with the DirectRunner mode the data's size picks."""
-    from tfx import v1 as tfx
-    from tfx.orchestration.pipeline import RunOptions
-
     from components.ingestion.image_files import scan_folder
-    from pipeline import config as config_lib, local_runner
-    from pipeline.pipeline import create_pipeline
-    from pipeline.reporting import progress
 
-    config = config_lib.load_config(None, [*overrides, f"data.root={data}", f"pipeline.home={home}",
-                                           f"registry.root={os.path.join(home, 'registry')}"])
-    config, paths = local_runner.localize(config)
-    paths.home.mkdir(parents=True, exist_ok=True)
-    pipeline = create_pipeline(
-        config, pipeline_root=paths.pipeline_root, example_count=scan_folder(data).total,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata))
-    with progress.capture_output(paths.new_log()) as terminal, progress.report_progress(terminal):
-        tfx.orchestration.LocalDagRunner().run(pipeline, run_options=RunOptions(to_nodes=list(UPSTREAM)))
+    runs.run_partial(data, home, overrides, UPSTREAM, scan_folder(data).total)
 
 
 def _start(command: list[str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "wb") as handle:
         return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                                env=runs.child_env())
 
 
 def _wait(processes: dict[str, subprocess.Popen], started: float, logs: dict[str, Path]) -> dict[str, float]:

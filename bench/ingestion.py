@@ -10,15 +10,13 @@ so each step has its own peak.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from bench import memory
+from bench import memory, runs
 
 INGEST_COMPONENTS = ("ImageExampleGen", "Transform")
 PORTABLE = ("beam.runner=PortableRunner", "beam.local_services=true")
@@ -29,25 +27,7 @@ log = logging.getLogger("mobilenet.bench")
 def run_ingest_only(data: str, home: str, workers: int, overrides: list[str], last_node: str) -> list[dict[str, Any]]:
     """Run the pipeline up to `last_node` with `workers` DirectRunner workers (or the runner `overrides` set);
     returns the component timings."""
-    from tfx import v1 as tfx
-    from tfx.orchestration.pipeline import RunOptions
-
-    from pipeline import config as config_lib, local_runner
-    from pipeline.pipeline import create_pipeline
-    from pipeline.reporting import progress
-
-    config = config_lib.load_config(None, [*overrides, f"data.root={data}", f"pipeline.home={home}",
-                                           f"registry.root={os.path.join(home, 'registry')}",
-                                           f"beam.direct_num_workers={workers}"])
-    config, paths = local_runner.localize(config)
-    paths.home.mkdir(parents=True, exist_ok=True)
-    with local_runner.beam_services(config, paths) as (config, _):
-        pipeline = create_pipeline(
-            config, pipeline_root=paths.pipeline_root,
-            metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(paths.metadata))
-        with progress.capture_output(paths.new_log()) as terminal, progress.report_progress(terminal) as reporter:
-            tfx.orchestration.LocalDagRunner().run(pipeline, run_options=RunOptions(to_nodes=[last_node]))
-    return [dataclasses.asdict(timing) for timing in reporter.timings]
+    return runs.run_partial(data, home, [*overrides, f"beam.direct_num_workers={workers}"], [last_node])
 
 
 def _run_step(data: str, workers: int, home: Path, overrides: list[str], last_node: str) -> tuple[float, float, int]:
@@ -57,7 +37,7 @@ def _run_step(data: str, workers: int, home: Path, overrides: list[str], last_no
                "--workers", str(workers), "--result", str(result_path), "--to", last_node]
     for override in overrides:
         command += ["--set", override]
-    measured = memory.run_measured(command, home / "stdout.log", env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+    measured = memory.run_measured(command, home / "stdout.log", env=runs.child_env())
     if measured.returncode != 0:
         raise RuntimeError(f"ingest-only run up to {last_node} failed ({measured.returncode}); see "
                            f"{home / 'stdout.log'} and {home / 'logs'}")

@@ -29,6 +29,7 @@ import tempfile
 import time
 from typing import Any
 
+from bench import runs
 from pipeline.config import PHOTO_PROFILE
 from pipeline.reporting.tables import text_table
 
@@ -109,7 +110,7 @@ def measure(data: str, sizes: list[int], config_file: str, overrides: list[str],
                        "--config", config_file, *[arg for item in overrides for arg in ("--set", item)]]
             started = time.monotonic()
             out = subprocess.run(command, capture_output=True, text=True, check=False,
-                                 env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"))
+                                 env=runs.child_env())
             if out.returncode != 0:
                 raise RuntimeError(f"recipe {recipe} at {size} px failed:\n{out.stderr[-3000:]}")
             result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -19,6 +19,7 @@ import tempfile
 import time
 from typing import Any
 
+from bench import runs
 from pipeline.reporting.tables import text_table
 
 ALPHAS = {"v1": 0.25, "v2": 0.35}
@@ -74,7 +75,7 @@ def measure(architecture: str, size: int, examples: int, batch_size: int) -> lis
         if exempt:
             command.append("--exempt")
         out = subprocess.run(command, capture_output=True, text=True, check=True,
-                             env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")).stdout
+                             env=runs.child_env()).stdout
         rows.append({"autograph": "skips tf_keras" if exempt else "converts tf_keras (TF default)",
                      **json.loads(out.strip().splitlines()[-1])})
     return rows

@@ -8,7 +8,7 @@ import itertools
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Iterator, Sequence
 
 from components.contracts import is_remote
 from pipeline.config import Config
@@ -77,12 +77,15 @@ def beam_services(config: Config, paths: RunPaths) -> Iterator[tuple[Config, Por
         yield dataclasses.replace(config, beam=beam), services
 
 
-def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = None) -> None:
-    """Assemble the pipeline with `create_pipeline` and run it to the end with LocalDagRunner (`example_count`, the
-    images in the data folder when known, picks the DirectRunner's mode in `auto`), with the start-up heap kept out
-    of garbage collection and what Beam works out repeatedly cached (`pipeline/beam_caches.py`)."""
+def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = None,
+                 to_nodes: Sequence[str] = ()) -> None:
+    """Assemble the pipeline with `create_pipeline` and run it with LocalDagRunner, to the end or (`to_nodes`, a
+    partial run) up to those nodes (`example_count`, the images in the data folder when known, picks the
+    DirectRunner's mode in `auto`), with the start-up heap kept out of garbage collection and what Beam works out
+    repeatedly cached (`pipeline/beam_caches.py`)."""
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     from tfx.orchestration.metadata import sqlite_metadata_connection_config
+    from tfx.orchestration.pipeline import RunOptions
 
     from pipeline.beam_caches import beam_caches
     from pipeline.pipeline import create_pipeline
@@ -95,7 +98,7 @@ def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = No
         example_count=example_count,
     )
     with frozen_heap(), beam_caches():
-        LocalDagRunner().run(pipeline)
+        LocalDagRunner().run(pipeline, run_options=RunOptions(to_nodes=list(to_nodes)) if to_nodes else None)
 
 
 @contextlib.contextmanager
