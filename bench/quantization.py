@@ -68,18 +68,19 @@ def shipped_int8_drop(rows: Iterable[dict[str, Any]]) -> float | None:
     return min((row["drop_points"] for row in passed), default=None)
 
 
-def calibration_study(saved_model_dir: str, train_batches: Iterable[tuple[Any, Any]], num_classes: int,
+def calibration_study(model: Any, train_batches: Iterable[tuple[Any, Any]], num_classes: int,
                       eval_images: Any, eval_labels: Any, float_accuracy: float, counts: Iterable[int],
                       threads: int) -> list[dict[str, Any]]:
-    """Post-training int8 of `saved_model_dir` calibrated on each count of class-balanced training examples: the
-    count drawn (less when the split is smaller), the accuracy and the drop against `float_accuracy`."""
+    """Post-training int8 of `model` (a SavedModel folder, or `conversion.load`ed) calibrated on each count of
+    class-balanced training examples: the count drawn (less when the split is smaller), the accuracy and the drop
+    against `float_accuracy`."""
     from components.tflite import conversion, measurement
     from components.tflite.executor import class_balanced
 
     counts = sorted(counts)
     images, labels = class_balanced(train_batches, counts[-1], num_classes)
     rows = []
-    loaded = conversion.load(saved_model_dir)
+    loaded = conversion.load(model) if isinstance(model, str) else model
     for count in counts:
         representative, _ = class_balanced([(images, labels)], count, num_classes)
         model_bytes = conversion.convert(loaded, "int8", representative)
@@ -96,7 +97,7 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
     import tensorflow_transform as tft
 
     from bench import models
-    from components.tflite import measurement
+    from components.tflite import conversion, measurement
     from components.trainer.training import read_transformed
     from components.transform.preprocessing import LABEL_VOCAB
 
@@ -107,11 +108,12 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
     study = {}
     for model_name, saved_model_dir in sorted(outputs.saved_models.items()):
         log.info("  %s: post-training int8 by calibration examples", model_name)
-        float_accuracy = measurement.float_accuracy(saved_model_dir, eval_images, eval_labels)
+        loaded = conversion.load(saved_model_dir)
+        float_accuracy = measurement.float_accuracy(loaded, eval_images, eval_labels)
         train = read_transformed([str(Path(outputs.transformed_examples) / "Split-train" / "*")], transform_output,
                                  batch_size=256)
         study[model_name] = calibration_study(
-            saved_model_dir, ((x.numpy(), y.numpy()) for x, y in train), num_classes, eval_images, eval_labels,
+            loaded, ((x.numpy(), y.numpy()) for x, y in train), num_classes, eval_images, eval_labels,
             float_accuracy, counts, threads)
     return study
 
