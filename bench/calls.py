@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
+import functools
 import importlib
 import json
 import time
@@ -38,40 +40,58 @@ def _owner_and_name(target: str) -> tuple[Any, str]:
     return owner, name
 
 
-def install_timers(targets: tuple[str, ...]) -> dict[str, list[float]]:
-    """Wrap each target in a timer; returns target -> [calls, seconds], filled as the run goes."""
-    counts: dict[str, list[float]] = {}
+@dataclasses.dataclass
+class Count:
+    """Calls of one timed function and the seconds spent in them."""
+
+    calls: int = 0
+    seconds: float = 0.0
+
+
+def install_timers(targets: tuple[str, ...]) -> dict[str, Count]:
+    """Wrap each target in a timer; returns target -> its `Count`, filled as the run goes."""
+    counts = {}
     for target in targets:
         owner, name = _owner_and_name(target)
-        counts[target] = [0, 0.0]
+        counts[target] = Count()
         setattr(owner, name, _timed(getattr(owner, name), counts[target]))
     return counts
 
 
-def _timed(function: Callable[..., Any], count: list[float]) -> Callable[..., Any]:
+def _timed(function: Callable[..., Any], count: Count) -> Callable[..., Any]:
+    @functools.wraps(function)
     def timed(*args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
             return function(*args, **kwargs)
         finally:
-            count[0] += 1
-            count[1] += time.perf_counter() - started
+            count.calls += 1
+            count.seconds += time.perf_counter() - started
     return timed
+
+
+def without_beam_caches() -> None:
+    """Make the local runner's `beam_caches` do nothing, wherever it is looked up from."""
+    from pipeline import beam_caches, local_runner
+
+    for module in (beam_caches, local_runner):
+        if hasattr(module, "beam_caches"):
+            module.beam_caches = contextlib.nullcontext
 
 
 def measure(data: str, home: str, overrides: list[str], uncached: bool) -> dict[str, Any]:
     """One pipeline run on `data` with the timers; its exit code, wall seconds and the calls of each target."""
-    from pipeline import beam_caches, cli
+    from pipeline import cli
 
     counts = install_timers(TIMED)
     if uncached:
-        beam_caches.beam_caches = contextlib.nullcontext
+        without_beam_caches()
     started = time.monotonic()
     code = cli.main(["run", "--data", data, "--home", home, "--registry", f"{home}/registry",
                      *[arg for override in overrides for arg in ("--set", override)]])
     return {"exit_code": code, "wall_seconds": round(time.monotonic() - started, 1), "uncached": uncached,
-            "calls": {target: {"calls": int(calls), "seconds": round(seconds, 2)}
-                      for target, (calls, seconds) in counts.items()}}
+            "calls": {target: {"calls": count.calls, "seconds": round(count.seconds, 2)}
+                      for target, count in counts.items()}}
 
 
 def main(argv: list[str] | None = None) -> int:

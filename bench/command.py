@@ -6,7 +6,8 @@
    home, then the plain script `bench/baseline.py` on the same data and configuration;
 3. converts each trained model in every mode and measures it (size, accuracy, latency at 1 and 2 threads, memory);
 4. the fixed cost per component: the same pipeline and configuration on a tiny dataset, and the plain script on it,
-   three pairs in turn, the median pair reported; then on the same data V1's and V2's branches one after the other and at once (`bench.branches`);
+   three pairs, each pair's order alternating, the pair of the median ratio reported; then on the same data V1's and
+   V2's branches one after the other and at once (`bench.branches`);
 5. int8 (`bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
    and on the photo set, and post-training int8 by number of calibration examples;
 6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
@@ -97,9 +98,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--skip-variants", action="store_true",
                        help="leave out the full-size pipeline and script runs and the per-mode measurements")
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
-    bench.add_argument("--fixed-cost-pairs", type=int, metavar="N",
-                       help=f"tiny-dataset pipeline and script runs in turn; the median pair is reported (default "
-                            f"{FULL.fixed_cost_pairs}, quick {QUICK.fixed_cost_pairs})")
+    bench.add_argument("--fixed-cost-pairs", type=_odd_count, metavar="N",
+                       help=f"tiny-dataset pipeline and script pairs, an odd number; the pair of the median ratio "
+                            f"is reported (default {FULL.fixed_cost_pairs}, quick {QUICK.fixed_cost_pairs})")
     bench.add_argument("--skip-branches", action="store_true",
                        help="leave out the tiny-dataset runs with the model branches one after the other and at once")
     bench.add_argument("--skip-int8", action="store_true",
@@ -115,13 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     return bench
 
 
+def _odd_count(text: str) -> int:
+    """An odd positive count, so that one pair has the median ratio."""
+    count = int(text)
+    if count < 1 or count % 2 == 0:
+        raise argparse.ArgumentTypeError(f"needs an odd number of pairs (1, 3, 5, ...), not {count}")
+    return count
+
+
 def _sizes(args: argparse.Namespace) -> Sizes:
     base = QUICK if args.quick else FULL
     return dataclasses.replace(
         base, per_class=args.per_class or base.per_class, epochs=args.epochs or base.epochs,
         latency_runs=args.latency_runs or base.latency_runs,
         ingestion_per_class=tuple(args.ingestion_per_class or base.ingestion_per_class),
-        ingestion_image_size=args.ingestion_image_size or base.ingestion_image_size)
+        ingestion_image_size=args.ingestion_image_size or base.ingestion_image_size,
+        fixed_cost_pairs=args.fixed_cost_pairs or base.fixed_cost_pairs)
 
 
 def variants(alphas: list[str], input_sizes: list[int]) -> list[tuple[str, dict[str, Any], list[str]]]:
@@ -216,26 +226,26 @@ def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str],
 
 
 def _fixed_cost_pairs(data: str, images: int, work: Path, overrides: list[str], pairs: int) -> dict[str, Any]:
-    """The pipeline, then the plain script, on the tiny dataset, `pairs` times in turn. A pair's ratio moved by
-    0.1 from one bench run to the next on the same commit, so the result is the pair of the median ratio (its
-    component seconds and both runs), with every pair's times beside it."""
+    """The pipeline and the plain script on the tiny dataset, `pairs` (an odd number) times, the pipeline first in
+    the odd pairs and the script first in the even ones. A pair's ratio moved by 0.1 from one bench run to the next
+    on the same commit, so the result is the pair of the median ratio (its component seconds and both runs), with
+    every pair's times beside it."""
     from bench import runs
 
-    measured = []
+    measured, summaries = [], []
     for index in range(pairs):
-        log.info("fixed cost, pair %d of %d: the pipeline on %d images, then the plain script", index + 1, pairs,
-                 images)
+        order = [("pipeline", runs.run_pipeline), ("script", runs.run_baseline)][::-1 if index % 2 else 1]
+        log.info("fixed cost, pair %d of %d on %d images: the %s first", index + 1, pairs, images, order[0][0])
         pair_work = runs.fresh_dir(work / f"pair-{index + 1}")
-        pipeline_run = runs.run_pipeline(data, pair_work, overrides)
-        baseline = runs.run_baseline(data, pair_work, overrides)
-        ratio = round(pipeline_run["wall_seconds"] / baseline["wall_seconds"], 3)
-        log.info("  pipeline %.0f s, script %.0f s: %.2f", pipeline_run["wall_seconds"], baseline["wall_seconds"],
-                 ratio)
-        measured.append({**pipeline_run, "baseline": baseline, "wall_ratio": ratio})
-    median = sorted(measured, key=lambda pair: pair["wall_ratio"])[(len(measured) - 1) // 2]
-    return {**median, "pairs": [{"pipeline_seconds": pair["wall_seconds"],
-                                 "script_seconds": pair["baseline"]["wall_seconds"], "wall_ratio": pair["wall_ratio"]}
-                                for pair in measured]}
+        done = {name: run(data, pair_work, overrides) for name, run in order}
+        ratio = round(done["pipeline"]["wall_seconds"] / done["script"]["wall_seconds"], 3)
+        log.info("  pipeline %.0f s, script %.0f s: %.2f", done["pipeline"]["wall_seconds"],
+                 done["script"]["wall_seconds"], ratio)
+        measured.append({**done["pipeline"], "baseline": done["script"], "wall_ratio": ratio})
+        summaries.append({"first": order[0][0], "pipeline_seconds": done["pipeline"]["wall_seconds"],
+                          "script_seconds": done["script"]["wall_seconds"], "wall_ratio": ratio})
+    median = sorted(measured, key=lambda pair: pair["wall_ratio"])[len(measured) // 2]
+    return {**median, "pairs": summaries}
 
 
 def _ingestion(work: Path, sizes: Sizes,
@@ -310,7 +320,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         tiny_work, tiny_overrides = runs.fresh_dir(work / "fixed-cost"), [*common, *all_variants[0][2]]
         results["fixed_cost"] = {"images": tiny_images, "variant": all_variants[0][0],
                                  **_fixed_cost_pairs(tiny_data, tiny_images, tiny_work, tiny_overrides,
-                                                     args.fixed_cost_pairs or sizes.fixed_cost_pairs)}
+                                                     sizes.fixed_cost_pairs)}
         if not args.skip_branches:
             log.info("fixed cost: the model branches on the same %d images one after the other, then at once",
                      tiny_images)

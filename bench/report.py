@@ -116,19 +116,20 @@ def _fixed_cost_section(results: dict[str, Any]) -> list[str]:
     rows = [[name, value] for name, value in fixed_cost["component_seconds"].items()]
     return ([f"## Fixed cost: the same pipeline and configuration on {fixed_cost['images']} images", "",
              f"Pipeline {fixed_cost['wall_seconds']} s wall, the plain script {script.get('wall_seconds')} s, ratio "
-             f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')} (the pair of the median ratio).", "",
+             f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')}"
+             f"{' (the pair of the median ratio)' if len(fixed_cost.get('pairs', [])) > 1 else ''}.", "",
              markdown_table(["component", "seconds"], rows), ""]
             + _pairs_section(fixed_cost.get("pairs")) + _branches_section(fixed_cost.get("branches")))
 
 
 def _pairs_section(pairs: list[dict[str, Any]] | None) -> list[str]:
     """Each pipeline and script pair of the fixed cost, in the order they ran."""
-    if not pairs:
+    if not pairs or len(pairs) < 2:
         return []
-    rows = [[index, pair["pipeline_seconds"], pair["script_seconds"], f"{pair['wall_ratio']:.2f}"]
+    rows = [[index, pair["first"], pair["pipeline_seconds"], pair["script_seconds"], f"{pair['wall_ratio']:.2f}"]
             for index, pair in enumerate(pairs, 1)]
     return ["Every pair, in the order they ran:", "",
-            markdown_table(["pair", "pipeline s", "script s", "ratio"], rows), ""]
+            markdown_table(["pair", "ran first", "pipeline s", "script s", "ratio"], rows), ""]
 
 
 def _branches_section(branches: dict[str, Any] | None) -> list[str]:

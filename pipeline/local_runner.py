@@ -105,7 +105,7 @@ def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = No
 def frozen_heap() -> Iterator[None]:
     """Keep what exists now (TensorFlow's, TFX's and TFMA's modules, the pipeline) out of garbage collection for the
     block. Each full collection of a run otherwise walks those millions of objects again: on 40 images, full
-    collections took 4.7 s of the run, and 3.0 s with them frozen (`gc.callbacks`, issue #15)."""
+    collections took 4.7 s of the run, and 2.7-3.0 s in two runs with them frozen (`gc.callbacks`, issue #15)."""
     gc.collect()
     gc.freeze()
     try:

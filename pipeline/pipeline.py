@@ -47,16 +47,19 @@ and the local portable path's worker pool): they need no package. Neither starts
 never read."""
 
 
-DIRECT_PICKLER = "--pickle_library=cloudpickle"
+PICKLE_FLAG = "--pickle_library"
+DIRECT_PICKLER = f"{PICKLE_FLAG}=cloudpickle"
 """Said for DirectRunner runs in one process on one thread (`in_memory` with one worker, the `auto` mode of a small
-folder) unless `beam.extra_args` name a pickler: Beam's default, dill, logs through a level change on every object
-it pickles, and the 4,809 pickles of a 40-image run's five Beam steps took 2.1 s with it (issue #15).
+folder) unless `beam.extra_args` name a pickler or the DirectRunner's mode or workers: with Beam's default, dill,
+a 40-image run's 4,809 pickles and 6,416 unpickles took 3.7 s and 1.4 s, with cloudpickle 2.1 s and 0.8 s
+(`python -m bench.calls`, issue #15).
 
-Not said where bundles run on several threads (`in_memory` or `multi_threading` with more than one worker): there
+Not said where bundles run on several threads (`in_memory` with more than one worker, `multi_threading`): there
 TFMA's Keras-metric combiner was set up on one copy and compacted on another it never set up ('NoneType' object is
 not subscriptable in `tf_metric_wrapper._process_batch`), every run with cloudpickle and none with dill
 (`tests/test_portable_runner.py`'s in-memory run with two workers). Nor with `multi_processing`, whose worker
 processes run bundles on threads too."""
+DIRECT_MODE_FLAGS = ("--direct_running_mode", "--direct_num_workers")
 
 
 def beam_pipeline_args(config: Config, example_count: int | None = None) -> list[str]:
@@ -65,8 +68,9 @@ def beam_pipeline_args(config: Config, example_count: int | None = None) -> list
     if config.beam.runner == "DirectRunner":
         mode, workers = config.beam.direct_mode(example_count)
         args += [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}"]
-        one_thread = (mode, workers) == ("in_memory", 1)
-        if one_thread and not any(arg.startswith("--pickle_library") for arg in config.beam.extra_args):
+        one_thread = (mode, workers) == ("in_memory", 1) and not any(
+            arg.startswith(DIRECT_MODE_FLAGS) for arg in config.beam.extra_args)
+        if one_thread and not any(arg.startswith(PICKLE_FLAG) for arg in config.beam.extra_args):
             args.append(DIRECT_PICKLER)
     args += config.beam.extra_args
     local = config.beam.runner == "DirectRunner" or config.beam.local_services
@@ -189,8 +193,7 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
     splits = list(image_files.split_buckets(config.data.eval_fraction, config.data.validation_fraction))
     statistics = StatisticsGen(examples=example_gen.outputs["examples"])
     schema = ImportSchemaGen(schema_file=config.data.schema_path)
-    validator = ExampleValidator(statistics=statistics.outputs["statistics"],
-                                                schema=schema.outputs["schema"])
+    validator = ExampleValidator(statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
     transform = Transform(
         examples=example_gen.outputs["examples"],
         schema=schema.outputs["schema"],

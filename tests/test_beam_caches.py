@@ -1,5 +1,9 @@
 """The caches of Beam's DoFn state and timer specs and of its options views give Beam's own answers: the specs only
 where the DoFn's kind decides them, the views as live as Beam's."""
+import functools
+import sys
+import types
+
 import apache_beam as beam
 import pytest
 from apache_beam.coders import VarIntCoder
@@ -41,6 +45,25 @@ class WithProperty(Plain):
 class Delegating(Plain):
     def __getattr__(self, name):
         return getattr(Counting(), name)
+
+
+class Lazy(Plain):
+    """Its `helper` differs by instance, through a descriptor with no `__set__` (a cached property)."""
+
+    def __init__(self, stateful):
+        super().__init__()
+        self.stateful = stateful
+
+    @functools.cached_property
+    def helper(self):
+        return Counting().process if self.stateful else Plain().process
+
+
+class Unhashable:
+    __hash__ = None
+
+    def __call__(self, element):
+        return [element]
 
 
 class Holder:
@@ -88,14 +111,18 @@ def test_maps_of_plain_functions_share_an_answer_and_a_dofn_holding_a_method_is_
 
 
 def test_dofns_whose_instances_could_differ_are_introspected_every_time():
-    dofns = [TypeCheckWrapperDoFn(Counting(), IOTypeHints.empty()), WithProperty(), Delegating()]
+    method_of_unhashable = Plain()
+    method_of_unhashable.helper = types.MethodType(Unhashable(), method_of_unhashable)
+    dofns = [TypeCheckWrapperDoFn(Counting(), IOTypeHints.empty()), WithProperty(), Delegating(), Lazy(True),
+             Lazy(False), method_of_unhashable]
     for dofn in dofns:
         assert specs_key(dofn) is None
     calls, cached = _counting_calls()
     for dofn in dofns * 2:
         assert cached(dofn) == ORIGINAL(dofn)
-    assert cached(dofns[0]) == cached(dofns[1]) == ({COUNT}, {FLUSH}) and cached(dofns[2]) == (set(), set())
-    assert len(calls) == 9
+    assert cached(dofns[0]) == cached(dofns[1]) == cached(dofns[3]) == ({COUNT}, {FLUSH})
+    assert cached(dofns[2]) == cached(dofns[4]) == (set(), set())
+    assert len(calls) == 2 * len(dofns) + 5
 
 
 def test_the_caches_hold_for_the_block_and_beams_own_functions_are_back_after_it():
@@ -107,6 +134,15 @@ def test_the_caches_hold_for_the_block_and_beams_own_functions_are_back_after_it
             assert userstate.get_dofn_specs.uncached is ORIGINAL
         assert not userstate.is_stateful_dofn(Plain())
     assert userstate.get_dofn_specs is ORIGINAL and PipelineOptions.view_as is original_view_as
+
+
+def test_a_module_that_imported_the_cached_function_within_the_block_gets_beams_back(monkeypatch):
+    module = types.ModuleType("imports_within_the_block")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    with beam_caches():
+        exec("from apache_beam.transforms.userstate import get_dofn_specs", module.__dict__)
+        assert module.get_dofn_specs is not ORIGINAL
+    assert module.get_dofn_specs is ORIGINAL
 
 
 def test_a_kept_view_reads_and_writes_its_options_as_a_new_one_would():
@@ -151,3 +187,33 @@ def test_every_answer_in_a_real_pipeline_is_beams_own(monkeypatch, options):
         assert_that(grouped, equal_to([(0, [20, 40]), (1, [10, 30])]), label="grouped")
     assert len(answers) > 20 and any(keyed for _, keyed in answers)
     assert any(kind.endswith("CheckWrapperDoFn") for kind, _ in answers) == bool(options)
+
+
+@pytest.mark.slow
+def test_every_answer_in_the_projects_pipeline_up_to_the_evaluator_is_beams_own(tmp_path, monkeypatch):
+    """The pipeline's own DoFns (TFX's ExampleGen, TFDV, tf.Transform, TFMA), run to the Evaluator on a tiny folder
+    by `local_runner.run_pipeline`, with each answer the cache gives checked against Beam's."""
+    from pipeline import beam_caches as caches, config as config_lib, local_runner
+    from tests.helpers import TINY_RUN, write_image_folder
+
+    real_caching, kinds, mismatches = caches.caching, [], []
+
+    def checking(get_specs):
+        cached = real_caching(get_specs)
+
+        def check(dofn):
+            answer = cached(dofn)
+            kinds.append(type(dofn).__name__)
+            if answer != get_specs(dofn):
+                mismatches.append(type(dofn).__name__)
+            return answer
+        check.uncached = get_specs
+        return check
+    monkeypatch.setattr(caches, "caching", checking)
+    data = write_image_folder(tmp_path / "data", {"circle": 8, "square": 8}, size=24)
+    config, paths = local_runner.localize(config_lib.load_config(None, [
+        *TINY_RUN[1::2], "model.architectures=v1", f"data.root={data}", f"pipeline.home={tmp_path / 'home'}",
+        f"registry.root={tmp_path / 'registry'}"]))
+    local_runner.run_pipeline(config, paths, example_count=16, to_nodes=["Evaluator_mobilenet_v1"])
+    assert not mismatches
+    assert len(kinds) > 1000 and {"CallableWrapperDoFn", "_RunMetaGraphDoFn", "ModelSignaturesDoFn"} <= set(kinds)

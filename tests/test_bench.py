@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from bench import memory, report, targets
+from bench.command import build_parser as command_parser
 from tests.helpers import png_picture
 
 
@@ -142,7 +143,7 @@ def test_outputs_are_written(tmp_path):
     assert "| int8_size_ratio | 0.32 | <= 0.3 | **no** |" in markdown
     assert "| Trainer_mobilenet_v1 | 60.0 | 30.0 |" in markdown
     assert "on 40 images (90.0 s wall; the plain script on them 60.0 s, ratio 1.50)." in markdown
-    assert "Pipeline 90.0 s wall, the plain script 60.0 s, ratio 1.50 (the pair of the median ratio)." in markdown
+    assert "Pipeline 90.0 s wall, the plain script 60.0 s, ratio 1.50." in markdown
     assert "| ImageExampleGen | 15.0 |" in markdown
     assert "| mobilenet_v1 a0.25 32px | int8 | 280.0 |" in markdown
     assert "![accuracy vs size](accuracy_vs_size.png)" in markdown
@@ -200,19 +201,32 @@ def test_a_fixed_cost_only_bench_writes_its_markdown_without_models_or_plots(tmp
 def test_the_fixed_cost_is_the_pair_of_the_median_ratio_with_every_pair_beside_it(tmp_path, monkeypatch):
     from bench import command, runs
 
-    seconds = iter([100.0, 50.0, 90.0, 60.0, 120.0, 60.0])
-    monkeypatch.setattr(runs, "run_pipeline", lambda data, work, overrides: {"wall_seconds": next(seconds),
-                                                                             "work": work.name})
-    monkeypatch.setattr(runs, "run_baseline", lambda data, work, overrides: {"wall_seconds": next(seconds)})
+    ran, pipeline_seconds, script_seconds = [], iter([100.0, 90.0, 130.0]), iter([50.0, 60.0, 50.0])
+
+    def run(name, seconds):
+        def measured(data, work, overrides):
+            ran.append(name)
+            return {"wall_seconds": next(seconds), "work": work.name}
+        return measured
+    monkeypatch.setattr(runs, "run_pipeline", run("pipeline", pipeline_seconds))
+    monkeypatch.setattr(runs, "run_baseline", run("script", script_seconds))
     fixed_cost = command._fixed_cost_pairs("data", 40, tmp_path, [], 3)
-    assert [pair["wall_ratio"] for pair in fixed_cost["pairs"]] == [2.0, 1.5, 2.0]
+    assert ran == ["pipeline", "script", "script", "pipeline", "pipeline", "script"]
+    assert [pair["wall_ratio"] for pair in fixed_cost["pairs"]] == [2.0, 1.5, 2.6]
     assert fixed_cost["wall_ratio"] == 2.0 and fixed_cost["work"] == "pair-1"
     results = {**_results(), "models": [], "variants": [], "ingestion": [], "size_sweep": [],
                "fixed_cost": {**fixed_cost, "images": 40, "component_seconds": {"Transform": 4.0}}}
     results["targets"], results["target_details"] = targets.compute_targets([], {}, [], results["fixed_cost"])
     report.write_outputs(results, tmp_path / "out")
     markdown = (tmp_path / "out" / "results.md").read_text()
-    assert "| 2 | 90.0 | 60.0 | 1.50 |" in markdown and "ratio 2.00 (the pair of the median ratio)" in markdown
+    assert "| 2 | script | 90.0 | 60.0 | 1.50 |" in markdown and "ratio 2.00 (the pair of the median ratio)" in markdown
+
+
+def test_the_fixed_cost_pairs_must_be_an_odd_count():
+    assert command_parser().parse_args(["--fixed-cost-pairs", "5"]).fixed_cost_pairs == 5
+    for wrong in ("2", "0", "-1"):
+        with pytest.raises(SystemExit):
+            command_parser().parse_args(["--fixed-cost-pairs", wrong])
 
 
 def test_the_branch_study_reports_both_wall_times_and_each_latency_beside_the_other_branch(tmp_path):

@@ -71,6 +71,13 @@ def test_cloudpickle_only_where_bundles_run_on_one_thread(mode, workers, cloudpi
     assert (DIRECT_PICKLER in pipeline.beam_pipeline_args) == cloudpickle
 
 
+def test_direct_runner_flags_in_the_extra_args_keep_dill():
+    """Beam takes the last of a repeated flag, so a mode or worker count in `beam.extra_args` decides the threads."""
+    _, pipeline = _pipeline("beam.direct_running_mode=in_memory", "beam.direct_num_workers=1",
+                            "beam.extra_args=--direct_num_workers=4")
+    assert DIRECT_PICKLER not in pipeline.beam_pipeline_args
+
+
 def test_a_pickler_named_in_the_extra_args_replaces_the_direct_runners_default():
     _, pipeline = _pipeline("beam.direct_running_mode=in_memory", "beam.direct_num_workers=1",
                             "beam.extra_args=--pickle_library=dill")
@@ -103,7 +110,7 @@ def test_each_component_spec_owns_exactly_the_keys_it_declares(spec_module, spec
     assert keys == set(spec.PARAMETERS) | set(spec.INPUTS) | set(spec.OUTPUTS)
 
 
-def test_assembling_and_running_locally_leave_the_vertex_ai_client_unimported():
+def test_assembling_and_the_local_runners_imports_leave_the_vertex_ai_client_unimported():
     """`tfx.v1` would import `tfx.v1.extensions` and the Vertex AI client with it, 2 s of every run's start."""
     code = ("import sys\n"
             "from pipeline.config import load_config\n"
