@@ -81,14 +81,14 @@ def without_beam_caches() -> None:
 
 def measure(data: str, home: str, overrides: list[str], uncached: bool) -> dict[str, Any]:
     """One pipeline run on `data` with the timers; its exit code, wall seconds and the calls of each target."""
+    from bench.runs import set_args
     from pipeline import cli
 
     counts = install_timers(TIMED)
     if uncached:
         without_beam_caches()
     started = time.monotonic()
-    code = cli.main(["run", "--data", data, "--home", home, "--registry", f"{home}/registry",
-                     *[arg for override in overrides for arg in ("--set", override)]])
+    code = cli.main(["run", "--data", data, "--home", home, "--registry", f"{home}/registry", *set_args(overrides)])
     return {"exit_code": code, "wall_seconds": round(time.monotonic() - started, 1), "uncached": uncached,
             "calls": {target: {"calls": count.calls, "seconds": round(count.seconds, 2)}
                       for target, count in counts.items()}}

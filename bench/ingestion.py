@@ -34,9 +34,7 @@ def _run_step(data: str, workers: int, home: Path, overrides: list[str], last_no
     """One child process up to `last_node`: that step's seconds, the process's seconds and its tree's peak RSS."""
     result_path = home / f"timings-{last_node}.json"
     command = [sys.executable, "-m", "bench.ingestion", "--data", data, "--home", str(home),
-               "--workers", str(workers), "--result", str(result_path), "--to", last_node]
-    for override in overrides:
-        command += ["--set", override]
+               "--workers", str(workers), "--result", str(result_path), "--to", last_node, *runs.set_args(overrides)]
     measured = memory.run_measured(command, home / "stdout.log", env=runs.child_env())
     if measured.returncode != 0:
         raise RuntimeError(f"ingest-only run up to {last_node} failed ({measured.returncode}); see "

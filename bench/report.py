@@ -114,17 +114,17 @@ def _fixed_cost_section(results: dict[str, Any]) -> list[str]:
         return ["## Fixed cost", "", "Not measured (--skip-fixed-cost).", ""]
     script = fixed_cost.get("baseline") or {}
     rows = [[name, value] for name, value in fixed_cost["component_seconds"].items()]
+    pairs = fixed_cost.get("pairs") or []
     return ([f"## Fixed cost: the same pipeline and configuration on {fixed_cost['images']} images", "",
              f"Pipeline {fixed_cost['wall_seconds']} s wall, the plain script {script.get('wall_seconds')} s, ratio "
-             f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')}"
-             f"{' (the pair of the median ratio)' if len(fixed_cost.get('pairs', [])) > 1 else ''}.", "",
-             markdown_table(["component", "seconds"], rows), ""]
-            + _pairs_section(fixed_cost.get("pairs")) + _branches_section(fixed_cost.get("branches")))
+             f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')}{' (the pair of the median ratio)' if pairs[1:] else ''}.",
+             "", markdown_table(["component", "seconds"], rows), ""]
+            + _pairs_section(pairs) + _branches_section(fixed_cost.get("branches")))
 
 
-def _pairs_section(pairs: list[dict[str, Any]] | None) -> list[str]:
-    """Each pipeline and script pair of the fixed cost, in the order they ran."""
-    if not pairs or len(pairs) < 2:
+def _pairs_section(pairs: list[dict[str, Any]]) -> list[str]:
+    """Each pipeline and script pair of the fixed cost, in the order they ran, when there were several."""
+    if not pairs[1:]:
         return []
     rows = [[index, pair["first"], pair["pipeline_seconds"], pair["script_seconds"], f"{pair['wall_ratio']:.2f}"]
             for index, pair in enumerate(pairs, 1)]
