@@ -143,7 +143,7 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
         validation_data = tf.data.Dataset.from_tensor_slices(watched).batch(hparams.batch_size)
         timer = time.monotonic()
         model = fitting.train_model(BUILDERS[architecture], train_data, validation_data, len(data["classes"]),
-                                     hparams)
+                                    hparams).model
         steps[f"train_seconds_{architecture}"] = time.monotonic() - timer
         timer = time.monotonic()
         saved_model_dir = os.path.join(scratch, architecture)

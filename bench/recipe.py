@@ -74,15 +74,15 @@ def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: 
             epochs.append({"seconds": round(time.monotonic() - self.start, 1),
                            "watched_accuracy": round(float((logs or {}).get("val_accuracy", float("nan"))), 4)})
 
-    model = fitting.train_model(
+    trained = fitting.train_model(
         baseline.BUILDERS[architecture], train_data,
         tf.data.Dataset.from_tensor_slices(watched).batch(hparams.batch_size), len(loaded["classes"]), hparams,
         callbacks=[EpochLog()])
     if recipe == "before":  # the last epoch was pushed and the eval split was what it watched
         accuracy, kept = epochs[-1]["watched_accuracy"], len(epochs)
     else:
-        probabilities = model.predict(eval_x, batch_size=hparams.batch_size, verbose=0)
-        accuracy, kept = round(float(np.mean(probabilities.argmax(axis=1) == eval_y)), 4), model.kept_epoch
+        probabilities = trained.model.predict(eval_x, batch_size=hparams.batch_size, verbose=0)
+        accuracy, kept = round(float(np.mean(probabilities.argmax(axis=1) == eval_y)), 4), trained.kept_epoch
     return {"architecture": architecture, "alpha": hparams.alpha, "classes": len(loaded["classes"]),
             "images": {name: int(len(labels)) for name, (_, labels) in splits.items()},
             "eval_accuracy": accuracy, "kept_epoch": kept, "epochs": epochs}

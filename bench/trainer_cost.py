@@ -54,7 +54,7 @@ def _measure_here(architecture: str, size: int, examples: int, batch_size: int, 
                                   alpha=ALPHAS[architecture], epochs=2)
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        model = fitting.train_model(builder, data, data, 3, hparams, log_dir=scratch, callbacks=[Timer()])
+        model = fitting.train_model(builder, data, data, 3, hparams, log_dir=scratch, callbacks=[Timer()]).model
         result.update(epoch_1_s=seconds[0], epoch_2_s=seconds[1])
         for traces in (True, False):
             path = os.path.join(scratch, f"traces_{traces}")

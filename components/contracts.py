@@ -25,11 +25,18 @@ TRANSFORMED_EXAMPLES_SIGNATURE = "serving_transformed_examples"
 
 MODEL_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"  # one label per line, in the model's output order
+WEIGHTS_FILE = "weights.h5"  # the float Keras weights: beside a trained model, and in each registry version (for
+# warm start; `registry pull` never hands them to the app)
 # A report folder (the TFLite step's, pushed with each version, and each pipeline run's): its data, the same as
 # Markdown, and a picture of it.
 REPORT_FILE = "report.json"
 REPORT_MARKDOWN_FILE = "report.md"
 REPORT_PICTURE_FILE = "report.png"
+# What a model was trained on, as its report, its registry manifest and a held-back candidate's record say: the
+# spans and fingerprint of the data (`components.ingestion.training_input.TrainingInput`), and a fingerprint of
+# the settings that shape the model. The new-data check compares both with those of the last judged model.
+TRAINING_INPUT_FIELD = "training_input"
+SETTINGS_FIELD = "settings_sha256"
 
 
 def is_remote(path: str) -> bool:

@@ -5,6 +5,10 @@ the run summary, the benchmark and the tests find a model's outputs by it. Impor
 """
 from __future__ import annotations
 
+NEW_DATA_CHECK, EXAMPLE_GEN = "NewDataCheck", "ImageExampleGen"
+ALWAYS_RUN = (NEW_DATA_CHECK,)
+"""Nodes every run executes, never from a cache: the check must look at the data root and the registry as they are
+now. The runners switch their step cache off for these (`local_runner`, `kubeflow/compile.py`)."""
 TRAINER, EVALUATOR, TFLITE, PUSHER = "Trainer", "Evaluator", "TFLite", "Pusher"
 PER_MODEL_KINDS = (TRAINER, EVALUATOR, TFLITE, PUSHER)
 MODEL_BOUND_KINDS = (TRAINER, TFLITE)

@@ -14,7 +14,9 @@ from typing import Any
 import yaml
 
 from components.contracts import ARCHITECTURES, QUANTIZATION_MODES, V1_ALPHAS, V2_ALPHAS
+from components.ingestion import training_input
 from components.registry.names import NAME_RULE, InvalidName, validate_name
+from components.trainer import weight_sources
 from components.trainer.hyperparameters import Hyperparameters
 
 INTEGER_IO = ("", "uint8", "int8")
@@ -44,6 +46,7 @@ class DataConfig:
 
     root: str = "data/fashion-mnist"
     format: str = "images"
+    spans: str = "all"
     eval_fraction: float = 0.2
     validation_fraction: float = 0.1
     max_bad_fraction: float = 0.05
@@ -155,6 +158,7 @@ class PipelineConfig:
     name: str = "mobilenet-pipeline"
     home: str = "runs"
     enable_cache: bool = True
+    skip_unchanged: bool = True
 
 
 @dataclasses.dataclass
@@ -280,9 +284,22 @@ def _is_valid_name(name: str, what: str) -> bool:
     return True
 
 
+def _valid_spans(text: str) -> bool:
+    try:
+        training_input.parse_selection(text)
+    except training_input.SpanError:
+        return False
+    return True
+
+
 def _imagenet_pairs_exist(config: Config) -> bool:
-    """Whether every architecture has ImageNet weights at `model.input_size` when `model.weights` is imagenet."""
-    if config.model.weights != "imagenet":
+    """Whether `model.weights` is well-formed and, when imagenet, every architecture has ImageNet weights at
+    `model.input_size`."""
+    try:
+        weight_sources.registry_source(config.model.weights)
+    except weight_sources.WarmStartError:
+        return False
+    if config.model.weights != weight_sources.IMAGENET:
         return bool(config.model.weights)
     sizes = {"v1": (128, 160, 192, 224), "v2": (96, 128, 160, 192, 224)}
     return all(config.model.input_size in sizes[architecture] for architecture in config.model.architectures)
@@ -302,6 +319,9 @@ def validate(config: Config) -> None:
     """Raise ConfigError naming the first key whose value is impossible."""
     checks: list[tuple[str, bool, str]] = [
         ("data.format", config.data.format in ("images", "tfrecord"), "one of images, tfrecord"),
+        ("data.spans", _valid_spans(config.data.spans)
+         and (config.data.format == "images" or config.data.spans == training_input.ALL_SPANS),
+         "all, latest or a positive number of the newest spans (span folders are for data.format=images)"),
         ("data.eval_fraction", 0.0 < config.data.eval_fraction < 1.0, "between 0 and 1 (exclusive)"),
         ("data.validation_fraction", 0.0 <= config.data.validation_fraction
          and config.data.eval_fraction + config.data.validation_fraction <= 0.9,
@@ -318,8 +338,8 @@ def validate(config: Config) -> None:
         ("model.input_size", 32 <= config.model.input_size <= 512, "an integer from 32 to 512"),
         ("model.dropout", 0.0 <= config.model.dropout < 1.0, "in [0, 1)"),
         ("model.weights", _imagenet_pairs_exist(config),
-         "none, a path, or imagenet with an input size that has ImageNet weights (V1: 128, 160, 192, 224; "
-         "V2: 96, 128, 160, 192, 224)"),
+         "none, a path, production, channel:NAME, version:N, or imagenet with an input size that has ImageNet "
+         "weights (V1: 128, 160, 192, 224; V2: 96, 128, 160, 192, 224)"),
         ("model.bn_momentum", 0.0 < config.model.bn_momentum < 1.0, "in (0, 1)"),
         ("train.epochs", config.train.epochs >= 1, "at least 1"),
         ("train.batch_size", config.train.batch_size >= 1, "at least 1"),

@@ -8,9 +8,10 @@ import itertools
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from components.contracts import is_remote
+from pipeline.component_ids import ALWAYS_RUN
 from pipeline.config import Config
 
 if TYPE_CHECKING:
@@ -85,7 +86,6 @@ def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = No
     repeatedly cached (`pipeline/beam_caches.py`)."""
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     from tfx.orchestration.metadata import sqlite_metadata_connection_config
-    from tfx.orchestration.pipeline import RunOptions
 
     from pipeline.beam_caches import beam_caches
     from pipeline.pipeline import create_pipeline
@@ -98,7 +98,31 @@ def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = No
         example_count=example_count,
     )
     with frozen_heap(), beam_caches():
-        LocalDagRunner().run(pipeline, run_options=RunOptions(to_nodes=list(to_nodes)) if to_nodes else None)
+        LocalDagRunner().run_with_ir(compile_ir(pipeline), run_options=_partial_run(to_nodes))
+
+
+def compile_ir(pipeline: Any) -> Any:
+    """The pipeline's IR, with the step cache off for the nodes every run executes (`component_ids.ALWAYS_RUN`):
+    TFX's compiler gives every node the pipeline's `enable_cache`."""
+    from tfx.dsl.compiler import compiler
+
+    ir = compiler.Compiler().compile(pipeline)
+    for node in ir.nodes:
+        if node.pipeline_node.node_info.id in ALWAYS_RUN:
+            node.pipeline_node.execution_options.caching_options.enable_cache = False
+    return ir
+
+
+def _partial_run(to_nodes: Sequence[str]) -> Any:
+    """RunOptions of a run up to `to_nodes` (None for a whole run), based on the latest run of the pipeline."""
+    if not to_nodes:
+        return None
+    from tfx.proto.orchestration import pipeline_pb2
+
+    options = pipeline_pb2.RunOptions()
+    options.partial_run.snapshot_settings.latest_pipeline_run_strategy.SetInParent()
+    options.partial_run.to_nodes.extend(to_nodes)
+    return options
 
 
 @contextlib.contextmanager

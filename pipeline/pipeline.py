@@ -5,6 +5,8 @@ Vertex AI client (`google.cloud.aiplatform`), 2.0 s of every run's start that a 
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 from typing import Any
 
@@ -19,17 +21,20 @@ from tfx.components.statistics_gen.component import StatisticsGen
 from tfx.components.trainer.component import Trainer
 from tfx.components.transform.component import Transform
 from tfx.dsl.components.base import executor_spec
+from tfx.dsl.experimental.conditionals.conditional import Cond
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2, trainer_pb2, transform_pb2
 
 from components.contracts import TRANSFORMED_EXAMPLES_SIGNATURE
 from components.ingestion import image_files
 from components.ingestion.executor import ImageFolderExecutor, make_custom_config, output_split_config
+from components.new_data import spec as new_data_spec
+from components.new_data.component import NewDataCheck
 from components.registry.component import RegistryPusher
 from components.tflite import spec as tflite_spec
 from components.tflite.component import TFLiteQuantizeValidate
 from components.transform import preprocessing
-from pipeline.component_ids import EVALUATOR, PUSHER, TFLITE, TRAINER, component_id
+from pipeline.component_ids import EVALUATOR, EXAMPLE_GEN, NEW_DATA_CHECK, PUSHER, TFLITE, TRAINER, component_id
 from pipeline.config import Config
 
 PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
@@ -90,9 +95,9 @@ def _example_gen(config: Config, data_root: Any) -> Any:
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")]),
         output_config=output_split_config(config.data.eval_fraction, by_filename=True,
                                           validation_fraction=config.data.validation_fraction),
-        custom_config=make_custom_config(config.data.max_bad_fraction),
+        custom_config=make_custom_config(config.data.max_bad_fraction, config.data.spans),
         custom_executor_spec=executor_spec.BeamExecutorSpec(ImageFolderExecutor),
-    ).with_id("ImageExampleGen")
+    ).with_id(EXAMPLE_GEN)
 
 
 def eval_config(config: Config) -> tfma.EvalConfig:
@@ -129,15 +134,43 @@ def _watched_split(config: Config) -> str:
     return image_files.VALIDATION_SPLIT if config.data.validation_fraction > 0 else image_files.EVAL_SPLIT
 
 
-def _model_branch(config: Config, architecture: str, transform: Any, schema: Any, registry_root: Any) -> list[Any]:
-    """Trainer -> Evaluator -> TFLite quantize-and-validate (with the registry's current model as baseline) ->
-    registry Pusher for one model."""
+def settings_fingerprint(config: Config, architecture: str) -> str:
+    """SHA-256 of every setting that shapes one architecture's model and its verdict: its training settings, the
+    data split, the TFLite conversion and the gates (not where the data, the registry or the runs live). A model
+    whose data and settings fingerprints equal the last judged one's is not trained again."""
+    data = {key: value for key, value in dataclasses.asdict(config.data).items() if key != "root"}
+    shaping = {"hparams": config.trainer_hparams(architecture).to_custom_config(), "data": data,
+               "tflite": dataclasses.asdict(config.tflite), "gates": dataclasses.asdict(config.gates)}
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _new_data_check(config: Config, data_root: Any, registry_root: Any) -> NewDataCheck:
+    models = {config.model_name(architecture): {"settings": settings_fingerprint(config, architecture),
+                                                "weights": config.model.weights}
+              for architecture in config.model.architectures}
+    return NewDataCheck(data_root=data_root, registry_root=registry_root, models=models, spans=config.data.spans,
+                        data_format=config.data.format, baseline_channel=config.gates.baseline_channel,
+                        skip_unchanged=config.pipeline.skip_unchanged).with_id(NEW_DATA_CHECK)
+
+
+def _trains(check: NewDataCheck, model_name: str | None = None) -> Any:
+    """The condition that `check` decided to train `model_name` (any model when None)."""
+    key = new_data_spec.train_property(model_name) if model_name else new_data_spec.TRAIN_PROPERTY
+    return check.outputs[new_data_spec.DECISION_KEY].future()[0].custom_property(key) == 1
+
+
+def _model_branch(config: Config, architecture: str, example_gen: Any, transform: Any, schema: Any,
+                  check: NewDataCheck, registry_root: Any) -> list[Any]:
+    """Trainer (warm-started from the check's base model when `model.weights` names a registry version) ->
+    Evaluator -> TFLite quantize-and-validate (with the registry's current model as baseline) -> registry Pusher
+    for one model."""
     name = config.model_name(architecture)
     trainer = Trainer(
         run_fn=RUN_FNS[architecture],
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema.outputs["schema"],
+        base_model=check.outputs[new_data_spec.BASE_MODELS_KEY],
         custom_config=config.trainer_hparams(architecture).to_custom_config(),
         train_args=trainer_pb2.TrainArgs(splits=[image_files.TRAIN_SPLIT]),
         eval_args=trainer_pb2.EvalArgs(splits=[_watched_split(config)]),
@@ -170,6 +203,8 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
         },
         registry_root=registry_root,
         baseline_channel=config.gates.baseline_channel,
+        ingested_examples=example_gen.outputs["examples"],
+        settings=settings_fingerprint(config, architecture),
     ).with_id(component_id(TFLITE, name))
     pusher = RegistryPusher(
         model=tflite.outputs[tflite_spec.TFLITE_MODEL_KEY],
@@ -184,30 +219,37 @@ def _model_branch(config: Config, architecture: str, transform: Any, schema: Any
 def create_pipeline(config: Config, pipeline_root: str, metadata_connection_config: Any = None,
                     data_root: Any = None, registry_root: Any = None,
                     example_count: int | None = None) -> Pipeline:
-    """Wire ingestion, validation, Transform and one Trainer/Evaluator/TFLite/Pusher branch per architecture.
+    """Wire the new-data check, then ingestion, validation and Transform where any model trains, and one
+    Trainer/Evaluator/TFLite/Pusher branch per architecture where that model trains.
 
     `data_root` and `registry_root` default to `data.root` and `registry.root`; Kubeflow passes runtime parameters.
     `example_count`, when known, picks the DirectRunner's mode in `auto` (`direct_running_mode`).
     """
-    example_gen = _example_gen(config, data_root or config.data.root)
-    splits = list(image_files.split_buckets(config.data.eval_fraction, config.data.validation_fraction))
-    statistics = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema = ImportSchemaGen(schema_file=config.data.schema_path)
-    validator = ExampleValidator(statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
-    transform = Transform(
-        examples=example_gen.outputs["examples"],
-        schema=schema.outputs["schema"],
-        preprocessing_fn=PREPROCESSING_FN,
-        custom_config={"input_size": config.model.input_size, "jpeg_quality": config.data.example_jpeg_quality},
-        splits_config=transform_pb2.SplitsConfig(analyze=splits, transform=splits),
-        # Nothing reads Transform's own pre/post-transform statistics (StatisticsGen has the raw data's) or its
-        # analyzer cache (each run analyzes its one span whole): on 40 images, 34.2 s -> 18.0 s (issue #15).
-        disable_statistics=True,
-        disable_analyzer_cache=True,
-    )
-    components: list[Any] = [example_gen, statistics, schema, validator, transform]
-    for architecture in config.model.architectures:
-        components += _model_branch(config, architecture, transform, schema, registry_root or config.registry.root)
+    data_root, registry_root = data_root or config.data.root, registry_root or config.registry.root
+    check = _new_data_check(config, data_root, registry_root)
+    components: list[Any] = [check]
+    with Cond(_trains(check)):
+        example_gen = _example_gen(config, data_root)
+        splits = list(image_files.split_buckets(config.data.eval_fraction, config.data.validation_fraction))
+        statistics = StatisticsGen(examples=example_gen.outputs["examples"])
+        schema = ImportSchemaGen(schema_file=config.data.schema_path)
+        validator = ExampleValidator(statistics=statistics.outputs["statistics"], schema=schema.outputs["schema"])
+        transform = Transform(
+            examples=example_gen.outputs["examples"],
+            schema=schema.outputs["schema"],
+            preprocessing_fn=PREPROCESSING_FN,
+            custom_config={"input_size": config.model.input_size, "jpeg_quality": config.data.example_jpeg_quality},
+            splits_config=transform_pb2.SplitsConfig(analyze=splits, transform=splits),
+            # Nothing reads Transform's own pre/post-transform statistics (StatisticsGen has the raw data's) or
+            # its analyzer cache (each run analyzes its spans whole).
+            disable_statistics=True,
+            disable_analyzer_cache=True,
+        )
+        components += [example_gen, statistics, schema, validator, transform]
+        for architecture in config.model.architectures:
+            with Cond(_trains(check, config.model_name(architecture))):
+                components += _model_branch(config, architecture, example_gen, transform, schema, check,
+                                            registry_root)
     return Pipeline(
         pipeline_name=config.pipeline.name,
         pipeline_root=pipeline_root,

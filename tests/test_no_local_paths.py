@@ -34,7 +34,7 @@ from pipeline.config import DEFAULT_SCHEMA
 
 SIZE = 32
 REGISTRY_FIELDS = {"format_version", "model_name", "pipeline_run_id", "version", "size_bytes", "sha256",
-                   "labels_sha256", "files", "created_at"}
+                   "labels_sha256", "files", "file_sha256", "created_at"}
 
 
 def _png(value: int) -> bytes:
@@ -171,8 +171,8 @@ def test_the_tflite_file_and_its_metadata_hold_no_local_path(pushed):
         assert folder.encode() not in model_bytes, folder
     assert b"pipeline_root" not in model_bytes and b"Format-Serving" not in model_bytes
     packed = metadata.read_metadata(model_bytes)
-    assert packed["associated_files"] == ["labels.txt"] and packed["labels"] == ["猫", "ankle boot"]
-    assert (pushed["version_dir"] / contracts.LABELS_FILE).read_text(encoding="utf-8") == "猫\nankle boot\n"
+    assert packed["associated_files"] == ["labels.txt"] and packed["labels"] == ["ankle boot", "猫"]
+    assert (pushed["version_dir"] / contracts.LABELS_FILE).read_text(encoding="utf-8") == "ankle boot\n猫\n"
     assert (packed["metadata"]["name"], packed["metadata"]["version"]) == ("mobilenet_v1", "12")
     for text in _strings(packed["metadata"]):
         assert not text.startswith("/") and not any(folder in text for folder in _local_folders(pushed["tmp_path"]))

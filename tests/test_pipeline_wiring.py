@@ -10,7 +10,7 @@ from pipeline import component_ids
 from pipeline.config import load_config
 from pipeline.pipeline import DIRECT_PICKLER, LOCAL_WORKERS, create_pipeline
 
-UPSTREAM = ["ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform"]
+UPSTREAM = ["NewDataCheck", "ImageExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "Transform"]
 
 
 def _pipeline(*overrides: str):
@@ -37,13 +37,55 @@ def test_each_step_reads_its_own_chain_and_the_pusher_waits_for_both_blessings()
     _, pipeline = _pipeline("model.architectures=v1,v2")
     nodes = {node.id: node for node in pipeline.components}
     assert _inputs(nodes["Trainer_mobilenet_v2"]) == {"examples": "Transform", "transform_graph": "Transform",
-                                                      "schema": "ImportSchemaGen"}
+                                                      "schema": "ImportSchemaGen", "base_model": "NewDataCheck"}
     assert _inputs(nodes["Evaluator_mobilenet_v2"]) == {"examples": "Transform", "model": "Trainer_mobilenet_v2"}
     assert _inputs(nodes["TFLite_mobilenet_v2"]) == {"model": "Trainer_mobilenet_v2", "examples": "Transform",
-                                                     "transform_graph": "Transform"}
+                                                     "transform_graph": "Transform",
+                                                     "ingested_examples": "ImageExampleGen"}
     assert _inputs(nodes["Pusher_mobilenet_v2"]) == {"model": "TFLite_mobilenet_v2",
                                                      "model_blessing": "Evaluator_mobilenet_v2",
                                                      "tflite_blessing": "TFLite_mobilenet_v2"}
+
+
+def test_every_step_after_the_check_runs_only_where_it_decided_to_train():
+    """ImageExampleGen and the other shared steps run when any model trains; a model's branch when that model
+    does (nested conditions: both hold there)."""
+    from tfx.dsl.compiler import compiler_utils as tfx_compiler_utils
+    from tfx.dsl.experimental.conditionals import conditional
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
+    from tfx.types import channel_utils
+
+    _, pipeline = _pipeline("model.architectures=v1,v2")
+    nodes = {node.id: node for node in pipeline.components}
+
+    def properties(node_id: str) -> list[str]:
+        """The decision's property each condition of the node tests for 1, read from its CEL form."""
+        found = []
+        for predicate in conditional.get_predicates(nodes[node_id], pipeline.dsl_context_registry):
+            cel = compiler_utils.placeholder_to_cel(channel_utils.encode_placeholder_with_channels(
+                predicate, tfx_compiler_utils.implicit_channel_key))
+            assert cel.startswith("(inputs.artifacts['_NewDataCheck.decision'].artifacts[0].metadata['") and (
+                cel.endswith("'] == 1.0)")), cel
+            found.append(cel.split("metadata['")[1].split("'")[0])
+        return found
+
+    assert properties("NewDataCheck") == []
+    assert properties("ImageExampleGen") == properties("Transform") == ["train"]
+    assert properties("Trainer_mobilenet_v1") == properties("Pusher_mobilenet_v1") == ["train", "train_mobilenet_v1"]
+    assert properties("TFLite_mobilenet_v2") == ["train", "train_mobilenet_v2"]
+
+
+def test_the_settings_fingerprint_changes_with_what_shapes_a_model_and_only_its_own():
+    from pipeline.pipeline import settings_fingerprint
+
+    base = load_config(None, [])
+    same = load_config(None, ["data.root=/elsewhere", "registry.root=/other", "pipeline.home=/runs"])
+    epochs = load_config(None, ["train.epochs=9"])
+    v2_width = load_config(None, ["model.v2_alpha=1.0"])
+    assert settings_fingerprint(base, "v1") == settings_fingerprint(same, "v1")
+    assert settings_fingerprint(base, "v1") != settings_fingerprint(epochs, "v1")
+    assert settings_fingerprint(base, "v1") == settings_fingerprint(v2_width, "v1")
+    assert settings_fingerprint(base, "v2") != settings_fingerprint(v2_width, "v2")
 
 
 def test_the_tflite_step_gets_the_configs_modes_gates_and_registry():
@@ -100,7 +142,8 @@ def test_an_unknown_step_kind_is_refused():
 
 
 @pytest.mark.parametrize("spec_module, spec_class", [("components.tflite.spec", "TFLiteQuantizeValidateSpec"),
-                                                     ("components.registry.spec", "RegistryPusherSpec")])
+                                                     ("components.registry.spec", "RegistryPusherSpec"),
+                                                     ("components.new_data.spec", "NewDataCheckSpec")])
 def test_each_component_spec_owns_exactly_the_keys_it_declares(spec_module, spec_class):
     import importlib
 

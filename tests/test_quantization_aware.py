@@ -64,10 +64,11 @@ def test_train_model_fine_tunes_a_quantization_aware_copy_that_is_not_part_of_th
     data = tf.data.Dataset.from_tensor_slices((images, np.arange(32) % 2)).batch(16)
     hparams = hyperparameters(input_size=32, alpha=0.25, epochs=1, quantization_aware_epochs=1,
                               recalibrate_bn_batches=1)
-    model = fitting.train_model(mobilenet_v1.build_network, data, data, num_classes=2, hparams=hparams)
+    result = fitting.train_model(mobilenet_v1.build_network, data, data, num_classes=2, hparams=hparams)
+    model = result.model
     fresh = mobilenet_v1.build_network(input_shape=(32, 32, 3), num_classes=2, alpha=0.25)
     assert len(model.weights) == len(fresh.weights) and len(model.layers) == len(fresh.layers)
-    fine_tuned = model.quantization_aware
+    fine_tuned = result.quantization_aware
     assert isinstance(fine_tuned, quantization_aware.FineTuned) and fine_tuned.epochs == 1 and fine_tuned.seconds > 0
     assert set(fine_tuned.validation) == {"float_kept", "float_weights_after", "quantization_aware"}
     assert all(0.0 <= value <= 1.0 for value in fine_tuned.validation.values())

@@ -88,7 +88,10 @@ def test_holds_back_when_a_blessing_is_not_blessed(tmp_path, caplog, model_bless
 
     assert pushed.get_int_custom_property("pushed") == 0
     assert not pushed.has_custom_property("pushed_destination")
-    assert not (tmp_path / "registry").exists()
+    registry = Registry(str(tmp_path / "registry"))
+    assert registry.versions("mobilenet_v1") == [] and registry.list_models() == []
+    (record,) = registry.held_back("mobilenet_v1")
+    assert record["reasons"][0].startswith(f"{held_by} ") and record["tflite_accuracy"] == 0.81
     assert f"held back and not pushed: {held_by}" in caplog.text
     if tflite_blessed == 0:
         assert "failing gates: max_model_bytes: measured 3485000, limit 1000" in caplog.text

@@ -28,7 +28,7 @@ def test_short_from_scratch_run_generalizes(module, alpha):
     train_data, eval_data = _split(per_class_train=150, per_class_eval=40, size=32)
     hparams = hyperparameters(module.ARCHITECTURE[-2:], alpha=alpha, input_size=32, epochs=4, learning_rate=0.003,
                               seed=7)
-    model = fitting.train_model(module.build_network, train_data, eval_data, num_classes=10, hparams=hparams)
+    model = fitting.train_model(module.build_network, train_data, eval_data, num_classes=10, hparams=hparams).model
     _, eval_accuracy = model.evaluate(eval_data, verbose=0)
     assert eval_accuracy > 0.4, f"{module.ARCHITECTURE} eval accuracy {eval_accuracy:.3f} (chance is 0.1)"
 

@@ -113,7 +113,7 @@ def test_a_frozen_backbone_learns_only_its_head_then_fine_tunes_every_layer(tmp_
     hparams = hyperparameters(alpha=0.25, input_size=32, weights=str(path), epochs=2, frozen_epochs=1,
                               fine_tune_rate=0.5, learning_rate=0.01, dropout=0.0)
     model = fitting.train_model(mobilenet_v1.build_network, _tiny_data(), _tiny_data(1), 2, hparams,
-                                 callbacks=[Snapshot()])
+                                callbacks=[Snapshot()]).model
     head = "conv_preds"  # 5 classes in the file, 2 here: not loaded
     loaded = {layer.name: layer.get_weights() for layer in source.layers if layer.weights and layer.name != head}
     initial, after_frozen, after_fine_tuning = snapshots
@@ -138,9 +138,10 @@ def test_frozen_epochs_need_warm_start_weights():
 def test_recipe_trains_keeps_an_epoch_and_no_augmentation_reaches_the_serving_graph(tmp_path):
     hparams = hyperparameters(name="tiny", alpha=0.25, input_size=32, epochs=3, learning_rate=0.003, warmup_epochs=1,
                               label_smoothing=0.1, augment=True, flip=True, seed=1)
-    model = fitting.train_model(mobilenet_v1.build_network, _tiny_data(0), _tiny_data(1), num_classes=2,
+    result = fitting.train_model(mobilenet_v1.build_network, _tiny_data(0), _tiny_data(1), num_classes=2,
                                  hparams=hparams)
-    assert 1 <= model.kept_epoch <= 3
+    model = result.model
+    assert 1 <= result.kept_epoch <= 3
     conversion.save_for_conversion(model, str(tmp_path / "saved"), 32)
     signature = tf.saved_model.load(str(tmp_path / "saved")).signatures[PREPROCESSED_SIGNATURE]
     graph = signature.graph.as_graph_def()

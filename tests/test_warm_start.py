@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.trainer import fitting, mobilenet_v1, mobilenet_v2, warm_start
+from components.trainer import fitting, mobilenet_v1, mobilenet_v2, warm_start, weight_sources
 from pipeline.config import ConfigError, load_config
 from tests.helpers import hyperparameters
 
@@ -48,7 +48,8 @@ def test_weights_in_the_keras_cache_load_by_name_except_the_head(tmp_path, monke
     target = mobilenet_v2.build_network((96, 96, 3), num_classes=5, alpha=0.35)
     loaded = warm_start.load_matching(target, str(path))
     with_weights = [layer for layer in target.layers if layer.weights]
-    assert loaded == [layer.name for layer in with_weights][:-1]  # all but the 5-class head
+    assert list(loaded.layers) == [layer.name for layer in with_weights][:-1]  # all but the 5-class head
+    assert loaded.head.startswith("new")
     np.testing.assert_array_equal(target.get_layer("Conv1").get_weights()[0],
                                   source.get_layer("Conv1").get_weights()[0])
 
@@ -86,13 +87,68 @@ def test_warm_start_from_an_earlier_run_beats_training_from_scratch(tmp_path):
     hparams = hyperparameters(alpha=0.25, input_size=32, learning_rate=0.003, seed=3)
     first = _fashion(range(0, 5), per_class=150, offset=0)
     model = fitting.train_model(mobilenet_v1.build_network, _dataset(*first, True), _dataset(*first, False), 5,
-                                dataclasses.replace(hparams, epochs=4))
+                                dataclasses.replace(hparams, epochs=4)).model
     path = tmp_path / "first_run.h5"
     model.save_weights(str(path))
     train, held_out = _fashion(range(5, 10), per_class=20, offset=0), _fashion(range(5, 10), per_class=60, offset=20)
     accuracy = {}
     for weights in ("none", str(path)):
         second = fitting.train_model(mobilenet_v1.build_network, _dataset(*train, True), _dataset(*held_out, False),
-                                     5, dataclasses.replace(hparams, epochs=3, weights=weights))
+                                     5, dataclasses.replace(hparams, epochs=3, weights=weights)).model
         accuracy[weights] = second.evaluate(_dataset(*held_out, False), verbose=0)[1]
     assert accuracy[str(path)] > accuracy["none"], accuracy
+
+
+@pytest.mark.parametrize("weights, source", [("production", ("channel", "")), ("channel:beta", ("channel", "beta")),
+                                             ("version:3", ("version", 3)), ("none", None), ("imagenet", None),
+                                             ("/tmp/w.h5", None)])
+def test_registry_sources_are_named_in_model_weights(weights, source):
+    assert weight_sources.registry_source(weights) == source
+
+
+@pytest.mark.parametrize("weights", ["version:0", "version:x", "channel:"])
+def test_a_malformed_registry_source_is_refused_naming_it(weights):
+    with pytest.raises(warm_start.WarmStartError, match=f"model.weights: {weights!r}"):
+        weight_sources.registry_source(weights)
+
+
+def _head(model: tf.keras.Model) -> list[np.ndarray]:
+    return model.get_layer(warm_start.head_of(model)).get_weights()
+
+
+def test_a_registry_head_of_the_same_classes_loads_matched_by_name(tmp_path):
+    """The registry version's labels were in another order (an older frequency-ordered vocabulary): each output
+    of the new head is the same class's output of the old one."""
+    source = mobilenet_v1.build_network((32, 32, 3), num_classes=3, alpha=0.25)
+    path = tmp_path / "weights.h5"
+    source.save_weights(str(path))
+    target = mobilenet_v1.build_network((32, 32, 3), num_classes=3, alpha=0.25)
+    loaded = warm_start.load_matching(target, str(path), "v1", ["dog", "cat", "bird"], ["bird", "cat", "dog"])
+    assert loaded.head == "kept (same classes, matched by name)"
+    assert warm_start.head_of(target) == "conv_preds" and "conv_preds" in loaded.layers
+    for old, new in zip(_head(source), _head(target)):
+        np.testing.assert_array_equal(new, np.take(old, [2, 1, 0], axis=-1))
+
+
+def test_a_registry_head_of_other_classes_is_re_initialised_and_said_so(tmp_path):
+    """Same class count, one class replaced: loading the head by shape would give the new class the old one's
+    output; it is left as built and the rest of the network loads."""
+    source = mobilenet_v1.build_network((32, 32, 3), num_classes=3, alpha=0.25)
+    path = tmp_path / "weights.h5"
+    source.save_weights(str(path))
+    target = mobilenet_v1.build_network((32, 32, 3), num_classes=3, alpha=0.25)
+    built = _head(target)
+    loaded = warm_start.load_matching(target, str(path), "v1", ["bird", "cat", "dog"], ["bird", "cat", "eel"])
+    assert loaded.head == "re-initialised: the classes changed (added eel; removed dog)"
+    assert "conv_preds" not in loaded.layers and len(loaded.layers) == loaded.total_layers - 1
+    for old, new in zip(built, _head(target)):
+        np.testing.assert_array_equal(new, old)
+
+
+def test_a_registry_source_with_nothing_in_the_registry_trains_from_scratch(tmp_path):
+    (tmp_path / warm_start.REGISTRY_WEIGHTS_RECORD).write_text(
+        '{"version": null, "reason": "nothing in the registry yet"}')
+    assert warm_start.read_registry_weights(str(tmp_path)) == (None, "nothing in the registry yet")
+    model, started = fitting.build_and_warm_start(mobilenet_v1.build_network, 3,
+                                                  hyperparameters(alpha=0.25, input_size=32, weights="production"))
+    assert started is None and model.name.startswith("mobilenet_v1")

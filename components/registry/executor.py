@@ -14,18 +14,23 @@ from tfx.utils import io_utils
 
 from components.artifact_locations import portable_examples_reference
 from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
-                                  REPORT_PICTURE_FILE)
+                                  REPORT_PICTURE_FILE, SETTINGS_FIELD, TRAINING_INPUT_FIELD, WEIGHTS_FILE)
 from components.registry import store
 from components.registry.filesystems import filesystem_for
 from components.registry.spec import (MODEL_BLESSING_KEY, MODEL_KEY, MODEL_NAME_KEY, PUSHED_MODEL_KEY,
                                       REGISTRY_ROOT_KEY, TFLITE_BLESSING_KEY)
-REPORT_FILES = {"report": REPORT_MARKDOWN_FILE, "report_picture": REPORT_PICTURE_FILE}
+VERSION_FILES = {"report": REPORT_MARKDOWN_FILE, "report_picture": REPORT_PICTURE_FILE, "weights": WEIGHTS_FILE}
+"""The files a version carries beside the model and labels, by role, when the TFLite step wrote them."""
 BLESSING_SOURCES = {MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
                     TFLITE_BLESSING_KEY: "the TFLite validation gates"}
 MANIFEST_REPORT_FIELDS = ("architecture", "quantization", "quantization_aware", "integer_io", "input_shape",
                           "input_dtype", "labels_count", "tflite_accuracy", "tflite_top5_accuracy", "float_accuracy",
                           "accuracy_drop", "latency_ms", "peak_memory_bytes", "builtin_ops_only", "ops", "gates",
-                          "source_examples", "eval_examples", "baseline")
+                          "source_examples", "eval_examples", "baseline", "warm_start", TRAINING_INPUT_FIELD,
+                          SETTINGS_FIELD)
+HELD_BACK_FIELDS = ("tflite_accuracy", "float_accuracy", "gates", "baseline", "warm_start", TRAINING_INPUT_FIELD,
+                    SETTINGS_FIELD)
+"""What a held-back candidate's registry record keeps of its report: enough to tell a later run it was judged."""
 
 
 def read_report(model_uri: str) -> dict[str, Any] | None:
@@ -38,9 +43,10 @@ def read_report(model_uri: str) -> dict[str, Any] | None:
         return json.loads(handle.read())
 
 
-def report_files(model_uri: str) -> dict[str, str]:
-    """The human-readable validation report files (Markdown, PNG) in `model_uri` that a version carries."""
-    paths = {role: os.path.join(model_uri, name) for role, name in REPORT_FILES.items()}
+def version_files(model_uri: str) -> dict[str, str]:
+    """The files in `model_uri` that a version carries beside the model and labels: the validation report
+    (Markdown, PNG) and the float weights, where the TFLite step wrote them."""
+    paths = {role: os.path.join(model_uri, name) for role, name in VERSION_FILES.items()}
     return {role: path for role, path in paths.items() if filesystem_for(path).exists(path)}
 
 
@@ -87,18 +93,21 @@ class Executor(pusher_executor.Executor):
         model_name = exec_properties[MODEL_NAME_KEY]
         report = read_report(model.uri)
         reasons = hold_back_reasons(input_dict, report)
+        registry = store.Registry(exec_properties[REGISTRY_ROOT_KEY])
         if reasons:
             logging.warning("%s was held back and not pushed: %s", model_name, " | ".join(reasons))
+            if report is not None:
+                registry.record_held_back(model_name, {
+                    "reasons": reasons, **{key: report[key] for key in HELD_BACK_FIELDS if key in report}})
             self._MarkNotPushed(pushed_model)
             return
         if report is None:
             raise RuntimeError(f"{model.uri} has no {REPORT_FILE}: cannot write the registry manifest")
-        registry = store.Registry(exec_properties[REGISTRY_ROOT_KEY])
         tflite_path = os.path.join(model.uri, MODEL_FILE)
         run_id = self._context.pipeline_run_id if self._context else None
         version = self._published_copy(registry, model_name, tflite_path) or registry.publish(
             model_name, tflite_path, os.path.join(model.uri, LABELS_FILE), manifest_fields(report),
-            pipeline_run_id=run_id, extra_files=report_files(model.uri))
+            pipeline_run_id=run_id, extra_files=version_files(model.uri))
         for file_name in (MODEL_FILE, LABELS_FILE, store.MANIFEST_FILE):
             io_utils.copy_file(os.path.join(version.path, file_name), os.path.join(pushed_model.uri, file_name),
                                overwrite=True)

@@ -9,6 +9,7 @@ Layout under the root (a local folder, or any tf.io.gfile URL such as gs://bucke
     <model>/<version>/report.md, .png  the TFLite validation report of this model (when the pusher passes it)
     <model>/<version>/manifest.json    written last: a version is complete only when its manifest exists
     <model>/channels/<channel>.json    pointer: version, sha256, promoted_at and the history rollback walks back
+    <model>/held_back/<time>-<id>.json a candidate the gates held back: what it was trained on and why it failed
 
 Local roots: a version is staged in the hidden folder `<model>/.staging-<id>/` and moved into place with one
 rename, which fails when the number is taken; the loser of a race retries with the next number. A crash leaves
@@ -45,6 +46,7 @@ CHANNELS_DIR = "channels"
 LOCK_FILE = ".registry.lock"
 STAGING_PREFIX = ".staging-"
 CLAIMS_DIR = ".claims"
+HELD_BACK_DIR = "held_back"
 FORMAT_VERSION = 1
 REQUIRED_MANIFEST_FIELDS = ("architecture", "quantization", "tflite_accuracy", "float_accuracy", "latency_ms",
                             "input_shape", "labels_count", "source_examples")
@@ -224,22 +226,52 @@ class Registry:
         return pointers
 
     def verify(self, model_name: str, version: int) -> RegistryVersion:
-        """Check a version's files against its manifest (sha256 and size); IntegrityError on any difference."""
+        """Check a version's files against its manifest (sha256 of the model, the labels and every other file it
+        records); IntegrityError on any difference."""
         entry = self.show(model_name, version)
         manifest = entry.manifest
-        checks = [(MODEL_FILE, "sha256"), (LABELS_FILE, "labels_sha256")]
-        for file_name, key in checks:
+        expected = {MODEL_FILE: manifest.get("sha256"), LABELS_FILE: manifest.get("labels_sha256"),
+                    **(manifest.get("file_sha256") or {})}
+        for file_name, digest in expected.items():
             path = self._fs.join(entry.path, file_name)
             if not self._fs.exists(path):
                 raise IntegrityError(f"{model_name} version {version}: {file_name} is missing")
             actual = file_sha256(path)
-            if actual != manifest.get(key):
+            if actual != digest:
                 raise IntegrityError(f"{model_name} version {version}: {file_name} has sha256 {actual}, "
-                                     f"but the manifest says {manifest.get(key)}")
+                                     f"but the manifest says {digest}")
         if manifest.get("model_name") != model_name or manifest.get("version") != version:
             raise IntegrityError(f"{model_name} version {version}: manifest names {manifest.get('model_name')} "
                                  f"version {manifest.get('version')}")
         return entry
+
+    def file_path(self, entry: RegistryVersion, role: str) -> str | None:
+        """The path of the file a version carries in `role` (e.g. `weights`), None when it has none."""
+        name = (entry.manifest.get("files") or {}).get(role)
+        return self._fs.join(entry.path, name) if name else None
+
+    def held_back(self, model_name: str) -> list[dict[str, Any]]:
+        """The records of candidates the gates held back, oldest first."""
+        validate_name(model_name, "model name")
+        folder = self._fs.join(self.root, model_name, HELD_BACK_DIR)
+        records = []
+        for file_name in sorted(self._fs.listdir(folder)):
+            if file_name.endswith(".json") and not file_name.startswith("."):
+                with self._fs.open(self._fs.join(folder, file_name), "rb") as handle:
+                    records.append(json.loads(handle.read()))
+        return sorted(records, key=lambda record: record.get("created_at", ""))
+
+    def record_held_back(self, model_name: str, record: Mapping[str, Any]) -> str:
+        """Keep a record of a candidate the gates held back (what it was trained on, why it failed), so that a
+        later run can tell it was already judged; returns its path. Versions, channels and the index are
+        untouched."""
+        validate_name(model_name, "model name")
+        created = utc_now()
+        name = f"{created.replace(':', '').replace('-', '')}-{uuid.uuid4().hex[:12]}.json"
+        path = self._fs.join(self.root, model_name, HELD_BACK_DIR, name)
+        self._fs.write_atomic(path, _json_bytes({**record, "model_name": model_name, "created_at": created}))
+        logging.info("Recorded a held-back candidate of %s at %s", model_name, path)
+        return path
 
     def read_index(self) -> dict[str, Any]:
         """The parsed index.json ({} when none was written yet)."""
@@ -384,7 +416,9 @@ class Registry:
         hashes = {role: self._copy_and_hash(source, self._fs.join(folder, name))
                   for role, (source, name) in sources.items()}
         return {"size_bytes": hashes["model"][0], "sha256": hashes["model"][1], "labels_sha256": hashes["labels"][1],
-                "files": {role: name for role, (_, name) in sources.items()}}
+                "files": {role: name for role, (_, name) in sources.items()},
+                **({"file_sha256": others} if (others := {name: hashes[role][1] for role, (_, name) in sources.items()
+                                                          if role not in ("model", "labels")}) else {})}
 
     def _copy_and_hash(self, source: str, destination: str) -> tuple[int, str]:
         digest, size = hashlib.sha256(), 0

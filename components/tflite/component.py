@@ -24,14 +24,16 @@ class TFLiteQuantizeValidate(base_component.BaseComponent):
                  model_name: str, architecture: str, quantization: Sequence[str], gates: Mapping[str, float],
                  representative_examples: int = 200, integer_io: str = "", threads: int = 2,
                  latency_warmup: int = 5, latency_runs: int = 50, max_eval_examples: int = 0,
-                 registry_root: Any = "",
-                 baseline_channel: str = "production"):
+                 registry_root: Any = "", baseline_channel: str = "production",
+                 ingested_examples: types.BaseChannel | None = None, settings: str = ""):
         """`quantization` lists the modes to try and `gates` holds the limits (see pipeline/config.py); both are
         encoded here. The no-regression baseline is the model `baseline_channel` serves in the registry at
         `registry_root` (a path/URL or a RuntimeParameter), else its latest version; none when `registry_root` is
-        empty."""
+        empty. What `ingested_examples` (ImageExampleGen's) hold and the `settings` fingerprint are recorded in the
+        report."""
         super().__init__(spec=TFLiteQuantizeValidateSpec(
-            model=model, examples=examples, transform_graph=transform_graph,
+            model=model, examples=examples, transform_graph=transform_graph, ingested_examples=ingested_examples,
+            settings=settings,
             model_name=model_name, architecture=architecture, quantization=json.dumps(list(quantization)),
             gates=json.dumps(dict(gates)),
             representative_examples=representative_examples, integer_io=integer_io, threads=threads,

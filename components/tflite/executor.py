@@ -14,13 +14,14 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 from tfx.utils import path_utils
 
-from components import PROGRESS_LOGGER
+from components import PROGRESS_LOGGER, json_files
 from components.artifact_locations import portable_uri
 from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
-                                  REPORT_PICTURE_FILE)
+                                  REPORT_PICTURE_FILE, SETTINGS_FIELD, TRAINING_INPUT_FIELD, WEIGHTS_FILE)
 from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement, metadata
+from components.ingestion import training_input
 from components.tflite import report as report_lib, report_plot, spec
-from components.trainer import quantization_aware
+from components.trainer import quantization_aware, warm_start
 from components.trainer.training import load_transformed, read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
 
@@ -54,11 +55,12 @@ def class_balanced(batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int,
 def validate_mode(model: str | conversion.LoadedModel, mode: str, integer_io: str, representative: np.ndarray,
                   eval_images: np.ndarray, eval_labels: np.ndarray, float_accuracy: float,
                   params: dict[str, Any], limits: dict[str, Any], package: Callable[[bytes, str], bytes],
-                  baseline_accuracy: float | None = None,
+                  baseline: baseline_lib.Baseline | None = None, compared: np.ndarray | None = None,
                   is_quantization_aware: bool = False) -> tuple[bytes | None, dict[str, Any]]:
     """Convert in one mode, package it with metadata and measure what ships; returns the packaged flatbuffer
-    (None when conversion failed) and its candidate entry. `baseline_accuracy` (the registry's current model on
-    the same eval images) adds the no-regression gate. `is_quantization_aware`: `model` (a SavedModel folder, or
+    (None when conversion failed) and its candidate entry. A compared `baseline` (the registry's current model on
+    the eval images `compared` selects: all, unless the classes changed) adds the no-regression gate, and one that
+    cannot be read the failing `baseline_readable` gate. `is_quantization_aware`: `model` (a SavedModel folder, or
     loaded once for every mode) is the quantization-aware model; the drop is still measured against
     `float_accuracy`, the float model's."""
     io_type = integer_io if mode == "int8" and integer_io else None
@@ -76,8 +78,16 @@ def validate_mode(model: str | conversion.LoadedModel, mode: str, integer_io: st
         **identity, **measured, "accuracy_drop": float_accuracy - measured["tflite_accuracy"],
         "ops": ops, "builtin_ops_only": not conversion.non_builtin_ops(ops), "input_dtype": np.dtype(input_dtype).name,
     }
-    results = gates_lib.evaluate_gates({**measured, "latency_ms": measured["latency_ms"]["median"],
-                                        "baseline_accuracy": baseline_accuracy}, limits)
+    judged = {**measured, "latency_ms": measured["latency_ms"]["median"]}
+    if baseline is not None and baseline.compared:
+        judged["baseline_accuracy"] = baseline.accuracy
+        if compared is not None and not compared.all():
+            judged["compared_accuracy"] = measurement.accuracy(
+                measurement.tflite_predictions(model_bytes, eval_images[compared], params[spec.THREADS_KEY]),
+                eval_labels[compared])["top1"]
+    if baseline is not None and not baseline.readable:
+        judged["baseline_unreadable"] = baseline.reason
+    results = gates_lib.evaluate_gates(judged, limits)
     return model_bytes, report_lib.candidate_entry(measured, results)
 
 
@@ -112,12 +122,11 @@ class Executor(base_executor.BaseExecutor):
         loaded = {saved_model_dir: conversion.load(saved_model_dir)}
         float_accuracy = measurement.float_accuracy(loaded[saved_model_dir], eval_images, eval_labels)
         input_shape = [1, *eval_images.shape[1:]]
-        baseline = baseline_lib.measure_baseline(
+        baseline, compared = baseline_lib.measure_baseline(
             exec_properties.get(spec.REGISTRY_ROOT_KEY) or "", name,
-            exec_properties.get(spec.BASELINE_CHANNEL_KEY) or "production", labels, input_shape,
-            lambda model_bytes: measurement.accuracy(
-                measurement.tflite_predictions(model_bytes, eval_images, params[spec.THREADS_KEY]),
-                eval_labels)["top1"])
+            exec_properties.get(spec.BASELINE_CHANNEL_KEY) or "production", labels, input_shape, eval_images,
+            eval_labels, lambda model_bytes, images: measurement.tflite_predictions(model_bytes, images,
+                                                                                    params[spec.THREADS_KEY]))
         progress.info("%s: no-regression baseline: %s", name, baseline.describe())
 
         def package(model_bytes: bytes, mode: str) -> bytes:
@@ -137,8 +146,8 @@ class Executor(base_executor.BaseExecutor):
             if source not in loaded:
                 loaded[source] = conversion.load(source)
             model_bytes, entry = validate_mode(loaded[source], mode, integer_io, representative, eval_images,
-                                               eval_labels, float_accuracy, params, limits, package,
-                                               baseline.accuracy, is_quantization_aware)
+                                               eval_labels, float_accuracy, params, limits, package, baseline,
+                                               compared, is_quantization_aware)
             candidates.append(entry)
             if model_bytes is not None:
                 flatbuffers[label] = model_bytes
@@ -151,6 +160,9 @@ class Executor(base_executor.BaseExecutor):
             "input_shape": input_shape, "labels_count": len(labels), "baseline": baseline.to_json(),
             "eval_examples": int(len(eval_labels)),
             "source_examples": {"uri": portable_uri(examples[0].uri), "span": examples[0].span},
+            SETTINGS_FIELD: exec_properties.get(spec.SETTINGS_KEY) or None,
+            TRAINING_INPUT_FIELD: read_training_input(input_dict.get(spec.INGESTED_EXAMPLES_KEY)),
+            "warm_start": warm_start.read_warm_start_record(model.uri),
         }
         if any(is_quantization_aware for _, _, is_quantization_aware in sources):
             identity["quantization_aware_training"] = quantization_aware.read_training_record(quantization_aware_dir)
@@ -162,11 +174,21 @@ class Executor(base_executor.BaseExecutor):
             shown["peak_memory_bytes"] = measurement.measure_peak_memory(model_path, params[spec.THREADS_KEY])
         with tf.io.gfile.GFile(os.path.join(output.uri, LABELS_FILE), "w") as handle:
             handle.write("\n".join(labels) + "\n")
+        weights = os.path.join(model.uri, WEIGHTS_FILE)
+        if tf.io.gfile.exists(weights):
+            tf.io.gfile.copy(weights, os.path.join(output.uri, WEIGHTS_FILE), overwrite=True)
         report = report_lib.build_report(identity, float_accuracy, candidates, chosen)
         report = json.loads(json.dumps(report, default=_json_default))
         write_report_files(report, [output.uri, artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY]).uri])
         _write_blessing(artifact_utils.get_single_instance(output_dict[spec.BLESSING_KEY]), model, chosen is not None)
         progress.log(logging.INFO if chosen else logging.WARNING, "%s", report_lib.summary(report))
+
+
+def read_training_input(examples: Sequence[types.Artifact] | None) -> dict[str, Any] | None:
+    """ImageExampleGen's record of what it ingested (spans, fingerprint, files), None without it."""
+    if not examples:
+        return None
+    return json_files.read_optional(os.path.join(examples[0].uri, training_input.TRAINING_INPUT_FILE))
 
 
 def write_report_files(report: dict[str, Any], uris: Sequence[str]) -> None:

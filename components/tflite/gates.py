@@ -7,6 +7,8 @@ from typing import Any, Mapping
 GATE_NAMES = ("android_ready", "min_accuracy", "max_accuracy_drop", "max_model_bytes", "max_latency_ms")
 REGRESSION_GATE = "max_regression"
 """Checked only when there is a comparable baseline (see components/tflite/baseline.py)."""
+BASELINE_GATE = "baseline_readable"
+"""Fails when a baseline exists but cannot be read: the model is then held back, not judged without it."""
 # The accuracy drop is a difference of two fractions (0.92 - 0.91 = 0.010000000000000009): a drop equal to the
 # limit must pass despite that rounding.
 _DROP_ROUNDING = 1e-9
@@ -27,8 +29,10 @@ def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> li
 
     `measured` needs `builtin_ops_only`, `tflite_accuracy`, `accuracy_drop`, `size_bytes` and `latency_ms` (median);
     `limits` needs `min_accuracy`, `max_accuracy_drop`, `max_model_bytes` and `max_latency_ms`. With a
-    `baseline_accuracy` (the registry's current model on the same eval images) in `measured`, the
-    `max_regression` gate (limit `limits["max_regression"]`, default 0) checks how far below it the candidate is.
+    `baseline_accuracy` (the registry's current model on the compared eval images) in `measured`, the
+    `max_regression` gate (limit `limits["max_regression"]`, default 0) checks how far below it the candidate's
+    `compared_accuracy` (on the same images; default `tflite_accuracy`) is. A `baseline_unreadable` reason adds
+    the failing `baseline_readable` gate.
     """
     results = [
         GateResult("android_ready", measured["builtin_ops_only"], True, bool(measured["builtin_ops_only"])),
@@ -42,9 +46,11 @@ def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> li
                    measured["latency_ms"] <= limits["max_latency_ms"]),
     ]
     if measured.get("baseline_accuracy") is not None:
-        regression = measured["baseline_accuracy"] - measured["tflite_accuracy"]
+        regression = measured["baseline_accuracy"] - measured.get("compared_accuracy", measured["tflite_accuracy"])
         limit = limits.get("max_regression", 0.0)
         results.append(GateResult(REGRESSION_GATE, regression, limit, regression <= limit + _DROP_ROUNDING))
+    if measured.get("baseline_unreadable"):
+        results.append(GateResult(BASELINE_GATE, measured["baseline_unreadable"], "readable", False))
     return results
 
 

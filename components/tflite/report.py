@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from components.contracts import TRAINING_INPUT_FIELD
+from components.ingestion.training_input import TrainingInput
 from components.tflite.baseline import Baseline
 from components.tflite.gates import GateResult
 
@@ -47,6 +49,23 @@ def quantization_aware_training(report: Mapping[str, Any]) -> str | None:
     return text
 
 
+def provenance(report: Mapping[str, Any]) -> list[str]:
+    """What the model was trained on and started from, as lines: `trained on spans A..B (120 files)` and
+    `warm start: mobilenet_v1 version 1 (channel production); classifier head kept (same classes, ...)`."""
+    lines = []
+    trained_on = TrainingInput.from_json(report.get(TRAINING_INPUT_FIELD))
+    if trained_on is not None:
+        where = trained_on.describe() if trained_on.spans else "the whole data root"
+        lines.append(f"trained on {where} ({trained_on.files} files)")
+    warm = report.get("warm_start")
+    if warm:
+        lines.append(f"warm start: {warm['source']}, {warm['layers_loaded']} of {warm['layers']} layers; classifier "
+                     f"head {warm['head']}")
+    elif TRAINING_INPUT_FIELD in report:
+        lines.append("warm start: none (trained from scratch)")
+    return lines
+
+
 def candidate_entry(measured: Mapping[str, Any], gates: list[GateResult], error: str | None = None) -> dict[str, Any]:
     """One tried quantization mode: its measurements, gate results and whether it passed."""
     entry = {key: measured.get(key) for key in CANDIDATE_KEYS}
@@ -76,8 +95,9 @@ def summary(report: Mapping[str, Any]) -> str:
     """A multi-line, human-readable summary naming each failing gate with its value and limit."""
     verdict = "BLESSED" if report["blessed"] else "HELD BACK"
     lines = [f"TFLite validation of {report['model_name']}: {verdict}"]
+    lines += [f"  {line}" for line in provenance(report)]
     if "baseline" in report:
-        lines.append(f"  no-regression baseline: {Baseline(**report['baseline']).describe()}")
+        lines.append(f"  no-regression baseline: {Baseline.from_json(report['baseline']).describe()}")
     for candidate in report["candidates"]:
         if candidate.get("error"):
             lines.append(f"  {candidate_label(candidate)}: failed: {candidate['error']}")
@@ -117,7 +137,8 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"- architecture: {report['architecture']}; input {report['input_shape']}; {report['labels_count']} labels",
         f"- float SavedModel accuracy on {report['eval_examples']} eval examples: {report['float_accuracy']:.4f}",
         f"- verdict: {verdict}",
-        *([f"- no-regression baseline: {Baseline(**report['baseline']).describe()}"] if "baseline" in report else []),
+        *[f"- {line}" for line in provenance(report)],
+        *([f"- no-regression baseline: {Baseline.from_json(report['baseline']).describe()}"] if "baseline" in report else []),
         *([f"- {quantization_aware_training(report)}"] if quantization_aware_training(report) else []),
         "",
         "| mode | bytes | top-1 | top-5 | drop (pts) | median ms | p90 ms | peak memory | builtin ops only | gates |",

@@ -12,6 +12,8 @@ from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 MODEL_KEY = "model"
 EXAMPLES_KEY = "examples"
 TRANSFORM_GRAPH_KEY = "transform_graph"
+INGESTED_EXAMPLES_KEY = "ingested_examples"
+"""ImageExampleGen's examples, whose `training_input.json` (spans and fingerprint) the report records."""
 # Outputs
 TFLITE_MODEL_KEY = "tflite_model"
 BLESSING_KEY = "blessing"
@@ -31,6 +33,8 @@ GATES_KEY = "gates"
 """A JSON object of gate limits (the constructor encodes it)."""
 REGISTRY_ROOT_KEY = "registry_root"
 BASELINE_CHANNEL_KEY = "baseline_channel"
+SETTINGS_KEY = "settings"
+"""The fingerprint of the settings that shaped the model, recorded in the report (and so in the manifest)."""
 
 
 class TFLiteValidationReport(types.Artifact):
@@ -55,11 +59,13 @@ class TFLiteQuantizeValidateSpec(types.ComponentSpec):
         GATES_KEY: ExecutionParameter(type=str),
         REGISTRY_ROOT_KEY: ExecutionParameter(type=str, optional=True),
         BASELINE_CHANNEL_KEY: ExecutionParameter(type=str, optional=True),
+        SETTINGS_KEY: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),
         EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples),
         TRANSFORM_GRAPH_KEY: ChannelParameter(type=standard_artifacts.TransformGraph),
+        INGESTED_EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples, optional=True),
     }
     OUTPUTS = {
         TFLITE_MODEL_KEY: ChannelParameter(type=standard_artifacts.Model),

@@ -4,6 +4,7 @@ recalibration, and keep the best epoch. Keras only: no TFX or tf.Transform, so t
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import time
@@ -12,7 +13,7 @@ from typing import Any, Callable, Sequence
 import tensorflow as tf
 
 from components import PROGRESS_LOGGER, keras_autograph
-from components.trainer import quantization_aware, warm_start
+from components.trainer import quantization_aware, warm_start, weight_sources
 from components.trainer.hyperparameters import Hyperparameters
 
 NetworkBuilder = Callable[..., tf.keras.Model]
@@ -169,45 +170,49 @@ def _accuracy(model: tf.keras.Model, loss: tf.keras.losses.Loss, data: tf.data.D
     return float(model.evaluate(data, verbose=0, return_dict=True)["accuracy"])
 
 
-def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
-                num_classes: int, hparams: Hyperparameters, log_dir: str | None = None,
-                callbacks: Sequence[tf.keras.callbacks.Callback] = ()) -> tf.keras.Model:
-    """Build the network with `hparams` and fit it on `train_data`, logging each epoch (and calling `callbacks`);
-    returns the model with the weights of the epoch that scored best on `validation_data` (the epoch is in
-    `model.kept_epoch`). AutoGraph is kept out of legacy Keras first (`keras_autograph`).
+@dataclasses.dataclass
+class TrainResult:
+    """What training produced: the model with the weights of the kept epoch, which epoch that was, where its
+    weights started from, and the quantization-aware fine-tune when one ran."""
 
-    With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
-    that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate.
-    With `quantization_aware_epochs` > 0, `model.quantization_aware` is a `quantization_aware.FineTuned`: the kept
-    model fine-tuned that many more epochs with fake quantization, with what that took and did; otherwise None."""
-    keras_autograph.exempt_tf_keras()
-    seed = hparams.seed
-    tf.keras.utils.set_random_seed(seed)
+    model: tf.keras.Model
+    kept_epoch: int
+    validation_accuracy: float
+    warm_start: warm_start.WarmStart | None = None
+    quantization_aware: quantization_aware.FineTuned | None = None
+
+
+def build_and_warm_start(build_network: NetworkBuilder, num_classes: int, hparams: Hyperparameters,
+                         registry_weights: warm_start.RegistryWeights | None = None,
+                         labels: Sequence[str] | None = None) -> tuple[tf.keras.Model, warm_start.WarmStart | None]:
+    """The network `hparams` describe, with the weights `hparams.weights` names loaded by layer name: a registry
+    version's (`registry_weights`, its head matched to `labels` by class name), ImageNet's or a file's."""
     size = hparams.input_size
     model = build_network(input_shape=(size, size, 3), num_classes=num_classes, alpha=hparams.alpha,
                           dropout=hparams.dropout, bn_momentum=hparams.bn_momentum)
-    weights = warm_start.resolve(hparams.weights or warm_start.NONE, hparams.architecture, hparams.alpha, size)
-    backbone = warm_start.load_matching(model, weights) if weights else []
-    epochs = hparams.epochs
+    weights = hparams.weights or weight_sources.NONE
+    if weight_sources.registry_source(weights) is not None:
+        if registry_weights is None:
+            return model, None
+        return model, warm_start.load_matching(model, registry_weights.path, registry_weights.description,
+                                               registry_weights.labels, labels)
+    path = warm_start.resolve(weights, hparams.architecture, hparams.alpha, size)
+    return model, (warm_start.load_matching(model, path) if path else None)
+
+
+def _fit(model: tf.keras.Model, train_data: tf.data.Dataset, unaugmented: tf.data.Dataset,
+         validation_data: tf.data.Dataset, loss: tf.keras.losses.Loss, hparams: Hyperparameters,
+         backbone: Sequence[str], callbacks: list[tf.keras.callbacks.Callback]) -> KeepBestEpoch:
+    """Fit `hparams.epochs` epochs (the first `frozen_epochs` with the warm-started `backbone` frozen), scoring
+    each on `validation_data`; the model ends with the best epoch's weights, which the returned callback names."""
+    epochs, name = hparams.epochs, hparams.name
     frozen_epochs = min(hparams.frozen_epochs, epochs) if backbone else 0
-    if hparams.max_train_steps:
-        train_data = train_data.take(hparams.max_train_steps)
-    unaugmented = train_data
-    if hparams.augment:
-        train_data = train_data.map(lambda images, labels: (augment(images, seed, hparams.flip), labels),
-                                    num_parallel_calls=tf.data.AUTOTUNE)
     warmup_epochs = hparams.warmup_epochs
     steps = count_batches(train_data) if warmup_epochs else 0
     base_rate = hparams.learning_rate
-    loss = (SmoothedSparseCrossentropy(num_classes, hparams.label_smoothing) if hparams.label_smoothing
-            else tf.keras.losses.SparseCategoricalCrossentropy())
     keep_best = KeepBestEpoch()
-    name = hparams.name
-    recalibrate_batches = hparams.recalibrate_bn_batches
-    scoring = RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches)
-    fit_callbacks = [scoring, EpochProgress(name, epochs), keep_best, *callbacks]
-    if log_dir:
-        fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
+    fit_callbacks = [RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
+                     EpochProgress(name, epochs), keep_best, *callbacks]
     if frozen_epochs:
         for layer_name in backbone:
             model.get_layer(layer_name).trainable = False
@@ -227,25 +232,66 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
                    learning_rate(base_rate, 0 if frozen_epochs else warmup_epochs, remaining, steps,
                                  decay=bool(warmup_epochs)),
                    loss, frozen_epochs, epochs, fit_callbacks)
-    model.kept_epoch = keep_best.best_epoch
     progress.info("%s: kept epoch %d of %d (validation accuracy %.3f)", name, keep_best.best_epoch, epochs,
                   keep_best.best_accuracy)
-    model.quantization_aware = None
-    qat_epochs = hparams.quantization_aware_epochs
-    if qat_epochs:
-        qat_rate = hparams.learning_rate * hparams.fine_tune_rate
-        progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, qat_epochs, qat_rate)
-        started = time.monotonic()
-        quantized = quantization_aware.fine_tune(
-            model, train_data, [RecalibrateBatchNorm(unaugmented, validation_data, recalibrate_batches),
-                                EpochProgress(f"{name} (quantization-aware)", qat_epochs)],
-            qat_epochs, qat_rate, loss)
-        seconds = time.monotonic() - started
-        validation = {"float_kept": keep_best.best_accuracy,
-                      "float_weights_after": _accuracy(quantization_aware.float_weights(model, quantized), loss,
-                                                       validation_data),
-                      "quantization_aware": _accuracy(quantized, loss, validation_data)}
-        progress.info("%s: validation accuracy %.3f float, %.3f with the quantization-aware epochs' weights in "
-                      "float, %.3f fake-quantized", name, *validation.values())
-        model.quantization_aware = quantization_aware.FineTuned(quantized, qat_epochs, seconds, validation)
-    return model
+    return keep_best
+
+
+def _quantization_aware_fine_tune(model: tf.keras.Model, train_data: tf.data.Dataset, unaugmented: tf.data.Dataset,
+                                  validation_data: tf.data.Dataset, loss: tf.keras.losses.Loss,
+                                  hparams: Hyperparameters, kept_accuracy: float) -> quantization_aware.FineTuned:
+    """The kept model fine-tuned `quantization_aware_epochs` more epochs with fake quantization, with what that took
+    and did on the validation data."""
+    name, epochs = hparams.name, hparams.quantization_aware_epochs
+    rate = hparams.learning_rate * hparams.fine_tune_rate
+    progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, epochs, rate)
+    started = time.monotonic()
+    quantized = quantization_aware.fine_tune(
+        model, train_data, [RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
+                            EpochProgress(f"{name} (quantization-aware)", epochs)],
+        epochs, rate, loss)
+    seconds = time.monotonic() - started
+    validation = {"float_kept": kept_accuracy,
+                  "float_weights_after": _accuracy(quantization_aware.float_weights(model, quantized), loss,
+                                                   validation_data),
+                  "quantization_aware": _accuracy(quantized, loss, validation_data)}
+    progress.info("%s: validation accuracy %.3f float, %.3f with the quantization-aware epochs' weights in "
+                  "float, %.3f fake-quantized", name, *validation.values())
+    return quantization_aware.FineTuned(quantized, epochs, seconds, validation)
+
+
+def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
+                num_classes: int, hparams: Hyperparameters, log_dir: str | None = None,
+                callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+                registry_weights: warm_start.RegistryWeights | None = None,
+                labels: Sequence[str] | None = None) -> TrainResult:
+    """Build the network with `hparams` (warm-started as `hparams.weights` says; a registry version's weights come
+    as `registry_weights`, matched to `labels` by class name) and fit it on `train_data`, logging each epoch (and
+    calling `callbacks`); the result holds the model with the weights of the epoch that scored best on
+    `validation_data`. AutoGraph is kept out of legacy Keras first (`keras_autograph`).
+
+    With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
+    that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate.
+    With `quantization_aware_epochs` > 0, the kept model is fine-tuned that many more epochs with fake
+    quantization (`TrainResult.quantization_aware`)."""
+    keras_autograph.exempt_tf_keras()
+    tf.keras.utils.set_random_seed(hparams.seed)
+    model, started_from = build_and_warm_start(build_network, num_classes, hparams, registry_weights, labels)
+    if hparams.max_train_steps:
+        train_data = train_data.take(hparams.max_train_steps)
+    unaugmented = train_data
+    if hparams.augment:
+        train_data = train_data.map(lambda images, labels: (augment(images, hparams.seed, hparams.flip), labels),
+                                    num_parallel_calls=tf.data.AUTOTUNE)
+    loss = (SmoothedSparseCrossentropy(num_classes, hparams.label_smoothing) if hparams.label_smoothing
+            else tf.keras.losses.SparseCategoricalCrossentropy())
+    fit_callbacks = list(callbacks)
+    if log_dir:
+        fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
+    backbone = started_from.layers if started_from else ()
+    keep_best = _fit(model, train_data, unaugmented, validation_data, loss, hparams, backbone, fit_callbacks)
+    result = TrainResult(model, keep_best.best_epoch, keep_best.best_accuracy, started_from)
+    if hparams.quantization_aware_epochs:
+        result.quantization_aware = _quantization_aware_fine_tune(model, train_data, unaugmented, validation_data,
+                                                                  loss, hparams, keep_best.best_accuracy)
+    return result

@@ -18,6 +18,8 @@ from typing import Any
 
 import tensorflow as tf
 
+from components import json_files
+
 QUANTIZATION_AWARE_DIR = "Format-Serving-QuantizationAware"
 """The quantization-aware SavedModel's folder, beside the float SavedModel in the Trainer's model artifact."""
 TRAINING_RECORD = os.path.join("assets.extra", "quantization_aware_training.json")
@@ -94,8 +96,4 @@ def write_training_record(directory: str, fine_tuned: FineTuned, save_seconds: f
 
 def read_training_record(directory: str) -> dict[str, Any] | None:
     """The record `write_training_record` left in `directory`, or None when there is none."""
-    path = os.path.join(directory, TRAINING_RECORD)
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as handle:
-        return json.load(handle)
+    return json_files.read_optional(os.path.join(directory, TRAINING_RECORD))

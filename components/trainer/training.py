@@ -7,6 +7,8 @@ with per-epoch progress, TensorBoard logs).
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import time
 from typing import Any
 
@@ -15,10 +17,11 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import PROGRESS_LOGGER
-from components.contracts import IMAGE_KEY, PREPROCESSED_SIGNATURE, SERVING_SIGNATURE, TRANSFORMED_EXAMPLES_SIGNATURE
+from components import PROGRESS_LOGGER, json_files
+from components.contracts import (IMAGE_KEY, PREPROCESSED_SIGNATURE, SERVING_SIGNATURE, TRANSFORMED_EXAMPLES_SIGNATURE,
+                                  WEIGHTS_FILE)
 from components.tflite import conversion
-from components.trainer import quantization_aware
+from components.trainer import quantization_aware, warm_start, weight_sources
 from components.trainer.fitting import NetworkBuilder, train_model
 from components.trainer.hyperparameters import Hyperparameters
 from components.transform import image_codec, preprocessing
@@ -89,27 +92,57 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     }
 
 
+def _registry_weights(fn_args: FnArgs, hparams: Hyperparameters) -> warm_start.RegistryWeights | None:
+    """The registry version's weights the new-data check handed over as the base model, for a `model.weights`
+    that names one; None (logged) when the registry had nothing to start from."""
+    if weight_sources.registry_source(hparams.weights) is None:
+        return None
+    if not fn_args.base_model:
+        raise warm_start.WarmStartError(f"model.weights={hparams.weights}: the Trainer has no base model (the "
+                                        "new-data check's), so it cannot warm-start from the registry")
+    weights, reason = warm_start.read_registry_weights(os.path.join(fn_args.base_model, hparams.name))
+    if weights is None:
+        progress.info("%s: model.weights=%s: %s; training from scratch (model.weights=none)", hparams.name,
+                      hparams.weights, reason)
+    return weights
+
+
 def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
-    """Train `build_network` on the transformed examples and export the SavedModel with its signatures.
+    """Train `build_network` on the transformed examples and export the SavedModel with its signatures, beside it
+    its float weights (`weights.h5`, what a later run warm-starts from) and what it started from.
 
     The SavedModel is read through its signatures only (TFMA as `tf_generic`, the TFLite step), so the per-layer
-    call traces Keras would add are not saved; that makes saving and every `tf.saved_model.load` about 3x faster
-    (`python -m bench.trainer_cost`). Keras can still load it: built-in layers rebuild from their configs."""
+    call traces Keras would add are not saved, which makes saving and every load faster (`python -m
+    bench.trainer_cost`). Keras can still load it: built-in layers rebuild from their configs."""
     hparams = Hyperparameters.from_custom_config(fn_args.custom_config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    num_classes = tf_transform_output.vocabulary_size_by_name(preprocessing.LABEL_VOCAB)
+    with tf.io.gfile.GFile(tf_transform_output.vocabulary_file_by_name(preprocessing.LABEL_VOCAB)) as handle:
+        labels = [line.rstrip("\n") for line in handle if line.strip()]
     train_data = read_transformed(fn_args.train_files, tf_transform_output, hparams.batch_size, hparams.seed)
     validation_data = read_transformed(fn_args.eval_files, tf_transform_output, hparams.batch_size)
     size = hparams.input_size
-    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d", hparams.name, num_classes,
+    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d", hparams.name, len(labels),
                   hparams.epochs, hparams.batch_size, size, size)
-    model = train_model(build_network, train_data, validation_data, num_classes, hparams,
-                        log_dir=fn_args.model_run_dir)
-    signatures = _signatures(model, tf_transform_output, size)
-    model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures, save_traces=False)
-    if model.quantization_aware is not None:
+    result = train_model(build_network, train_data, validation_data, len(labels), hparams,
+                         log_dir=fn_args.model_run_dir, registry_weights=_registry_weights(fn_args, hparams),
+                         labels=labels)
+    signatures = _signatures(result.model, tf_transform_output, size)
+    result.model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures, save_traces=False)
+    model_dir = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
+    _save_weights(result.model, os.path.join(model_dir, WEIGHTS_FILE))
+    if result.warm_start is not None:
+        json_files.write(os.path.join(model_dir, warm_start.WARM_START_RECORD), result.warm_start.to_json())
+    if result.quantization_aware is not None:
         started = time.monotonic()
         quantization_aware_dir = quantization_aware.model_dir(fn_args.serving_model_dir)
-        conversion.save_for_conversion(model.quantization_aware.model, quantization_aware_dir, size)
-        quantization_aware.write_training_record(quantization_aware_dir, model.quantization_aware,
+        conversion.save_for_conversion(result.quantization_aware.model, quantization_aware_dir, size)
+        quantization_aware.write_training_record(quantization_aware_dir, result.quantization_aware,
                                                  time.monotonic() - started)
+
+
+def _save_weights(model: tf.keras.Model, path: str) -> None:
+    """The model's float weights as a Keras `.h5` file at `path` (any tf.io.gfile URL)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        local = os.path.join(scratch, os.path.basename(path))
+        model.save_weights(local)
+        tf.io.gfile.copy(local, path, overwrite=True)

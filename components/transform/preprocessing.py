@@ -8,16 +8,18 @@ that quality instead: a few times smaller for photos, slightly lossy. `image_cod
 form, so the Trainer and the serving signatures need not be told which one the Transform wrote.
 
 The vocabulary file (`label_vocab`, one class name per line, line i = class i) is what the app ships as labels.txt.
+Its order is the class names sorted (`label_vocabulary`), never their counts, so more photos of one class do not
+reorder the labels between runs.
 """
 from __future__ import annotations
 
 from typing import Any
 
 import tensorflow as tf
-import tensorflow_transform as tft
 
 from components.contracts import IMAGE_KEY, LABEL_KEY
 from components.transform.image_codec import decode_images, store_pixels
+from components.transform.label_vocabulary import apply_sorted_vocabulary
 
 IMAGE_XF = "image_xf"
 LABEL_XF = "label_xf"
@@ -41,5 +43,5 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any] | Non
     outputs = {IMAGE_XF: store_pixels(decode_images(_dense_column(inputs[IMAGE_KEY]), size), quality)}
     if LABEL_KEY in inputs:
         label = _dense_column(inputs[LABEL_KEY])
-        outputs[LABEL_XF] = tft.compute_and_apply_vocabulary(label, vocab_filename=LABEL_VOCAB)
+        outputs[LABEL_XF] = apply_sorted_vocabulary(label, LABEL_VOCAB)
     return outputs

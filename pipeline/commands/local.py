@@ -62,27 +62,40 @@ def config_from_args(args: argparse.Namespace) -> config_lib.Config:
 
 def _check_data(config: config_lib.Config, out: TextIO) -> int | None:
     """Fail early, with the folder named, when the image folder cannot make a classifier; the number of files in a
-    local image folder (None for TFRecords or a remote folder)."""
+    local image folder's chosen spans (None for TFRecords or a remote folder)."""
     if config.data.format != "images" or is_remote(config.data.root):
         return None
+    from components.ingestion import training_input
     from components.ingestion.image_files import scan_folder, typical_side
 
-    summary = scan_folder(config.data.root)
-    if len(summary.classes) < 2:
-        raise ValueError(f"{config.data.root}: found {len(summary.classes)} class folder(s) with files "
-                         f"({', '.join(summary.classes) or 'none'}); a classifier needs at least 2")
-    out.write(f"data: {summary.total} files in {len(summary.classes)} classes under {config.data.root}\n")
-    side, size = typical_side(config.data.root, list(summary.classes)), config.model.input_size
+    root = config.data.root
+    if not os.path.isdir(root):
+        scan_folder(root)  # raises, naming the folder
+    selection = training_input.resolve(root, config.data.spans, os.listdir, os.path.isdir)
+    folders = [os.path.join(root, name) for name in selection.names] or [root]
+    summaries = [scan_folder(folder) for folder in folders]
+    classes: dict[str, int] = {}
+    for summary in summaries:
+        for name, count in summary.classes.items():
+            classes[name] = classes.get(name, 0) + count
+    where = f"{root} ({selection.describe()} of {selection.available})" if selection.spans else root
+    if len(classes) < 2:
+        raise ValueError(f"{where}: found {len(classes)} class folder(s) with files "
+                         f"({', '.join(classes) or 'none'}); a classifier needs at least 2")
+    out.write(f"data: {sum(classes.values())} files in {len(classes)} classes under {where}\n")
+    side, size = typical_side(folders[-1], list(summaries[-1].classes)), config.model.input_size
     if side and 2 * side <= size:
         out.write(f"note: the images are about {side} px, upscaled to model.input_size={size} (slower, no more "
                   f"detail); set a smaller model.input_size for small images, e.g. --config "
                   f"pipeline/profiles/demo.yaml for Fashion-MNIST\n")
-    for name in summary.empty_classes:
-        out.write(f"warning: class folder '{name}' is empty and is ignored\n")
-    if summary.stray_files:
-        out.write(f"warning: {len(summary.stray_files)} file(s) directly under the data folder are ignored "
-                  f"(e.g. {summary.stray_files[0]}); images must be inside class folders\n")
-    return summary.total
+    for summary, span in zip(summaries, selection.names or [""]):
+        for name in summary.empty_classes:
+            out.write(f"warning: class folder '{os.path.join(span, name)}' is empty and is ignored\n")
+        if summary.stray_files:
+            folder = f"span folder {span}" if span else "the data folder"
+            out.write(f"warning: {len(summary.stray_files)} file(s) directly under {folder} are ignored "
+                      f"(e.g. {summary.stray_files[0]}); images must be inside class folders\n")
+    return sum(classes.values())
 
 
 def _results(config: config_lib.Config, paths: local_runner.RunPaths) -> list[run_summary.ModelResult]:
@@ -150,7 +163,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 1
     out.write("\n" + run_summary.results_table(results) + "\n")
     for result in results:
-        if not result.pushed_path:
+        if result.class_changes:
+            out.write(f"{result.model_name}: {result.class_changes} since the baseline; the no-regression gate "
+                      "compared the classes both models know\n")
+        if not result.trained:
+            out.write(f"{result.decision}\n")
+        elif not result.pushed_path:
             reasons = "; ".join(run_summary.reasons_not_pushed(result)) or "it did not reach the Pusher"
             out.write(f"{result.model_name} was held back and not pushed: {reasons}. Details: {log_path}\n")
     run_name = os.path.splitext(os.path.basename(log_path))[0]

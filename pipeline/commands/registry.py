@@ -129,9 +129,9 @@ def _show_versions(registry: Registry, name: str, as_json: bool) -> str:
 
 
 def _manifest_value(value: Any) -> str:
-    if isinstance(value, dict):
+    if isinstance(value, dict) and value:
         return " ".join(f"{key}={item}" for key, item in value.items())
-    if value is None or value == []:
+    if value is None or value == [] or value == {}:
         return "-"
     if isinstance(value, list) and all(isinstance(item, dict) for item in value):
         return "; ".join(_manifest_value(item) for item in value)

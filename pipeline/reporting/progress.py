@@ -20,6 +20,10 @@ from components import PROGRESS_LOGGER
 _RUNNING = re.compile(r"Component (\S+) is running\.")
 _FINISHED = re.compile(r"Component (\S+) is finished\.")
 _CACHED = re.compile(r"A cached execution \d+ is used\.")
+_SKIPPED = re.compile(r"Skipping execution for (\S+)")
+_PREAMBLE = ("Running launcher for", "MetadataStore with DB connection", "ArtifactQuery.", "[")
+"""How TFX's launcher starts every node, before it knows whether the node runs: a component's start line waits
+for anything else, so a skipped component gets one line."""
 
 
 @dataclasses.dataclass
@@ -30,6 +34,12 @@ class ComponentTiming:
     seconds: float
     cached: bool = False
     failed: bool = False
+    skipped: bool = False
+
+    @property
+    def status(self) -> str:
+        """ran, cached, skipped (its condition was false: nothing to train) or failed."""
+        return "failed" if self.failed else "skipped" if self.skipped else "cached" if self.cached else "ran"
 
 
 class ProgressReporter(logging.Handler):
@@ -40,7 +50,7 @@ class ProgressReporter(logging.Handler):
         self._stream = stream
         self._current: str | None = None
         self._started = 0.0
-        self._cached = False
+        self._cached = self._skipped = self._announced = False
         self.timings: list[ComponentTiming] = []
 
     def _write(self, line: str) -> None:
@@ -53,19 +63,27 @@ class ProgressReporter(logging.Handler):
             message = record.getMessage()
         except Exception:  # a malformed third-party record must not break the run
             return
+        if (self._current and not self._announced and not self._skipped and not _SKIPPED.match(message)
+                and not (record.name != PROGRESS_LOGGER and message.startswith(_PREAMBLE))):
+            self._write(f"> {self._current} ...")
+            self._announced = True
         if record.name == PROGRESS_LOGGER:
             for line in message.splitlines():
                 self._write(f"    {line}")
         elif match := _RUNNING.match(message):
-            self._current, self._started, self._cached = match.group(1), time.monotonic(), False
-            self._write(f"> {self._current} ...")
+            self._current, self._started = match.group(1), time.monotonic()
+            self._cached = self._skipped = self._announced = False
         elif _CACHED.match(message):
             self._cached = True
+        elif (match := _SKIPPED.match(message)) and match.group(1) == self._current:
+            self._skipped = True
         elif (match := _FINISHED.match(message)) and match.group(1) == self._current:
             seconds = time.monotonic() - self._started
-            self.timings.append(ComponentTiming(self._current, seconds, self._cached))
-            note = " (cached)" if self._cached else ""
-            self._write(f"  {self._current} done in {seconds:.1f} s{note}")
+            self.timings.append(ComponentTiming(self._current, seconds, self._cached, skipped=self._skipped))
+            if self._skipped:
+                self._write(f"{'  ' if self._announced else '- '}{self._current} skipped: nothing to train")
+            else:
+                self._write(f"  {self._current} done in {seconds:.1f} s{' (cached)' if self._cached else ''}")
             self._current = None
 
     def mark_failed(self) -> str | None:

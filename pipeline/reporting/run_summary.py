@@ -7,8 +7,10 @@ import os
 from typing import Any
 
 from components.contracts import REPORT_FILE
+from components.new_data.spec import DECISION_FILE
 from components.tflite import report as report_lib
-from pipeline.component_ids import EVALUATOR, PUSHER, TFLITE, component_id
+from components.tflite.baseline import Baseline
+from pipeline.component_ids import EVALUATOR, NEW_DATA_CHECK, PUSHER, TFLITE, component_id
 from pipeline.reporting.metadata import component_of, open_store
 from pipeline.reporting.progress import ComponentTiming
 from pipeline.reporting.tables import text_table
@@ -29,6 +31,9 @@ class ModelResult:
     pushed_path: str | None = None
     failed_gates: list[str] = dataclasses.field(default_factory=list)
     evaluator_failures: list[str] = dataclasses.field(default_factory=list)
+    trained: bool = True
+    decision: str = ""
+    class_changes: str = ""
 
 
 def _latest_run_artifacts(store: Any, pipeline_name: str) -> list[Any]:
@@ -51,9 +56,12 @@ def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
     by_component: dict[str, list[Any]] = {}
     for artifact in _latest_run_artifacts(open_store(metadata_path), pipeline_name):
         by_component.setdefault(component_of(artifact.uri, pipeline_root), []).append(artifact)
+    decisions = _decisions(by_component.get(NEW_DATA_CHECK, []))
     results = []
     for name in model_names:
         result = ModelResult(name)
+        if name in decisions:
+            result.trained, result.decision = decisions[name]["train"], decisions[name]["reason"]
         for artifact in by_component.get(component_id(EVALUATOR, name), []):
             if _int_property(artifact, "blessed") is not None:
                 result.evaluator_blessed = bool(_int_property(artifact, "blessed"))
@@ -72,6 +80,16 @@ def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
                 result.pushed_path = destination.string_value if destination else None
         results.append(result)
     return results
+
+
+def _decisions(artifacts: list[Any]) -> dict[str, dict[str, Any]]:
+    """The new-data check's decision per model (`train`, `reason`), from its decision artifact."""
+    for artifact in artifacts:
+        path = os.path.join(artifact.uri, DECISION_FILE)
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                return {entry["model_name"]: entry for entry in json.load(handle)["models"]}
+    return {}
 
 
 def evaluator_failures(evaluation_uri: str) -> list[str]:
@@ -94,6 +112,8 @@ def _fill_from_report(result: ModelResult, report: dict[str, Any]) -> None:
     result.size_bytes = report.get("size_bytes")
     result.latency_ms = (report.get("latency_ms") or {}).get("median")
     result.failed_gates = [gate["name"] for gate in report.get("gates", []) if not gate.get("passed")]
+    if report.get("baseline"):
+        result.class_changes = Baseline.from_json(report["baseline"]).class_changes()
 
 
 def _fmt(value: Any, pattern: str = "{}") -> str:
@@ -113,6 +133,8 @@ def reasons_not_pushed(result: ModelResult) -> list[str]:
 
 
 def _destination(result: ModelResult) -> str:
+    if not result.trained:
+        return "not trained: " + result.decision
     if result.pushed_path:
         return result.pushed_path
     return "held back: " + (", ".join(reasons_not_pushed(result)) or "not run")
@@ -132,7 +154,6 @@ def results_table(results: list[ModelResult]) -> str:
 
 def timings_table(timings: list[ComponentTiming]) -> str:
     """Seconds per component, in run order, with the total."""
-    rows = [[t.component, f"{t.seconds:.1f}", "failed" if t.failed else ("cached" if t.cached else "ran")]
-            for t in timings]
+    rows = [[t.component, f"{t.seconds:.1f}", t.status] for t in timings]
     rows.append(["total", f"{sum(t.seconds for t in timings):.1f}", ""])
     return text_table(["component", "seconds", "status"], rows)
