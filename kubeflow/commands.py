@@ -102,7 +102,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 def cmd_schedule(args: argparse.Namespace) -> int:
     """Upload the package (compiling one first if none is given) and create the recurring run."""
     from kubeflow import schedule
-    from kubeflow.compile import check_pipeline_root
+    from kubeflow.compile import check_pipeline_root, check_sees_new_data
 
     check_pipeline_root(args.pipeline_root)
     params = _parse_params(args.params)
@@ -114,7 +114,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
             _compile(args, package)
         elif not Path(package).is_file():
             raise ValueError(f"--package {package}: no such file")
-        schedule.package_pipeline_name(package)  # a wrong package fails here, before any request
+        check_sees_new_data(schedule.read_package(package))  # a wrong package fails here, before any request
         with schedule.translate_kfp_errors(args.host):
             client = schedule.connect(args.host, args.namespace)
             job = schedule.schedule_package(client, package, cron, experiment=args.experiment, job_name=args.name,

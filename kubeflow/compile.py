@@ -18,6 +18,7 @@ import yaml
 
 from components.contracts import is_remote
 from kubeflow.entrypoint import ENTRYPOINT_COMMAND
+from pipeline.component_ids import ALWAYS_RUN
 from pipeline.config import REPO_ROOT, Config
 
 CONTAINER_PROJECT_DIR = "/pipeline"
@@ -75,6 +76,35 @@ def check_runnable(spec: dict[str, Any]) -> None:
     if refused:
         raise ValueError(f"the compiled pipeline has executors open-source Kubeflow Pipelines cannot run (only "
                          f"{' and '.join(RUNNABLE_EXECUTORS)} executors): {', '.join(refused)}")
+
+
+def run_always(spec: dict[str, Any]) -> None:
+    """Take the step cache off the tasks every run must execute (`component_ids.ALWAYS_RUN`): the backend caches
+    a task whose inputs and parameters are unchanged, and the new-data check's are the same every night."""
+    tasks = spec["root"]["dag"]["tasks"]
+    for name in ALWAYS_RUN:
+        if name not in tasks:
+            raise ValueError(f"the compiled pipeline has no {name} task")
+        tasks[name].pop("cachingOptions", None)
+
+
+def check_sees_new_data(spec: dict[str, Any]) -> None:
+    """Refuse a package whose scheduled runs could not see new data: one without the new-data check, with that
+    check cached (the backend would replay its first decision every night), or with a step that does not wait
+    for it (a cached ExampleGen would replay its first ingestion)."""
+    tasks = spec["root"]["dag"]["tasks"]
+    fix = "compile the package again with `mobilenet-pipeline compile-kubeflow` (or schedule without --package)"
+    for name in ALWAYS_RUN:
+        if name not in tasks:
+            raise ValueError(f"the package has no {name} task, so its scheduled runs would never see new data; {fix}")
+        if tasks[name].get("cachingOptions", {}).get("enableCache"):
+            raise ValueError(f"the package caches {name}, so every scheduled run would replay the first run's "
+                             f"decision and never see new data; {fix}")
+    unguarded = sorted(name for name, task in tasks.items()
+                       if name not in ALWAYS_RUN and not set(ALWAYS_RUN) & set(task.get("dependentTasks", [])))
+    if unguarded:
+        raise ValueError(f"steps of the package do not wait for the new-data check ({', '.join(unguarded)}), so a "
+                         f"cached step would replay an earlier run's data; {fix}")
 
 
 def parameter_defaults(config: Config) -> dict[str, str]:
@@ -135,6 +165,8 @@ def compile_job(config: Config, image: str = DEFAULT_IMAGE, pipeline_root: str =
                          "'components.TFLiteValidationReport' (see components.CUSTOM_ARTIFACT_TYPES)") from None
     spec = job["pipelineSpec"]
     check_runnable(spec)
+    run_always(spec)
+    check_sees_new_data(spec)
     for name, value in defaults.items():
         spec["root"]["inputDefinitions"]["parameters"][name].update(defaultValue=value, isOptional=True)
     if pipeline_root:

@@ -17,6 +17,11 @@ in each pod, as read in kubeflow/pipelines (2.17, `backend/src/v2/`):
   `/pipeline`, with the image's environment;
 - the results (`launcher_v2.go`, `mergeRuntimeArtifacts`): the ExecutorOutput's uri and metadata merged into each
   output artifact, which downstream tasks receive;
+- conditions (`driver/container.go`, `Container`; `expression/expression.go`, `Condition`): a task's
+  `triggerPolicy.condition`, a CEL expression, is evaluated over its ExecutorInput's inputs once they are
+  resolved, with artifact metadata as protobuf Structs (so every number is a double, as in the driver); a task
+  whose condition is false is skipped, and every task downstream of a skipped one is omitted, as the Argo
+  workflow's `depends: <task>.Succeeded` omits them (`compiler/argocompiler/dag.go`, `depends`);
 - caching (`cachingOptions.enableCache`): a task whose image, command, parameters and input artifacts match an
   earlier execution under the same pipeline root reuses its outputs instead of running.
 
@@ -66,13 +71,19 @@ class LaunchError(RuntimeError):
 
 @dataclasses.dataclass
 class TaskRun:
-    """One task's execution: how long it took, whether it came from the cache, and its output artifacts."""
+    """One task's execution: how long it took, whether it came from the cache or did not run (`skipped`: its
+    condition was false, or a task upstream of it did not run), and its output artifacts."""
 
     name: str
     seconds: float
     cached: bool
     outputs: dict[str, dict[str, Any]]
     log: str
+    skipped: str = ""
+
+    @property
+    def state(self) -> str:
+        return "skipped" if self.skipped else "cached" if self.cached else "ran"
 
 
 def load_spec(path: str) -> dict[str, Any]:
@@ -152,6 +163,27 @@ def root_parameters(spec: dict[str, Any], overrides: dict[str, str]) -> dict[str
     if missing:
         raise LaunchError(f"runtime parameter(s) {', '.join(missing)} have no default; give --param NAME=VALUE")
     return values
+
+
+def condition_holds(condition: str, executor_input: dict[str, Any]) -> bool:
+    """Evaluate a task's `triggerPolicy.condition` (CEL) over its ExecutorInput as the KFP driver does: the input
+    as its protobuf message (`pipeline_spec_pb2.ExecutorInput`), so artifact metadata numbers are doubles."""
+    import celpy
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    message = json_format.ParseDict({"inputs": executor_input["inputs"]}, pipeline_spec_pb2.ExecutorInput(),
+                                    ignore_unknown_fields=True)
+    as_proto = json_format.MessageToDict(message, preserving_proto_field_name=False)
+    environment = celpy.Environment()
+    try:
+        result = environment.program(environment.compile(condition)).evaluate(
+            {"inputs": celpy.json_to_cel(as_proto.get("inputs", {}))})
+    except celpy.CELEvalError as error:
+        raise LaunchError(f"condition {condition!r}: evaluation error: {error.args[0]}") from None
+    if not isinstance(result, celpy.celtypes.BoolType):
+        raise LaunchError(f"condition {condition!r}: evaluation error: return type is not bool, got {result!r}")
+    return bool(result)
 
 
 def _in_project(value: Any, project_dir: str) -> Any:
@@ -279,13 +311,18 @@ class LocalLauncher:
         return os.path.join(self.pipeline_root, CACHE_DIR, hashlib.sha256(key.encode()).hexdigest() + ".json")
 
     def run_task(self, task_name: str, log_dir: str) -> TaskRun:
-        """Run (or reuse from the cache) one task and record its output artifacts for the tasks downstream."""
+        """Run (or reuse from the cache, or skip on its condition) one task and record its output artifacts for
+        the tasks downstream."""
         _, executor = executor_of(self.spec, task_name)
         container = executor["container"]
         task_root = self._task_root(task_name)
         executor_input = self.executor_input(task_name, task_root)
         log_path = os.path.join(log_dir, f"{task_name}.log")
         start = time.monotonic()
+        condition = self.spec["root"]["dag"]["tasks"][task_name].get("triggerPolicy", {}).get("condition")
+        if condition and not condition_holds(condition, executor_input):
+            self.produced[task_name] = {}
+            return TaskRun(task_name, time.monotonic() - start, False, {}, log_path, skipped="its condition is false")
         cache_path = self._cache_path(task_name, executor_input, container)
         if cache_path and os.path.exists(cache_path):
             with open(cache_path, encoding="utf-8") as handle:
@@ -345,10 +382,20 @@ class LocalLauncher:
             while pending or running:
                 done_names = {run.name for run in runs}
                 ready = [name for name in pending if needs[name] <= done_names] if failure is None else []
-                for name in ready[:max(0, parallelism - len(running))]:
+                not_run = {run.name for run in runs if run.skipped}
+                omitted = [name for name in ready if needs[name] & not_run]
+                for name in omitted:
+                    pending.remove(name)
+                    upstream = ", ".join(sorted(needs[name] & not_run))
+                    runs.append(TaskRun(name, 0.0, False, {}, "", skipped=f"upstream {upstream} did not run"))
+                    if on_task:
+                        on_task(runs[-1])
+                for name in [name for name in ready if name not in omitted][:max(0, parallelism - len(running))]:
                     pending.remove(name)
                     running[pool.submit(self.run_task, name, log_dir)] = name
                 if not running:
+                    if omitted:
+                        continue  # tasks downstream of the omitted ones may be ready now
                     break
                 finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
                 for future in finished:
@@ -365,12 +412,17 @@ class LocalLauncher:
 
 
 def outcome_lines(runs: list[TaskRun]) -> list[str]:
-    """What the run decided: each TFLite validation's summary (gates, baseline, verdict), then each Pusher's
-    result, read from the tasks' output artifacts."""
+    """What the run decided: the new-data check's line per model, each TFLite validation's summary (gates,
+    baseline, verdict), then each Pusher's result, read from the tasks' output artifacts."""
+    from components.new_data.spec import DECISION_FILE, DECISION_KEY
     from components.tflite import report as report_lib
 
-    summaries, pushes = [], []
+    decisions, summaries, pushes = [], [], []
     for run in runs:
+        decision_path = os.path.join(run.outputs.get(DECISION_KEY, {}).get("uri", ""), DECISION_FILE)
+        if DECISION_KEY in run.outputs and os.path.exists(decision_path):
+            with open(decision_path, encoding="utf-8") as handle:
+                decisions += [entry["reason"] for entry in json.load(handle)["models"]]
         report_path = os.path.join(run.outputs.get("report", {}).get("uri", ""), REPORT_FILE)
         if "report" in run.outputs and os.path.exists(report_path):
             with open(report_path, encoding="utf-8") as handle:
@@ -381,7 +433,7 @@ def outcome_lines(runs: list[TaskRun]) -> list[str]:
                 pushes.append(f"{run.name}: pushed version {metadata.get('pushed_version')} to "
                               f"{metadata.get('pushed_destination')}" if int(metadata["pushed"]) == 1
                               else f"{run.name}: held back, not pushed")
-    return summaries + pushes
+    return decisions + summaries + pushes
 
 
 def _parse_params(pairs: list[str]) -> dict[str, str]:
@@ -421,7 +473,8 @@ def main(argv: list[str] | None = None) -> int:
         out.flush()
 
         def show(run: TaskRun) -> None:
-            out.write(f"> {run.name:<28} {'cached' if run.cached else f'{run.seconds:7.1f} s'}\n")
+            result = f"skipped: {run.skipped}" if run.skipped else "cached" if run.cached else f"{run.seconds:7.1f} s"
+            out.write(f"> {run.name:<28} {result}\n")
             out.flush()
 
         runs = launcher.run(on_task=show, parallelism=args.parallelism)

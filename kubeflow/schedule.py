@@ -72,8 +72,8 @@ def connect(host: str, namespace: str | None = None) -> Any:
         logging.disable(previous)
 
 
-def package_pipeline_name(package: str) -> str:
-    """The pipeline name inside a compiled `.yaml` PipelineSpec package."""
+def read_package(package: str) -> dict[str, Any]:
+    """The PipelineSpec in a compiled `.yaml` package, checked to name its pipeline (ValueError naming the file)."""
     if Path(package).suffix.lower() not in SPEC_SUFFIXES:
         raise ValueError(f"{package}: Kubeflow Pipelines takes the .yaml PipelineSpec package "
                          "(compile-kubeflow --output FILE.yaml); .json PipelineJobs are for Vertex AI")
@@ -84,7 +84,12 @@ def package_pipeline_name(package: str) -> str:
     name = (spec or {}).get("pipelineInfo", {}).get("name") if isinstance(spec, dict) else None
     if not name:
         raise ValueError(f"{package}: not a pipeline package (no pipelineInfo.name)")
-    return name
+    return spec
+
+
+def package_pipeline_name(package: str) -> str:
+    """The pipeline name inside a compiled `.yaml` PipelineSpec package."""
+    return read_package(package)["pipelineInfo"]["name"]
 
 
 def kfp_cron(expression: str) -> str:

@@ -1,18 +1,23 @@
 """The compiled Kubeflow package, run task by task through the real container entrypoints by
 kubeflow/local_launcher.py, in open-source KFP (`kfp`) and Vertex AI (`vertex`) semantics.
 
-On one tiny image folder: a first `kfp` run pushes version 1; a second compiled run (trained for one step) on the
-same registry reuses the cached upstream tasks and is judged against version 1 by the no-regression gate; a
-`vertex` run, with the ExampleGen driver, pushes to a registry of its own.
+Continuous training on open-source KFP semantics, with the step cache off: one package compiled with
+`data.spans=2` and `model.weights=production` runs three times on one data root that grows. Span A alone pushes
+version 1; with span B added the next run trains on both, warm-started from version 1, and is judged against it
+class by class; with nothing added the third run ends after the new-data check, every other task skipped by its
+trigger condition. A `vertex` run, with the ExampleGen driver, pushes to a registry of its own.
 """
 import concurrent.futures
 import json
 import os
+import shutil
+import time
 
 import pytest
 
 from kubeflow import compile as kubeflow_compile
-from kubeflow.local_launcher import LaunchError, LocalLauncher, check_executors, load_spec, outcome_lines, task_order
+from kubeflow.local_launcher import (LaunchError, LocalLauncher, check_executors, condition_holds, load_spec,
+                                     outcome_lines, task_order)
 from pipeline.config import load_config
 from tests.helpers import invoke_tflite, write_image_folder
 
@@ -21,39 +26,45 @@ from tests.helpers import invoke_tflite, write_image_folder
 TINY = ["model.architectures=v1", "model.input_size=32", "model.v1_alpha=0.25", "train.epochs=2",
         "train.batch_size=16", "gates.min_accuracy=0", "gates.max_accuracy_drop=1", "gates.max_latency_ms=100000",
         "tflite.representative_examples=8", "tflite.latency_runs=3", "beam.direct_num_workers=1",
-        "beam.direct_running_mode=in_memory"]
+        "beam.direct_running_mode=in_memory", "data.spans=2", "model.weights=production"]
 UPSTREAM = ("ImageExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "Transform")
 MODEL = "mobilenet_v1"
-
-
-def _compile(path, overrides):
-    kubeflow_compile.compile_pipeline(load_config(None, TINY + overrides), str(path))
-    return load_spec(str(path))
+SPAN_A, SPAN_B = "2026-12-01", "2026-12-02"
+CLASSES = {"circle": 20, "square": 20, "ankle boot": 20}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    """Three launcher runs; each entry: (launcher, task runs by name, outcome lines)."""
+    """Three kfp runs on a growing data root and one vertex run; each entry: (launcher, task runs by name,
+    outcome lines, seconds)."""
     root = tmp_path_factory.mktemp("kubeflow")
-    data = write_image_folder(root / "data", {"circle": 20, "square": 20, "ankle boot": 20}, size=24)
-    first_spec = _compile(root / "first.yaml", [])
-    second_spec = _compile(root / "second.yaml", ["train.max_train_steps=1"])
+    data = root / "data"
+    write_image_folder(data / SPAN_A, CLASSES, size=24)
+    vertex_data = root / "vertex-data"
+    shutil.copytree(data, vertex_data)
+    kubeflow_compile.compile_pipeline(load_config(None, TINY), str(root / "package.yaml"))
+    spec = load_spec(str(root / "package.yaml"))
     results = {}
 
-    def launch(name, spec, mode, registry):
-        launcher = LocalLauncher(spec, str(root / f"{mode}-root"), mode=mode,
-                                 parameters={"data_root": str(data), "registry_root": str(root / registry)})
+    def launch(name, mode, data_root, registry):
+        launcher = LocalLauncher(spec, str(root / f"{mode}-root"), mode=mode, cache=False,
+                                 parameters={"data_root": str(data_root), "registry_root": str(root / registry)})
+        started = time.monotonic()
         task_runs = launcher.run()
-        results[name] = (launcher, {run.name: run for run in task_runs}, outcome_lines(task_runs))
+        results[name] = (launcher, {run.name: run for run in task_runs}, outcome_lines(task_runs),
+                         time.monotonic() - started)
 
     # The vertex run shares nothing with the kfp runs; run beside them, it fills the cores a lone task leaves idle.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        vertex = pool.submit(launch, "vertex", first_spec, "vertex", "vertex-registry")
-        launch("first", first_spec, "kfp", "registry")
-        launch("second", second_spec, "kfp", "registry")
+        vertex = pool.submit(launch, "vertex", "vertex", vertex_data, "vertex-registry")
+        launch("first", "kfp", data, "registry")
+        write_image_folder(data / SPAN_B, {name: count // 2 for name, count in CLASSES.items()}, size=24, seed=7)
         vertex.result()
+        launch("second", "kfp", data, "registry")
+        results["versions after the second run"] = _versions(root)
+        launch("third", "kfp", data, "registry")
     results["root"] = root
-    results["specs"] = (first_spec, second_spec)
+    results["spec"] = spec
     return results
 
 
@@ -71,62 +82,97 @@ def _log(task_run) -> str:
         return handle.read()
 
 
+def _versions(root) -> list[str]:
+    return sorted(p.name for p in (root / "registry" / MODEL).iterdir() if p.name.isdigit())
+
+
 @pytest.mark.slow
 def test_the_package_has_no_resolver_and_passes_the_open_source_executor_check(runs):
-    for spec in runs["specs"]:
-        check_executors(spec, "kfp")
-        assert all("container" in executor for executor in spec["deploymentSpec"]["executors"].values())
+    spec = runs["spec"]
+    check_executors(spec, "kfp")
+    assert all("container" in executor for executor in spec["deploymentSpec"]["executors"].values())
 
 
 @pytest.mark.slow
 def test_kfp_first_run_pushes_version_1_judged_on_the_floor_alone(runs):
-    launcher, task_runs, lines = runs["first"]
-    assert not any(run.cached for run in task_runs.values())
+    launcher, task_runs, lines, _ = runs["first"]
+    assert not any(run.cached or run.skipped for run in task_runs.values())
     assert int(_pushed(task_runs)["pushed"]) == 1 and _pushed(task_runs)["pushed_version"] == "1"
     version = runs["root"] / "registry" / MODEL / "1"
     assert invoke_tflite(version / "model.tflite") == ([1, 32, 32, 3], (1, 3))
-    baseline = _report(task_runs)["baseline"]
+    report = _report(task_runs)
+    baseline = report["baseline"]
     assert baseline["accuracy"] is None and baseline["reason"].startswith(f"first version of {MODEL}")
     assert f"Pusher_{MODEL}: pushed version 1 to {version}" in lines
     assert any("judged on the absolute gates alone" in line for line in lines)
+    assert f"{MODEL}: first model in the registry; training on span {SPAN_A}" in lines
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["training_input"]["spans"] == [SPAN_A] and manifest["training_input"]["files"] == 60
+    assert manifest["warm_start"] is None and (version / "weights.h5").is_file()
+    assert "nothing in the registry" in _log(task_runs[f"Trainer_{MODEL}"])
 
 
 @pytest.mark.slow
 def test_kfp_hands_inputs_over_untyped_and_the_project_entrypoint_types_them(runs):
-    launcher, task_runs, _ = runs["first"]
+    launcher, task_runs, _, _ = runs["first"]
     executor_input = launcher.executor_input(f"Trainer_{MODEL}", str(runs["root"] / "probe"))
     for artifact_list in executor_input["inputs"]["artifacts"].values():
         assert artifact_list["artifacts"][0]["type"] == {"instanceSchema": ""}
     trainer_log = _log(task_runs[f"Trainer_{MODEL}"])
-    assert "typed the untyped input artifact(s) examples, schema, transform_graph" in trainer_log
-    assert "typed the untyped" not in _log(task_runs["ImageExampleGen"])
+    assert "typed the untyped input artifact(s) _NewDataCheck.decision, base_model, examples, schema" in trainer_log
+    assert "typed the untyped input artifact(s) _NewDataCheck.decision" in _log(task_runs["ImageExampleGen"])
 
 
 @pytest.mark.slow
-def test_kfp_second_run_reuses_the_upstream_and_is_judged_against_version_1(runs):
-    _, task_runs, lines = runs["second"]
-    assert all(task_runs[name].cached for name in UPSTREAM)
-    assert not task_runs[f"Trainer_{MODEL}"].cached
+def test_kfp_a_new_span_trains_on_both_warm_started_from_version_1_and_judged_against_it(runs):
+    _, task_runs, lines, _ = runs["second"]
+    assert not any(run.cached or run.skipped for run in task_runs.values())
+    assert (f"{MODEL}: new data since {MODEL} version 1 (span {SPAN_A} -> spans {SPAN_A}..{SPAN_B})") in lines
     report = _report(task_runs)
+    assert report["training_input"]["spans"] == [SPAN_A, SPAN_B] and report["training_input"]["files"] == 90
+    assert report["warm_start"]["source"] == f"{MODEL} version 1 (latest version, channel production is not set)"
+    assert report["warm_start"]["head"] == "kept (same classes, matched by name)"
+    assert "warm start: mobilenet_v1 version 1" in "\n".join(lines)
     baseline = report["baseline"]
     assert baseline["version"] == 1 and baseline["source"] == "latest version, channel production is not set"
-    assert baseline["accuracy"] is not None
+    assert baseline["accuracy"] is not None and baseline["classes_added"] == baseline["classes_removed"] == []
+    assert baseline["compared_images"] == report["eval_examples"]
     (gate,) = [gate for gate in report["gates"] if gate["name"] == "max_regression"]
     assert gate["measured"] == pytest.approx(baseline["accuracy"] - report["tflite_accuracy"])
     assert gate["passed"] == (gate["measured"] <= 1e-9)
     assert any("no-regression baseline: version 1 (latest version" in line for line in lines)
-    versions = sorted(p.name for p in (runs["root"] / "registry" / MODEL).iterdir() if p.name.isdigit())
     if gate["passed"]:
-        assert _pushed(task_runs)["pushed_version"] == "2" and versions == ["1", "2"]
+        assert _pushed(task_runs)["pushed_version"] == "2" and _versions(runs["root"]) == ["1", "2"]
+        manifest = json.loads((runs["root"] / "registry" / MODEL / "2" / "manifest.json").read_text())
+        assert manifest["warm_start"] == report["warm_start"]
+        assert manifest["training_input"] == report["training_input"]
     else:
-        assert int(_pushed(task_runs)["pushed"]) == 0 and versions == ["1"]
+        assert int(_pushed(task_runs)["pushed"]) == 0 and _versions(runs["root"]) == ["1"]
         assert f"Pusher_{MODEL}: held back, not pushed" in lines
         assert any("gate max_regression failed" in line for line in lines)
 
 
 @pytest.mark.slow
+def test_kfp_nothing_added_ends_after_the_check_with_no_training_and_no_version(runs):
+    """The step cache is off, so it is the trigger conditions, evaluated as KFP's driver does, that skip the
+    tasks: ImageExampleGen's and ImportSchemaGen's conditions are false, and every task downstream of them is
+    omitted. The run takes at most a third of the second run's time."""
+    _, task_runs, lines, seconds = runs["third"]
+    _, _, _, second_seconds = runs["second"]
+    (decision,) = [line for line in lines if line.startswith("no new data since")]
+    assert decision.startswith(f"no new data since {MODEL} ") and decision.endswith(f"(spans {SPAN_A}..{SPAN_B})")
+    assert not task_runs["NewDataCheck"].skipped and not task_runs["NewDataCheck"].cached
+    assert task_runs["ImageExampleGen"].skipped == "its condition is false"
+    assert task_runs[f"Trainer_{MODEL}"].skipped.startswith("upstream ")
+    assert all(task_runs[name].skipped for name in task_runs if name != "NewDataCheck")
+    assert _versions(runs["root"]) == runs["versions after the second run"]
+    assert not any(line.startswith("TFLite validation") or line.startswith("Pusher_") for line in lines)
+    assert seconds <= second_seconds / 3, (seconds, second_seconds)
+
+
+@pytest.mark.slow
 def test_vertex_run_types_inputs_runs_the_example_gen_driver_and_pushes(runs):
-    launcher, task_runs, lines = runs["vertex"]
+    launcher, task_runs, lines, _ = runs["vertex"]
     executor_input = launcher.executor_input(f"Trainer_{MODEL}", str(runs["root"] / "probe"))
     assert executor_input["inputs"]["artifacts"]["examples"]["artifacts"][0]["type"]["instanceSchema"].startswith(
         "title: tfx.Examples")
@@ -165,3 +211,42 @@ def test_unknown_parameters_and_remote_roots_are_refused(tmp_path):
         LocalLauncher(spec, str(tmp_path), parameters={"registry": "x"})
     with pytest.raises(LaunchError, match="local folder only"):
         LocalLauncher(spec, "gs://bucket/root")
+
+
+DECISION = "_NewDataCheck.decision"
+
+
+def _executor_input(metadata: dict) -> dict:
+    return {"inputs": {"artifacts": {DECISION: {"artifacts": [{"name": "7", "uri": "/x", "metadata": metadata}]}}}}
+
+
+def test_a_condition_is_evaluated_over_the_inputs_with_numbers_as_doubles_as_the_driver_does():
+    """TFX compiles `custom_property('train') == 1` to `... == 1.0` because KFP's metadata is a protobuf Struct
+    (numbers are doubles) and CEL does not compare an int with a double: the JSON's integer 1 must compare
+    equal, as it does in the driver."""
+    condition = (f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train'] == 1.0) && "
+                 f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train_m'] == 1.0)")
+    assert condition_holds(condition, _executor_input({"train": 1, "train_m": 1}))
+    assert not condition_holds(condition, _executor_input({"train": 1, "train_m": 0}))
+    with pytest.raises(LaunchError, match="evaluation error"):
+        condition_holds(condition, _executor_input({"train": 1}))
+
+
+def test_a_task_whose_condition_is_false_is_skipped_and_everything_after_it_omitted(tmp_path):
+    """`a` runs; `b` (a condition on a's output, false) is skipped; `c` after `b` is omitted without running; `d`,
+    after `a` only, runs."""
+    writer = ("import json, sys; spec = json.loads(sys.argv[1]); out = spec['outputs']; "
+              "json.dump({'artifacts': {'decision': {'artifacts': [{'metadata': {'train': 0}}]}}}, "
+              "open(out['outputFile'], 'w')) if 'decision' in out['artifacts'] else None")
+    container = {"container": {"image": "x", "command": ["python", "-c", writer, "{{$}}"]}}
+    spec = _spec({f"{name}_executor": container for name in "abcd"}, {"a": [], "b": ["a"], "c": ["b"], "d": ["a"]})
+    spec["components"]["a"]["outputDefinitions"] = {"artifacts": {"decision": {"artifactType": {
+        "schemaTitle": "system.Artifact"}}}}
+    spec["root"]["dag"]["tasks"]["b"]["inputs"] = {"artifacts": {DECISION: {"taskOutputArtifact": {
+        "producerTask": "a", "outputArtifactKey": "decision"}}}}
+    spec["root"]["dag"]["tasks"]["b"]["triggerPolicy"] = {
+        "condition": f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train'] == 1.0)"}
+    runs = {run.name: run for run in LocalLauncher(spec, str(tmp_path), cache=False).run()}
+    assert {name: run.state for name, run in runs.items()} == {"a": "ran", "b": "skipped", "c": "skipped",
+                                                                "d": "ran"}
+    assert runs["b"].skipped == "its condition is false" and runs["c"].skipped == "upstream b did not run"

@@ -24,12 +24,37 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}"
 
 
+def _package_spec(check_caching: bool = False, guarded: bool = True) -> dict:
+    """A PipelineSpec with the new-data check and one task after it (the shape `schedule` checks)."""
+    check = {"taskInfo": {"name": "NewDataCheck"}}
+    if check_caching:
+        check["cachingOptions"] = {"enableCache": True}
+    example_gen = {"taskInfo": {"name": "ImageExampleGen"}, "cachingOptions": {"enableCache": True},
+                   "dependentTasks": ["NewDataCheck"] if guarded else []}
+    return {"pipelineInfo": {"name": "mobilenet-pipeline"}, "schemaVersion": "2.1.0",
+            "root": {"dag": {"tasks": {"NewDataCheck": check, "ImageExampleGen": example_gen}}}}
+
+
 @pytest.fixture
 def package(tmp_path) -> str:
     path = tmp_path / "pipeline.yaml"
-    spec = {"pipelineInfo": {"name": "mobilenet-pipeline"}, "root": {"dag": {"tasks": {}}}, "schemaVersion": "2.1.0"}
-    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    path.write_text(yaml.safe_dump(_package_spec()), encoding="utf-8")
     return str(path)
+
+
+@pytest.mark.parametrize("spec, refusal", [
+    ({"pipelineInfo": {"name": "mobilenet-pipeline"}, "root": {"dag": {"tasks": {}}}}, "has no NewDataCheck task"),
+    (_package_spec(check_caching=True), "caches NewDataCheck"),
+    (_package_spec(guarded=False), "do not wait for the new-data check \\(ImageExampleGen\\)"),
+])
+def test_schedule_refuses_a_package_whose_runs_could_not_see_new_data(tmp_path, closed_port_url, spec, refusal):
+    """Before any request: a package compiled before the new-data check existed, or edited so that a step cache
+    replays an earlier night, is refused with the fix."""
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(spec), encoding="utf-8")
+    with pytest.raises(ValueError, match=refusal) as raised:
+        _run(["schedule", "--host", closed_port_url, "--cron", "0 3 * * *", "--package", str(path)])
+    assert "compile the package again with `mobilenet-pipeline compile-kubeflow`" in str(raised.value)
 
 
 def _run(argv: list[str]) -> int:
