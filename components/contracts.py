@@ -42,3 +42,14 @@ SETTINGS_FIELD = "settings_sha256"
 def is_remote(path: str) -> bool:
     """Whether `path` is a URL (gs://, s3://, hdfs://, ram://...) rather than a path on this machine."""
     return "://" in path
+
+
+def url_parts(url: str) -> tuple[str, str]:
+    """The scheme of a URL and what follows it: ('gs', 'bucket/key') of 'gs://bucket/key'."""
+    scheme, _, rest = url.partition("://")
+    return scheme, rest
+
+
+def url_of(scheme: str, rest: str) -> str:
+    """The URL of `rest` (e.g. 'bucket/key') under `scheme` (e.g. 'gs'): the inverse of `url_parts`."""
+    return f"{scheme}://{rest}"

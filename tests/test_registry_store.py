@@ -5,7 +5,6 @@ import functools
 import hashlib
 import json
 import re
-import uuid
 from pathlib import Path
 
 import pytest
@@ -205,9 +204,8 @@ def test_model_and_channel_names_are_validated(tmp_path, bad):
     assert not (tmp_path / "x").exists() and not (tmp_path / "registry" / "mobilenet_v1" / "channels").exists()
 
 
-def test_remote_root_writes_manifest_last_and_claims_versions(tmp_path):
-    """A tf.io.gfile URL (ram://, standing in for gs://) takes the remote path: claims instead of renames."""
-    root = f"ram://registry-{uuid.uuid4().hex}"
+def test_object_store_root_claims_each_version_and_writes_its_manifest_last(object_store_root, tmp_path):
+    root = object_store_root
     seen_before_commit = []
     registry = Registry(root, before_commit=lambda folder: seen_before_commit.append(
         (folder, filesystem_for(folder).exists(f"{folder}/model.tflite"), registry.versions("mobilenet_v1"))))
@@ -217,6 +215,26 @@ def test_remote_root_writes_manifest_last_and_claims_versions(tmp_path):
     assert (first.version, second.version) == (1, 2) and first.path == f"{root}/mobilenet_v1/1"
     folder, model_written, visible = seen_before_commit[0]
     assert folder == f"{root}/mobilenet_v1/1" and model_written and visible == []  # no manifest yet: not listed
+    fs = filesystem_for(root)
+    claim = json.loads(fs.read_versioned(f"{folder}/{store.CLAIM_FILE}").data)
+    assert claim["pipeline_run_id"] == "run-1" and claim["claimed_at"].endswith("Z")
     assert registry.promote("mobilenet_v1", 2, "production").version == 2
     assert registry.read_index()["models"]["mobilenet_v1"]["channels"]["production"]["version"] == 2
     assert [summary.versions for summary in registry.list_models()] == [(1, 2)]
+    assert registry.promote("mobilenet_v1", 1, "production").history[-1].version == 2
+    assert registry.rollback("mobilenet_v1", "production").version == 2
+    assert registry.channels("mobilenet_v1")["production"].history == ()
+
+
+def test_a_push_killed_on_an_object_store_leaves_no_version_and_its_number_is_not_reused(object_store_root, tmp_path):
+    write_model_files(tmp_path / "src", b"never committed")
+    kill_at_commit(_publish_and_hang_before_commit, (object_store_root, str(tmp_path / "src")))
+
+    fs = filesystem_for(object_store_root)
+    assert sorted(fs.listdir(f"{object_store_root}/mobilenet_v1/1")) == [store.CLAIM_FILE, "labels.txt",
+                                                                          "model.tflite"]  # the killed push got that far
+    registry = Registry(object_store_root)
+    assert registry.list_models() == [] and registry.versions("mobilenet_v1") == []
+    fresh = publish_files(registry, tmp_path / "next", b"the next model")
+    assert fresh.version == 2 and registry.verify("mobilenet_v1", 2).sha256 == fresh.sha256
+    assert [entry["version"] for entry in registry.read_index()["models"]["mobilenet_v1"]["versions"]] == [2]

@@ -10,7 +10,6 @@ from tfx import types
 from tfx.components.pusher import executor as pusher_executor
 from tfx.components.util import model_utils
 from tfx.types import artifact_utils
-from tfx.utils import io_utils
 
 from components.artifact_locations import portable_examples_reference
 from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
@@ -81,6 +80,15 @@ def hold_back_reasons(input_dict: dict[str, list[types.Artifact]], report: dict[
     return reasons
 
 
+def _copy(source: str, destination: str) -> None:
+    """Copy one file between any two places the registry reads (a local folder, gs://, s3://, tf.io.gfile URLs),
+    each through its own store's client."""
+    target = filesystem_for(destination)
+    target.makedirs(os.path.dirname(destination))
+    with filesystem_for(source).open(source, "rb") as reader, target.open(destination, "wb") as writer:
+        writer.write(reader.read())
+
+
 class Executor(pusher_executor.Executor):
     """Pushes `model` (model.tflite, labels.txt, report.json) to the registry at `registry_root` as `model_name`."""
 
@@ -109,8 +117,7 @@ class Executor(pusher_executor.Executor):
             model_name, tflite_path, os.path.join(model.uri, LABELS_FILE), manifest_fields(report),
             pipeline_run_id=run_id, extra_files=version_files(model.uri))
         for file_name in (MODEL_FILE, LABELS_FILE, store.MANIFEST_FILE):
-            io_utils.copy_file(os.path.join(version.path, file_name), os.path.join(pushed_model.uri, file_name),
-                               overwrite=True)
+            _copy(os.path.join(version.path, file_name), os.path.join(pushed_model.uri, file_name))
         self._MarkPushed(pushed_model, pushed_destination=version.path, pushed_version=str(version.version))
         logging.info("%s pushed as version %d: %s", model_name, version.version, version.path)
 

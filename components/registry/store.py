@@ -1,29 +1,35 @@
 """A versioned model registry an Android app release can trust: immutable integer versions, manifests, an
-index and release channels.
+index and release channels, safe under any number of concurrent pushers and promoters.
 
-Layout under the root (a local folder, or any tf.io.gfile URL such as gs://bucket/model-registry):
+Layout under the root (a local folder, gs://bucket/path or s3://bucket/path: `filesystems.REGISTRY_STORES`):
 
     index.json                         every model with its complete versions (key manifest fields) and channels
     <model>/<version>/model.tflite     version = 1, 2, 3 ...: never reused, never rewritten
     <model>/<version>/labels.txt
     <model>/<version>/report.md, .png  the TFLite validation report of this model (when the pusher passes it)
     <model>/<version>/manifest.json    written last: a version is complete only when its manifest exists
+    <model>/<version>/.claim           on object stores: the push that owns the number
     <model>/channels/<channel>.json    pointer: version, sha256, promoted_at and the history rollback walks back
     <model>/held_back/<time>-<id>.json a candidate the gates held back: what it was trained on and why it failed
 
-Local roots: a version is staged in the hidden folder `<model>/.staging-<id>/` and moved into place with one
-rename, which fails when the number is taken; the loser of a race retries with the next number. A crash leaves
-only the hidden staging folder, which readers never list and a later publish removes once it is stale.
-index.json and channel files are replaced atomically (temporary file + rename) under an exclusive lock of
-`<root>/.registry.lock`, so concurrent pushes and promotes never lose an update.
-
-Remote roots have no atomic rename of folders nor locks. There a version's files are written in place, manifest
-last, and readers list only versions whose manifest exists. A number is claimed by writing
-`<model>/<version>/.claims/<time>-<id>`; the earliest claim wins and the others retry with the next number (sound
-while the publishers' clocks agree to within a push). Manifests, index.json and channel files are written as a
-temporary object renamed over the target (one server-side copy on GCS/S3), so they are never seen half-written;
-concurrent promotes of one channel on a remote root are last-writer-wins. A crashed remote push leaves a numbered
-folder without manifest: never listed, its number never reused.
+What holds, and why:
+- A number belongs to one push, and its version is visible (listed, shown, pulled) only once all its files are
+  written, since readers list only versions whose manifest exists.
+  Local folders: a version is staged in the hidden `<model>/.staging-<id>/` and renamed into place; the rename
+  fails when the number is taken, and the loser retries with the next. A crash leaves only the staging folder,
+  which readers never list and a later publish removes once it is stale.
+  Object stores: a push claims the next number by creating `<model>/<version>/.claim` if absent (the store lets
+  exactly one creator succeed; the others try the next number), writes its files into that folder, then the
+  manifest, also create-if-absent. Only the claim's owner writes there. A crashed push leaves a claimed folder
+  without manifest: never listed, and its number never reused, because the next number is one more than every
+  numbered folder.
+- Channel moves and index.json lose no update: each is a read, a change derived from what was read, and a
+  compare-and-swap that fails if anyone wrote in between, retried from a fresh read. index.json is rebuilt from
+  the listing after every change, so the last rewrite includes every change finished before it began; a crash
+  between a change and its rewrite leaves index.json behind until the next change (the listing stays the truth:
+  every read here uses it).
+- A conditional write whose reply was lost, and whose retry by the client finds its own object, counts as done:
+  the object is compared with what was written (claims are unique, so another push's never matches).
 """
 from __future__ import annotations
 
@@ -36,16 +42,16 @@ from typing import Any, Callable, Mapping
 
 from absl import logging
 
-from components.contracts import LABELS_FILE, MODEL_FILE
-from components.registry.filesystems import filesystem_for
+from components.contracts import LABELS_FILE, MODEL_FILE, url_of, url_parts
+from components.registry.filesystems import (REGISTRY_STORES, LocalFilesystem, create_or_own, filesystem_for,
+                                             registry_filesystem_for, swap)
 from components.registry.names import validate_name
 
 MANIFEST_FILE = "manifest.json"
 INDEX_FILE = "index.json"
 CHANNELS_DIR = "channels"
-LOCK_FILE = ".registry.lock"
 STAGING_PREFIX = ".staging-"
-CLAIMS_DIR = ".claims"
+CLAIM_FILE = ".claim"
 HELD_BACK_DIR = "held_back"
 FORMAT_VERSION = 1
 REQUIRED_MANIFEST_FIELDS = ("architecture", "quantization", "tflite_accuracy", "float_accuracy", "latency_ms",
@@ -152,7 +158,7 @@ def _version_number(name: str) -> int | None:
 
 
 class Registry:
-    """The model registry under `root` (local folder or tf.io.gfile URL).
+    """The model registry under `root`: a local folder, gs:// or s3:// (RegistryError for any other store).
 
     `before_commit` is called with the folder holding a fully written version just before it becomes visible
     (tests use it to stop a push half-way). Local staging folders older than `stale_staging_seconds` are left
@@ -162,7 +168,12 @@ class Registry:
     def __init__(self, root: str, *, before_commit: Callable[[str], None] | None = None,
                  stale_staging_seconds: float = 3600.0) -> None:
         self.root = root.rstrip("/") or "/"
-        self._fs = filesystem_for(self.root)
+        filesystem = registry_filesystem_for(self.root)
+        if filesystem is None:
+            raise RegistryError(f"registry {self.root}: {url_of(url_parts(self.root)[0], '')} has no atomic "
+                                "create-if-absent and compare-and-swap, which concurrent pushes need; a registry "
+                                f"root is {REGISTRY_STORES}")
+        self._fs = filesystem
         self._before_commit = before_commit
         self._stale_staging_seconds = stale_staging_seconds
 
@@ -275,11 +286,8 @@ class Registry:
 
     def read_index(self) -> dict[str, Any]:
         """The parsed index.json ({} when none was written yet)."""
-        path = self._fs.join(self.root, INDEX_FILE)
-        if not self._fs.exists(path):
-            return {}
-        with self._fs.open(path, "rb") as handle:
-            return json.loads(handle.read())
+        stored = self._fs.read_versioned(self._fs.join(self.root, INDEX_FILE))
+        return json.loads(stored.data) if stored else {}
 
     # Writing
 
@@ -308,12 +316,11 @@ class Registry:
                 raise RegistryError(f"cannot publish {model_name}: extra file {role}={path} clashes with a version "
                                     "file")
             sources[role] = (path, name)
-        if self._fs.atomic_commit:
+        if isinstance(self._fs, LocalFilesystem):
             version = self._publish_staged(model_dir, sources, fields)
         else:
-            version = self._publish_in_place(model_dir, sources, fields)
-        with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
-            self._write_index()
+            version = self._publish_claimed(model_dir, sources, fields)
+        self._update_index()
         logging.info("Published %s version %d to %s", model_name, version, self._fs.join(model_dir, str(version)))
         return self.show(model_name, version)
 
@@ -322,16 +329,19 @@ class Registry:
         validate_name(model_name, "model name")
         validate_name(channel, "channel")
         self._require_root()
-        with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
-            entry = self.verify(model_name, version)
-            current = self._read_channel(model_name, channel)
+        entry = self.verify(model_name, version)
+
+        def move(current: ChannelPointer | None) -> ChannelPointer | None:
             if current and current.version == version:
-                logging.info("%s channel %s already serves version %d", model_name, channel, version)
-                return current
+                return None
             history = (*current.history, current.current) if current else ()
-            pointer = ChannelPointer(model_name, channel, ChannelEntry(version, entry.sha256, utc_now()), history)
-            self._write_channel(pointer)
-            self._write_index()
+            return ChannelPointer(model_name, channel, ChannelEntry(version, entry.sha256, utc_now()), history)
+
+        current, pointer = self._move_channel(model_name, channel, move)
+        if pointer is None:
+            logging.info("%s channel %s already serves version %d", model_name, channel, version)
+            return current
+        self._update_index()
         logging.info("Promoted %s version %d to channel %s", model_name, version, channel)
         return pointer
 
@@ -340,8 +350,8 @@ class Registry:
         validate_name(model_name, "model name")
         validate_name(channel, "channel")
         self._require_root()
-        with self._fs.lock(self._fs.join(self.root, LOCK_FILE)):
-            current = self._read_channel(model_name, channel)
+
+        def back(current: ChannelPointer | None) -> ChannelPointer:
             if current is None:
                 raise RegistryError(f"channel '{channel}' of model '{model_name}' is not set: nothing to roll back")
             if not current.history:
@@ -352,10 +362,11 @@ class Registry:
             if entry.sha256 != previous.sha256:
                 raise IntegrityError(f"{model_name} version {previous.version} has sha256 {entry.sha256}, but "
                                      f"channel '{channel}' recorded {previous.sha256}")
-            pointer = ChannelPointer(model_name, channel, ChannelEntry(previous.version, previous.sha256, utc_now()),
-                                     current.history[:-1])
-            self._write_channel(pointer)
-            self._write_index()
+            return ChannelPointer(model_name, channel, ChannelEntry(previous.version, previous.sha256, utc_now()),
+                                  current.history[:-1])
+
+        current, pointer = self._move_channel(model_name, channel, back)
+        self._update_index()
         logging.info("Rolled %s channel %s back from version %d to %d", model_name, channel, current.version,
                      pointer.version)
         return pointer
@@ -385,17 +396,26 @@ class Registry:
         return self._fs.join(self.root, model_name, CHANNELS_DIR, f"{channel}.json")
 
     def _read_channel(self, model_name: str, channel: str) -> ChannelPointer | None:
-        path = self._channel_path(model_name, channel)
-        if not self._fs.exists(path):
-            return None
-        with self._fs.open(path, "rb") as handle:
-            return ChannelPointer.from_json(json.loads(handle.read()))
+        stored = self._fs.read_versioned(self._channel_path(model_name, channel))
+        return _parse_channel(stored.data if stored else None)
 
-    def _write_channel(self, pointer: ChannelPointer) -> None:
-        self._fs.write_atomic(self._channel_path(pointer.model_name, pointer.channel), _json_bytes(pointer.to_json()))
+    def _move_channel(self, model_name: str, channel: str,
+                      move: Callable[[ChannelPointer | None], ChannelPointer | None]
+                      ) -> tuple[ChannelPointer | None, ChannelPointer | None]:
+        """Replace a channel's pointer with `move(current pointer)` by compare-and-swap (None: leave it); the
+        pointer `move` was given and the one written."""
+        def change(data: bytes | None) -> bytes | None:
+            pointer = move(_parse_channel(data))
+            return _json_bytes(pointer.to_json()) if pointer else None
 
-    def _write_index(self) -> dict[str, Any]:
-        """Rewrite index.json; the caller holds the registry lock."""
+        before, after = swap(self._fs, self._channel_path(model_name, channel), change)
+        return _parse_channel(before), _parse_channel(after)
+
+    def _update_index(self) -> None:
+        """Rebuild index.json from the listing, by compare-and-swap (the listing is read after the index)."""
+        swap(self._fs, self._fs.join(self.root, INDEX_FILE), lambda _: _json_bytes(self._index()))
+
+    def _index(self) -> dict[str, Any]:
         models = {}
         for summary in self.list_models():
             versions = []
@@ -407,9 +427,7 @@ class Registry:
             channels = {name: pointer.current.to_json() for name, pointer in self.channels(summary.name).items()}
             models[summary.name] = {"latest_version": summary.latest_version, "versions": versions,
                                     "channels": channels}
-        index = {"format_version": FORMAT_VERSION, "updated_at": utc_now(), "models": models}
-        self._fs.write_atomic(self._fs.join(self.root, INDEX_FILE), _json_bytes(index))
-        return index
+        return {"format_version": FORMAT_VERSION, "updated_at": utc_now(), "models": models}
 
     def _copy_payload(self, folder: str, sources: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
         """Copy each (source, name) of `sources` into `folder`; return the fields the manifest gets from them."""
@@ -455,30 +473,29 @@ class Registry:
         self._fs.remove_tree(staged)
         raise RegistryError(f"could not claim a version under {model_dir} after {MAX_PUBLISH_ATTEMPTS} attempts")
 
-    def _publish_in_place(self, model_dir: str, sources: Mapping[str, tuple[str, str]],
-                          fields: Mapping[str, Any]) -> int:
-        """Remote roots: claim the next number, write the files, then the manifest last."""
+    def _publish_claimed(self, model_dir: str, sources: Mapping[str, tuple[str, str]],
+                         fields: Mapping[str, Any]) -> int:
+        """Object stores: claim the next free number (create-if-absent of its claim), write the files into it, then
+        the manifest (create-if-absent: nobody but the claim's owner writes there)."""
+        claim = _json_bytes({"claim_id": uuid.uuid4().hex, "claimed_at": utc_now(),
+                             "pipeline_run_id": fields.get("pipeline_run_id")})
+        version = 0
         for _ in range(MAX_PUBLISH_ATTEMPTS):
-            version = self._next_version(model_dir)
-            target = self._fs.join(model_dir, str(version))
-            claim = f"{datetime.datetime.now(datetime.timezone.utc):%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex}"
-            self._fs.write_atomic(self._fs.join(target, CLAIMS_DIR, claim), b"")
-            if self._holds_claim(target, claim):
-                payload = self._copy_payload(target, sources)
-                if self._before_commit:
-                    self._before_commit(target)
-                if self._holds_claim(target, claim):
-                    manifest_path = self._fs.join(target, MANIFEST_FILE)
-                    self._fs.write_atomic(manifest_path, self._manifest(fields, payload, version))
-                    return version
-            self._fs.remove(self._fs.join(target, CLAIMS_DIR, claim))
+            version = max(self._next_version(model_dir), version + 1)
+            if create_or_own(self._fs, self._fs.join(model_dir, str(version), CLAIM_FILE), claim):
+                break
             logging.info("Version %d of %s was claimed by a concurrent push; trying the next", version, model_dir)
-        raise RegistryError(f"could not claim a version under {model_dir} after {MAX_PUBLISH_ATTEMPTS} attempts")
-
-    def _holds_claim(self, target: str, claim: str) -> bool:
-        """Whether `claim` is the earliest claim of the version folder `target` and the version is not complete."""
-        claims = sorted(self._fs.listdir(self._fs.join(target, CLAIMS_DIR)))
-        return bool(claims) and claims[0] == claim and not self._fs.exists(self._fs.join(target, MANIFEST_FILE))
+        else:
+            raise RegistryError(f"could not claim a version under {model_dir} after {MAX_PUBLISH_ATTEMPTS} attempts")
+        target = self._fs.join(model_dir, str(version))
+        payload = self._copy_payload(target, sources)
+        if self._before_commit:
+            self._before_commit(target)
+        manifest = self._fs.join(target, MANIFEST_FILE)
+        if not create_or_own(self._fs, manifest, self._manifest(fields, payload, version)):
+            raise RegistryError(f"{manifest} exists, written by another writer while this push held version "
+                                f"{version}'s claim: the store's create-if-absent did not hold")
+        return version
 
     def _remove_stale_staging(self, model_dir: str) -> None:
         for name in self._fs.listdir(model_dir):
@@ -486,6 +503,10 @@ class Registry:
             if name.startswith(STAGING_PREFIX) and self._fs.age_seconds(path) >= self._stale_staging_seconds:
                 logging.warning("Removing %s, left by an interrupted push", path)
                 self._fs.remove_tree(path)
+
+
+def _parse_channel(data: bytes | None) -> ChannelPointer | None:
+    return ChannelPointer.from_json(json.loads(data)) if data else None
 
 
 def _json_bytes(data: Mapping[str, Any]) -> bytes:
