@@ -62,6 +62,47 @@ def test_normalise_keeps_plain_images_and_converts_the_rest():
     assert converted.mode == "RGB" and converted.getpixel((0, 0))[0] > 200
 
 
+def _phone_photo(orientation: int) -> tuple[bytes, np.ndarray]:
+    """A JPEG as a phone camera writes it, with an EXIF orientation tag, and the upright picture it shows: 20 wide,
+    40 tall, red over blue. Orientation 6 means "turn the stored pixels 90 degrees clockwise to show them", 8
+    counter-clockwise, so the stored pixels are the picture turned the other way (and 40 wide, 20 tall)."""
+    from PIL import ExifTags
+
+    picture = np.zeros((40, 20, 3), np.uint8)
+    picture[:20] = (220, 30, 30)
+    picture[20:] = (30, 30, 220)
+    stored = {6: Image.Transpose.ROTATE_90, 8: Image.Transpose.ROTATE_270, 1: None}[orientation]
+    image = Image.fromarray(picture, mode="RGB")
+    exif = Image.Exif()
+    exif[ExifTags.Base.Orientation] = orientation
+    buffer = io.BytesIO()
+    (image.transpose(stored) if stored is not None else image).save(buffer, format="JPEG", quality=90, exif=exif)
+    return buffer.getvalue(), picture
+
+
+@pytest.mark.parametrize("orientation", [6, 8])
+def test_a_photo_stored_sideways_is_ingested_upright_at_the_cameras_quality(orientation):
+    """TensorFlow's decoder, which the Transform uses, ignores the EXIF tag: the stored image must be upright."""
+    import tensorflow as tf
+
+    from components.transform import image_codec
+
+    photo, picture = _phone_photo(orientation)
+    assert tf.io.decode_jpeg(photo).shape == (20, 40, 3)  # what the Transform would see without the fix
+    stored = image_files.normalise_image(photo)
+    pixels = image_codec.decode_rgb(tf.constant(stored)).numpy()
+    assert pixels.shape == picture.shape
+    np.testing.assert_allclose(pixels[[5, 34], 10], picture[[5, 34], 10], atol=12)
+    with Image.open(io.BytesIO(stored)) as upright, Image.open(io.BytesIO(photo)) as source:
+        assert upright.format == "JPEG" and upright.quantization == source.quantization
+        assert "exif" not in upright.info  # no orientation left for a viewer to apply twice
+
+
+def test_a_photo_tagged_upright_is_kept_byte_for_byte():
+    photo, _ = _phone_photo(1)
+    assert image_files.normalise_image(photo) == photo
+
+
 @pytest.mark.parametrize("data, reason", [
     (b"", "empty file"),
     (b"hello", "not a decodable image"),

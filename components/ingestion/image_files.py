@@ -1,8 +1,10 @@
 """Plain functions over image files: scan a class-folder tree, check and normalise one image, build a tf.Example.
 
 The layout users have is `ROOT/<label>/<file>` with JPEG or PNG files. Images that TensorFlow decodes as they
-are (8-bit greyscale or RGB PNG/JPEG) are kept byte for byte; other decodable images (CMYK, 16-bit, alpha,
-palette) are converted to an 8-bit RGB PNG; undecodable files are reported with the reason.
+are (8-bit greyscale or RGB PNG/JPEG) and that need no rotation are kept byte for byte. A photo whose EXIF
+orientation says it is stored sideways or upside down is turned upright, since TensorFlow's decoder ignores that
+tag and the app's camera frames arrive upright. Other decodable images (CMYK, 16-bit, alpha, palette) are
+converted to an 8-bit RGB PNG; undecodable files are reported with the reason.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 from components.contracts import IMAGE_KEY, LABEL_KEY
 
@@ -106,8 +108,30 @@ def _to_rgb_array(image: Image.Image) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
+def _upright(image: Image.Image) -> Image.Image | None:
+    """`image` turned as its EXIF orientation tag says it is to be shown; None when it is stored upright (no tag,
+    or orientation 1)."""
+    if image.getexif().get(ExifTags.Base.Orientation, 1) not in range(2, 9):
+        return None
+    return ImageOps.exif_transpose(image)
+
+
+def _encode_like(image: Image.Image, source: Image.Image) -> bytes:
+    """`image` as a JPEG with the quantization tables and chroma subsampling of `source` (a JPEG): the camera's
+    own quality, so turning a photo upright costs one more encoding at that quality and no more."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", qtables=source.quantization, subsampling=JpegImagePlugin.get_sampling(source))
+    return buffer.getvalue()
+
+
+def _encode_png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(_to_rgb_array(image), mode="RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def normalise_image(data: bytes) -> bytes:
-    """Return encoded image bytes that TensorFlow decodes to RGB, or raise BadImage saying why."""
+    """Return encoded upright image bytes that TensorFlow decodes to RGB, or raise BadImage saying why."""
     if not data:
         raise BadImage("empty file (0 bytes)")
     try:
@@ -119,11 +143,13 @@ def normalise_image(data: bytes) -> bytes:
         raise BadImage(f"not a decodable image ({type(error).__name__}: {error})") from None
     if image.width < 1 or image.height < 1:
         raise BadImage("image has no pixels")
-    if (image.format, image.mode) in KEPT_AS_IS and not getattr(image, "is_animated", False):
+    turned = _upright(image)
+    kept_as_is = (image.format, image.mode) in KEPT_AS_IS and not getattr(image, "is_animated", False)
+    if kept_as_is and turned is None:
         return data
-    buffer = io.BytesIO()
-    Image.fromarray(_to_rgb_array(image), mode="RGB").save(buffer, format="PNG")
-    return buffer.getvalue()
+    if kept_as_is and image.format == "JPEG":
+        return _encode_like(turned, image)
+    return _encode_png(image if turned is None else turned)
 
 
 def label_of(relative_path: str) -> str:

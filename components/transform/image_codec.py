@@ -20,15 +20,18 @@ def resize_like_the_app(image: tf.Tensor, size: int) -> tf.Tensor:
     return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
 
 
+def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
+    """One encoded JPEG/PNG string (any channel count) as uint8 [H, W, 3]. Ingestion checks every file with it, so
+    a file it cannot decode is a bad file there instead of a failed Transform."""
+    image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
+    image.set_shape([None, None, 3])
+    return image
+
+
 def decode_images(image_bytes: tf.Tensor, size: int) -> tf.Tensor:
     """Decode a batch of encoded JPEG/PNG strings (any channel count) to uint8 [batch, size, size, 3]."""
-
-    def decode_one(encoded: tf.Tensor) -> tf.Tensor:
-        image = tf.io.decode_image(encoded, channels=3, dtype=tf.uint8, expand_animations=False)
-        image.set_shape([None, None, 3])
-        return resize_like_the_app(image, size)
-
-    return tf.map_fn(decode_one, image_bytes, fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
+    return tf.map_fn(lambda encoded: resize_like_the_app(decode_rgb(encoded), size), image_bytes,
+                     fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
 
 
 def encode_pixels(images: tf.Tensor) -> tf.Tensor:
