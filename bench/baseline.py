@@ -77,9 +77,10 @@ def decode(encoded: list[bytes], size: int, jpeg_quality: int = 0) -> np.ndarray
     return np.concatenate(batches) if batches else np.zeros((0, size, size, 3), np.float32)
 
 
-def load_splits(root: str, size: int, eval_fraction: float, validation_fraction: float = 0.0,
+def load_splits(root: str, size: int, eval_fraction: float, max_pixels: int, validation_fraction: float = 0.0,
                 jpeg_quality: int = 0) -> dict[str, Any]:
-    """Read, check and decode every image; split train/eval like ExampleGen; class index = sorted label order."""
+    """Read, check (`max_pixels`: `data.max_image_pixels`) and decode every image; split train/eval like
+    ExampleGen; class index = sorted label order."""
     names = image_files.split_buckets(eval_fraction, validation_fraction)
     encoded: dict[str, list[bytes]] = {split: [] for split in names}
     labels: dict[str, list[str]] = {split: [] for split in names}
@@ -88,7 +89,7 @@ def load_splits(root: str, size: int, eval_fraction: float, validation_fraction:
         with open(os.path.join(root, filename), "rb") as handle:
             data = handle.read()
         try:
-            image = image_files.normalise_image(data)
+            image = image_files.normalise_image(data, max_pixels)
         except image_files.BadImage:
             bad += 1
             continue
@@ -127,8 +128,8 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
     """Load, then per architecture train, export, convert and measure; returns the timings and measurements."""
     size = config.model.input_size
     started = time.monotonic()
-    data = load_splits(config.data.root, size, config.data.eval_fraction, config.data.validation_fraction,
-                       config.data.example_jpeg_quality)
+    data = load_splits(config.data.root, size, config.data.eval_fraction, config.data.max_image_pixels,
+                       config.data.validation_fraction, config.data.example_jpeg_quality)
     (train_images, train_labels), (eval_images, eval_labels) = data["splits"]["train"], data["splits"]["eval"]
     watched = data["splits"].get("validation", data["splits"]["eval"])
     steps: dict[str, Any] = {"load_seconds": time.monotonic() - started}

@@ -56,8 +56,8 @@ def _train_here(data: str, size: int, recipe: str, config_file: str, overrides: 
         keras_autograph.exempt_tf_keras = lambda: None
     architecture = config.model.architectures[0]
     hparams = config.trainer_hparams(architecture)
-    loaded = baseline.load_splits(config.data.root, size, config.data.eval_fraction, config.data.validation_fraction,
-                                  config.data.example_jpeg_quality)
+    loaded = baseline.load_splits(config.data.root, size, config.data.eval_fraction, config.data.max_image_pixels,
+                                  config.data.validation_fraction, config.data.example_jpeg_quality)
     splits = loaded["splits"]
     (train_x, train_y), (eval_x, eval_y) = splits["train"], splits["eval"]
     watched = splits.get("validation", splits["eval"])

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from components.contracts import ARCHITECTURES, QUANTIZATION_MODES, V1_ALPHAS, V2_ALPHAS
-from components.ingestion import training_input
+from components.ingestion import image_files, training_input
 from components.registry.names import NAME_RULE, InvalidName, validate_name
 from components.trainer import weight_sources
 from components.trainer.hyperparameters import Hyperparameters
@@ -50,6 +50,11 @@ class DataConfig:
     eval_fraction: float = 0.2
     validation_fraction: float = 0.1
     max_bad_fraction: float = 0.05
+    max_image_pixels: int = 60_000_000
+    """Larger images are bad files, refused from their header. Above the 48 to 50 MP of phone cameras' full
+    resolution modes (8,192 x 6,144 = 50.3 M) and below PIL's decompression-bomb limit (89.5 M, where PIL only warns
+    and decodes the whole image): decoding and resizing one costs the Transform about 15 bytes a pixel (uint8
+    pixels and a float32 copy), 0.9 GB at this limit, in each Beam worker at once."""
     schema_path: str = str(DEFAULT_SCHEMA)
     example_jpeg_quality: int = 95
 
@@ -327,6 +332,9 @@ def validate(config: Config) -> None:
          and config.data.eval_fraction + config.data.validation_fraction <= 0.9,
          "0 (the Trainer then watches eval) or more, with data.eval_fraction at most 0.9 together"),
         ("data.max_bad_fraction", 0.0 <= config.data.max_bad_fraction <= 1.0, "between 0 and 1"),
+        ("data.max_image_pixels", 1 <= config.data.max_image_pixels <= image_files.PIL_PIXEL_LIMIT,
+         f"1 to {image_files.PIL_PIXEL_LIMIT:,} (PIL's decompression-bomb limit, above which it decodes what it "
+         "only warns about)"),
         ("data.example_jpeg_quality", 0 <= config.data.example_jpeg_quality <= 100,
          "0 (exact uint8 pixels) or a JPEG quality from 1 to 100"),
         ("model.architectures", bool(config.model.architectures)

@@ -13,21 +13,20 @@ from typing import Any
 import tensorflow_model_analysis as tfma
 from google.protobuf import wrappers_pb2
 from tfx.components.evaluator.component import Evaluator
-from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.components.example_gen.import_example_gen.component import ImportExampleGen
 from tfx.components.example_validator.component import ExampleValidator
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.components.statistics_gen.component import StatisticsGen
 from tfx.components.trainer.component import Trainer
 from tfx.components.transform.component import Transform
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.experimental.conditionals.conditional import Cond
 from tfx.orchestration.pipeline import Pipeline
 from tfx.proto import example_gen_pb2, trainer_pb2, transform_pb2
 
 from components.contracts import TRANSFORMED_EXAMPLES_SIGNATURE
 from components.ingestion import image_files
-from components.ingestion.executor import ImageFolderExecutor, make_custom_config, output_split_config
+from components.ingestion.component import ImageFolderExampleGen
+from components.ingestion.executor import make_custom_config, output_split_config
 from components.new_data import spec as new_data_spec
 from components.new_data.component import NewDataCheck
 from components.registry.component import RegistryPusher
@@ -90,13 +89,13 @@ def _example_gen(config: Config, data_root: Any) -> Any:
         return ImportExampleGen(
             input_base=data_root, output_config=output_split_config(
                 config.data.eval_fraction, by_filename=False, validation_fraction=config.data.validation_fraction))
-    return FileBasedExampleGen(
+    return ImageFolderExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")]),
         output_config=output_split_config(config.data.eval_fraction, by_filename=True,
                                           validation_fraction=config.data.validation_fraction),
-        custom_config=make_custom_config(config.data.max_bad_fraction, config.data.spans),
-        custom_executor_spec=executor_spec.BeamExecutorSpec(ImageFolderExecutor),
+        custom_config=make_custom_config(config.data.max_bad_fraction, config.data.max_image_pixels,
+                                         config.data.spans),
     ).with_id(EXAMPLE_GEN)
 
 

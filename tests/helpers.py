@@ -91,9 +91,9 @@ TINY_RUN = [
 # ImageExampleGen
 
 
-def run_example_gen(input_base, output_uri, max_bad_fraction=0.2, spans="all"):
+def run_example_gen(input_base, output_uri, max_bad_fraction=0.2, spans="all", max_image_pixels=None):
     """ImageExampleGen's executor on `input_base` (a quarter of the files to eval, by file name) into `output_uri`,
-    on the spans `spans` (`data.spans`) picks."""
+    on the spans `spans` (`data.spans`) picks; `max_image_pixels` None is the config's default."""
     from tfx.proto import example_gen_pb2
     from tfx.types import standard_artifacts, standard_component_specs
     from tfx.utils import proto_utils
@@ -109,7 +109,8 @@ def run_example_gen(input_base, output_uri, max_bad_fraction=0.2, spans="all"):
         standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
             ingestion.output_split_config(0.25, by_filename=True)),
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
-            ingestion.make_custom_config(max_bad_fraction, spans)),
+            ingestion.make_custom_config(max_bad_fraction, max_image_pixels or Config().data.max_image_pixels,
+                                         spans)),
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
         standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }

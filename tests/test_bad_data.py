@@ -1,5 +1,7 @@
-"""Bad data in the input folder, ingested for real on Beam: every decodable image is used as RGB, every other file
-is listed with its reason, and the bad-file budget and the two-class minimum fail the run with a clear message."""
+"""Bad data in the input folder, ingested for real on Beam: every image the Transform's decoder reads is used as
+RGB, every other file (also one PIL reads but TensorFlow does not, one over `data.max_image_pixels`, one in a folder
+whose name is not UTF-8) is listed with its reason, and the bad-file budget and the two-class minimum fail the run
+with a clear message."""
 from __future__ import annotations
 
 import io
@@ -7,6 +9,7 @@ import json
 import logging
 import os
 import re
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +22,7 @@ from apache_beam.io.filesystem import FileMetadata
 from PIL import Image
 
 from components import PROGRESS_LOGGER
+from components.ingestion import data_files
 from components.ingestion import executor as ingestion
 from components.ingestion import image_files
 from components.transform import image_codec
@@ -66,8 +70,16 @@ DECODABLE = {
     "bilevel.png": (_encoded(Image.new("1", (10, 10), 1), "PNG"), (255, 255, 255), 0),
     "palette.gif": (_encoded(_palette_image(transparent=False), "GIF"), (10, 200, 30), 0),
 }
+def _png_with_a_wrong_idat_checksum() -> bytes:
+    """A real PNG whose IDAT chunk's CRC is flipped: PIL decodes it, TensorFlow's decoder refuses it."""
+    data = _encoded(_noise("RGB", 16), "PNG")
+    start = data.index(b"IDAT")
+    crc_at = start + 4 + struct.unpack(">I", data[start - 4:start])[0]
+    return data[:crc_at] + bytes(byte ^ 0xFF for byte in data[crc_at:crc_at + 4]) + data[crc_at + 4:]
+
+
 TRUNCATED = "not a decodable image (OSError: image file is truncated"
-# Relative path -> bytes, and the start of the reason the report must give.
+TENSORFLOW_REFUSES = "TensorFlow cannot decode it (Invalid PNG data, size "
 UNUSABLE = {
     "cat/zero_bytes.png": (b"", "empty file (0 bytes)"),
     "cat/truncated.png": (_encoded(_noise("L"), "PNG")[:600], TRUNCATED),
@@ -75,7 +87,13 @@ UNUSABLE = {
     "dog/notes.txt": (b"these are not pixels\n", "not a decodable image (unknown image format)"),
     "dog/photo.jpg": (bytes(range(256)) * 4, "not a decodable image (unknown image format)"),
     "bad\nname/grey.png": (DECODABLE["grey.png"][0], "class folder name 'bad\\nname' contains a line break"),
+    "cat/wrong_checksum.png": (_png_with_a_wrong_idat_checksum(), TENSORFLOW_REFUSES),
+    "dog/no_end_chunk.png": (_encoded(_noise("RGB", 16), "PNG")[:-12], TENSORFLOW_REFUSES),
+    "dog/huge.png": (_encoded(Image.new("L", (8000, 8000)), "PNG"),
+                     "8000x8000 is 64,000,000 pixels, over data.max_image_pixels=60,000,000"),
+    os.fsdecode(b"caf\xe9 (Latin-1)/grey.png"): (DECODABLE["grey.png"][0], "path is not UTF-8"),
 }
+"""Relative path (as `os` names it) -> bytes, and the start of the reason the report must give."""
 
 
 @pytest.fixture
@@ -118,13 +136,31 @@ def test_decodable_images_are_used_as_rgb_and_the_rest_reported(messy_folder, tm
     assert report["total_files"] == len(rows) + len(UNUSABLE) and report["bad_count"] == len(UNUSABLE)
     assert report["classes"] == {"ankle boot": len(DECODABLE), "cat": 6, "café ☕": 6, "dog": 6}
     reasons = {row["filename"]: row["reason"] for row in report["bad_files"]}
-    assert sorted(reasons) == sorted(UNUSABLE)
+    assert sorted(reasons) == sorted(data_files.readable_name(relative) for relative in UNUSABLE)
+    assert "caf\\xe9 (Latin-1)/grey.png" in reasons
     for relative, (_, reason) in UNUSABLE.items():
-        assert reasons[relative].startswith(reason), (relative, reasons[relative])
+        shown = data_files.readable_name(relative)
+        assert reasons[shown].startswith(reason), (shown, reasons[shown])
     assert (examples.get_int_custom_property("bad_files"), examples.get_int_custom_property("total_files")) == (
         len(UNUSABLE), report["total_files"])
-    assert (f"{len(rows)} images in 4 classes; 6 unusable files skipped (16.2%, budget 50.0%), "
+    bad, share = len(UNUSABLE), len(UNUSABLE) / report["total_files"]
+    assert (f"{len(rows)} images in 4 classes; {bad} unusable files skipped ({share:.1%}, budget 50.0%), "
             f"listed in {tmp_path / 'out' / ingestion.BAD_FILES_REPORT}") in caplog.messages
+
+
+def test_the_new_data_check_and_ingestion_fingerprint_the_folder_alike(messy_folder, tmp_path):
+    """Both list the file in the folder whose name is not UTF-8 (tf.io.gfile's listing raised on it), and both
+    count it by the name the bad-file report gives it, so an unchanged folder is seen as unchanged."""
+    from components.ingestion import training_input
+    from components.ingestion.driver import input_fingerprint
+    from components.new_data.executor import current_input
+
+    examples = run_example_gen(messy_folder, tmp_path / "out", max_bad_fraction=0.5)
+    ingested = json.loads((Path(examples.uri) / training_input.TRAINING_INPUT_FILE).read_text(encoding="utf-8"))
+    checked = current_input(str(messy_folder), "images", training_input.ALL_SPANS)
+    assert checked.fingerprint == ingested["fingerprint"] and checked.files == ingested["files"]
+    # ImageExampleGen's driver lists it too: the 41 files, and `cat/too deep`, a folder (dot-files do not match).
+    assert "num_files:42," in input_fingerprint("images", str(messy_folder / "*" / "*"))
 
 
 def test_over_the_budget_fails_naming_counts_budget_and_report(messy_folder, tmp_path):
@@ -132,9 +168,10 @@ def test_over_the_budget_fails_naming_counts_budget_and_report(messy_folder, tmp
         run_example_gen(messy_folder, tmp_path / "out", max_bad_fraction=0.1)
     total = 18 + len(DECODABLE) + len(UNUSABLE)
     report_path = tmp_path / "out" / ingestion.BAD_FILES_REPORT
-    assert str(failure.value) == (f"6 of {total} files ({6 / total:.1%}) could not be used, over the budget "
+    bad = len(UNUSABLE)
+    assert str(failure.value) == (f"{bad} of {total} files ({bad / total:.1%}) could not be used, over the budget "
                                   f"data.max_bad_fraction=10.0%; see {report_path}")
-    assert len(json.loads(report_path.read_text(encoding="utf-8"))["bad_files"]) == 6
+    assert len(json.loads(report_path.read_text(encoding="utf-8"))["bad_files"]) == bad
 
 
 @pytest.mark.parametrize("layout", ["one class", "second class has only bad files"])
@@ -150,7 +187,8 @@ def test_fewer_than_two_usable_classes_fail(tmp_path, layout):
 
 def test_a_file_that_cannot_be_read_is_reported_not_fatal(tmp_path):
     gone = tmp_path / "images" / "cat" / "gone.png"
-    result = ingestion.read_file_to_result(fileio.ReadableFile(FileMetadata(str(gone), 10)), str(tmp_path / "images"))
+    result = ingestion.read_file_to_result(fileio.ReadableFile(FileMetadata(str(gone), 10)), str(tmp_path / "images"),
+                                           config_lib.Config().data.max_image_pixels)
     assert result["filename"] == "cat/gone.png"
     assert result["reason"].startswith("cannot read file (FileNotFoundError") and "example" not in result
 
@@ -172,7 +210,7 @@ def test_the_cli_warns_about_empty_class_folders_and_stray_files(messy_folder):
     out = io.StringIO()
     local._check_data(_config_for(messy_folder), out)
     lines = out.getvalue().splitlines()
-    assert lines[0].startswith("data: ") and "in 5 classes" in lines[0]
+    assert lines[0].startswith("data: ") and "in 6 classes" in lines[0]
     assert "warning: class folder 'empty class' is empty and is ignored" in lines
     assert ("warning: 1 file(s) directly under the data folder are ignored (e.g. README.txt); "
             "images must be inside class folders") in lines
@@ -198,7 +236,7 @@ def test_a_failed_run_says_why_and_pushes_nothing(messy_folder, tmp_path):
          "--set", "beam.direct_running_mode=in_memory", "--set", "beam.direct_num_workers=1"],
         capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=600, check=False)
     assert run.returncode == 1, run.stdout + run.stderr
-    assert re.search(r"^error: ImageExampleGen failed: TooManyBadFiles: 6 of \d+ files \(\d+\.\d%\) could not be "
+    assert re.search(r"^error: ImageExampleGen failed: TooManyBadFiles: 10 of \d+ files \(\d+\.\d%\) could not be "
                      r"used, over the budget data\.max_bad_fraction=10\.0%; see .*bad_files\.json$",
                      run.stdout, re.MULTILINE), run.stdout
     assert "Nothing was pushed by the failed step." in run.stdout

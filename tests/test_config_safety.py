@@ -16,6 +16,10 @@ from pipeline.config import REPO_ROOT
 @pytest.mark.parametrize("override, message", [
     ("data.max_bad_fraction=-0.1", "data.max_bad_fraction: -0.1 is invalid; expected between 0 and 1"),
     ("data.max_bad_fraction=1.5", "data.max_bad_fraction: 1.5 is invalid; expected between 0 and 1"),
+    ("data.max_image_pixels=100_000_000", "data.max_image_pixels: 100000000 is invalid; expected 1 to 89,478,485 "
+                                          "(PIL's decompression-bomb limit, above which it decodes what it only "
+                                          "warns about)"),
+    ("data.max_image_pixels=0", "data.max_image_pixels: 0 is invalid; expected 1 to 89,478,485"),
     ("model.input_size=31", "model.input_size: 31 is invalid; expected an integer from 32 to 512"),
     ("model.input_size=-32", "model.input_size: -32 is invalid; expected an integer from 32 to 512"),
     ("model.input_size=32.5", "model.input_size: expected an integer, got '32.5'"),

@@ -8,7 +8,10 @@ from PIL import Image
 
 from components.ingestion import executor as ingestion
 from components.ingestion import image_files
+from pipeline.config import Config
 from tests.helpers import read_split, run_example_gen
+
+MAX_PIXELS = Config().data.max_image_pixels
 
 
 def test_folder_to_examples_with_deterministic_split(image_folder, tmp_path):
@@ -47,18 +50,18 @@ def _encode(array, mode, fmt, **kwargs):
 def test_normalise_keeps_plain_images_and_converts_the_rest():
     grey = np.full((8, 8), 100, np.uint8)
     plain_png = _encode(grey, "L", "PNG")
-    assert image_files.normalise_image(plain_png) == plain_png
+    assert image_files.normalise_image(plain_png, MAX_PIXELS) == plain_png
     rgba = np.zeros((8, 8, 4), np.uint8)
     rgba[..., 3] = 0
-    converted = Image.open(io.BytesIO(image_files.normalise_image(_encode(rgba, "RGBA", "PNG"))))
+    converted = Image.open(io.BytesIO(image_files.normalise_image(_encode(rgba, "RGBA", "PNG"), MAX_PIXELS)))
     assert converted.mode == "RGB" and converted.getpixel((0, 0)) == (255, 255, 255)
     sixteen = np.full((8, 8), 65535 // 2, np.uint16)
-    converted = Image.open(io.BytesIO(image_files.normalise_image(_encode(sixteen, "I;16", "PNG"))))
+    converted = Image.open(io.BytesIO(image_files.normalise_image(_encode(sixteen, "I;16", "PNG"), MAX_PIXELS)))
     assert converted.mode == "RGB" and abs(converted.getpixel((0, 0))[0] - 128) <= 1
     cmyk = Image.new("CMYK", (8, 8), (0, 255, 255, 0))
     buffer = io.BytesIO()
     cmyk.save(buffer, format="JPEG")
-    converted = Image.open(io.BytesIO(image_files.normalise_image(buffer.getvalue())))
+    converted = Image.open(io.BytesIO(image_files.normalise_image(buffer.getvalue(), MAX_PIXELS)))
     assert converted.mode == "RGB" and converted.getpixel((0, 0))[0] > 200
 
 
@@ -89,7 +92,7 @@ def test_a_photo_stored_sideways_is_ingested_upright_at_the_cameras_quality(orie
 
     photo, picture = _phone_photo(orientation)
     assert tf.io.decode_jpeg(photo).shape == (20, 40, 3)  # what the Transform would see without the fix
-    stored = image_files.normalise_image(photo)
+    stored = image_files.normalise_image(photo, MAX_PIXELS)
     pixels = image_codec.decode_rgb(tf.constant(stored)).numpy()
     assert pixels.shape == picture.shape
     np.testing.assert_allclose(pixels[[5, 34], 10], picture[[5, 34], 10], atol=12)
@@ -100,7 +103,7 @@ def test_a_photo_stored_sideways_is_ingested_upright_at_the_cameras_quality(orie
 
 def test_a_photo_tagged_upright_is_kept_byte_for_byte():
     photo, _ = _phone_photo(1)
-    assert image_files.normalise_image(photo) == photo
+    assert image_files.normalise_image(photo, MAX_PIXELS) == photo
 
 
 @pytest.mark.parametrize("data, reason", [
@@ -110,7 +113,24 @@ def test_a_photo_tagged_upright_is_kept_byte_for_byte():
 ])
 def test_unusable_files_say_why(data, reason):
     with pytest.raises(image_files.BadImage, match=reason):
-        image_files.normalise_image(data)
+        image_files.normalise_image(data, MAX_PIXELS)
+
+
+def test_an_image_over_the_pixel_limit_is_refused_from_its_header():
+    image = _encode(np.zeros((100, 100), np.uint8), "L", "PNG")
+    assert image_files.normalise_image(image, 10_000) == image
+    with pytest.raises(image_files.BadImage, match=r"^100x100 is 10,000 pixels, over data.max_image_pixels=9,999$"):
+        image_files.normalise_image(image, 9_999)
+
+
+def test_the_drivers_fingerprint_is_tfxs_for_a_folder_tfx_can_list(image_folder):
+    """ImageExampleGen's driver lists the folder with Python's functions, not tf.io.gfile; the cache key is the same."""
+    from tfx.utils import io_utils
+
+    from components.ingestion.driver import input_fingerprint
+
+    pattern = str(image_folder / "*" / "*")
+    assert input_fingerprint("images", pattern) == io_utils.generate_fingerprint("images", pattern)
 
 
 def test_scan_folder_counts_classes_and_strays(image_folder):

@@ -3,8 +3,9 @@
 The spans `data.spans` picks are resolved here, when the step runs (`training_input.resolve`), so every runner
 ingests the same files. Files are matched and read by Beam (so the folder can be larger than memory and live on
 any filesystem Beam reads), each one is checked and turned into a tf.Example, and files that cannot be used are
-written to `bad_files.json` beside the splits, with the number of usable images per class. `training_input.json`
-beside them records the spans and the fingerprint of every file read. A run fails when the share of bad files
+written to `bad_files.json` beside the splits, with the number of usable images per class (a file whose path is
+not UTF-8 is one, named with its undecodable bytes as `\\xNN`). `training_input.json` beside them records the spans
+and the fingerprint of every file read. A run fails when the share of bad files
 exceeds `max_bad_fraction` or when fewer than two classes have a usable image.
 """
 from __future__ import annotations
@@ -25,11 +26,14 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from components import PROGRESS_LOGGER, json_files
 from components.contracts import is_remote
-from components.ingestion import image_files, training_input
+from components.ingestion import data_files, image_files, training_input
 
 BAD_FILES_REPORT = "bad_files.json"
 SPANS_KEY = "spans"
 """The custom config key of `data.spans`."""
+MAX_BAD_FRACTION_KEY = "max_bad_fraction"
+MAX_IMAGE_PIXELS_KEY = "max_image_pixels"
+"""The custom config keys of `data.max_bad_fraction` and `data.max_image_pixels`."""
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 
@@ -54,10 +58,12 @@ def custom_config_values(exec_properties: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def make_custom_config(max_bad_fraction: float, spans: str = training_input.ALL_SPANS) -> example_gen_pb2.CustomConfig:
-    """Pack the ingestion settings (`data.max_bad_fraction`, `data.spans`) into the ExampleGen's CustomConfig."""
+def make_custom_config(max_bad_fraction: float, max_image_pixels: int,
+                       spans: str = training_input.ALL_SPANS) -> example_gen_pb2.CustomConfig:
+    """Pack the ingestion settings (`data.max_bad_fraction`, `data.max_image_pixels`, `data.spans`) into the
+    ExampleGen's CustomConfig."""
     struct = struct_pb2.Struct()
-    struct.update({"max_bad_fraction": max_bad_fraction, SPANS_KEY: spans})
+    struct.update({MAX_BAD_FRACTION_KEY: max_bad_fraction, MAX_IMAGE_PIXELS_KEY: max_image_pixels, SPANS_KEY: spans})
     config = example_gen_pb2.CustomConfig()
     config.custom_config.Pack(struct)
     return config
@@ -75,20 +81,25 @@ def output_split_config(eval_fraction: float, by_filename: bool,
     return example_gen_pb2.Output(split_config=split_config)
 
 
-def read_file_to_result(readable: fileio.ReadableFile, input_base: str) -> dict[str, Any]:
+def read_file_to_result(readable: fileio.ReadableFile, input_base: str, max_pixels: int) -> dict[str, Any]:
     """Read one matched file: `{"filename", "label", "example"}` when usable, else `{"filename", "reason"}`; both
-    with the file's `size` and content `sha256` (-1 and "" when it could not be read)."""
+    with the file's `size` and content `sha256` (-1 and "" when it could not be read). `max_pixels` is
+    `data.max_image_pixels`."""
     path = readable.metadata.path
-    filename = path[len(input_base):].lstrip("/") if is_remote(path) else os.path.relpath(path, input_base)
+    relative = path[len(input_base):].lstrip("/") if is_remote(path) else os.path.relpath(path, input_base)
+    filename = data_files.readable_name(relative)
     try:
         data = readable.read()
     except OSError as error:  # vanished since it was matched, no permission, I/O error
         return {"filename": filename, "size": -1, "sha256": "",
                 "reason": f"cannot read file ({type(error).__name__}: {error})"}
     read = {"filename": filename, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    if not data_files.is_utf8(relative):
+        return {**read, "reason": "path is not UTF-8 (labels, labels.txt and the examples' file names are UTF-8 "
+                                  "text); rename the folder or file"}
     try:
         label = image_files.label_of(filename)
-        image = image_files.normalise_image(data)
+        image = image_files.normalise_image(data, max_pixels)
     except image_files.BadImage as error:
         return {**read, "reason": str(error)}
     return {**read, "label": label, "example": image_files.make_example(image, label, filename)}
@@ -110,7 +121,7 @@ def resolve_spans(exec_properties: dict[str, Any]) -> training_input.SpanSelecti
     """The spans of the data root that `data.spans` picks, resolved now."""
     spans = str(custom_config_values(exec_properties).get(SPANS_KEY, training_input.ALL_SPANS))
     return training_input.resolve(exec_properties[standard_component_specs.INPUT_BASE_KEY].rstrip("/"), spans,
-                                  tf.io.gfile.listdir, tf.io.gfile.isdir)
+                                  data_files.listdir, data_files.isdir)
 
 
 @beam.ptransform_fn
@@ -122,6 +133,7 @@ def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: dict[str, An
     report the rest, and record the spans and the fingerprint of every file read."""
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     selection = resolve_spans(exec_properties)
+    max_pixels = int(custom_config_values(exec_properties)[MAX_IMAGE_PIXELS_KEY])
     folders = [os.path.join(input_base, name) for name in selection.names] or [input_base]
     matched = [pipeline | f"MatchImages[{index}]" >> fileio.MatchFiles(os.path.join(folder, split_pattern))
                for index, folder in enumerate(folders)]
@@ -130,7 +142,7 @@ def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: dict[str, An
         | "AllSpans" >> beam.Flatten()
         | "SkipHidden" >> beam.Filter(lambda meta: not image_files.is_hidden_path(meta.path))
         | "ReadImages" >> fileio.ReadMatches()
-        | "ToExample" >> beam.Map(read_file_to_result, input_base)
+        | "ToExample" >> beam.Map(read_file_to_result, input_base, max_pixels)
     )
     _ = (
         results
@@ -184,7 +196,7 @@ class ImageFolderExecutor(base_example_gen_executor.BaseExampleGenExecutor):
             ingested = training_input.TrainingInput.from_json(json.load(handle))
         examples.span = ingested.latest_span_number
         total, bad = report["total_files"], report["bad_count"]
-        budget = float(custom_config_values(exec_properties).get("max_bad_fraction", 0.0))
+        budget = float(custom_config_values(exec_properties).get(MAX_BAD_FRACTION_KEY, 0.0))
         for row in report["bad_files"]:
             logging.warning("Skipped %s: %s", row["filename"], row["reason"])
         examples.set_int_custom_property("bad_files", bad)

@@ -4,7 +4,10 @@ The layout users have is `ROOT/<label>/<file>` with JPEG or PNG files. Images th
 are (8-bit greyscale or RGB PNG/JPEG) and that need no rotation are kept byte for byte. A photo whose EXIF
 orientation says it is stored sideways or upside down is turned upright, since TensorFlow's decoder ignores that
 tag and the app's camera frames arrive upright. Other decodable images (CMYK, 16-bit, alpha, palette) are
-converted to an 8-bit RGB PNG; undecodable files are reported with the reason.
+converted to an 8-bit RGB PNG. Every stored image is then decoded with the Transform's own decoder
+(`image_codec.decode_rgb`): a file that PIL reads but TensorFlow does not is a bad file here, counted against
+`data.max_bad_fraction`, rather than a failed Transform. Images of more than `data.max_image_pixels` are refused
+from their header, before any decoding. Undecodable files are reported with the reason.
 """
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ import dataclasses
 import io
 import itertools
 import os
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +30,10 @@ TRAIN_SPLIT, VALIDATION_SPLIT, EVAL_SPLIT = "train", "validation", "eval"
 TFLite step see eval."""
 HASH_BUCKETS = 100
 KEPT_AS_IS = {("PNG", "L"), ("PNG", "RGB"), ("JPEG", "L"), ("JPEG", "RGB")}
+PIL_PIXEL_LIMIT = Image.MAX_IMAGE_PIXELS
+"""PIL's decompression-bomb limit (89,478,485 pixels): above it PIL only warns and decodes the image whole (and
+refuses it above twice that), so `data.max_image_pixels` may not exceed it."""
+_OP_DECORATION = re.compile(r"^\{\{[^}]*\}\}\s*|\s*\[Op:\w+\].*$")
 
 
 class BadImage(ValueError):
@@ -57,7 +66,8 @@ def is_hidden_path(path: str) -> bool:
 
 
 def scan_folder(root: str | os.PathLike) -> FolderSummary:
-    """Count the candidate files per class folder under a local `root`.
+    """Count the candidate files per class folder under a local `root` (names as `os` gives them: see
+    `data_files.readable_name` to show them).
 
     Raises FileNotFoundError / NotADirectoryError naming `root` when it is missing or not a folder.
     """
@@ -130,26 +140,59 @@ def _encode_png(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def normalise_image(data: bytes) -> bytes:
-    """Return encoded upright image bytes that TensorFlow decodes to RGB, or raise BadImage saying why."""
-    if not data:
-        raise BadImage("empty file (0 bytes)")
+def _open(data: bytes, max_pixels: int) -> Image.Image:
+    """The decoded image, refused (BadImage) when it has more than `max_pixels` pixels before it is decoded."""
     try:
-        image = Image.open(io.BytesIO(data))
+        with warnings.catch_warnings():  # the size is checked below, against a limit at most PIL's
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+        pixels = image.width * image.height
+        if pixels > max_pixels:
+            raise BadImage(f"{image.width}x{image.height} is {pixels:,} pixels, over data.max_image_pixels="
+                           f"{max_pixels:,}")
         image.load()
     except UnidentifiedImageError:
         raise BadImage("not a decodable image (unknown image format)") from None
+    except Image.DecompressionBombError as error:
+        raise BadImage(f"over data.max_image_pixels={max_pixels:,} ({error})") from None
+    except BadImage:
+        raise
     except Exception as error:  # PIL raises many types for bad files
         raise BadImage(f"not a decodable image ({type(error).__name__}: {error})") from None
     if image.width < 1 or image.height < 1:
         raise BadImage("image has no pixels")
+    return image
+
+
+def _check_transform_decodes(encoded: bytes) -> None:
+    """Raise BadImage unless the Transform's decoder decodes `encoded`. PIL reads some files that it refuses: a
+    PNG whose IDAT checksum is wrong, or one that ends before its IEND chunk."""
+    import tensorflow as tf
+
+    from components.transform import image_codec
+
+    try:
+        image_codec.decode_rgb(tf.constant(encoded))
+    except tf.errors.OpError as error:
+        raise BadImage(f"TensorFlow cannot decode it ({_OP_DECORATION.sub('', error.message)})") from None
+
+
+def normalise_image(data: bytes, max_pixels: int) -> bytes:
+    """Return encoded upright image bytes that the Transform's decoder decodes to RGB, or raise BadImage saying
+    why. `max_pixels` is `data.max_image_pixels`."""
+    if not data:
+        raise BadImage("empty file (0 bytes)")
+    image = _open(data, max_pixels)
     turned = _upright(image)
     kept_as_is = (image.format, image.mode) in KEPT_AS_IS and not getattr(image, "is_animated", False)
     if kept_as_is and turned is None:
-        return data
-    if kept_as_is and image.format == "JPEG":
-        return _encode_like(turned, image)
-    return _encode_png(image if turned is None else turned)
+        encoded = data
+    elif kept_as_is and image.format == "JPEG":
+        encoded = _encode_like(turned, image)
+    else:
+        encoded = _encode_png(image if turned is None else turned)
+    _check_transform_decodes(encoded)
+    return encoded
 
 
 def label_of(relative_path: str) -> str:

@@ -22,6 +22,8 @@ import posixpath
 import re
 from typing import Any, Callable, Iterable, Sequence
 
+from components.ingestion.data_files import readable_name
+
 ALL_SPANS, LATEST_SPAN = "all", "latest"
 SPAN_FOLDER_PATTERNS = ("span-{SPAN}", "{YYYY}-{MM}-{DD}")
 """The span folder names, in TFX's input-pattern notation."""
@@ -141,9 +143,10 @@ def resolve(root: str, selection: str, listdir: Callable[[str], list[str]],
 
 
 def fingerprint(files: Iterable[tuple[str, int, str]]) -> str:
-    """SHA-256 over (relative path, size, content SHA-256) of every file, in sorted order."""
+    """SHA-256 over (relative path, size, content SHA-256) of every file, in sorted order; a path that is not
+    UTF-8 counts by its `readable_name`, as ImageExampleGen reports it."""
     digest = hashlib.sha256()
-    for path, size, content in sorted(files):
+    for path, size, content in sorted((readable_name(path), size, content) for path, size, content in files):
         digest.update(f"{path}\t{size}\t{content}\n".encode("utf-8"))
     return digest.hexdigest()
 

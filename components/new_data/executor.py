@@ -15,7 +15,7 @@ from tfx.utils import path_utils
 
 from components import PROGRESS_LOGGER, json_files
 from components.contracts import LABELS_FILE, TRAINING_INPUT_FIELD, WEIGHTS_FILE
-from components.ingestion import image_files, training_input
+from components.ingestion import data_files, image_files, training_input
 from components.new_data import decision as decision_lib, spec
 from components.registry import store
 from components.registry.shipped import shipped_version
@@ -24,22 +24,17 @@ from components.trainer import warm_start, weight_sources
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 
-def _read(path: str) -> bytes:
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        return handle.read()
-
-
 def current_input(data_root: str, data_format: str, spans: str) -> training_input.TrainingInput:
     """The training input of `data_root` now: the spans `spans` picks and the fingerprint of their files (every
     file for TFRecords), as ImageExampleGen will ingest them."""
-    if not tf.io.gfile.isdir(data_root):
+    if not data_files.isdir(data_root):
         raise FileNotFoundError(f"{data_root}: data root does not exist or is not a folder")
     if data_format == "images":
-        selection, patterns = training_input.resolve(data_root, spans, tf.io.gfile.listdir, tf.io.gfile.isdir), None
+        selection, patterns = training_input.resolve(data_root, spans, data_files.listdir, data_files.isdir), None
     else:
         selection, patterns = training_input.SpanSelection(data_root, (), 0), ["*"]
-    return training_input.scan(selection, tf.io.gfile.glob, tf.io.gfile.isdir, _read, image_files.is_hidden_path,
-                               patterns)
+    return training_input.scan(selection, data_files.glob, data_files.isdir, data_files.read,
+                               image_files.is_hidden_path, patterns)
 
 
 def last_judged(registry: store.Registry, model_name: str) -> decision_lib.Judged | None:

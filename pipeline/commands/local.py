@@ -66,6 +66,7 @@ def _check_data(config: config_lib.Config, out: TextIO) -> int | None:
     if config.data.format != "images" or is_remote(config.data.root):
         return None
     from components.ingestion import training_input
+    from components.ingestion.data_files import readable_name
     from components.ingestion.image_files import scan_folder, typical_side
 
     root = config.data.root
@@ -81,7 +82,7 @@ def _check_data(config: config_lib.Config, out: TextIO) -> int | None:
     where = f"{root} ({selection.describe()} of {selection.available})" if selection.spans else root
     if len(classes) < 2:
         raise ValueError(f"{where}: found {len(classes)} class folder(s) with files "
-                         f"({', '.join(classes) or 'none'}); a classifier needs at least 2")
+                         f"({', '.join(map(readable_name, classes)) or 'none'}); a classifier needs at least 2")
     out.write(f"data: {sum(classes.values())} files in {len(classes)} classes under {where}\n")
     side, size = typical_side(folders[-1], list(summaries[-1].classes)), config.model.input_size
     if side and 2 * side <= size:
@@ -90,11 +91,11 @@ def _check_data(config: config_lib.Config, out: TextIO) -> int | None:
                   f"pipeline/profiles/demo.yaml for Fashion-MNIST\n")
     for summary, span in zip(summaries, selection.names or [""]):
         for name in summary.empty_classes:
-            out.write(f"warning: class folder '{os.path.join(span, name)}' is empty and is ignored\n")
+            out.write(f"warning: class folder '{readable_name(os.path.join(span, name))}' is empty and is ignored\n")
         if summary.stray_files:
             folder = f"span folder {span}" if span else "the data folder"
             out.write(f"warning: {len(summary.stray_files)} file(s) directly under {folder} are ignored "
-                      f"(e.g. {summary.stray_files[0]}); images must be inside class folders\n")
+                      f"(e.g. {readable_name(summary.stray_files[0])}); images must be inside class folders\n")
     return sum(classes.values())
 
 
