@@ -101,6 +101,7 @@ class GatesConfig:
     max_latency_ms: float = 100.0
     max_regression: float = 0.0
     baseline_channel: str = "production"
+    block_on_anomalies: bool = True
 
 
 @dataclasses.dataclass

@@ -10,6 +10,7 @@ import hashlib
 import json
 from typing import Any
 
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from google.protobuf import wrappers_pb2
 from tfx.components.evaluator.component import Evaluator
@@ -135,9 +136,12 @@ def _watched_split(config: Config) -> str:
 
 def settings_fingerprint(config: Config, architecture: str) -> str:
     """SHA-256 of every setting that shapes one architecture's model and its verdict: its training settings, the
-    data split, the TFLite conversion and the gates (not where the data, the registry or the runs live). A model
-    whose data and settings fingerprints equal the last judged one's is not trained again."""
+    data split and checks, the schema's content (an anomaly it finds holds the model back), the TFLite conversion
+    and the gates (not where the data, the registry or the runs live). A model whose data and settings
+    fingerprints equal the last judged one's is not trained again."""
     data = {key: value for key, value in dataclasses.asdict(config.data).items() if key != "root"}
+    with tf.io.gfile.GFile(config.data.schema_path, "rb") as handle:
+        data["schema_sha256"] = hashlib.sha256(handle.read()).hexdigest()
     shaping = {"hparams": config.trainer_hparams(architecture).to_custom_config(), "data": data,
                "tflite": dataclasses.asdict(config.tflite), "gates": dataclasses.asdict(config.gates)}
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode("utf-8")).hexdigest()
@@ -159,10 +163,10 @@ def _trains(check: NewDataCheck, model_name: str | None = None) -> Any:
 
 
 def _model_branch(config: Config, architecture: str, example_gen: Any, transform: Any, schema: Any,
-                  check: NewDataCheck, registry_root: Any) -> list[Any]:
+                  validator: ExampleValidator, check: NewDataCheck, registry_root: Any) -> list[Any]:
     """Trainer (warm-started from the check's base model when `model.weights` names a registry version) ->
     Evaluator -> TFLite quantize-and-validate (with the registry's current model as baseline) -> registry Pusher
-    for one model."""
+    for one model, which also reads the validator's anomalies."""
     name = config.model_name(architecture)
     trainer = Trainer(
         run_fn=RUN_FNS[architecture],
@@ -209,8 +213,10 @@ def _model_branch(config: Config, architecture: str, example_gen: Any, transform
         model=tflite.outputs[tflite_spec.TFLITE_MODEL_KEY],
         model_blessing=evaluator.outputs["blessing"],
         tflite_blessing=tflite.outputs[tflite_spec.BLESSING_KEY],
+        anomalies=validator.outputs["anomalies"],
         registry_root=registry_root,
         model_name=name,
+        block_on_anomalies=config.gates.block_on_anomalies,
     ).with_id(component_id(PUSHER, name))
     return [trainer, evaluator, tflite, pusher]
 
@@ -247,8 +253,8 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
         components += [example_gen, statistics, schema, validator, transform]
         for architecture in config.model.architectures:
             with Cond(_trains(check, config.model_name(architecture))):
-                components += _model_branch(config, architecture, example_gen, transform, schema, check,
-                                            registry_root)
+                components += _model_branch(config, architecture, example_gen, transform, schema, validator,
+                                            check, registry_root)
     return Pipeline(
         pipeline_name=config.pipeline.name,
         pipeline_root=pipeline_root,

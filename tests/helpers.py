@@ -292,6 +292,40 @@ def run_registry_cli(registry: Registry, capsys, *argv: str) -> tuple[int, str, 
     return code, out, err
 
 
+# The Pusher's input artifacts
+
+
+def blessing_artifact(uri: Path, blessed: int):
+    """A ModelBlessing as the Evaluator and the TFLite step write it: the file and the `blessed` property."""
+    from tfx.types import standard_artifacts
+
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(uri)
+    uri.mkdir(parents=True)
+    (uri / ("BLESSED" if blessed else "NOT_BLESSED")).touch()
+    blessing.set_int_custom_property("blessed", blessed)
+    return blessing
+
+
+def anomalies_artifact(uri: Path, found: dict | None = None):
+    """An ExampleAnomalies artifact as ExampleValidator writes it: `found` (feature -> AnomalyInfo) in the train
+    split, none in eval."""
+    from tensorflow_metadata.proto.v0 import anomalies_pb2
+    from tfx.types import artifact_utils, standard_artifacts
+
+    from components.registry.data_anomalies import ANOMALIES_FILE
+
+    artifact = standard_artifacts.ExampleAnomalies()
+    artifact.uri = str(uri)
+    artifact.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    for split, anomalies in (("train", anomalies_pb2.Anomalies(anomaly_info=found or {})),
+                             ("eval", anomalies_pb2.Anomalies())):
+        folder = uri / f"Split-{split}"
+        folder.mkdir(parents=True)
+        (folder / ANOMALIES_FILE).write_bytes(anomalies.SerializeToString())
+    return artifact
+
+
 # Processes
 
 def alive(pid: int) -> bool:

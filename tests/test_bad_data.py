@@ -25,11 +25,12 @@ from components import PROGRESS_LOGGER
 from components.ingestion import data_files
 from components.ingestion import executor as ingestion
 from components.ingestion import image_files
+from components.registry.store import Registry
 from components.transform import image_codec
 from pipeline import cli
 from pipeline import config as config_lib
 from pipeline.commands import local
-from tests.helpers import read_split, run_example_gen, write_image_folder
+from tests.helpers import TINY_RUN, read_split, run_example_gen, write_image_folder
 
 
 def _encoded(image: Image.Image, fmt: str, **options) -> bytes:
@@ -242,3 +243,68 @@ def test_a_failed_run_says_why_and_pushes_nothing(messy_folder, tmp_path):
     assert "Nothing was pushed by the failed step." in run.stdout
     assert "> Transform" not in run.stdout and "> Trainer_mobilenet_v1" not in run.stdout
     assert not registry.exists()
+
+
+# A class the curated schema does not know, through the real components: ExampleValidator's anomaly holds the
+# push back (with the Evaluator's blessing withheld too), then `gates.block_on_anomalies=false` lets it through.
+
+KNOWN_LABELS_SCHEMA = """
+feature { name: "image_raw" type: BYTES presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 1 } } }
+feature { name: "label" type: BYTES domain: "label" presence { min_fraction: 1.0 min_count: 1 }
+          shape { dim { size: 1 } } }
+feature { name: "filename" type: BYTES presence { min_fraction: 1.0 min_count: 1 } shape { dim { size: 1 } } }
+string_domain { name: "label" value: "circle" value: "square" }
+"""
+"""The project's schema (schemas/schema.pbtxt) with the labels a curator knows: a new class folder is an anomaly."""
+
+
+def _run_pipeline(root: Path, *settings: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline", "run", "--data", str(root / "data"), "--home", str(root / "home"),
+         "--registry", str(root / "registry"), "--models", "v1", *TINY_RUN,
+         "--set", f"data.schema_path={root / 'schema.pbtxt'}", *settings],
+        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=900, check=False)
+
+
+@pytest.fixture(scope="module")
+def unknown_class_runs(tmp_path_factory) -> dict:
+    """Circles, squares and triangles that look like circles (so no model tells them apart: accuracy about 2/3),
+    against a schema that knows circles and squares. Run 1 asks for 0.95 accuracy; run 2, in the same home,
+    neither blocks on anomalies nor asks for accuracy."""
+    root = tmp_path_factory.mktemp("unknown_class")
+    write_image_folder(root / "data", {"circle": 30, "square": 30}, size=24)
+    write_image_folder(root / "data", {"triangle": 30}, size=24, seed=5)  # the first class's brightness: circles'
+    (root / "schema.pbtxt").write_text(KNOWN_LABELS_SCHEMA)
+    first = _run_pipeline(root, "--set", "gates.min_accuracy=0.95")
+    second = _run_pipeline(root, "--set", "gates.block_on_anomalies=false")
+    return {"root": root, "first": first, "second": second}
+
+
+ANOMALY = ("split train: feature 'label': Unexpected string values (Examples contain values missing from the "
+           "schema: triangle")
+
+
+@pytest.mark.slow
+def test_an_anomaly_and_the_evaluator_each_hold_the_push_back_and_say_why(unknown_class_runs):
+    first, registry = unknown_class_runs["first"], Registry(str(unknown_class_runs["root"] / "registry"))
+    assert first.returncode == 0, first.stdout + first.stderr
+    (line,) = [line for line in first.stdout.splitlines() if line.startswith("mobilenet_v1 was held back")]
+    assert f"data anomaly: {ANOMALY}" in line
+    assert re.search(r"sparse_categorical_accuracy 0\.\d+ \(limit 0\.95\)", line), line
+    assert "min_accuracy" in line  # the TFLite step's own accuracy gate
+    assert str(unknown_class_runs["root"] / "registry" / "mobilenet_v1" / "1") not in first.stdout
+    (record,) = registry.held_back("mobilenet_v1")
+    assert [reason.split(" ", 1)[0] for reason in record["reasons"]] == ["model_blessing", "tflite_blessing",
+                                                                        "anomalies:"]
+    assert ANOMALY in record["reasons"][-1] and "is not blessed by the Evaluator" in record["reasons"][0]
+
+
+@pytest.mark.slow
+def test_with_block_on_anomalies_off_the_same_data_is_pushed_and_the_anomaly_logged(unknown_class_runs):
+    second, root = unknown_class_runs["second"], unknown_class_runs["root"]
+    assert second.returncode == 0, second.stdout + second.stderr
+    (version,) = Registry(str(root / "registry")).versions("mobilenet_v1")
+    assert str(version.path) in second.stdout
+    first_log, second_log = sorted((root / "home" / "logs").glob("*.log"))  # run-<date>-<time>.log
+    assert ("mobilenet_v1: ExampleValidator found anomalies, not blocking (gates.block_on_anomalies=false): "
+            + ANOMALY) in second_log.read_text(encoding="utf-8")

@@ -31,6 +31,7 @@ from components.tflite import metadata
 from components.tflite.spec import TFLiteValidationReport
 from components.transform import preprocessing
 from pipeline.config import DEFAULT_SCHEMA
+from tests.helpers import anomalies_artifact, blessing_artifact
 
 SIZE = 32
 REGISTRY_FIELDS = {"format_version", "model_name", "pipeline_run_id", "version", "size_bytes", "sha256",
@@ -133,8 +134,9 @@ def pushed(tmp_path_factory) -> dict[str, Any]:
     pushed_model = _artifact(standard_artifacts.PushedModel, root / "Pusher_mobilenet_v1" / "pushed_model" / "10", 16)
     registry_root = tmp_path / "registry"
     registry_executor.Executor(BaseExecutor.Context(pipeline_run_id="20261125-101500.123456")).Do(
-        {"model": [tflite_model], "tflite_blessing": [blessing]}, {"pushed_model": [pushed_model]},
-        {"registry_root": str(registry_root), "model_name": "mobilenet_v1"})
+        {"model": [tflite_model], "tflite_blessing": [blessing], "anomalies": [anomalies_artifact(root / "anomalies")],
+         "model_blessing": [blessing_artifact(root / "model_blessing", 1)]}, {"pushed_model": [pushed_model]},
+        {"registry_root": str(registry_root), "model_name": "mobilenet_v1", "block_on_anomalies": 1})
     version_dir = registry_root / "mobilenet_v1" / "1"
     return {"tmp_path": tmp_path, "pipeline_root": root, "version_dir": version_dir,
             "report": json.loads((Path(tflite_model.uri) / "report.json").read_text()),

@@ -3,6 +3,7 @@ parameters the TFLite step gets from the config, and the component ids' round tr
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -33,7 +34,7 @@ def test_one_chain_per_architecture_after_the_shared_upstream():
                              "Pusher_mobilenet_v1"]
 
 
-def test_each_step_reads_its_own_chain_and_the_pusher_waits_for_both_blessings():
+def test_each_step_reads_its_own_chain_and_the_pusher_waits_for_both_blessings_and_the_anomalies():
     _, pipeline = _pipeline("model.architectures=v1,v2")
     nodes = {node.id: node for node in pipeline.components}
     assert _inputs(nodes["Trainer_mobilenet_v2"]) == {"examples": "Transform", "transform_graph": "Transform",
@@ -44,7 +45,15 @@ def test_each_step_reads_its_own_chain_and_the_pusher_waits_for_both_blessings()
                                                      "ingested_examples": "ImageExampleGen"}
     assert _inputs(nodes["Pusher_mobilenet_v2"]) == {"model": "TFLite_mobilenet_v2",
                                                      "model_blessing": "Evaluator_mobilenet_v2",
-                                                     "tflite_blessing": "TFLite_mobilenet_v2"}
+                                                     "tflite_blessing": "TFLite_mobilenet_v2",
+                                                     "anomalies": "ExampleValidator"}
+
+
+@pytest.mark.parametrize("setting, blocks", [(None, 1), ("gates.block_on_anomalies=false", 0)])
+def test_anomalies_block_the_push_unless_the_config_says_not(setting, blocks):
+    _, pipeline = _pipeline("model.architectures=v1", *([setting] if setting else []))
+    (pusher,) = [node for node in pipeline.components if node.id == "Pusher_mobilenet_v1"]
+    assert pusher.exec_properties["block_on_anomalies"] == blocks
 
 
 def test_every_step_after_the_check_runs_only_where_it_decided_to_train():
@@ -75,11 +84,18 @@ def test_every_step_after_the_check_runs_only_where_it_decided_to_train():
     assert properties("TFLite_mobilenet_v2") == ["train", "train_mobilenet_v2"]
 
 
-def test_the_settings_fingerprint_changes_with_what_shapes_a_model_and_only_its_own():
+def test_the_settings_fingerprint_changes_with_what_shapes_a_model_and_only_its_own(tmp_path):
     from pipeline.pipeline import settings_fingerprint
 
     base = load_config(None, [])
     same = load_config(None, ["data.root=/elsewhere", "registry.root=/other", "pipeline.home=/runs"])
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_bytes(Path(base.data.schema_path).read_bytes())
+    same_schema_elsewhere = load_config(None, [f"data.schema_path={schema}"])
+    assert settings_fingerprint(same_schema_elsewhere, "v1") != settings_fingerprint(base, "v1")  # the path counts
+    before = settings_fingerprint(same_schema_elsewhere, "v1")
+    schema.write_text(schema.read_text() + "# a curator's edit: what the schema accepts may have changed\n")
+    assert settings_fingerprint(same_schema_elsewhere, "v1") != before
     epochs = load_config(None, ["train.epochs=9"])
     v2_width = load_config(None, ["model.v2_alpha=1.0"])
     assert settings_fingerprint(base, "v1") == settings_fingerprint(same, "v1")

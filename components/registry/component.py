@@ -14,17 +14,19 @@ from components.registry.spec import RegistryPusherSpec
 
 
 class RegistryPusher(base_component.BaseComponent):
-    """Pushes `model` (model.tflite, labels.txt, report.json) to `registry_root` as `model_name` when every blessing
-    given is blessed; `pushed_model` gets `pushed` (1/0), `pushed_destination` and `pushed_version`."""
+    """Pushes `model` (model.tflite, labels.txt, report.json) to `registry_root` as `model_name` when the TFLite
+    step and the Evaluator both blessed it and, with `block_on_anomalies`, ExampleValidator found no anomalies;
+    `pushed_model` gets `pushed` (1/0), `pushed_destination` and `pushed_version`."""
 
     SPEC_CLASS = RegistryPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, model: types.BaseChannel, tflite_blessing: types.BaseChannel, registry_root: Any,
-                 model_name: str, model_blessing: types.BaseChannel | None = None) -> None:
+    def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
+                 tflite_blessing: types.BaseChannel, anomalies: types.BaseChannel, registry_root: Any,
+                 model_name: str, block_on_anomalies: bool) -> None:
         """`registry_root` is a path/URL or a RuntimeParameter; `model_name` must be a valid registry name."""
         validate_name(model_name, "model name")
         super().__init__(spec=RegistryPusherSpec(
-            model=model, model_blessing=model_blessing, tflite_blessing=tflite_blessing,
-            registry_root=registry_root, model_name=model_name,
+            model=model, model_blessing=model_blessing, tflite_blessing=tflite_blessing, anomalies=anomalies,
+            registry_root=registry_root, model_name=model_name, block_on_anomalies=int(block_on_anomalies),
             pushed_model=types.Channel(type=standard_artifacts.PushedModel)))

@@ -1,4 +1,5 @@
-"""RegistryPusher executor: publish the TFLite model as the next registry version when every blessing says so."""
+"""RegistryPusher executor: publish the TFLite model as the next registry version when every gate says so: the
+TFLite step's blessing, the Evaluator's, and (with `block_on_anomalies`) no ExampleValidator anomalies."""
 from __future__ import annotations
 
 import json
@@ -14,9 +15,10 @@ from tfx.types import artifact_utils
 from components.artifact_locations import portable_examples_reference
 from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
                                   REPORT_PICTURE_FILE, SETTINGS_FIELD, TRAINING_INPUT_FIELD, WEIGHTS_FILE)
-from components.registry import store
+from components.registry import data_anomalies, store
 from components.registry.filesystems import filesystem_for
-from components.registry.spec import (MODEL_BLESSING_KEY, MODEL_KEY, MODEL_NAME_KEY, PUSHED_MODEL_KEY,
+from components.registry.spec import (ANOMALIES_KEY, BLOCK_ON_ANOMALIES_KEY, BLOCKING_ANOMALIES_PROPERTY,
+                                      MODEL_BLESSING_KEY, MODEL_KEY, MODEL_NAME_KEY, PUSHED_MODEL_KEY,
                                       REGISTRY_ROOT_KEY, TFLITE_BLESSING_KEY)
 VERSION_FILES = {"report": REPORT_MARKDOWN_FILE, "report_picture": REPORT_PICTURE_FILE, "weights": WEIGHTS_FILE}
 """The files a version carries beside the model and labels, by role, when the TFLite step wrote them."""
@@ -64,11 +66,14 @@ def failing_gates(report: dict[str, Any] | None) -> list[str]:
             for gate in (report or {}).get("gates", []) if not gate.get("passed")]
 
 
-def hold_back_reasons(input_dict: dict[str, list[types.Artifact]], report: dict[str, Any] | None) -> list[str]:
-    """Why the model must not be pushed: one line per given blessing that is not `blessed` == 1."""
+def hold_back_reasons(input_dict: dict[str, list[types.Artifact]], report: dict[str, Any] | None,
+                      anomalies: list[str]) -> list[str]:
+    """Why the model must not be pushed: one line per blessing that is missing or not `blessed` == 1, and one for
+    `anomalies` (ExampleValidator's that block: see `blocking_anomalies`)."""
     reasons = []
     for key, source in BLESSING_SOURCES.items():
         if not input_dict.get(key):
+            reasons.append(f"{key}: no blessing from {source}")
             continue
         blessing = artifact_utils.get_single_instance(input_dict[key])
         if model_utils.is_model_blessed(blessing):
@@ -77,7 +82,20 @@ def hold_back_reasons(input_dict: dict[str, list[types.Artifact]], report: dict[
         if key == TFLITE_BLESSING_KEY and failing_gates(report):
             reason += "; failing gates: " + "; ".join(failing_gates(report))
         reasons.append(reason)
+    if anomalies:
+        reasons.append(f"{ANOMALIES_KEY}: ExampleValidator found anomalies against the schema: "
+                       f"{'; '.join(anomalies)} (fix the data or the schema, or set "
+                       "gates.block_on_anomalies=false)")
     return reasons
+
+
+def blocking_anomalies(input_dict: dict[str, list[types.Artifact]], model_name: str, block: bool) -> list[str]:
+    """ExampleValidator's anomalies when they hold the model back (`block`); otherwise they are only logged."""
+    found = data_anomalies.found(artifact_utils.get_single_instance(input_dict[ANOMALIES_KEY]))
+    if found and not block:
+        logging.warning("%s: ExampleValidator found anomalies, not blocking (gates.block_on_anomalies=false): %s",
+                        model_name, " | ".join(found))
+    return found if block else []
 
 
 def _copy(source: str, destination: str) -> None:
@@ -94,16 +112,19 @@ class Executor(pusher_executor.Executor):
 
     def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
            exec_properties: dict[str, Any]) -> None:
-        """Publish a new version if every given blessing is blessed, and record where on `pushed_model`."""
+        """Publish a new version if every gate passed, and record where on `pushed_model`."""
         self._log_startup(input_dict, output_dict, exec_properties)
         pushed_model = artifact_utils.get_single_instance(output_dict[PUSHED_MODEL_KEY])
         model = artifact_utils.get_single_instance(input_dict[MODEL_KEY])
         model_name = exec_properties[MODEL_NAME_KEY]
         report = read_report(model.uri)
-        reasons = hold_back_reasons(input_dict, report)
+        anomalies = blocking_anomalies(input_dict, model_name, bool(int(exec_properties[BLOCK_ON_ANOMALIES_KEY])))
+        reasons = hold_back_reasons(input_dict, report, anomalies)
         registry = store.Registry(exec_properties[REGISTRY_ROOT_KEY])
         if reasons:
             logging.warning("%s was held back and not pushed: %s", model_name, " | ".join(reasons))
+            if anomalies:
+                pushed_model.set_string_custom_property(BLOCKING_ANOMALIES_PROPERTY, "\n".join(anomalies))
             if report is not None:
                 registry.record_held_back(model_name, {
                     "reasons": reasons, **{key: report[key] for key in HELD_BACK_FIELDS if key in report}})

@@ -8,6 +8,7 @@ from typing import Any
 
 from components.contracts import REPORT_FILE
 from components.new_data.spec import DECISION_FILE
+from components.registry.spec import BLOCKING_ANOMALIES_PROPERTY
 from components.tflite import report as report_lib
 from components.tflite.baseline import Baseline
 from pipeline.component_ids import EVALUATOR, NEW_DATA_CHECK, PUSHER, TFLITE, component_id
@@ -31,6 +32,7 @@ class ModelResult:
     pushed_path: str | None = None
     failed_gates: list[str] = dataclasses.field(default_factory=list)
     evaluator_failures: list[str] = dataclasses.field(default_factory=list)
+    blocking_anomalies: list[str] = dataclasses.field(default_factory=list)
     trained: bool = True
     decision: str = ""
     class_changes: str = ""
@@ -78,6 +80,9 @@ def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
             if _int_property(artifact, "pushed") == 1:
                 destination = artifact.custom_properties.get("pushed_destination")
                 result.pushed_path = destination.string_value if destination else None
+            anomalies = artifact.custom_properties.get(BLOCKING_ANOMALIES_PROPERTY)
+            if anomalies:
+                result.blocking_anomalies = anomalies.string_value.splitlines()
         results.append(result)
     return results
 
@@ -125,10 +130,12 @@ def _yes_no(value: bool | None) -> str:
 
 
 def reasons_not_pushed(result: ModelResult) -> list[str]:
-    """Why a model was not pushed: the failed TFLite gates and Evaluator thresholds."""
+    """Why a model was not pushed: the failed TFLite gates, Evaluator thresholds and the data anomalies that held
+    it back."""
     reasons = list(result.failed_gates)
     if result.evaluator_blessed is False:
         reasons.extend(result.evaluator_failures or ["evaluator thresholds"])
+    reasons.extend(f"data anomaly: {anomaly}" for anomaly in result.blocking_anomalies)
     return reasons
 
 
