@@ -19,7 +19,8 @@ from components.registry.names import NAME_RULE, InvalidName, validate_name
 from components.trainer import weight_sources
 from components.trainer.hyperparameters import Hyperparameters
 
-INTEGER_IO = ("", "uint8", "int8")
+INTEGER_IO = ("", "uint8")
+"""`tflite.integer_io`: float, or the one integer input MediaPipe Tasks and the TFLite Task Library take."""
 MAX_PIPELINE_NAME_LENGTH = 63  # TFX refuses longer pipeline names
 BEAM_RUNNERS = ("DirectRunner", "DataflowRunner", "FlinkRunner", "SparkRunner", "PortableRunner")
 DIRECT_RUNNING_MODES = ("auto", "in_memory", "multi_threading", "multi_processing")
@@ -377,7 +378,8 @@ def validate(config: Config) -> None:
          and all(m in QUANTIZATION_MODES for m in config.tflite.quantization),
          f"a non-empty list from {', '.join(QUANTIZATION_MODES)}"),
         ("tflite.representative_examples", config.tflite.representative_examples >= 1, "at least 1"),
-        ("tflite.integer_io", config.tflite.integer_io in INTEGER_IO, "empty (float I/O), uint8 or int8"),
+        ("tflite.integer_io", config.tflite.integer_io in INTEGER_IO,
+         "empty (float I/O) or uint8 (MediaPipe Tasks and the TFLite Task Library refuse an int8 input tensor)"),
         ("tflite.threads", config.tflite.threads >= 1, "at least 1"),
         ("tflite.latency_warmup", config.tflite.latency_warmup >= 0, "0 or more"),
         ("tflite.latency_runs", config.tflite.latency_runs >= 1, "at least 1"),

@@ -75,6 +75,23 @@ def invoke_tflite(path: Path) -> tuple[list[int], tuple[int, ...]]:
     return list(detail["shape"]), interpreter.get_tensor(output["index"]).shape
 
 
+def raw_pixel_scores(model_bytes: bytes, frames) -> np.ndarray:
+    """Probabilities of a uint8-input `.tflite` fed each frame's pixels as they are (what the app's runtimes feed
+    it), its output dequantized with the output tensor's own parameters."""
+    import tensorflow as tf
+
+    interpreter = tf.lite.Interpreter(model_content=model_bytes, num_threads=1)
+    interpreter.allocate_tensors()
+    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+    scale, zero_point = target["quantization"]
+    scores = []
+    for frame in frames:
+        interpreter.set_tensor(source["index"], frame[None])
+        interpreter.invoke()
+        scores.append((interpreter.get_tensor(target["index"])[0].astype(np.float32) - zero_point) * scale)
+    return np.array(scores)
+
+
 # The end-to-end pipeline runs
 
 TINY_RUN = [

@@ -35,7 +35,9 @@ from pipeline.config import REPO_ROOT
     ("gates.min_accuracy=80", "gates.min_accuracy: 80.0 is invalid; expected a fraction from 0 to 1"),
     ("tflite.representative_examples=-5", "tflite.representative_examples: -5 is invalid; expected at least 1"),
     ("tflite.latency_runs=0", "tflite.latency_runs: 0 is invalid; expected at least 1"),
-    ("tflite.integer_io=uint16", "tflite.integer_io: 'uint16' is invalid; expected empty (float I/O), uint8 or int8"),
+    ("tflite.integer_io=uint16", "tflite.integer_io: 'uint16' is invalid; expected empty (float I/O) or uint8"),
+    ("tflite.integer_io=int8", "tflite.integer_io: 'int8' is invalid; expected empty (float I/O) or uint8 (MediaPipe "
+                               "Tasks and the TFLite Task Library refuse an int8 input tensor)"),
     ("beam.runner=LocalRunner", "beam.runner: 'LocalRunner' is invalid"),
     ("registry.model_prefix=../../etc", "registry.model_prefix: '../../etc' is invalid; expected a prefix that makes "
                                         "model names <prefix>_v1 / <prefix>_v2 of 1-64 of a-z 0-9 _ . -"),

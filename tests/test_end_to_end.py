@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from tests.android_runtimes import eval_images
-from tests.helpers import TINY_RUN, install_project, invoke_tflite, write_image_folder
+from tests.helpers import TINY_RUN, install_project, invoke_tflite, raw_pixel_scores, write_image_folder
 
 pytestmark = pytest.mark.slow
 
@@ -174,19 +174,10 @@ def _interpreter_scores(model_bytes: bytes, frames: list) -> np.ndarray:
     from components.tflite import measurement
     from components.transform import image_codec
 
-    interpreter = tf.lite.Interpreter(model_content=model_bytes)
-    interpreter.allocate_tensors()
-    if interpreter.get_input_details()[0]["dtype"] != np.uint8:
-        inputs = np.stack([image_codec.scale_to_model_range(frame).numpy() for frame in frames])
-        return measurement.tflite_predictions(model_bytes, inputs, threads=1)
-    source, target = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    scale, zero_point = target["quantization"]
-    scores = []
-    for frame in frames:
-        interpreter.set_tensor(source["index"], frame[None])
-        interpreter.invoke()
-        scores.append((interpreter.get_tensor(target["index"])[0].astype(np.float32) - zero_point) * scale)
-    return np.array(scores)
+    if tf.lite.Interpreter(model_content=model_bytes).get_input_details()[0]["dtype"] == np.uint8:
+        return raw_pixel_scores(model_bytes, frames)
+    inputs = np.stack([image_codec.scale_to_model_range(frame).numpy() for frame in frames])
+    return measurement.tflite_predictions(model_bytes, inputs, threads=1)
 
 
 def _check_runtime(runtime: str, model: Path, labels: list[str], images: list, scratch: Path) -> None:

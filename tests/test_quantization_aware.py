@@ -35,6 +35,34 @@ def test_quantize_keeps_the_float_weights_and_holds_batchnorm_statistics():
     assert not np.allclose(batch_norms[0].moving_mean.numpy(), 0.0)
 
 
+def test_the_input_is_quantized_over_the_whole_model_range_even_after_low_contrast_training(tmp_path):
+    """tfmot's input quantizer widens to what training shows it; started at [-1, 1] it stays there, so the
+    converted uint8 input reads raw 0..255 pixels as the app's runtimes feed them (`conversion.check_app_input`,
+    which `convert` applies)."""
+    from components.tflite import conversion
+    from tests.helpers import save_with_signature
+
+    inputs = tf.keras.Input((8, 8, 3), name="image")
+    x = tf.keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    quantized = quantization_aware.quantize(tf.keras.Model(inputs, tf.keras.layers.Dense(2, activation="softmax")(x)))
+    low_contrast = np.random.default_rng(0).uniform(-0.3, 0.4, (16, 8, 8, 3)).astype(np.float32)
+    quantized.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    quantized.fit(low_contrast, np.zeros(16, np.int64), epochs=1, verbose=0)
+    (input_range,) = [[v.numpy() for v in layer.quantizer_vars.values() if v.dtype == tf.float32]
+                      for layer in quantized.layers if hasattr(layer, "quantizer_vars")]
+    assert sorted(input_range) == [-1.0, 1.0]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.float32, name="image")])
+    def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"probabilities": quantized(image, training=False)}
+
+    save_with_signature(str(tmp_path / "qat"), serve, quantized.variables)
+    model_bytes = conversion.convert(str(tmp_path / "qat"), "int8", low_contrast, "uint8")
+    dtype, scale, zero_point = conversion.input_quantization(model_bytes)
+    assert dtype == np.uint8 and scale == pytest.approx(1 / 127.5, rel=1e-6) and zero_point in (127, 128)
+
+
 def test_the_quantization_aware_model_sits_beside_the_float_one():
     assert quantization_aware.model_dir("/p/Trainer/model/7/Format-Serving") == (
         "/p/Trainer/model/7/" + quantization_aware.QUANTIZATION_AWARE_DIR)

@@ -1,4 +1,5 @@
-"""TFLite conversion: every quantization mode on a real SavedModel, the op check, and the argument errors.
+"""TFLite conversion: every quantization mode on a real SavedModel, the app's input contract (a uint8 input reads
+raw 0..255 pixels as [-1, 1] whatever the calibration images), the op check, and the argument errors.
 
 The small classifier SavedModel and its flatbuffers, built once per test session, come from `tests/helpers.py`.
 """
@@ -9,15 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.lite.python import schema_py_generated as schema
 
 from components.contracts import PREPROCESSED_SIGNATURE, QUANTIZATION_MODES
 from components.tflite import conversion, measurement
-from tests.helpers import (IMAGE_SIZE, NUM_CLASSES, converted, sample_images, save_with_signature,
-                           saved_classifier)
+from components.transform import image_codec
+from tests.helpers import (IMAGE_SIZE, NUM_CLASSES, converted, raw_pixel_scores, sample_images,
+                           save_with_signature, saved_classifier)
 
 # (mode, integer_io) pairs the component can be configured with.
-CONFIGURATIONS = [("float32", None), ("dynamic", None), ("float16", None), ("int8", None), ("int8", "uint8"),
-                  ("int8", "int8")]
+CONFIGURATIONS = [("float32", None), ("dynamic", None), ("float16", None), ("int8", None), ("int8", "uint8")]
 
 
 def _interpreter(model_bytes: bytes) -> tf.lite.Interpreter:
@@ -71,14 +73,109 @@ def test_predictions_agree_with_the_float_model(tmp_path_factory, float_scores, 
     assert np.mean(np.abs(scores - float_scores)) < (1e-5 if mode == "float32" else 0.05)
 
 
-@pytest.mark.parametrize("integer_io", ["uint8", "int8"])
-def test_integer_input_covers_the_preprocessed_range(tmp_path_factory, integer_io):
-    """The integer input's quantization maps its whole range onto [-1, 1], the range the model was trained on."""
-    (image,) = _interpreter(converted(tmp_path_factory, "int8", integer_io)).get_input_details()
-    scale, zero_point = image["quantization"]
-    info = np.iinfo(integer_io)
-    assert (info.min - zero_point) * scale == pytest.approx(-1.0, abs=0.02)
-    assert (info.max - zero_point) * scale == pytest.approx(1.0, abs=0.02)
+LOW_CONTRAST = 0.35 * sample_images(16, seed=2) + 0.05
+"""Calibration images of pixels 89..179 only (dull photos): the converter alone quantizes the input to that."""
+STEP = 1 / image_codec.PIXEL_SCALE
+
+
+def _file_input_quantization(model_bytes: bytes) -> tuple[float, int]:
+    """The input tensor's scale and zero point, read from the flatbuffer itself."""
+    subgraph = schema.Model.GetRootAs(model_bytes, 0).Subgraphs(0)
+    quantization = subgraph.Tensors(subgraph.Inputs(0)).Quantization()
+    return quantization.Scale(0), quantization.ZeroPoint(0)
+
+
+def _converters_own(model_dir: str, representative: np.ndarray, integer_io: str | None) -> bytes:
+    """The converter's own int8 model, with `conversion.convert`'s settings but quantized as the converter
+    quantizes by itself (the input's range from the calibration images)."""
+    loaded = conversion.load(model_dir)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([loaded.function], loaded.trackable)
+    converter.experimental_lower_to_saved_model = False
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.representative_dataset = lambda: ([image[None]] for image in representative)
+    if integer_io:
+        converter.inference_input_type = converter.inference_output_type = tf.uint8
+    return converter.convert()
+
+
+def test_a_uint8_input_reads_raw_pixels_as_the_model_range_whatever_the_calibration(tmp_path_factory):
+    """Calibrated on low-contrast images, the file's input is still scale 1/127.5, zero point 127 or 128, so a
+    0..255 frame (what MediaPipe Tasks and the Task Library feed a uint8 input) reaches the network as -1..1, and
+    fed raw pixels the model scores new low-contrast frames as the float model does (the converter's own model,
+    fed the same, does not)."""
+    model_dir = saved_classifier(tmp_path_factory)
+    model_bytes = conversion.convert(model_dir, "int8", LOW_CONTRAST, "uint8")
+    own_scale, own_zero_point = _file_input_quantization(_converters_own(model_dir, LOW_CONTRAST, "uint8"))
+    assert (0 - own_zero_point) * own_scale > -0.75  # what the converter alone gives: the frame squeezed
+    scale, zero_point = _file_input_quantization(model_bytes)
+    assert scale == pytest.approx(STEP, rel=1e-6) and zero_point in (127, 128)
+
+    interpreter = tf.lite.Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
+    interpreter.allocate_tensors()
+    frame = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
+    frame[:, IMAGE_SIZE // 2:] = 255
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], frame)
+    interpreter.invoke()
+    first = interpreter._get_ops_details()[0]  # the QUANTIZE op: uint8 pixels to the network's int8 input
+    assert first["op_name"] == "QUANTIZE"
+    (network_input,) = [detail for detail in interpreter.get_tensor_details() if detail["index"] == first["outputs"][0]]
+    network_scale, network_zero_point = network_input["quantization"]
+    seen = (interpreter.get_tensor(network_input["index"]).astype(np.float32) - network_zero_point) * network_scale
+    assert seen.min() == pytest.approx(-1.0, abs=STEP) and seen.max() == pytest.approx(1.0, abs=STEP)
+
+    frames = np.round((0.35 * sample_images(40, seed=3) + 1.05) * image_codec.PIXEL_SCALE).astype(np.uint8)
+    float_scores = measurement.saved_model_predictions(model_dir, image_codec.scale_to_model_range(frames).numpy())
+    assert len(set(np.argmax(float_scores, axis=1))) > 1
+    scores = raw_pixel_scores(model_bytes, frames)
+    assert np.mean(np.argmax(scores, axis=1) == np.argmax(float_scores, axis=1)) >= 0.85
+    assert np.mean(np.abs(scores - float_scores)) < 0.05
+    squeezed = raw_pixel_scores(_converters_own(model_dir, LOW_CONTRAST, "uint8"), frames)
+    assert np.mean(np.abs(squeezed - float_scores)) > 2 * np.mean(np.abs(scores - float_scores))
+
+
+def _tensors(model_bytes: bytes) -> list[tuple]:
+    """Every tensor of a `.tflite` as its flatbuffer holds it: name, type, shape, quantization, constant bytes."""
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    subgraph = model.Subgraphs(0)
+    found = []
+    for index in range(subgraph.TensorsLength()):
+        tensor = subgraph.Tensors(index)
+        quantization = tensor.Quantization()
+        found.append((tensor.Name(), tensor.Type(), tensor.ShapeAsNumpy().tolist(),
+                      (quantization.ScaleAsNumpy().tolist(), quantization.ZeroPointAsNumpy().tolist())
+                      if quantization and quantization.ScaleLength() else None,
+                      model.Buffers(tensor.Buffer()).DataAsNumpy().tobytes()
+                      if model.Buffers(tensor.Buffer()).DataLength() else b""))
+    return found
+
+
+@pytest.mark.parametrize("integer_io", [None, "uint8"])
+def test_where_calibration_spans_the_input_range_the_model_is_the_converters_own(tmp_path_factory, integer_io):
+    """`convert` sets the calibrated input range and runs the converter's own quantizer: where the calibration
+    already spans [-1, 1], every tensor (name, type, shape, quantization, constant values) is the converter's."""
+    representative = sample_images(16, seed=2)
+    assert (representative.min(), representative.max()) == (-1.0, 1.0)
+    own = _converters_own(saved_classifier(tmp_path_factory), representative, integer_io)
+    ours = converted(tmp_path_factory, "int8", integer_io)
+    assert _tensors(ours) == _tensors(own) and conversion.model_ops(ours) == conversion.model_ops(own)
+
+
+def test_a_uint8_input_off_the_contract_is_refused_naming_what_the_app_would_see(tmp_path_factory):
+    """What `convert` checks every uint8-input model against (a quantization-aware model's input range is its
+    own): the converter's own model calibrated on low-contrast images fails it."""
+    own = _converters_own(saved_classifier(tmp_path_factory), LOW_CONTRAST, "uint8")
+    with pytest.raises(conversion.ConversionError, match=r"uint8 input with scale 0\.00\d+ and zero point \d+: the "
+                       r"app's runtimes feed raw 0\.\.255 pixels, so pixels 0 and 255 would reach the network as "
+                       r"-0\.\d+ and 0\.\d+ instead of -1 and 1"):
+        conversion.check_app_input(own)
+    conversion.check_app_input(converted(tmp_path_factory, "int8", "uint8"))
+    conversion.check_app_input(converted(tmp_path_factory, "int8"))  # float input
+
+
+def test_int8_input_is_refused_for_the_apps_runtimes(tmp_path_factory):
+    with pytest.raises(ValueError, match="integer input/output 'int8' is not one the app's runtimes take"):
+        conversion.convert(saved_classifier(tmp_path_factory), "int8", sample_images(2, seed=2), "int8")
 
 
 def test_unknown_mode_is_a_clear_error(tmp_path_factory):

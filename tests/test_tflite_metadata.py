@@ -22,7 +22,7 @@ def _package(model_bytes: bytes) -> bytes:
                                  description="mobilenet_v1 image classifier, int8 TFLite, 3 labels")
 
 
-@pytest.mark.parametrize("mode, integer_io", [("float32", None), ("int8", "uint8"), ("int8", "int8")])
+@pytest.mark.parametrize("mode, integer_io", [("float32", None), ("int8", "uint8")])
 def test_metadata_round_trip(tmp_path_factory, mode, integer_io):
     found = metadata.read_metadata(_package(converted(tmp_path_factory, mode, integer_io)))
     assert found["labels"] == LABELS

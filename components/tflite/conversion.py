@@ -2,19 +2,41 @@
 
 The model is converted from its `serving_preprocessed` signature with a fixed input shape [1, H, W, 3] (batch 1)
 and builtin TFLite ops only (no Flex / Select TF ops), which is what the Android app and its delegates run.
+
+int8: the input's quantization comes from the model's input contract, [-1, 1] (`image_codec.MODEL_INPUT_RANGE`),
+not from the range the calibration images happen to span. MediaPipe Tasks and the Task Library feed a uint8 input
+the camera's raw 0..255 pixels, so it must read them as (pixel - 127.5) / 127.5: scale 1/127.5, zero point 127 or
+128. Calibrated on low-contrast photos, the converter's own choice gave that input a narrower range, and a phone's
+frame reached the network squeezed and clipped. So the model is calibrated (the converter's calibrate-only mode),
+its input tensor's recorded range is set to [-1, 1], and it is quantized by the converter's own MLIR quantizer
+(`mlir_quantize`, the pairing TensorFlow's QuantizationDebugger uses); every other tensor keeps its calibrated
+range. `tests/test_tflite_conversion.py` checks that this gives the converter's own model where the calibration
+already spans [-1, 1]. A quantization-aware model's input range is its input QuantizeLayer's, which
+`components/trainer/quantization_aware.py` fixes to [-1, 1]; every uint8-input model is checked
+(`check_app_input`).
 """
 from __future__ import annotations
 
 import dataclasses
 from typing import Any, Iterator
 
+import math
+
 import numpy as np
 import tensorflow as tf
+from tensorflow.lite.python import convert as lite_convert
 from tensorflow.lite.python import schema_py_generated as schema
+from tensorflow.lite.tools import flatbuffer_utils
 
 from components.contracts import PREPROCESSED_SIGNATURE, QUANTIZATION_MODES
+from components.transform.image_codec import MODEL_INPUT_RANGE, PIXEL_SCALE
 
-INTEGER_IO_TYPES = {"uint8": tf.uint8, "int8": tf.int8}
+INTEGER_IO_TYPES = {"uint8": tf.uint8}
+"""Integer input and output the app's runtimes take: MediaPipe Tasks and the TFLite Task Library refuse an int8
+input tensor ("Requested one of these types: uint8/float32")."""
+UINT8_INPUT_ZERO_POINTS = (127, 128)
+"""127.5, the zero point that maps 0..255 onto [-1, 1] exactly, cannot be stored: either neighbour is one half
+step off at each end."""
 _BUILTIN_NAMES = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
 
 
@@ -62,10 +84,13 @@ def save_for_conversion(model: tf.keras.Model, directory: str, size: int, save_t
 def convert(model: str | LoadedModel, mode: str, representative_images: np.ndarray | None = None,
             integer_io: str | None = None) -> bytes:
     """Convert a SavedModel (its folder, or `load`ed once for several modes) to a `.tflite` flatbuffer. `int8` needs
-    `representative_images` [N, H, W, 3] float32 in [-1, 1]; `integer_io` ("uint8"/"int8") makes an int8 model's
-    input and output integer too."""
+    `representative_images` [N, H, W, 3] float32 in [-1, 1]; `integer_io` ("uint8") makes an int8 model's input
+    and output integer too."""
     if mode not in QUANTIZATION_MODES:
         raise ValueError(f"unknown quantization mode {mode!r}; choose from {', '.join(QUANTIZATION_MODES)}")
+    if integer_io and integer_io not in INTEGER_IO_TYPES:
+        raise ValueError(f"integer input/output {integer_io!r} is not one the app's runtimes take "
+                         f"({', '.join(INTEGER_IO_TYPES)})")
     if integer_io and mode != "int8":
         raise ValueError(f"integer input/output ({integer_io}) needs the int8 mode, not {mode}")
     source = load(model) if isinstance(model, str) else model
@@ -92,13 +117,53 @@ def convert(model: str | LoadedModel, mode: str, representative_images: np.ndarr
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if integer_io:
-            converter.inference_input_type = INTEGER_IO_TYPES[integer_io]
-            converter.inference_output_type = INTEGER_IO_TYPES[integer_io]
+        converter._experimental_calibrate_only = True  # pylint: disable=protected-access
     try:
-        return converter.convert()
+        converted = converter.convert()
+        if mode != "int8":
+            return converted
+        io_type = INTEGER_IO_TYPES[integer_io] if integer_io else tf.float32
+        quantized = lite_convert.mlir_quantize(with_model_input_range(converted), input_data_type=io_type,
+                                               output_data_type=io_type)
+        model_bytes = lite_convert.deduplicate_readonly_buffers(quantized)
     except Exception as error:  # the converter raises ConverterError and others with the op details
         raise ConversionError(f"{mode} conversion failed: {error}") from error
+    check_app_input(model_bytes)
+    return model_bytes
+
+
+def with_model_input_range(calibrated: bytes) -> bytes:
+    """A calibrated flatbuffer (float, each tensor's min and max recorded) with its input's range set to the model
+    input's, `MODEL_INPUT_RANGE`, whatever the calibration images spanned."""
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
+    subgraph = model.subgraphs[0]
+    for index in subgraph.inputs:
+        tensor = subgraph.tensors[index]
+        tensor.quantization = tensor.quantization or schema.QuantizationParametersT()
+        tensor.quantization.min, tensor.quantization.max = [MODEL_INPUT_RANGE[0]], [MODEL_INPUT_RANGE[1]]
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def input_quantization(model_bytes: bytes) -> tuple[np.dtype, float, int]:
+    """The dtype, scale and zero point of a `.tflite`'s input tensor, as its flatbuffer records them (0.0 and 0 for
+    a float input)."""
+    detail = tf.lite.Interpreter(model_content=model_bytes).get_input_details()[0]
+    scale, zero_point = detail["quantization"]
+    return np.dtype(detail["dtype"]), float(scale), int(zero_point)
+
+
+def check_app_input(model_bytes: bytes) -> None:
+    """Raise ConversionError unless a uint8 input reads the raw 0..255 pixels MediaPipe Tasks and the Task Library
+    feed it as the model's [-1, 1]: scale 1/127.5, zero point 127 or 128. A float input passes."""
+    dtype, scale, zero_point = input_quantization(model_bytes)
+    if dtype != np.uint8:
+        return
+    if not math.isclose(scale, 1 / PIXEL_SCALE, rel_tol=1e-6) or zero_point not in UINT8_INPUT_ZERO_POINTS:
+        raise ConversionError(
+            f"uint8 input with scale {scale:.6g} and zero point {zero_point}: the app's runtimes feed raw 0..255 "
+            f"pixels, so pixels 0 and 255 would reach the network as {(0 - zero_point) * scale:.3f} and "
+            f"{(255 - zero_point) * scale:.3f} instead of -1 and 1 (needs scale 1/{PIXEL_SCALE:g}, zero point "
+            f"{' or '.join(map(str, UINT8_INPUT_ZERO_POINTS))})")
 
 
 def model_ops(model_bytes: bytes) -> list[str]:

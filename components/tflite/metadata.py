@@ -18,9 +18,9 @@ from tensorflow_lite_support.metadata.python import metadata as tflite_metadata
 from tensorflow_lite_support.metadata.python.metadata_writers import image_classifier, metadata_info, writer_utils
 
 from components.contracts import LABELS_FILE
+from components.transform.image_codec import PIXEL_SCALE
 
-NORM_MEAN = 127.5
-NORM_STD = 127.5
+NORM_MEAN = NORM_STD = PIXEL_SCALE
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import tensorflow as tf
 
 from components import json_files
+from components.transform.image_codec import MODEL_INPUT_RANGE
 
 QUANTIZATION_AWARE_DIR = "Format-Serving-QuantizationAware"
 """The quantization-aware SavedModel's folder, beside the float SavedModel in the Trainer's model artifact."""
@@ -47,14 +48,24 @@ def model_dir(serving_model_dir: str) -> str:
 
 def quantize(model: tf.keras.Model) -> tf.keras.Model:
     """`model` (built-in Keras layers only) wrapped for quantization-aware training, its float weights kept, its
-    BatchNorm layers' moving statistics held (momentum 1) so that only the recalibration sets them."""
+    BatchNorm layers' moving statistics held (momentum 1) so that only the recalibration sets them, and its input
+    quantized over the model input's whole range, [-1, 1].
+
+    The input's range is what the converted model's input quantization is made of. tfmot's input quantizer starts
+    at [0, 0] and widens to the training images' extremes (they never leave [-1, 1]: augmentation clips), so
+    low-contrast training data would leave it narrower than the raw 0..255 frames the app's runtimes feed a uint8
+    input (see components/tflite/conversion.py). Started at [-1, 1], it stays there."""
     import tensorflow_model_optimization as tfmot
+    from tensorflow_model_optimization.python.core.quantization.keras.quantize_layer import QuantizeLayer
 
     quantized = tfmot.quantization.keras.quantize_model(model)
     for layer in quantized.layers:
         inner = getattr(layer, "layer", layer)
         if isinstance(inner, tf.keras.layers.BatchNormalization):
             inner.momentum = 1.0
+        if isinstance(layer, QuantizeLayer):  # not exported by tfmot 0.8; the layer quantize_model puts first
+            layer.quantizer_vars["min_var"].assign(MODEL_INPUT_RANGE[0])
+            layer.quantizer_vars["max_var"].assign(MODEL_INPUT_RANGE[1])
     return quantized
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 JPEG_MAGIC = b"\xff\xd8"
+PIXEL_SCALE = 127.5
+"""The model's input is (pixel - 127.5) / 127.5: pixels 0..255 become `MODEL_INPUT_RANGE`."""
+MODEL_INPUT_RANGE = (-1.0, 1.0)
 
 
 def resize_like_the_app(image: tf.Tensor, size: int) -> tf.Tensor:
@@ -66,7 +69,7 @@ def decode_pixels(serialized: tf.Tensor) -> tf.Tensor:
 
 def scale_to_model_range(images: tf.Tensor) -> tf.Tensor:
     """uint8 pixels 0..255 as float32 in [-1, 1]: (pixel - 127.5) / 127.5, the TFLite metadata's normalization."""
-    return tf.cast(images, tf.float32) / 127.5 - 1.0
+    return tf.cast(images, tf.float32) / PIXEL_SCALE - 1.0
 
 
 def model_input(serialized: tf.Tensor, size: int | None = None) -> tf.Tensor:
