@@ -47,6 +47,7 @@ def candidate_rows(report: dict[str, Any], training: dict[str, Any] | None) -> l
             rows.append({"candidate": _label(candidate), "error": candidate["error"]})
             continue
         row = {"candidate": _label(candidate), "tflite_accuracy": candidate["tflite_accuracy"],
+               "selection_accuracy": candidate.get("selection_accuracy", candidate["tflite_accuracy"]),
                "drop_points": round(100.0 * candidate["accuracy_drop"], 2), "size_bytes": candidate["size_bytes"],
                "latency_ms": candidate["latency_ms"]["median"], "passed": candidate["passed"]}
         if candidate.get("quantization_aware"):
@@ -62,10 +63,12 @@ def _label(candidate: dict[str, Any]) -> str:
 
 
 def shipped_int8_drop(rows: Iterable[dict[str, Any]]) -> float | None:
-    """The drop (points) of the int8 file the run ships: the more accurate passing int8 candidate; None when no
-    int8 candidate passed (nothing int8 is shipped)."""
+    """The drop (points) of the int8 file the run ships: the passing int8 candidate the TFLite step keeps, the
+    more accurate on the selection split (`components/tflite/gates.py`; ties: the quantization-aware one); None
+    when no int8 candidate passed (nothing int8 is shipped)."""
     passed = [row for row in rows if row["candidate"].startswith("int8") and "error" not in row and row["passed"]]
-    return min((row["drop_points"] for row in passed), default=None)
+    kept = max(passed, key=lambda row: (row["selection_accuracy"], "training" in row), default=None)
+    return None if kept is None else kept["drop_points"]
 
 
 def calibration_study(model: Any, train_batches: Iterable[tuple[Any, Any]], num_classes: int,

@@ -55,6 +55,9 @@ def test_the_shipped_int8_is_the_more_accurate_passing_one_and_none_when_none_pa
     only_post_training_passed = [{**row, "passed": row["candidate"] == "int8"} for row in rows]
     assert quantization.shipped_int8_drop(only_post_training_passed) == 2.0
     assert quantization.shipped_int8_drop(rows[:1]) is None
+    better_on_validation = [{**row, "passed": row["candidate"] != "float32",
+                             "selection_accuracy": 0.9 if row["candidate"] == "int8" else 0.7} for row in rows]
+    assert quantization.shipped_int8_drop(better_on_validation) == 2.0  # kept on validation, though worse on eval
 
 
 def test_int8_step_targets_take_the_worst_dataset_and_model():

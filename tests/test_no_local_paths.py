@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -59,7 +60,7 @@ def _transform(transform_uri: Path) -> list[dict[str, Any]]:
 
 
 def _write_transformed_examples(uri: Path, rows: list[dict[str, Any]]) -> None:
-    for split, part in (("train", rows[:8]), ("eval", rows[8:])):
+    for split, part in (("train", rows[:6]), ("validation", rows[6:9]), ("eval", rows[9:])):
         (uri / f"Split-{split}").mkdir(parents=True)
         options = tf.io.TFRecordOptions(compression_type="GZIP")
         with tf.io.TFRecordWriter(str(uri / f"Split-{split}" / "transformed_examples-00000-of-00001.gz"),
@@ -112,7 +113,7 @@ def pushed(tmp_path_factory) -> dict[str, Any]:
     transform_uri = root / "Transform" / "transform_graph" / "7"
     transform_uri.parent.mkdir(parents=True)
     examples = _artifact(standard_artifacts.Examples, root / "Transform" / "transformed_examples" / "7", 11)
-    examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    examples.split_names = artifact_utils.encode_split_names(["train", "validation", "eval"])
     _write_transformed_examples(Path(examples.uri), _transform(transform_uri))
     model = _artifact(standard_artifacts.Model, root / "Trainer_mobilenet_v1" / "model" / "8", 12)
     module = _TinyClassifier()
@@ -142,6 +143,24 @@ def pushed(tmp_path_factory) -> dict[str, Any]:
             "report": json.loads((Path(tflite_model.uri) / "report.json").read_text()),
             "manifest": json.loads((version_dir / store.MANIFEST_FILE).read_text()),
             "tflite": (version_dir / contracts.MODEL_FILE).read_bytes()}
+
+
+def test_the_candidates_are_chosen_on_the_validation_split_and_judged_on_eval(pushed):
+    report = pushed["report"]
+    assert (report["selection_split"], report["selection_examples"], report["eval_examples"]) == ("validation", 3, 3)
+    (candidate,) = report["candidates"]
+    assert 0 <= candidate["selection_accuracy"] <= 1 and report["selection_accuracy"] == candidate["selection_accuracy"]
+
+
+def test_without_a_validation_split_the_eval_split_chooses_and_the_log_says_so(caplog):
+    from components import PROGRESS_LOGGER
+
+    examples = standard_artifacts.Examples()
+    examples.split_names = artifact_utils.encode_split_names(["train", "eval"])
+    with caplog.at_level(logging.WARNING, logger=PROGRESS_LOGGER):
+        assert tflite_executor.read_selection_split([examples], None, 0, "mobilenet_v1") == ("eval", None)
+    assert ("mobilenet_v1: no validation split (data.validation_fraction is 0): the candidates are chosen on the "
+            "eval split, which also judges them") in caplog.messages
 
 
 def _local_folders(tmp_path: Path) -> list[str]:

@@ -48,7 +48,8 @@ def test_an_accuracy_gain_passes_the_drop_gate():
 
 
 def _candidate(mode: str, size_bytes: int, accuracy: float, passed: bool) -> dict:
-    return {"quantization": mode, "size_bytes": size_bytes, "tflite_accuracy": accuracy, "passed": passed}
+    """A candidate whose accuracy on the selection (validation) split is `accuracy`."""
+    return {"quantization": mode, "size_bytes": size_bytes, "selection_accuracy": accuracy, "passed": passed}
 
 
 def test_choose_candidate_picks_the_smallest_passing_mode():
@@ -79,8 +80,17 @@ def test_choose_candidate_takes_the_more_accurate_int8_whatever_a_few_bytes_say(
     post_training = _candidate("int8", 250_000, 0.88, True)
     quantization_aware = {**_candidate("int8", 251_000, 0.90, True), "quantization_aware": True}
     assert gates.choose_candidate([post_training, quantization_aware]) is quantization_aware
-    tied = {**quantization_aware, "tflite_accuracy": 0.88}
+    tied = {**quantization_aware, "selection_accuracy": 0.88}
     assert gates.choose_candidate([post_training, tied]) is tied
     better_post_training = _candidate("int8", 250_000, 0.91, True)
     assert gates.choose_candidate([better_post_training, quantization_aware]) is better_post_training
     assert gates.choose_candidate([_candidate("int8", 250_000, 0.95, False), quantization_aware]) is quantization_aware
+
+
+def test_the_choice_is_made_on_the_selection_split_not_on_eval():
+    """Eval accuracy (`tflite_accuracy`) only judges and reports: a candidate better on eval but worse on
+    validation is not chosen."""
+    post_training = {**_candidate("int8", 250_000, 0.86, True), "tflite_accuracy": 0.93}
+    quantization_aware = {**_candidate("int8", 251_000, 0.90, True), "tflite_accuracy": 0.91,
+                          "quantization_aware": True}
+    assert gates.choose_candidate([post_training, quantization_aware]) is quantization_aware

@@ -16,16 +16,19 @@ REPORT_KEYS = {"model_name", "architecture", "quantization", "integer_io", "inpu
                "candidates", "source_examples", "eval_examples"}
 
 
-def _measured(mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None) -> dict:
+def _measured(mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None,
+              validation_accuracy: float | None = None) -> dict:
     return {"quantization": mode, "integer_io": integer_io, "size_bytes": size_bytes, "tflite_accuracy": accuracy,
+            "selection_accuracy": accuracy if validation_accuracy is None else validation_accuracy,
             "tflite_top5_accuracy": None, "accuracy_drop": FLOAT_ACCURACY - accuracy,
             "latency_ms": {"median": 3.2, "p90": 4.1, "threads": 2, "runs": 50}, "peak_memory_bytes": 2_400_000,
             "ops": ["CONV_2D", "DEPTHWISE_CONV_2D", "SOFTMAX"], "builtin_ops_only": True,
             "input_dtype": integer_io or "float32"}
 
 
-def _entry(mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None) -> dict:
-    measured = _measured(mode, size_bytes, accuracy, integer_io)
+def _entry(mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None,
+           validation_accuracy: float | None = None) -> dict:
+    measured = _measured(mode, size_bytes, accuracy, integer_io, validation_accuracy)
     results = gates.evaluate_gates({**measured, "latency_ms": measured["latency_ms"]["median"]}, LIMITS)
     return report.candidate_entry(measured, results)
 
@@ -160,6 +163,24 @@ def test_the_quantization_aware_candidate_is_named_kept_and_shown_beside_post_tr
     assert "  int8: 300,000 bytes" in text and "  int8 (quantization-aware): 301,000 bytes" in text
     assert "kept: int8 (quantization-aware)" in text and "hint:" not in text
     assert "| int8 (quantization-aware) | 301,000 |" in report.markdown(built)
+
+
+def test_the_validation_split_chooses_between_the_int8_candidates_and_eval_reports_the_choice():
+    """Post-training int8 is the more accurate on eval, quantization-aware on validation: validation chooses, and
+    the report's accuracy is the chosen one's on eval, not the best eval accuracy of the two."""
+    post_training = _entry("int8", 300_000, 0.895, validation_accuracy=0.85)
+    quantization_aware = report.candidate_entry(
+        {**_measured("int8", 301_000, 0.893, validation_accuracy=0.87), "quantization_aware": True},
+        gates.evaluate_gates({**_measured("int8", 301_000, 0.893), "latency_ms": 3.2}, LIMITS))
+    built = report.build_report({**IDENTITY, "selection_split": "validation", "selection_examples": 20},
+                                FLOAT_ACCURACY, [post_training, quantization_aware],
+                                gates.choose_candidate([post_training, quantization_aware]))
+    assert built["quantization_aware"] is True and built["tflite_accuracy"] == 0.893
+    assert built["selection_accuracy"] == 0.87
+    text = report.summary(built)
+    assert "  candidates chosen on the validation split (20 examples); accuracies and gates on eval" in text
+    assert "accuracy 0.8950 (float 0.9000, drop 0.50 pts)" in text and "(validation accuracy 0.8500)" in text
+    assert "- candidates chosen on the validation split (20 examples)" in report.markdown(built)
 
 
 def test_the_quantization_aware_training_record_says_what_the_extra_epochs_did():

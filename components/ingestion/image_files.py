@@ -26,8 +26,8 @@ from components.contracts import IMAGE_KEY, LABEL_KEY
 
 FILENAME_KEY = "filename"
 TRAIN_SPLIT, VALIDATION_SPLIT, EVAL_SPLIT = "train", "validation", "eval"
-"""ExampleGen's splits: the Trainer fits on train and picks its epoch on validation; only the Evaluator and the
-TFLite step see eval."""
+"""ExampleGen's splits: the Trainer fits on train and picks its epoch on validation, on which the TFLite step also
+chooses between its candidates; only the Evaluator and the TFLite step see eval, to judge and report."""
 HASH_BUCKETS = 100
 KEPT_AS_IS = {("PNG", "L"), ("PNG", "RGB"), ("JPEG", "L"), ("JPEG", "RGB")}
 PIL_PIXEL_LIMIT = Image.MAX_IMAGE_PIXELS

@@ -19,7 +19,7 @@ from components.artifact_locations import portable_uri
 from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
                                   REPORT_PICTURE_FILE, SETTINGS_FIELD, TRAINING_INPUT_FIELD, WEIGHTS_FILE)
 from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement, metadata
-from components.ingestion import training_input
+from components.ingestion import image_files, training_input
 from components.tflite import report as report_lib, report_plot, spec
 from components.trainer import quantization_aware, warm_start
 from components.trainer.training import load_transformed, read_transformed
@@ -56,13 +56,15 @@ def validate_mode(model: str | conversion.LoadedModel, mode: str, integer_io: st
                   eval_images: np.ndarray, eval_labels: np.ndarray, float_accuracy: float,
                   params: dict[str, Any], limits: dict[str, Any], package: Callable[[bytes, str], bytes],
                   baseline: baseline_lib.Baseline | None = None, compared: np.ndarray | None = None,
-                  is_quantization_aware: bool = False) -> tuple[bytes | None, dict[str, Any]]:
+                  is_quantization_aware: bool = False,
+                  selection: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[bytes | None, dict[str, Any]]:
     """Convert in one mode, package it with metadata and measure what ships; returns the packaged flatbuffer
     (None when conversion failed) and its candidate entry. A compared `baseline` (the registry's current model on
     the eval images `compared` selects: all, unless the classes changed) adds the no-regression gate, and one that
     cannot be read the failing `baseline_readable` gate. `is_quantization_aware`: `model` (a SavedModel folder, or
     loaded once for every mode) is the quantization-aware model; the drop is still measured against
-    `float_accuracy`, the float model's."""
+    `float_accuracy`, the float model's. The candidates are chosen between on their `selection_accuracy`: on the
+    validation images and labels `selection`, or (None) their eval accuracy."""
     io_type = integer_io if mode == "int8" and integer_io else None
     identity = {"quantization": mode, "quantization_aware": is_quantization_aware, "integer_io": io_type}
     try:
@@ -74,7 +76,9 @@ def validate_mode(model: str | conversion.LoadedModel, mode: str, integer_io: st
     measured = measurement.measure_flatbuffer(model_bytes, eval_images, eval_labels, params[spec.THREADS_KEY],
                                               params[spec.LATENCY_WARMUP_KEY], params[spec.LATENCY_RUNS_KEY])
     input_dtype = tf.lite.Interpreter(model_content=model_bytes).get_input_details()[0]["dtype"]
-    measured = {
+    selection_accuracy = measured["tflite_accuracy"] if selection is None else measurement.accuracy(
+        measurement.tflite_predictions(model_bytes, selection[0], params[spec.THREADS_KEY]), selection[1])["top1"]
+    measured = {"selection_accuracy": selection_accuracy,
         **identity, **measured, "accuracy_drop": float_accuracy - measured["tflite_accuracy"],
         "ops": ops, "builtin_ops_only": not conversion.non_builtin_ops(ops), "input_dtype": np.dtype(input_dtype).name,
     }
@@ -111,14 +115,16 @@ class Executor(base_executor.BaseExecutor):
         name = exec_properties[spec.MODEL_NAME_KEY]
 
         examples = input_dict[spec.EXAMPLES_KEY]
-        train_pattern = os.path.join(artifact_utils.get_split_uri(examples, "train"), "*")
+        train_pattern = os.path.join(artifact_utils.get_split_uri(examples, image_files.TRAIN_SPLIT), "*")
         representative, _ = class_balanced(
             ((batch_images.numpy(), batch_labels.numpy()) for batch_images, batch_labels in
              read_transformed([train_pattern], tf_transform_output, batch_size=256)),
             int(exec_properties[spec.REPRESENTATIVE_EXAMPLES_KEY]), len(labels))
+        limit = int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0)
         eval_images, eval_labels = load_transformed(
-            [os.path.join(artifact_utils.get_split_uri(examples, "eval"), "*")], tf_transform_output,
-            int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0))
+            [os.path.join(artifact_utils.get_split_uri(examples, image_files.EVAL_SPLIT), "*")], tf_transform_output,
+            limit)
+        selection_split, selection = read_selection_split(examples, tf_transform_output, limit, name)
         loaded = {saved_model_dir: conversion.load(saved_model_dir)}
         float_accuracy = measurement.float_accuracy(loaded[saved_model_dir], eval_images, eval_labels)
         input_shape = [1, *eval_images.shape[1:]]
@@ -147,7 +153,7 @@ class Executor(base_executor.BaseExecutor):
                 loaded[source] = conversion.load(source)
             model_bytes, entry = validate_mode(loaded[source], mode, integer_io, representative, eval_images,
                                                eval_labels, float_accuracy, params, limits, package, baseline,
-                                               compared, is_quantization_aware)
+                                               compared, is_quantization_aware, selection)
             candidates.append(entry)
             if model_bytes is not None:
                 flatbuffers[label] = model_bytes
@@ -158,7 +164,8 @@ class Executor(base_executor.BaseExecutor):
         identity = {
             "model_name": name, "architecture": exec_properties[spec.ARCHITECTURE_KEY],
             "input_shape": input_shape, "labels_count": len(labels), "baseline": baseline.to_json(),
-            "eval_examples": int(len(eval_labels)),
+            "eval_examples": int(len(eval_labels)), "selection_split": selection_split,
+            "selection_examples": int(len(selection[1])) if selection else int(len(eval_labels)),
             "source_examples": {"uri": portable_uri(examples[0].uri), "span": examples[0].span},
             SETTINGS_FIELD: exec_properties.get(spec.SETTINGS_KEY) or None,
             TRAINING_INPUT_FIELD: read_training_input(input_dict.get(spec.INGESTED_EXAMPLES_KEY)),
@@ -182,6 +189,19 @@ class Executor(base_executor.BaseExecutor):
         write_report_files(report, [output.uri, artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY]).uri])
         _write_blessing(artifact_utils.get_single_instance(output_dict[spec.BLESSING_KEY]), model, chosen is not None)
         progress.log(logging.INFO if chosen else logging.WARNING, "%s", report_lib.summary(report))
+
+
+def read_selection_split(examples: Sequence[types.Artifact], tf_transform_output: tft.TFTransformOutput, limit: int,
+                         name: str) -> tuple[str, tuple[np.ndarray, np.ndarray] | None]:
+    """The split the candidates are chosen on, and its images and labels (the first `limit`; 0: all): validation,
+    so that eval only judges and reports the choice. Without a validation split (`data.validation_fraction` 0),
+    eval, said in the run's log, and None (the candidates' eval accuracy is their selection accuracy)."""
+    if image_files.VALIDATION_SPLIT not in artifact_utils.decode_split_names(examples[0].split_names):
+        progress.warning("%s: no %s split (data.validation_fraction is 0): the candidates are chosen on the %s "
+                         "split, which also judges them", name, image_files.VALIDATION_SPLIT, image_files.EVAL_SPLIT)
+        return image_files.EVAL_SPLIT, None
+    pattern = os.path.join(artifact_utils.get_split_uri(examples, image_files.VALIDATION_SPLIT), "*")
+    return image_files.VALIDATION_SPLIT, load_transformed([pattern], tf_transform_output, limit)
 
 
 def read_training_input(examples: Sequence[types.Artifact] | None) -> dict[str, Any] | None:

@@ -59,14 +59,16 @@ def choose_candidate(candidates: list[Mapping[str, Any]]) -> Mapping[str, Any] |
     passing candidates in the same mode (post-training and quantization-aware int8), only the more accurate is
     considered (ties: the quantization-aware one), so a few bytes do not decide between them.
 
-    Each candidate needs `passed` (bool), `quantization`, `size_bytes` and `tflite_accuracy`.
+    "More accurate" is `selection_accuracy`, measured on the validation split: the eval split judges the gates and
+    reports the chosen candidate's accuracy, and a choice made on it would make that report the best of several
+    draws. Each candidate needs `passed` (bool), `quantization`, `size_bytes` and `selection_accuracy`.
     """
     best_per_mode: dict[str, Mapping[str, Any]] = {}
     for candidate in (c for c in candidates if c["passed"]):
         held = best_per_mode.get(candidate["quantization"])
-        rank = (candidate["tflite_accuracy"], bool(candidate.get("quantization_aware")))
-        if held is None or rank > (held["tflite_accuracy"], bool(held.get("quantization_aware"))):
+        rank = (candidate["selection_accuracy"], bool(candidate.get("quantization_aware")))
+        if held is None or rank > (held["selection_accuracy"], bool(held.get("quantization_aware"))):
             best_per_mode[candidate["quantization"]] = candidate
     if not best_per_mode:
         return None
-    return min(best_per_mode.values(), key=lambda c: (c["size_bytes"], -c["tflite_accuracy"]))
+    return min(best_per_mode.values(), key=lambda c: (c["size_bytes"], -c["selection_accuracy"]))

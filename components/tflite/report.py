@@ -9,8 +9,10 @@ from components.tflite.baseline import Baseline
 from components.tflite.gates import GateResult
 
 CANDIDATE_KEYS = ("quantization", "quantization_aware", "integer_io", "size_bytes", "tflite_accuracy",
-                  "tflite_top5_accuracy", "accuracy_drop", "latency_ms", "peak_memory_bytes", "ops", "builtin_ops_only",
-                  "input_dtype")
+                  "tflite_top5_accuracy", "selection_accuracy", "accuracy_drop", "latency_ms", "peak_memory_bytes",
+                  "ops", "builtin_ops_only", "input_dtype")
+"""`selection_accuracy` is the candidate's top-1 on the split it is chosen on (`selection_split` in the report:
+validation, or eval where there is none); the other accuracies and every gate are on eval."""
 QUANTIZATION_AWARE_SETTING = "train.quantization_aware_epochs"
 """The setting that adds a quantization-aware int8 candidate (named when post-training int8 loses too much)."""
 
@@ -66,6 +68,16 @@ def provenance(report: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def selection(report: Mapping[str, Any]) -> str | None:
+    """Which split chose between the candidates, e.g. `candidates chosen on the validation split (60 examples);
+    accuracies and gates on eval`; None for a report without it."""
+    split = report.get("selection_split")
+    if not split:
+        return None
+    return (f"candidates chosen on the {split} split ({report.get('selection_examples')} examples); accuracies and "
+            "gates on eval")
+
+
 def candidate_entry(measured: Mapping[str, Any], gates: list[GateResult], error: str | None = None) -> dict[str, Any]:
     """One tried quantization mode: its measurements, gate results and whether it passed."""
     entry = {key: measured.get(key) for key in CANDIDATE_KEYS}
@@ -98,6 +110,8 @@ def summary(report: Mapping[str, Any]) -> str:
     lines += [f"  {line}" for line in provenance(report)]
     if "baseline" in report:
         lines.append(f"  no-regression baseline: {Baseline.from_json(report['baseline']).describe()}")
+    if selection(report):
+        lines.append(f"  {selection(report)}")
     for candidate in report["candidates"]:
         if candidate.get("error"):
             lines.append(f"  {candidate_label(candidate)}: failed: {candidate['error']}")
@@ -107,7 +121,9 @@ def summary(report: Mapping[str, Any]) -> str:
             f"  {candidate_label(candidate)}: {candidate['size_bytes']:,} bytes, accuracy "
             f"{candidate['tflite_accuracy']:.4f} (float {report['float_accuracy']:.4f}, drop "
             f"{candidate['accuracy_drop'] * 100:.2f} pts), latency median {latency.get('median', 0):.2f} ms "
-            f"p90 {latency.get('p90', 0):.2f} ms, {'passed' if candidate['passed'] else 'failed'}")
+            f"p90 {latency.get('p90', 0):.2f} ms, {'passed' if candidate['passed'] else 'failed'}"
+            + (f" ({report['selection_split']} accuracy {candidate['selection_accuracy']:.4f})"
+               if report.get("selection_split", "eval") != "eval" else ""))
         for gate in candidate["gates"]:
             if not gate["passed"]:
                 lines.append(f"    gate {gate['name']} failed: measured {gate['measured']}, limit {gate['limit']}")
@@ -140,6 +156,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         *[f"- {line}" for line in provenance(report)],
         *([f"- no-regression baseline: {Baseline.from_json(report['baseline']).describe()}"] if "baseline" in report else []),
         *([f"- {quantization_aware_training(report)}"] if quantization_aware_training(report) else []),
+        *([f"- {selection(report)}"] if selection(report) else []),
         "",
         "| mode | bytes | top-1 | top-5 | drop (pts) | median ms | p90 ms | peak memory | builtin ops only | gates |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
