@@ -18,6 +18,7 @@ CONFIG ?= pipeline/profiles/demo.yaml
 ARGS ?=
 
 IMAGE ?= mobilenet-pipeline:latest
+ACCELERATOR ?= cpu
 
 .PHONY: help setup system-packages run test test-quick bench image push lock clean
 
@@ -27,7 +28,7 @@ help:
 	@echo "make test-quick - the tests without the slow pipeline runs and long training, for iterating"
 	@echo "make setup  - install system packages (apt), the pinned Python environment in $(VENV) and the Android"
 	@echo "             runtimes the tests use (MediaPipe Tasks, the TFLite Task Library) in $(RUNTIMES_DIR)/"
-	@echo "make image  - build the Kubeflow container image IMAGE=$(IMAGE) (kubeflow/Dockerfile)"
+	@echo "make image  - build the Kubeflow container image IMAGE=$(IMAGE) (kubeflow/Dockerfile; ACCELERATOR=gpu adds CUDA)"
 	@echo "make push   - push IMAGE to its registry"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
@@ -96,7 +97,7 @@ bench: setup
 	$(PY) -m bench $(ARGS)
 
 image:
-	DOCKER_BUILDKIT=1 docker build -f kubeflow/Dockerfile -t "$(IMAGE)" .
+	DOCKER_BUILDKIT=1 docker build -f kubeflow/Dockerfile --build-arg ACCELERATOR=$(ACCELERATOR) -t "$(IMAGE)" .
 
 push:
 	docker push "$(IMAGE)"
@@ -104,6 +105,8 @@ push:
 lock: $(INSTALLED)
 	$(UV) pip compile -q requirements.in -c ../shared/stack/verified-freeze-py310.txt --python-version 3.10 \
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+	$(UV) pip compile -q kubeflow/requirements-gpu.in -c requirements.lock --python-version 3.10 \
+		--python-platform x86_64-manylinux_2_28 -o kubeflow/requirements-gpu.lock
 
 clean:
 	rm -rf runs registry data .pytest_cache $(RUNTIMES_DIR)

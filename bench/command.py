@@ -11,10 +11,12 @@
 5. int8 (`bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
    and on the photo set, and post-training int8 by number of calibration examples;
 6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
-7. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
+7. pod sizes (`bench.pod_sizes`): the compiled default package run task by task in KFP semantics on the photo
+   set, each task's peak memory against the pod `kubeflow.*` gives it;
+8. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
    photos) with 1 and 2 DirectRunner workers and on the portable path, with each step's peak RSS; then the
    Reshuffle that makes ExampleGen's memory grow, measured alone (`bench.shuffle_memory`);
-8. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
+9. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import branches, quantization, shuffle_memory
+from bench import branches, pod_sizes, quantization, shuffle_memory
 from components.contracts import QUANTIZATION_MODES
 from pipeline.config import DEMO_PROFILE, PHOTO_PROFILE, load_config
 
@@ -95,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"pixels of the ingestion datasets' images, scaled up like photos (default "
                             f"{FULL.ingestion_image_size})")
     bench.add_argument("--skip-ingestion", action="store_true", help="leave out the ingestion scaling runs")
+    bench.add_argument("--skip-pod-sizes", action="store_true",
+                       help="leave out the compiled package's run with each step's peak memory against its pod")
     bench.add_argument("--skip-variants", action="store_true",
                        help="leave out the full-size pipeline and script runs and the per-mode measurements")
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
@@ -340,6 +344,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["size_sweep"] = sizes_lib.size_sweep(args.input_sizes[0], classes,
                                                      str(runs.fresh_dir(work / "size-sweep")))
         results["step_seconds"]["size_sweep"] = round(time.monotonic() - started, 1)
+    if not args.skip_pod_sizes:
+        started = time.monotonic()
+        per_class = pod_sizes.POD_SIZES_PER_CLASS if not args.quick else FIXED_COST_PER_CLASS
+        log.info("pod sizes: the compiled default package on %d photos per class, task by task", per_class)
+        results["pod_sizes"] = {"per_class": per_class, "rows": pod_sizes.measure(
+            runs.fresh_dir(work / "pod-sizes"), per_class, [*sizes.extra_overrides, *args.overrides])}
+        results["step_seconds"]["pod_sizes"] = round(time.monotonic() - started, 1)
     if not args.skip_ingestion:
         started = time.monotonic()
         (results["ingestion"], results["ingestion_marginal_images_per_second"],

@@ -238,6 +238,16 @@ def _ingestion_section(results: dict[str, Any]) -> list[str]:
             f"![ingestion]({INGESTION_PLOT})", ""]
 
 
+def _pod_sizes_section(results: dict[str, Any]) -> list[str]:
+    """Each step of the compiled package, its peak memory against its pod (`bench.pod_sizes`)."""
+    from bench import pod_sizes
+
+    if not results.get("pod_sizes"):
+        return []
+    section = results["pod_sizes"]
+    return pod_sizes.markdown(section["rows"], section["per_class"]).replace("# ", "## ", 1).splitlines() + [""]
+
+
 def results_markdown(results: dict[str, Any]) -> str:
     """The whole benchmark as Markdown: targets, models, pipeline vs script with timings, fixed cost, int8, size
     by width, ingestion."""
@@ -248,7 +258,7 @@ def results_markdown(results: dict[str, Any]) -> str:
     return "\n".join(header + _targets_section(results) + _models_section(results["models"])
                      + _variants_section(results) + _fixed_cost_section(results) + _int8_section(results)
                      + _size_sweep_section(results)
-                     + _ingestion_section(results))
+                     + _ingestion_section(results) + _pod_sizes_section(results))
 
 
 def _pyplot() -> Any:

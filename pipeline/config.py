@@ -84,6 +84,7 @@ class TrainConfig:
     fine_tune_rate: float = 0.1
     recalibrate_bn_batches: int = 8
     quantization_aware_epochs: int = 0
+    mixed_precision: bool = False
 
 
 @dataclasses.dataclass
@@ -162,6 +163,22 @@ class PipelineConfig:
 
 
 @dataclasses.dataclass
+class KubeflowConfig:
+    """The pods of the compiled package's steps: CPU (cores) and memory (e.g. `16G`) each step's container asks for
+    and is limited to, and the GPUs of the Trainers. `beam_*` size the steps that run Beam (ingestion, statistics,
+    Transform, the Evaluators) on the DirectRunner inside their pod; `trainer_*` the Trainers."""
+
+    step_cpu: float = 1.0
+    step_memory: str = "4G"
+    beam_cpu: float = 2.0
+    beam_memory: str = "8G"
+    trainer_cpu: float = 8.0
+    trainer_memory: str = "16G"
+    trainer_gpus: int = 0
+    gpu_type: str = "nvidia.com/gpu"
+
+
+@dataclasses.dataclass
 class Config:
     """The whole configuration."""
 
@@ -173,6 +190,7 @@ class Config:
     tflite: TFLiteConfig = dataclasses.field(default_factory=TFLiteConfig)
     beam: BeamConfig = dataclasses.field(default_factory=BeamConfig)
     registry: RegistryConfig = dataclasses.field(default_factory=RegistryConfig)
+    kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as nested plain values (for logs, YAML and Kubeflow)."""
@@ -284,6 +302,22 @@ def _is_valid_name(name: str, what: str) -> bool:
     return True
 
 
+MEMORY_UNITS = {"": 1.0, "G": 1.0, "Gi": 2**30 / 1e9, "M": 1e-3, "Mi": 2**20 / 1e9, "T": 1e3, "Ti": 2**40 / 1e9}
+"""Kubernetes memory suffixes, as gigabytes (10^9 bytes): the unit of the PipelineSpec's memory fields."""
+
+
+def memory_gigabytes(text: str) -> float | None:
+    """`16G`, `16Gi`, `512Mi` or a plain number of gigabytes, in gigabytes; None when it is none of those."""
+    value = str(text).strip()
+    number = value.rstrip("GMTi")
+    unit = value[len(number):]
+    try:
+        amount = float(number)
+    except ValueError:
+        return None
+    return amount * MEMORY_UNITS[unit] if unit in MEMORY_UNITS and amount > 0 else None
+
+
 def _valid_spans(text: str) -> bool:
     try:
         training_input.parse_selection(text)
@@ -390,6 +424,13 @@ def validate(config: Config) -> None:
         ("pipeline.name", 0 < len(config.pipeline.name) <= MAX_PIPELINE_NAME_LENGTH,
          f"1 to {MAX_PIPELINE_NAME_LENGTH} characters"),
         ("pipeline.home", bool(config.pipeline.home), "a path"),
+        *((f"kubeflow.{kind}_cpu", getattr(config.kubeflow, f"{kind}_cpu") > 0, "a positive number of CPU cores")
+          for kind in ("step", "beam", "trainer")),
+        *((f"kubeflow.{kind}_memory", memory_gigabytes(getattr(config.kubeflow, f"{kind}_memory")) is not None,
+           "a memory size such as 16G, 16Gi or 512Mi") for kind in ("step", "beam", "trainer")),
+        ("kubeflow.trainer_gpus", config.kubeflow.trainer_gpus >= 0, "0 (no GPU) or more"),
+        ("kubeflow.gpu_type", bool(config.kubeflow.gpu_type.strip()),
+         "a GPU resource (Kubernetes: nvidia.com/gpu) or a Vertex AI accelerator name (e.g. NVIDIA_TESLA_T4)"),
         ("data.root", bool(config.data.root), "a path"),
     ]
     for key, ok, expected in checks:

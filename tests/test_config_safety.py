@@ -42,7 +42,7 @@ from pipeline.config import REPO_ROOT
     ("model.widht=2", "model.widht: unknown key (known in model: architectures, bn_momentum, dropout, "
                       "input_size, v1_alpha, v2_alpha, weights)"),
     ("model.alpha=0.5", "model.alpha: renamed model.v1_alpha (the V1 width; model.v2_alpha is V2's)"),
-    ("modle.alpha=0.5", "modle.alpha: unknown key (sections: beam, data, gates, model, pipeline, registry, tflite, "
+    ("modle.alpha=0.5", "modle.alpha: unknown key (sections: beam, data, gates, kubeflow, model, pipeline, registry, tflite, "
                         "train)"),
 ])
 def test_impossible_values_are_errors_naming_the_key(override, message):

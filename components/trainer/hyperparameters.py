@@ -35,6 +35,7 @@ class Hyperparameters:
     fine_tune_rate: float
     recalibrate_bn_batches: int
     quantization_aware_epochs: int
+    mixed_precision: bool  # float16 compute while fitting; float32 weights, inputs, outputs and export
 
     @classmethod
     def from_custom_config(cls, custom_config: Mapping[str, Any] | None) -> Hyperparameters:

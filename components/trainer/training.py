@@ -107,6 +107,15 @@ def _registry_weights(fn_args: FnArgs, hparams: Hyperparameters) -> warm_start.R
     return weights
 
 
+def training_device() -> str:
+    """Where Keras trains: `GPU:0 (NVIDIA L4)` when the pod has a GPU TensorFlow can use, else `CPU (N cores)`."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"{gpus[0].name.split(':', 1)[1]} ({details.get('device_name', 'GPU')})"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
 def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     """Train `build_network` on the transformed examples and export the SavedModel with its signatures, beside it
     its float weights (`weights.h5`, what a later run warm-starts from) and what it started from.
@@ -121,8 +130,9 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     train_data = read_transformed(fn_args.train_files, tf_transform_output, hparams.batch_size, hparams.seed)
     validation_data = read_transformed(fn_args.eval_files, tf_transform_output, hparams.batch_size)
     size = hparams.input_size
-    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d", hparams.name, len(labels),
-                  hparams.epochs, hparams.batch_size, size, size)
+    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d, on %s%s", hparams.name, len(labels),
+                  hparams.epochs, hparams.batch_size, size, size, training_device(),
+                  ", mixed precision (float16 compute)" if hparams.mixed_precision else "")
     result = train_model(build_network, train_data, validation_data, len(labels), hparams,
                          log_dir=fn_args.model_run_dir, registry_weights=_registry_weights(fn_args, hparams),
                          labels=labels)
