@@ -110,6 +110,9 @@ def test_kfp_first_run_pushes_version_1_judged_on_the_floor_alone(runs):
     assert manifest["training_input"]["spans"] == [SPAN_A] and manifest["training_input"]["files"] == 60
     assert manifest["warm_start"] is None and (version / "weights.h5").is_file()
     assert "nothing in the registry" in _log(task_runs[f"Trainer_{MODEL}"])
+    trainer = task_runs[f"Trainer_{MODEL}"]
+    assert trainer.resources["cpuLimit"] == 8.0 and trainer.resources["memoryLimit"] == 16.0
+    assert 0 < trainer.peak_rss_bytes < 16e9
 
 
 @pytest.mark.slow
