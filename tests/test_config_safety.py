@@ -97,4 +97,4 @@ def test_the_command_ends_with_its_code_its_output_written_and_the_exit_handlers
     if code:
         assert "error: train.epochs: 0 is invalid" in result.stderr
     else:
-        assert "registry:" in result.stdout and "epochs: 5" in result.stdout
+        assert "registry:" in result.stdout and "epochs: 15" in result.stdout

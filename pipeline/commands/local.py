@@ -45,8 +45,12 @@ def add_local_subparsers(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--image-size", type=int, metavar="N",
                       help="scale the images to NxN pixels (default: the dataset's own size: 28, 8, or the crop's)")
 
-    show = commands.add_parser("show-config", help="print the effective configuration as YAML")
+    show = commands.add_parser("show-config", help="print the effective configuration as YAML",
+                               description="Print the effective configuration (defaults, then --config, then --set) "
+                                           "as YAML, or with --keys every setting with its default and meaning.")
     add_config_options(show)
+    show.add_argument("--keys", action="store_true",
+                      help="list every setting with its default, allowed values and meaning (docs/configuration.md)")
 
 
 def config_from_args(args: argparse.Namespace) -> config_lib.Config:
@@ -190,9 +194,14 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_show_config(args: argparse.Namespace) -> int:
-    """Print the effective configuration."""
+    """Print the effective configuration, or the reference of every setting."""
     import yaml
 
+    if args.keys:
+        from pipeline import config_reference
+
+        sys.stdout.write(config_reference.plain_text())
+        return 0
     print(yaml.safe_dump(config_from_args(args).to_dict(), sort_keys=False), end="")
     return 0
 
