@@ -12,9 +12,10 @@ RUNTIMES_DIR := .venv-runtimes
 RUNTIMES := mediapipe tflite-support
 RUNTIME_STAMPS := $(RUNTIMES:%=$(RUNTIMES_DIR)/%/.installed)
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
-DATA ?= data/fashion-mnist
+DEMO_DATA := data/fashion-mnist
+DATA ?= $(DEMO_DATA)
 PER_CLASS ?= 300
-CONFIG ?= pipeline/profiles/demo.yaml
+CONFIG ?= $(if $(filter $(DEMO_DATA),$(DATA)),pipeline/profiles/demo.yaml,)
 ARGS ?=
 
 IMAGE ?= mobilenet-pipeline:latest
@@ -55,10 +56,16 @@ system-packages:
 # entrypoint. compileall (not uv's --compile-bytecode, which skips an up-to-date venv) also mends an older venv;
 # the Makefile is a prerequisite so that a change to how the venv is installed reaches it.
 $(INSTALLED): requirements.lock setup.py .python-version Makefile
-	@python=$$(command -v python$(basename $(PYTHON_VERSION)) || command -v python); \
-	version=$$($$python -c 'import platform; print(platform.python_version())'); \
-	if [ "$$version" != "$(PYTHON_VERSION)" ]; then \
-		echo "error: need Python $(PYTHON_VERSION) (found $$version at $$python); install it, e.g. 'pyenv install $(PYTHON_VERSION)'"; exit 1; \
+	@python=""; \
+	for candidate in python python3.10 python3; do \
+		found=$$(command -v $$candidate) || continue; \
+		case "$$($$found -c 'import platform; print(platform.python_version())' 2>/dev/null)" in \
+			3.10.*) python=$$found; break;; esac; \
+	done; \
+	if [ -z "$$python" ]; then \
+		echo "error: need Python 3.10 (TFX 1.16 supports 3.9 and 3.10; .python-version names $(PYTHON_VERSION)); none found as python, python3.10 or python3."; \
+		echo "  Install one, e.g. 'uv python install 3.10' (then put it on PATH), 'pyenv install $(PYTHON_VERSION)', or 'apt-get install python3.10 python3.10-venv'."; \
+		exit 1; \
 	fi; \
 	[ -x $(PY) ] || $$python -m venv $(VENV)
 	@[ -x $(UV) ] || $(PY) -m pip install -q "uv==$(UV_VERSION)"
@@ -72,16 +79,20 @@ $(RUNTIMES_DIR)/%/.installed: tests/runtimes/%.lock $(INSTALLED)
 	$(UV) pip install -q --python $(RUNTIMES_DIR)/$*/bin/python -r $<
 	@touch $@
 
+# The demo data is written only for the default DATA; a DATA of your own must exist (a typo is an error, not a new
+# folder of Fashion-MNIST). CONFIG defaults to the demo's profile only with the demo data: photos get the defaults.
 run: setup
-	@if [ ! -d "$(DATA)" ]; then \
+	@if [ "$(DATA)" = "$(DEMO_DATA)" ] && [ ! -d "$(DATA)" ]; then \
 		if [ -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ]; then \
 			$(VENV)/bin/mobilenet-pipeline demo-data "$(DATA)" --per-class $(PER_CLASS); \
 		else \
 			echo "Fashion-MNIST is not installed; using scikit-learn's digits dataset"; \
 			$(VENV)/bin/mobilenet-pipeline demo-data "$(DATA)" --dataset digits --per-class $(PER_CLASS); \
 		fi; \
+	elif [ ! -d "$(DATA)" ]; then \
+		echo "error: DATA=$(DATA): no such folder (give a folder of class sub-folders of images)"; exit 2; \
 	fi
-	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" --config $(CONFIG) $(ARGS)
+	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
 # Two pytest workers (pytest-xdist), each taking whole test files, so a module's pipeline fixture runs once.
 test: setup

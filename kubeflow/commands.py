@@ -3,6 +3,7 @@ Vertex AI)."""
 from __future__ import annotations
 
 import argparse
+import textwrap
 import sys
 import tempfile
 from pathlib import Path
@@ -78,9 +79,9 @@ def add_kubeflow_subparsers(subparsers: argparse._SubParsersAction) -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     compile_parser = subparsers.add_parser(
         "compile-kubeflow", help="compile the pipeline for Kubeflow Pipelines (.yaml) or Vertex AI (.json)",
-        description="Compile the pipeline (the same create_pipeline as `run`) into a Kubeflow Pipelines v2 package "
+        description=textwrap.fill("Compile the pipeline (the same create_pipeline as `run`) into a Kubeflow Pipelines v2 package "
                     "or a Vertex AI PipelineJob; data_root and registry_root become runtime parameters, each step's "
-                    "pod is sized by kubeflow.*.", epilog=COMPILE_EXAMPLES, formatter_class=formatter)
+                    "pod is sized by kubeflow.*."), epilog=COMPILE_EXAMPLES, formatter_class=formatter)
     compile_parser.add_argument("--output", required=True, metavar="FILE",
                                 help="FILE.yaml: PipelineSpec to upload to Kubeflow Pipelines; "
                                      "FILE.json: PipelineJob for Vertex AI")
@@ -90,8 +91,9 @@ def add_kubeflow_subparsers(subparsers: argparse._SubParsersAction) -> None:
 
     submit = subparsers.add_parser(
         "submit", help="start one run of the pipeline on Kubeflow Pipelines",
-        description="Upload nothing and start one run of a compiled package (or of one compiled now); print its id "
-                    "and URL, and with --wait follow it to the end and exit with its state (0: succeeded).",
+        description=textwrap.fill("Start one run of a compiled package (or of one compiled now; sent with the run, "
+                                  "not uploaded as a pipeline); print its id and URL, and with --wait follow it to "
+                                  "the end and exit with its state (0: succeeded)."),
         epilog=SUBMIT_EXAMPLES, formatter_class=formatter)
     _add_run_options(submit)
     submit.add_argument("--name", help="name of the run (default: the pipeline name and the time)")
@@ -101,9 +103,9 @@ def add_kubeflow_subparsers(subparsers: argparse._SubParsersAction) -> None:
 
     schedule = subparsers.add_parser(
         "schedule", help="upload the pipeline to Kubeflow Pipelines and run it on a cron schedule",
-        description="Upload a package (or one compiled now) as a new version of the pipeline and create a recurring "
+        description=textwrap.fill("Upload a package (or one compiled now) as a new version of the pipeline and create a recurring "
                     "run of it. A recurring run of the same name is refused unless --replace, which creates the new "
-                    "one and then deletes the old.", epilog=SCHEDULE_EXAMPLES, formatter_class=formatter)
+                    "one and then deletes the old."), epilog=SCHEDULE_EXAMPLES, formatter_class=formatter)
     _add_run_options(schedule)
     schedule.add_argument("--cron", required=True, metavar="EXPR",
                           help="'MIN HOUR DAY MONTH WEEKDAY' (or KFP's 6 fields with seconds first), e.g. '0 3 * * *'")
