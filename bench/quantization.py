@@ -98,7 +98,7 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
 
     from bench import models
     from components.tflite import conversion, measurement
-    from components.trainer.training import read_transformed
+    from components.transform.transformed_examples import read_transformed
     from components.transform.preprocessing import LABEL_VOCAB
 
     outputs = models.find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root"))

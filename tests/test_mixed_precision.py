@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from components.tflite import conversion, measurement
-from components.trainer import fitting, mobilenet_v1
+from components.trainer import export, fitting, mobilenet_v1
 from tests.helpers import hyperparameters
 
 pytestmark = pytest.mark.slow
@@ -59,7 +59,7 @@ def test_the_returned_model_and_its_tflite_files_are_float32_at_their_boundaries
     results, (images, labels) = trained
     model = results[True][0].model
     assert {layer.compute_dtype for layer in model.layers} == {"float32"}
-    conversion.save_for_conversion(model, str(tmp_path / "saved"), 32)
+    export.save_for_conversion(model, str(tmp_path / "saved"), 32)
     for mode in ("float32", "int8"):
         flatbuffer = conversion.convert(str(tmp_path / "saved"), mode, images[:16] if mode == "int8" else None)
         interpreter = tf.lite.Interpreter(model_content=flatbuffer)
