@@ -102,10 +102,10 @@ test: setup
 test-quick: setup
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not slow" --durations=10 tests
 
-# Benchmark (issue #6): writes bench/results/results.{json,md} and plots (bench/results/work/ holds its runs);
-# `ARGS=--quick` for a smoke test.
+# The benchmark: writes bench/results/results.{json,md} and plots (bench/results/work/ holds its runs) and rewrites
+# docs/benchmarks.md; `ARGS=--quick` for a smoke test.
 bench: setup
-	$(PY) -m bench $(ARGS)
+	$(PY) -m bench --docs docs/benchmarks.md $(ARGS)
 
 image:
 	DOCKER_BUILDKIT=1 docker build -f kubeflow/Dockerfile --build-arg ACCELERATOR=$(ACCELERATOR) -t "$(IMAGE)" .

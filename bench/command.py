@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): the benchmark of issue #6, step by step.
+"""`python -m bench` (`make bench`): the benchmark, step by step.
 
 1. writes the Fashion-MNIST folders it needs under `<out>/work/data/` (kept between benchmarks; default out
    `bench/results/`);
@@ -79,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=DEFAULT_OUT, help="output folder: results, plots, bench.log and work/ "
                                                          f"(default {DEFAULT_OUT})")
     bench.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    bench.add_argument("--docs", metavar="FILE", help="also write the benchmarks page (make bench: docs/benchmarks.md)")
     bench.add_argument("--per-class", type=int, help=f"images per class (default {FULL.per_class}, quick "
                                                      f"{QUICK.per_class})")
     bench.add_argument("--epochs", type=int, help=f"training epochs (default {FULL.epochs}, quick {QUICK.epochs})")
@@ -288,6 +289,22 @@ def _machine() -> dict[str, Any]:
             "tensorflow": importlib.metadata.version("tensorflow"), "tfx": importlib.metadata.version("tfx")}
 
 
+def _commit() -> str | None:
+    """The checkout's commit, `+changes` when the working tree differs from it; None outside a git checkout."""
+    import subprocess
+
+    from pipeline.config import REPO_ROOT
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty else "")
+
+
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Run every step; returns the results that `report.write_outputs` writes."""
     from bench import runs, sizes as sizes_lib, targets
@@ -303,7 +320,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         config_lib.load_config(None, [*common, *variant_overrides])  # every variant's config is valid before any run
     data, images = ensure_demo_data(work / "data", sizes.per_class)
     results: dict[str, Any] = {
-        "created": datetime.datetime.now().isoformat(timespec="seconds"), "machine": _machine(),
+        "created": datetime.datetime.now().isoformat(timespec="seconds"), "machine": _machine(), "commit": _commit(),
         "options": {"quick": args.quick, "per_class": sizes.per_class, "images": images, "epochs": sizes.epochs,
                     "alphas": args.alphas, "input_sizes": args.input_sizes, "latency_runs": sizes.latency_runs,
                     "ingestion_image_size": sizes.ingestion_image_size,
@@ -391,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             log.removeHandler(handler)
     results["bench_seconds"] = round(time.monotonic() - started, 1)
-    written = report.write_outputs(results, out)
+    written = report.write_outputs(results, out, args.docs)
     for name, entry in results["targets"].items():
         print(f"{name}: {entry['measured']} (limit {entry['limit']}): {TARGET_STATUS[entry['met']]}")
     print(f"benchmark finished in {results['bench_seconds']:.0f} s; wrote {', '.join(str(p) for p in written)}")

@@ -1,4 +1,4 @@
-"""The int8 step of `python -m bench` (issue #13): post-training against quantization-aware int8, and how
+"""The int8 step of `python -m bench`: post-training against quantization-aware int8, and how
 many calibration examples post-training int8 needs.
 
 Per dataset (Fashion-MNIST as the bench's other steps train it, and the photo set with the photo recipe), one

@@ -5,7 +5,7 @@ few weights per channel (the depthwise layers of a narrow model).
 
 Each width is also wrapped for quantization-aware training (`quantization_aware.quantize`, as the Trainer does)
 and converted as the TFLite step converts that model: its int8 bytes, and whether it is full-integer with builtin
-ops only (issue #13 asks it of every allowed width)."""
+ops only, for every allowed width."""
 from __future__ import annotations
 
 import logging
