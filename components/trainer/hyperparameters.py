@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 @dataclasses.dataclass(frozen=True)
 class Hyperparameters:
-    """One architecture's training settings (see the `model.*` and `train.*` keys in the README)."""
+    """One architecture's training settings (the `model.*` and `train.*` keys of docs/configuration.md)."""
 
     name: str  # the registry model name, used in progress lines
     architecture: str  # v1 or v2
