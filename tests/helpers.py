@@ -23,7 +23,7 @@ import pytest
 from components.registry import store
 from components.registry.store import Registry
 from components.trainer.hyperparameters import Hyperparameters
-from pipeline.config import DEMO_PROFILE, load_config
+from pipeline.config import DEMO_PROFILE, Config, load_config
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -88,6 +88,12 @@ TINY_RUN = [
 ]
 """`mobilenet-pipeline run` settings for tiny data: the demo profile's short recipe, small nets at 32 px, 1 epoch,
 gates open but the size gate."""
+
+
+def tiny_config(*overrides: str) -> Config:
+    """The config `TINY_RUN` gives a run, with further `key=value` overrides."""
+    return load_config(TINY_RUN[1], [*TINY_RUN[3::2], *overrides])
+
 
 
 # ImageExampleGen
