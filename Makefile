@@ -12,12 +12,14 @@ RUNTIMES_DIR := .venv-runtimes
 RUNTIMES := mediapipe tflite-support
 RUNTIME_STAMPS := $(RUNTIMES:%=$(RUNTIMES_DIR)/%/.installed)
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
-DATA ?= data/fashion-mnist
+DEMO_DATA := data/fashion-mnist
+DATA ?= $(DEMO_DATA)
 PER_CLASS ?= 300
-CONFIG ?= pipeline/profiles/demo.yaml
+CONFIG ?= $(if $(filter $(DEMO_DATA),$(DATA)),pipeline/profiles/demo.yaml,)
 ARGS ?=
 
 IMAGE ?= mobilenet-pipeline:latest
+ACCELERATOR ?= cpu
 
 .PHONY: help setup system-packages run test test-quick bench image push lock clean
 
@@ -27,7 +29,7 @@ help:
 	@echo "make test-quick - the tests without the slow pipeline runs and long training, for iterating"
 	@echo "make setup  - install system packages (apt), the pinned Python environment in $(VENV) and the Android"
 	@echo "             runtimes the tests use (MediaPipe Tasks, the TFLite Task Library) in $(RUNTIMES_DIR)/"
-	@echo "make image  - build the Kubeflow container image IMAGE=$(IMAGE) (kubeflow/Dockerfile)"
+	@echo "make image  - build the Kubeflow container image IMAGE=$(IMAGE) (kubeflow/Dockerfile; ACCELERATOR=gpu adds CUDA)"
 	@echo "make push   - push IMAGE to its registry"
 	@echo "make lock   - re-resolve requirements.in into requirements.lock"
 
@@ -54,10 +56,16 @@ system-packages:
 # entrypoint. compileall (not uv's --compile-bytecode, which skips an up-to-date venv) also mends an older venv;
 # the Makefile is a prerequisite so that a change to how the venv is installed reaches it.
 $(INSTALLED): requirements.lock setup.py .python-version Makefile
-	@python=$$(command -v python$(basename $(PYTHON_VERSION)) || command -v python); \
-	version=$$($$python -c 'import platform; print(platform.python_version())'); \
-	if [ "$$version" != "$(PYTHON_VERSION)" ]; then \
-		echo "error: need Python $(PYTHON_VERSION) (found $$version at $$python); install it, e.g. 'pyenv install $(PYTHON_VERSION)'"; exit 1; \
+	@python=""; \
+	for candidate in python python3.10 python3; do \
+		found=$$(command -v $$candidate) || continue; \
+		case "$$($$found -c 'import platform; print(platform.python_version())' 2>/dev/null)" in \
+			3.10.*) python=$$found; break;; esac; \
+	done; \
+	if [ -z "$$python" ]; then \
+		echo "error: need Python 3.10 (TFX 1.16 supports 3.9 and 3.10; .python-version names $(PYTHON_VERSION)); none found as python, python3.10 or python3."; \
+		echo "  Install one, e.g. 'uv python install 3.10' (then put it on PATH), 'pyenv install $(PYTHON_VERSION)', or 'apt-get install python3.10 python3.10-venv'."; \
+		exit 1; \
 	fi; \
 	[ -x $(PY) ] || $$python -m venv $(VENV)
 	@[ -x $(UV) ] || $(PY) -m pip install -q "uv==$(UV_VERSION)"
@@ -71,16 +79,20 @@ $(RUNTIMES_DIR)/%/.installed: tests/runtimes/%.lock $(INSTALLED)
 	$(UV) pip install -q --python $(RUNTIMES_DIR)/$*/bin/python -r $<
 	@touch $@
 
+# The demo data is written only for the default DATA; a DATA of your own must exist (a typo is an error, not a new
+# folder of Fashion-MNIST). CONFIG defaults to the demo's profile only with the demo data: photos get the defaults.
 run: setup
-	@if [ ! -d "$(DATA)" ]; then \
+	@if [ "$(DATA)" = "$(DEMO_DATA)" ] && [ ! -d "$(DATA)" ]; then \
 		if [ -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ]; then \
 			$(VENV)/bin/mobilenet-pipeline demo-data "$(DATA)" --per-class $(PER_CLASS); \
 		else \
 			echo "Fashion-MNIST is not installed; using scikit-learn's digits dataset"; \
 			$(VENV)/bin/mobilenet-pipeline demo-data "$(DATA)" --dataset digits --per-class $(PER_CLASS); \
 		fi; \
+	elif [ ! -d "$(DATA)" ]; then \
+		echo "error: DATA=$(DATA): no such folder (give a folder of class sub-folders of images)"; exit 2; \
 	fi
-	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" --config $(CONFIG) $(ARGS)
+	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
 # Two pytest workers (pytest-xdist), each taking whole test files, so a module's pipeline fixture runs once.
 test: setup
@@ -90,13 +102,13 @@ test: setup
 test-quick: setup
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not slow" --durations=10 tests
 
-# Benchmark (issue #6): writes bench/results/results.{json,md} and plots (bench/results/work/ holds its runs);
-# `ARGS=--quick` for a smoke test.
+# The benchmark: writes bench/results/results.{json,md} and plots (bench/results/work/ holds its runs) and rewrites
+# docs/benchmarks.md; `ARGS=--quick` for a smoke test.
 bench: setup
-	$(PY) -m bench $(ARGS)
+	$(PY) -m bench --docs docs/benchmarks.md $(ARGS)
 
 image:
-	DOCKER_BUILDKIT=1 docker build -f kubeflow/Dockerfile -t "$(IMAGE)" .
+	DOCKER_BUILDKIT=1 docker build -f kubeflow/Dockerfile --build-arg ACCELERATOR=$(ACCELERATOR) -t "$(IMAGE)" .
 
 push:
 	docker push "$(IMAGE)"
@@ -104,6 +116,8 @@ push:
 lock: $(INSTALLED)
 	$(UV) pip compile -q requirements.in -c ../shared/stack/verified-freeze-py310.txt --python-version 3.10 \
 		--python-platform x86_64-manylinux_2_28 -o requirements.lock
+	$(UV) pip compile -q kubeflow/requirements-gpu.in -c requirements.lock --python-version 3.10 \
+		--python-platform x86_64-manylinux_2_28 -o kubeflow/requirements-gpu.lock
 
 clean:
 	rm -rf runs registry data .pytest_cache $(RUNTIMES_DIR)

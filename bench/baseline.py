@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 from components.ingestion import image_files  # noqa: E402
 from components.tflite import conversion, measurement  # noqa: E402
-from components.trainer import fitting, mobilenet_v1, mobilenet_v2  # noqa: E402
+from components.trainer import export, fitting, mobilenet_v1, mobilenet_v2  # noqa: E402
 from components.transform import image_codec  # noqa: E402
 
 IMPORT_SECONDS = time.monotonic() - STARTED
@@ -148,7 +148,7 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
         steps[f"train_seconds_{architecture}"] = time.monotonic() - timer
         timer = time.monotonic()
         saved_model_dir = os.path.join(scratch, architecture)
-        conversion.save_for_conversion(model, saved_model_dir, size)
+        export.save_for_conversion(model, saved_model_dir, size)
         steps[f"export_seconds_{architecture}"] = time.monotonic() - timer
         timer = time.monotonic()
         measured = convert_and_measure(saved_model_dir, config, train_images[:config.tflite.representative_examples],

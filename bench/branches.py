@@ -1,4 +1,4 @@
-"""V1's and V2's branches one after the other, and at once (issue #15): what running them concurrently would save
+"""V1's and V2's branches one after the other, and at once: what running them concurrently would save
 on this machine, and what it does to the latency the TFLite step gates on.
 
     python -m bench.branches --data DIR --out DIR [--set KEY=VALUE ...]

@@ -1,4 +1,4 @@
-"""Calls and seconds of the functions a small run spent its fixed cost in (issue #15), over one whole pipeline run.
+"""Calls and seconds of the functions a small run spent its fixed cost in, over one whole pipeline run.
 
 Runs `mobilenet-pipeline run` in this process with a timer around each function of `TIMED`, then prints how often
 each was called and the seconds spent in it. With `--uncached` the run goes without `pipeline.beam_caches` (Beam's

@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): the benchmark of issue #6, step by step.
+"""`python -m bench` (`make bench`): the benchmark, step by step.
 
 1. writes the Fashion-MNIST folders it needs under `<out>/work/data/` (kept between benchmarks; default out
    `bench/results/`);
@@ -11,10 +11,12 @@
 5. int8 (`bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
    and on the photo set, and post-training int8 by number of calibration examples;
 6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
-7. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
+7. pod sizes (`bench.pod_sizes`): the compiled default package run task by task in KFP semantics on the photo
+   set, each task's peak memory against the pod `kubeflow.*` gives it;
+8. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
    photos) with 1 and 2 DirectRunner workers and on the portable path, with each step's peak RSS; then the
    Reshuffle that makes ExampleGen's memory grow, measured alone (`bench.shuffle_memory`);
-8. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
+9. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
 """
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import branches, quantization, shuffle_memory
+from bench import branches, pod_sizes, quantization, shuffle_memory
 from components.contracts import QUANTIZATION_MODES
 from pipeline.config import DEMO_PROFILE, PHOTO_PROFILE, load_config
 
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", default=DEFAULT_OUT, help="output folder: results, plots, bench.log and work/ "
                                                          f"(default {DEFAULT_OUT})")
     bench.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
+    bench.add_argument("--docs", metavar="FILE", help="also write the benchmarks page (make bench: docs/benchmarks.md)")
     bench.add_argument("--per-class", type=int, help=f"images per class (default {FULL.per_class}, quick "
                                                      f"{QUICK.per_class})")
     bench.add_argument("--epochs", type=int, help=f"training epochs (default {FULL.epochs}, quick {QUICK.epochs})")
@@ -95,6 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"pixels of the ingestion datasets' images, scaled up like photos (default "
                             f"{FULL.ingestion_image_size})")
     bench.add_argument("--skip-ingestion", action="store_true", help="leave out the ingestion scaling runs")
+    bench.add_argument("--skip-pod-sizes", action="store_true",
+                       help="leave out the compiled package's run with each step's peak memory against its pod")
     bench.add_argument("--skip-variants", action="store_true",
                        help="leave out the full-size pipeline and script runs and the per-mode measurements")
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
@@ -284,6 +289,22 @@ def _machine() -> dict[str, Any]:
             "tensorflow": importlib.metadata.version("tensorflow"), "tfx": importlib.metadata.version("tfx")}
 
 
+def _commit() -> str | None:
+    """The checkout's commit, `+changes` when the working tree differs from it; None outside a git checkout."""
+    import subprocess
+
+    from pipeline.config import REPO_ROOT
+
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("+changes" if dirty else "")
+
+
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Run every step; returns the results that `report.write_outputs` writes."""
     from bench import runs, sizes as sizes_lib, targets
@@ -299,7 +320,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         config_lib.load_config(None, [*common, *variant_overrides])  # every variant's config is valid before any run
     data, images = ensure_demo_data(work / "data", sizes.per_class)
     results: dict[str, Any] = {
-        "created": datetime.datetime.now().isoformat(timespec="seconds"), "machine": _machine(),
+        "created": datetime.datetime.now().isoformat(timespec="seconds"), "machine": _machine(), "commit": _commit(),
         "options": {"quick": args.quick, "per_class": sizes.per_class, "images": images, "epochs": sizes.epochs,
                     "alphas": args.alphas, "input_sizes": args.input_sizes, "latency_runs": sizes.latency_runs,
                     "ingestion_image_size": sizes.ingestion_image_size,
@@ -340,6 +361,13 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["size_sweep"] = sizes_lib.size_sweep(args.input_sizes[0], classes,
                                                      str(runs.fresh_dir(work / "size-sweep")))
         results["step_seconds"]["size_sweep"] = round(time.monotonic() - started, 1)
+    if not args.skip_pod_sizes:
+        started = time.monotonic()
+        per_class = pod_sizes.POD_SIZES_PER_CLASS if not args.quick else FIXED_COST_PER_CLASS
+        log.info("pod sizes: the compiled default package on %d photos per class, task by task", per_class)
+        results["pod_sizes"] = {"per_class": per_class, "rows": pod_sizes.measure(
+            runs.fresh_dir(work / "pod-sizes"), per_class, [*sizes.extra_overrides, *args.overrides])}
+        results["step_seconds"]["pod_sizes"] = round(time.monotonic() - started, 1)
     if not args.skip_ingestion:
         started = time.monotonic()
         (results["ingestion"], results["ingestion_marginal_images_per_second"],
@@ -380,7 +408,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             log.removeHandler(handler)
     results["bench_seconds"] = round(time.monotonic() - started, 1)
-    written = report.write_outputs(results, out)
+    written = report.write_outputs(results, out, args.docs)
     for name, entry in results["targets"].items():
         print(f"{name}: {entry['measured']} (limit {entry['limit']}): {TARGET_STATUS[entry['met']]}")
     print(f"benchmark finished in {results['bench_seconds']:.0f} s; wrote {', '.join(str(p) for p in written)}")

@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench import memory, runs
+from bench import runs
+from pipeline import process_memory
 
 INGEST_COMPONENTS = ("ImageExampleGen", "Transform")
 PORTABLE = ("beam.runner=PortableRunner", "beam.local_services=true")
@@ -35,7 +36,7 @@ def _run_step(data: str, workers: int, home: Path, overrides: list[str], last_no
     result_path = home / f"timings-{last_node}.json"
     command = [sys.executable, "-m", "bench.ingestion", "--data", data, "--home", str(home),
                "--workers", str(workers), "--result", str(result_path), "--to", last_node, *runs.set_args(overrides)]
-    measured = memory.run_measured(command, home / "stdout.log", env=runs.child_env())
+    measured = process_memory.run_measured(command, home / "stdout.log", env=runs.child_env())
     if measured.returncode != 0:
         raise RuntimeError(f"ingest-only run up to {last_node} failed ({measured.returncode}); see "
                            f"{home / 'stdout.log'} and {home / 'logs'}")

@@ -52,7 +52,7 @@ def load_split(outputs: RunOutputs, split: str, limit: int = 0) -> tuple[np.ndar
     """Images [N, H, W, 3] and labels [N] of one split of the transformed examples (`limit` 0 = all)."""
     import tensorflow_transform as tft
 
-    from components.trainer.training import load_transformed
+    from components.transform.transformed_examples import load_transformed
 
     return load_transformed([os.path.join(outputs.transformed_examples, f"Split-{split}", "*")],
                             tft.TFTransformOutput(outputs.transform_graph), limit)

@@ -1,4 +1,4 @@
-"""The int8 step of `python -m bench` (issue #13): post-training against quantization-aware int8, and how
+"""The int8 step of `python -m bench`: post-training against quantization-aware int8, and how
 many calibration examples post-training int8 needs.
 
 Per dataset (Fashion-MNIST as the bench's other steps train it, and the photo set with the photo recipe), one
@@ -101,7 +101,7 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
 
     from bench import models
     from components.tflite import conversion, measurement
-    from components.trainer.training import read_transformed
+    from components.transform.transformed_examples import read_transformed
     from components.transform.preprocessing import LABEL_VOCAB
 
     outputs = models.find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root"))

@@ -1,8 +1,8 @@
-"""The training recipe before and after issue #12, on one image folder at several input sizes.
+"""A plain training recipe against the photo recipe, on one image folder at several input sizes.
 
 Each (size, recipe) trains in a fresh Python process, so the first epoch's cost is measured as a run pays it:
 
-- `before`: the pipeline as issue #12 found it. No validation split (the Trainer watched the eval split),
+- `before`: a plain recipe. No validation split (the Trainer watched the eval split),
   BatchNorm momentum 0.999 (Keras' default) and no recalibration of its statistics, a constant learning rate, no
   augmentation or label smoothing, AutoGraph converting legacy Keras (no `keras_autograph` exemption), the last
   epoch's model pushed, and float32 pixels in the transformed examples.

@@ -238,6 +238,16 @@ def _ingestion_section(results: dict[str, Any]) -> list[str]:
             f"![ingestion]({INGESTION_PLOT})", ""]
 
 
+def _pod_sizes_section(results: dict[str, Any]) -> list[str]:
+    """Each step of the compiled package, its peak memory against its pod (`bench.pod_sizes`)."""
+    from bench import pod_sizes
+
+    if not results.get("pod_sizes"):
+        return []
+    section = results["pod_sizes"]
+    return pod_sizes.markdown(section["rows"], section["per_class"]).replace("# ", "## ", 1).splitlines() + [""]
+
+
 def results_markdown(results: dict[str, Any]) -> str:
     """The whole benchmark as Markdown: targets, models, pipeline vs script with timings, fixed cost, int8, size
     by width, ingestion."""
@@ -248,7 +258,7 @@ def results_markdown(results: dict[str, Any]) -> str:
     return "\n".join(header + _targets_section(results) + _models_section(results["models"])
                      + _variants_section(results) + _fixed_cost_section(results) + _int8_section(results)
                      + _size_sweep_section(results)
-                     + _ingestion_section(results))
+                     + _ingestion_section(results) + _pod_sizes_section(results))
 
 
 def _pyplot() -> Any:
@@ -318,8 +328,31 @@ def plot_ingestion(ingestion: list[dict[str, Any]], path: str | Path) -> None:
     pyplot.close(figure)
 
 
-def write_outputs(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
-    """Write results.json, results.md and the plots into `out_dir`; returns the paths written."""
+def benchmarks_markdown(results: dict[str, Any]) -> str:
+    """`docs/benchmarks.md`: every target with its limit and the value measured, and where and when (machine,
+    date, commit), rendered from `results.json` by `make bench` (never edited by hand)."""
+    machine = results["machine"]
+    status = {True: "met", False: "**not met**", None: "not measured"}
+    rows = [[name, TARGETS[name][2], f"{'>=' if TARGETS[name][1] else '<='} {entry['limit']}",
+             "-" if entry["measured"] is None else entry["measured"], status[entry["met"]]]
+            for name, entry in results["targets"].items()]
+    lines = ["# Benchmarks", "",
+             "Written by `make bench` (`python -m bench --docs docs/benchmarks.md`) from `bench/results/results.json`; "
+             "do not edit by hand. Every figure is this machine's CPU, not a phone's. The full tables and plots of "
+             "the same run are in `bench/results/results.md`.", "",
+             f"- machine: {machine['cpus']} CPUs, {machine['processor']}; Python {machine['python']}, TensorFlow "
+             f"{machine['tensorflow']}, TFX {machine['tfx']}",
+             f"- date: {results['created']}",
+             f"- commit: {results.get('commit') or 'unknown'}",
+             f"- options: `{json.dumps(results['options'])}`", "",
+             "## Targets", "", markdown_table(["target", "what", "limit", "measured", "status"], rows), ""]
+    lines += _pod_sizes_section(results)
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(results: dict[str, Any], out_dir: str | Path, docs_path: str | Path | None = None) -> list[Path]:
+    """Write results.json, results.md and the plots into `out_dir`, and with `docs_path` the benchmarks page;
+    returns the paths written."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / RESULTS_JSON, out / RESULTS_MARKDOWN]
@@ -332,4 +365,7 @@ def write_outputs(results: dict[str, Any], out_dir: str | Path) -> list[Path]:
     if results.get("ingestion"):
         plot_ingestion(results["ingestion"], out / INGESTION_PLOT)
         written.append(out / INGESTION_PLOT)
+    if docs_path:
+        Path(docs_path).write_text(benchmarks_markdown(results), encoding="utf-8")
+        written.append(Path(docs_path))
     return written

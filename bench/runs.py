@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from bench import memory
+from pipeline import process_memory
 from components.contracts import REPORT_MARKDOWN_FILE
 
 log = logging.getLogger("mobilenet.bench")
@@ -66,7 +66,7 @@ def run_pipeline(data: str, workdir: Path, overrides: list[str], config: str | N
     from pipeline.reporting import run_report
 
     home, registry = workdir / "home", workdir / "registry"
-    measured = memory.run_measured(pipeline_command(data, home, registry, overrides, config),
+    measured = process_memory.run_measured(pipeline_command(data, home, registry, overrides, config),
                                    workdir / "pipeline-stdout.log", env=child_env())
     if measured.returncode != 0:
         raise RuntimeError(f"pipeline run failed ({measured.returncode}); see {workdir / 'pipeline-stdout.log'}")
@@ -83,7 +83,7 @@ def run_baseline(data: str, workdir: Path, overrides: list[str]) -> dict[str, An
     result_path = workdir / "baseline.json"
     command = [sys.executable, "-m", "bench.baseline", "--data", data, "--json", str(result_path),
                *set_args(overrides)]
-    measured = memory.run_measured(command, workdir / "baseline-stdout.log", env=child_env())
+    measured = process_memory.run_measured(command, workdir / "baseline-stdout.log", env=child_env())
     if measured.returncode != 0:
         raise RuntimeError(f"baseline script failed ({measured.returncode}); see {workdir / 'baseline-stdout.log'}")
     result = json.loads(result_path.read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench import memory
+from pipeline import process_memory
 
 MODES = ("in_memory", "multi_processing")
 
@@ -43,7 +43,7 @@ def measure(elements: int, size: int, mode: str, shuffle: bool, scratch: Path) -
         command = [sys.executable, "-m", "bench.shuffle_memory", "--child", "--elements", str(elements),
                    "--bytes", str(size), "--mode", mode, "--out", out_dir, *(["--shuffle"] if shuffle else [])]
         log_path = scratch / "shuffle-memory.log"
-        measured = memory.run_measured(command, log_path)
+        measured = process_memory.run_measured(command, log_path)
     if measured.returncode != 0:
         raise RuntimeError(f"shuffle memory run failed ({measured.returncode}):\n"
                            + log_path.read_text(encoding="utf-8", errors="replace")[-3000:])

@@ -5,7 +5,7 @@ few weights per channel (the depthwise layers of a narrow model).
 
 Each width is also wrapped for quantization-aware training (`quantization_aware.quantize`, as the Trainer does)
 and converted as the TFLite step converts that model: its int8 bytes, and whether it is full-integer with builtin
-ops only (issue #13 asks it of every allowed width)."""
+ops only, for every allowed width."""
 from __future__ import annotations
 
 import logging
@@ -24,7 +24,7 @@ def size_sweep(input_size: int, num_classes: int, scratch: str,
     their ratio, and the quantization-aware int8 bytes, full-integer and builtin-ops-only."""
     from components import keras_autograph
     from components.tflite import conversion
-    from components.trainer import mobilenet_v1, mobilenet_v2, quantization_aware
+    from components.trainer import export, mobilenet_v1, mobilenet_v2, quantization_aware
 
     keras_autograph.exempt_tf_keras()
     calibration = np.random.default_rng(0).uniform(-1, 1, (CALIBRATION_IMAGES, input_size, input_size, 3))
@@ -33,12 +33,12 @@ def size_sweep(input_size: int, num_classes: int, scratch: str,
         for alpha in (alphas or {}).get(architecture, module.ALLOWED_ALPHAS):
             model = module.build_network((input_size, input_size, 3), num_classes, alpha=alpha)
             saved_model_dir = os.path.join(scratch, f"{architecture}-{alpha}")
-            conversion.save_for_conversion(model, saved_model_dir, input_size)
+            export.save_for_conversion(model, saved_model_dir, input_size)
             loaded = conversion.load(saved_model_dir)
             float32 = len(conversion.convert(loaded, "float32"))
             int8 = len(conversion.convert(loaded, "int8", calibration.astype(np.float32)))
             aware_dir = os.path.join(scratch, f"{architecture}-{alpha}-quantization-aware")
-            conversion.save_for_conversion(quantization_aware.quantize(model), aware_dir, input_size)
+            export.save_for_conversion(quantization_aware.quantize(model), aware_dir, input_size)
             aware = conversion.convert(aware_dir, "int8", calibration.astype(np.float32))
             rows.append({"architecture": architecture, "alpha": alpha, "input_size": input_size,
                          "parameters": int(model.count_params()), "float32_bytes": float32, "int8_bytes": int8,

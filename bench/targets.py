@@ -1,4 +1,4 @@
-"""The benchmark's targets (issues #6, #13 and #15), computed from measured numbers: each is
+"""The benchmark's targets, computed from measured numbers: each is
 `{"measured", "limit", "met"}`.
 
 A target over several models (or thread counts, or worker counts) is measured at its worst case; the value for
@@ -108,7 +108,7 @@ def ingestion_memory_growth(ingestion: Iterable[dict[str, Any]]) -> dict[str, fl
 
 def other_component_seconds(fixed_cost: dict[str, Any] | None) -> dict[str, float]:
     """Seconds of each component of the tiny-dataset run but the Trainers and TFLite steps (their time grows with the
-    model and its training, not with orchestration: left out of the fixed-cost component target, issue #15)."""
+    model and its training, not with orchestration: left out of the fixed-cost component target)."""
     seconds = (fixed_cost or {}).get("component_seconds", {})
     return {name: value for name, value in seconds.items()
             if not any(model_of(name, kind) for kind in MODEL_BOUND_KINDS)}

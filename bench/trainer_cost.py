@@ -31,8 +31,7 @@ def _measure_here(architecture: str, size: int, examples: int, batch_size: int, 
     import tensorflow as tf
 
     from components import keras_autograph
-    from components.tflite import conversion
-    from components.trainer import fitting, mobilenet_v1, mobilenet_v2
+    from components.trainer import export, fitting, mobilenet_v1, mobilenet_v2
     from pipeline.config import Config
 
     if not exempt:  # TensorFlow's default: train_model's exemption switched off in this child process
@@ -59,7 +58,7 @@ def _measure_here(architecture: str, size: int, examples: int, batch_size: int, 
         for traces in (True, False):
             path = os.path.join(scratch, f"traces_{traces}")
             start = time.monotonic()
-            conversion.save_for_conversion(model, path, size, save_traces=traces)
+            export.save_for_conversion(model, path, size, save_traces=traces)
             saved = time.monotonic()
             tf.saved_model.load(path)
             result[f"save_traces_{traces}"] = (round(saved - start, 1), round(time.monotonic() - saved, 1))

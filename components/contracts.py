@@ -23,6 +23,9 @@ SERVING_SIGNATURE = "serving_default"
 PREPROCESSED_SIGNATURE = "serving_preprocessed"
 TRANSFORMED_EXAMPLES_SIGNATURE = "serving_transformed_examples"
 
+QUANTIZATION_AWARE_DIR = "Format-Serving-QuantizationAware"
+"""The quantization-aware SavedModel the Trainer writes beside its float SavedModel (in the model artifact), which
+the TFLite step converts to a second int8 candidate."""
 MODEL_FILE = "model.tflite"
 LABELS_FILE = "labels.txt"  # one label per line, in the model's output order
 WEIGHTS_FILE = "weights.h5"  # the float Keras weights: beside a trained model, and in each registry version (for

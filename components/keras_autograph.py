@@ -2,8 +2,8 @@
 
 TensorFlow 2.16's AutoGraph never converts modules under `keras` (its `CONVERSION_RULES`), but Keras 2 now ships as
 `tf_keras`, which the list does not name. So the first `fit` of a process converted the source of every Keras layer,
-loss, metric and training loop it met, AST by AST. On a 0.25-wide MobileNet V1 at 32 px, 6 batches of 16, the
-first epoch took 56.5 s with conversion and 10.9 s without (`python -m bench.trainer_cost`). Keras 2's code is
+loss, metric and training loop it met, AST by AST, which made the first epoch several times slower
+(`python -m bench.trainer_cost` measures it). Keras 2's code is
 written for graph mode (it was never converted while it lived under `keras`), so exempting it changes no result.
 TensorFlow Model Optimization's quantization wrappers (`train.quantization_aware_epochs`) are Keras 2 layers written
 the same way and are exempted with it.

@@ -18,8 +18,8 @@ import yaml
 
 from components.contracts import is_remote
 from kubeflow.entrypoint import ENTRYPOINT_COMMAND
-from pipeline.component_ids import ALWAYS_RUN
-from pipeline.config import REPO_ROOT, Config
+from pipeline.component_ids import ALWAYS_RUN, TFLITE, TRAINER, model_of
+from pipeline.config import REPO_ROOT, Config, memory_gigabytes
 
 CONTAINER_PROJECT_DIR = "/pipeline"
 """Where kubeflow/Dockerfile installs the project (its WORKDIR)."""
@@ -59,8 +59,44 @@ def kubeflow_config(config: Config) -> Config:
     return result
 
 
-def check_pipeline_root(pipeline_root: str) -> None:
-    """Refuse a pipeline root the steps cannot write: every step writes its artifacts with tf.io.gfile."""
+def image_registry(image: str) -> str | None:
+    """The registry host an image reference names (`us-docker.pkg.dev`, `localhost:5000`), None when it names none
+    (`mobilenet-pipeline:latest`, `me/image`: a cluster would look for it on Docker Hub or nowhere)."""
+    first, slash, _ = image.partition("/")
+    return first if slash and ("." in first or ":" in first or first == "localhost") else None
+
+
+def image_problem(image: str) -> str | None:
+    """Why a cluster cannot pull `image`, None when it names a registry."""
+    if image_registry(image):
+        return None
+    return (f"image {image!r} names no registry, so no cluster can pull it; build and push it to a registry the "
+            "cluster reaches (make image push IMAGE=REGISTRY/PATH/mobilenet-pipeline:TAG) and pass --image with "
+            "that reference")
+
+
+def package_images(spec: dict[str, Any]) -> list[str]:
+    """The container images of a compiled package's executors."""
+    return sorted({executor["container"]["image"] for executor in spec["deploymentSpec"]["executors"].values()
+                   if "container" in executor})
+
+
+def shared_location_problem(name: str, value: str) -> str | None:
+    """Why the runtime parameter `name` = `value` would lose work on Kubeflow, None for a shared URL."""
+    if is_remote(value) and not value.startswith("file://"):
+        return None
+    return (f"{name} is {value!r}, a path inside each pod, which vanishes when its step ends (pushes lost, every "
+            f"baseline a first version); give a shared URL, e.g. --param {name}=gs://BUCKET/PATH or s3://BUCKET/PATH,"
+            " or --allow-local-paths when every pod mounts one shared volume at that path")
+
+
+def check_pipeline_root(pipeline_root: str, required: bool = False) -> None:
+    """Refuse a pipeline root the steps cannot write (every step writes its artifacts with tf.io.gfile), and with
+    `required` an empty one, which falls back to the cluster's default (out of the box `minio://`)."""
+    if required and not pipeline_root:
+        raise ValueError("no pipeline root: the run would fall back to the cluster's default, out of the box "
+                         "minio://mlpipeline/v2/artifacts, which the steps cannot write; give --pipeline-root "
+                         "gs://BUCKET/PATH or s3://BUCKET/PATH (or compile one into the package)")
     if pipeline_root.startswith("minio://"):
         raise ValueError(
             f"pipeline root {pipeline_root}: the steps write artifacts with tf.io.gfile, which has no minio:// "
@@ -86,6 +122,63 @@ def run_always(spec: dict[str, Any]) -> None:
         if name not in tasks:
             raise ValueError(f"the compiled pipeline has no {name} task")
         tasks[name].pop("cachingOptions", None)
+
+
+STEP_KINDS = ("step", "beam", "trainer")
+"""How the package sizes a step's pod (`kubeflow.<kind>_cpu` / `_memory`): a plain step, a step that runs Beam on the
+DirectRunner in its pod, or a Trainer (which alone gets `kubeflow.trainer_gpus`)."""
+
+
+def step_kinds(pipeline: Any) -> dict[str, str]:
+    """Each node id of `pipeline` with its kind: `trainer`, `beam` (a Beam executor) or `step`."""
+    from tfx.dsl.components.base import executor_spec
+
+    kinds = {}
+    for component in pipeline.components:
+        if model_of(component.id, TRAINER) is not None:
+            kinds[component.id] = "trainer"
+        elif isinstance(component.executor_spec, executor_spec.BeamExecutorSpec):
+            kinds[component.id] = "beam"
+        else:
+            kinds[component.id] = "step"
+    return kinds
+
+
+def pod_resources(config: Config, kind: str) -> dict[str, Any]:
+    """The PipelineSpec `resources` of a step of `kind`: CPU and memory (gigabytes) requested and limited alike,
+    which both the KFP backend (`backend/src/v2/driver/driver.go`: the pod's requests and limits) and Vertex AI
+    (the machine type) read, and for a Trainer with `kubeflow.trainer_gpus` the accelerator's type and count."""
+    cpu = float(getattr(config.kubeflow, f"{kind}_cpu"))
+    memory = memory_gigabytes(getattr(config.kubeflow, f"{kind}_memory"))
+    resources: dict[str, Any] = {"cpuLimit": cpu, "cpuRequest": cpu, "memoryLimit": memory, "memoryRequest": memory}
+    if kind == "trainer" and config.kubeflow.trainer_gpus:
+        resources["accelerator"] = {"type": config.kubeflow.gpu_type, "count": str(config.kubeflow.trainer_gpus)}
+    return resources
+
+
+def apply_resources(spec: dict[str, Any], kinds: dict[str, str], config: Config) -> None:
+    """Give every task's container the resources of its kind; a TFLite step at least `tflite.threads` cores, so the
+    latency it gates on is timed with the threads it asks for, and the Beam steps' memory, since it holds the eval
+    split in memory as float32 images. (TFX's `with_platform_config` would set the same field, but its builder of
+    file-based ExampleGen leaves it out, so the package is sized here, in one place.)"""
+    tasks = spec["root"]["dag"]["tasks"]
+    for name, task in tasks.items():
+        label = spec["components"][task["componentRef"]["name"]]["executorLabel"]
+        resources = pod_resources(config, kinds[name])
+        if model_of(name, TFLITE) is not None:
+            resources["cpuLimit"] = resources["cpuRequest"] = max(resources["cpuLimit"], float(config.tflite.threads))
+            memory = max(resources["memoryLimit"], pod_resources(config, "beam")["memoryLimit"])
+            resources["memoryLimit"] = resources["memoryRequest"] = memory
+        spec["deploymentSpec"]["executors"][label]["container"]["resources"] = resources
+
+
+def describe_resources(resources: dict[str, Any]) -> str:
+    """`8 CPU, 16 GB, 1 nvidia.com/gpu` for a container's `resources` ("" when it has none)."""
+    if not resources:
+        return ""
+    text = f"{resources.get('cpuLimit', 0):g} CPU, {resources.get('memoryLimit', 0):g} GB"
+    accelerator = resources.get("accelerator")
+    return text + (f", {accelerator['count']} {accelerator['type']}" if accelerator else "")
 
 
 def check_sees_new_data(spec: dict[str, Any]) -> None:
@@ -155,8 +248,9 @@ def compile_job(config: Config, image: str = DEFAULT_IMAGE, pipeline_root: str =
     runner = runner_lib.KubeflowV2DagRunner(
         config=runner_lib.KubeflowV2DagRunnerConfig(default_image=image, default_commands=ENTRYPOINT_COMMAND,
                                                     use_pipeline_spec_2_1=True))
+    pipeline = build_pipeline(config, pipeline_root)
     try:
-        job = runner.run(build_pipeline(config, pipeline_root), parameter_values=defaults, write_out=False)
+        job = runner.run(pipeline, parameter_values=defaults, write_out=False)
     except ValueError as error:
         if "custom artifact type name" not in str(error):
             raise
@@ -167,6 +261,7 @@ def compile_job(config: Config, image: str = DEFAULT_IMAGE, pipeline_root: str =
     check_runnable(spec)
     run_always(spec)
     check_sees_new_data(spec)
+    apply_resources(spec, step_kinds(pipeline), config)
     for name, value in defaults.items():
         spec["root"]["inputDefinitions"]["parameters"][name].update(defaultValue=value, isOptional=True)
     if pipeline_root:

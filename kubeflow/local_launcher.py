@@ -45,7 +45,6 @@ import hashlib
 import itertools
 import json
 import os
-import subprocess
 import sys
 import time
 import uuid
@@ -54,7 +53,8 @@ from typing import Any, Callable
 import yaml
 
 from components.contracts import REPORT_FILE, is_remote
-from kubeflow.compile import CONTAINER_PROJECT_DIR, RUNNABLE_EXECUTORS
+from kubeflow.compile import CONTAINER_PROJECT_DIR, RUNNABLE_EXECUTORS, describe_resources
+from pipeline import process_memory
 from pipeline.config import REPO_ROOT
 
 MODES = ("kfp", "vertex")
@@ -80,6 +80,9 @@ class TaskRun:
     outputs: dict[str, dict[str, Any]]
     log: str
     skipped: str = ""
+    peak_rss_bytes: int = 0
+    resources: dict[str, Any] = dataclasses.field(default_factory=dict)
+    """The container's `resources` in the package (CPU, memory, accelerator), as the pod would be sized."""
 
     @property
     def state(self) -> str:
@@ -290,15 +293,16 @@ class LocalLauncher:
             command[0] = self.python
         return command
 
-    def _run(self, name: str, command: list[str], log_path: str) -> None:
-        env = {**os.environ, **IMAGE_ENVIRONMENT}
-        with open(log_path, "ab") as log:
-            returncode = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, cwd=self.project_dir,
-                                        env=env, check=False).returncode
+    def _run(self, name: str, command: list[str], log_path: str) -> int:
+        """Run one container command as the pod would; its peak resident memory (with its children)."""
+        measured = process_memory.run_measured(command, log_path, env={**os.environ, **IMAGE_ENVIRONMENT},
+                                               cwd=self.project_dir)
+        returncode = measured.returncode
         if returncode != 0:
             with open(log_path, encoding="utf-8", errors="replace") as handle:
                 tail = "".join(handle.readlines()[-LOG_TAIL_LINES:])
             raise LaunchError(f"task {name} failed (exit code {returncode}); log {log_path}, last lines:\n{tail}")
+        return measured.peak_rss_bytes
 
     def _cache_path(self, task_name: str, executor_input: dict[str, Any], container: dict[str, Any]) -> str | None:
         task = self.spec["root"]["dag"]["tasks"][task_name]
@@ -331,18 +335,20 @@ class LocalLauncher:
             return TaskRun(task_name, time.monotonic() - start, True, outputs, log_path)
         os.makedirs(task_root, exist_ok=True)
         lifecycle = container.get("lifecycle", {}).get("preCacheCheck")
+        peak = 0
         if self.mode == "vertex" and lifecycle:
-            self._run(task_name, self._command(lifecycle, executor_input), log_path)
+            peak = self._run(task_name, self._command(lifecycle, executor_input), log_path)
             executor_input["inputs"]["parameterValues"].update(self._executor_output(executor_input).get(
                 "parameterValues", {}))
-        self._run(task_name, self._command(container, executor_input), log_path)
+        peak = max(peak, self._run(task_name, self._command(container, executor_input), log_path))
         outputs = self._merged_outputs(executor_input)
         self.produced[task_name] = outputs
         if cache_path:
             os.makedirs(os.path.dirname(cache_path), exist_ok=True)
             with open(cache_path, "w", encoding="utf-8") as handle:
                 json.dump(outputs, handle)
-        return TaskRun(task_name, time.monotonic() - start, False, outputs, log_path)
+        return TaskRun(task_name, time.monotonic() - start, False, outputs, log_path, peak_rss_bytes=peak,
+                       resources=container.get("resources", {}))
 
     @staticmethod
     def _executor_output(executor_input: dict[str, Any]) -> dict[str, Any]:
@@ -474,7 +480,10 @@ def main(argv: list[str] | None = None) -> int:
 
         def show(run: TaskRun) -> None:
             result = f"skipped: {run.skipped}" if run.skipped else "cached" if run.cached else f"{run.seconds:7.1f} s"
-            out.write(f"> {run.name:<28} {result}\n")
+            if run.peak_rss_bytes:
+                result += f", peak memory {run.peak_rss_bytes / 1e9:.2f} GB"
+            pod = describe_resources(run.resources)
+            out.write(f"> {run.name:<28} {result}{f' (pod: {pod})' if pod else ''}\n")
             out.flush()
 
         runs = launcher.run(on_task=show, parallelism=args.parallelism)

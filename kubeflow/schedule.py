@@ -1,4 +1,5 @@
-"""Kubeflow Pipelines API glue (kfp.Client): upload a package, schedule it, unschedule it, list runs."""
+"""Kubeflow Pipelines API glue (kfp.Client): upload a package, run it once or on a schedule, replace or delete a
+schedule, follow a run, list runs."""
 from __future__ import annotations
 
 import contextlib
@@ -25,6 +26,14 @@ class KubeflowUnavailable(RuntimeError):
 
 class RecurringRunNotFound(RuntimeError):
     """No single recurring run has the given name."""
+
+
+class RecurringRunExists(RuntimeError):
+    """A recurring run of the name asked for exists, and replacing it was not asked for."""
+
+
+FINAL_STATES = ("SUCCEEDED", "FAILED", "SKIPPED", "CANCELED")
+"""The run states after which a run changes no more (kfp_server_api V2beta1RuntimeState)."""
 
 
 def _connection_reason(error: Exception) -> str:
@@ -115,19 +124,35 @@ def upload_package(client: Any, package: str, pipeline_name: str) -> tuple[str, 
     return pipeline_id, version.pipeline_version_id
 
 
+def recurring_runs_named(client: Any, name: str, namespace: str | None = None) -> list[Any]:
+    """The recurring runs whose display name is `name`."""
+    name_filter = json.dumps({"predicates": [{"operation": "EQUALS", "key": "display_name", "stringValue": name}]})
+    return list(client.list_recurring_runs(filter=name_filter, namespace=namespace, page_size=100).recurring_runs
+                or [])
+
+
 def schedule_package(client: Any, package: str, cron: str, experiment: str | None = None,
                      job_name: str | None = None, max_concurrency: int = 1, pipeline_root: str | None = None,
-                     parameters: dict[str, str] | None = None, namespace: str | None = None) -> Any:
-    """Upload `package` and create a recurring run of that version on `cron`; returns the recurring run."""
+                     parameters: dict[str, str] | None = None, namespace: str | None = None,
+                     replace: bool = False) -> tuple[Any, list[str]]:
+    """Upload `package` and create a recurring run of that version on `cron`; the recurring run, and the ids of
+    the recurring runs of the same name it replaced. An existing one of that name is refused (RecurringRunExists)
+    unless `replace`; then the old ones are deleted only after the new one exists, so a failure leaves a schedule."""
     pipeline_name = package_pipeline_name(package)
     expression = kfp_cron(cron)
     if max_concurrency < 1:
         raise ValueError(f"--max-concurrency {max_concurrency}: expected at least 1")
+    name = job_name or f"{pipeline_name}-recurring"
+    existing = recurring_runs_named(client, name, namespace)
+    if existing and not replace:
+        ids = ", ".join(run.recurring_run_id for run in existing)
+        raise RecurringRunExists(f"a recurring run named {name!r} exists ({ids}); add --replace to replace it with "
+                                 "this package (the old one is deleted once the new one is created)")
     pipeline_id, version_id = upload_package(client, package, pipeline_name)
     experiment_id = client.create_experiment(experiment or pipeline_name, namespace=namespace).experiment_id
-    return client.create_recurring_run(
+    created = client.create_recurring_run(
         experiment_id=experiment_id,
-        job_name=job_name or f"{pipeline_name}-recurring",
+        job_name=name,
         cron_expression=expression,
         max_concurrency=max_concurrency,
         no_catchup=True,
@@ -136,6 +161,48 @@ def schedule_package(client: Any, package: str, cron: str, experiment: str | Non
         pipeline_root=pipeline_root or None,
         params=parameters or None,
     )
+    for old in existing:
+        client.delete_recurring_run(old.recurring_run_id)
+    return created, [old.recurring_run_id for old in existing]
+
+
+def submit_package(client: Any, package: str, experiment: str | None = None, run_name: str | None = None,
+                   pipeline_root: str | None = None, parameters: dict[str, str] | None = None,
+                   namespace: str | None = None) -> Any:
+    """Start one run of `package` (in `experiment`, default the pipeline's name); returns the run."""
+    import contextlib
+    import io
+
+    pipeline_name = package_pipeline_name(package)
+    with contextlib.redirect_stdout(io.StringIO()):  # kfp.Client prints its own "Run details" line
+        result = client.create_run_from_pipeline_package(
+            package, arguments=parameters or None, experiment_name=experiment or pipeline_name,
+            run_name=run_name or f"{pipeline_name} {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}",
+            namespace=namespace, pipeline_root=pipeline_root or None)
+    return client.get_run(result.run_id)
+
+
+def run_url(host: str, run_id: str) -> str:
+    """The run's page in the Kubeflow Pipelines UI."""
+    return f"{host.rstrip('/')}/#/runs/details/{run_id}"
+
+
+def wait_for_run(client: Any, run_id: str, timeout: float, poll_seconds: float = 10.0,
+                 on_state: Any = None) -> Any:
+    """Poll the run until it reaches a final state (`FINAL_STATES`), calling `on_state(state)` on each change;
+    returns the run, or raises TimeoutError after `timeout` seconds."""
+    deadline, state = time.monotonic() + timeout, None
+    while True:
+        run = client.get_run(run_id)
+        if run.state != state:
+            state = run.state
+            if on_state:
+                on_state(state)
+        if state in FINAL_STATES:
+            return run
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"run {run_id} is still {state} after {timeout:.0f} s")
+        time.sleep(poll_seconds)
 
 
 def unschedule(client: Any, job: str, namespace: str | None = None) -> str:
@@ -143,8 +210,7 @@ def unschedule(client: Any, job: str, namespace: str | None = None) -> str:
     if _UUID.fullmatch(job):
         client.delete_recurring_run(job)
         return job
-    name_filter = json.dumps({"predicates": [{"operation": "EQUALS", "key": "display_name", "stringValue": job}]})
-    found = client.list_recurring_runs(filter=name_filter, namespace=namespace, page_size=2).recurring_runs or []
+    found = recurring_runs_named(client, job, namespace)
     if not found:
         raise RecurringRunNotFound(f"no recurring run named {job!r}")
     if len(found) > 1:

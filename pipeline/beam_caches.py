@@ -1,9 +1,9 @@
-"""Two answers Beam works out again and again in a small pipeline, each worked out once for a local run (issue #15).
+"""Two answers Beam works out again and again in a small pipeline, each worked out once for a local run.
 
 **DoFn state and timer specs.** `userstate.get_dofn_specs` walks `dir()` of a DoFn and reads the signature of every
 method it finds; Beam asks it again for each DoFn when it builds, translates and validates a pipeline and twice more
-for each DoFn of each bundle. A 40-image run called it 6,438 times (4,583 of them for the `CallableWrapperDoFn`
-behind every `beam.Map`) and spent 5.3 s there, a quarter of its Beam steps' time. Beam's answer is a function of
+for each DoFn of each bundle, thousands of times in a small run (most for the `CallableWrapperDoFn` behind every
+`beam.Map`), a large share of its Beam steps' time (`python -m bench.calls` counts it). Beam's answer is a function of
 what `dir()` and `getattr` find on the DoFn, so it is shared by every DoFn with the same `specs_key`: its class, and
 the instance attributes that change what the class alone would give (a bound method, whose signature is read, or
 anything that hides a class attribute, which is then skipped), provided no class or function changes during the
@@ -12,7 +12,7 @@ such as a property, a method read through an `_inspect_<name>` hook, no `__dict_
 every time, as Beam does.
 
 **Views of pipeline options.** `PipelineOptions.view_as(cls)` builds an argument parser and parses the flags again
-for every call; the same run made 3,408 calls, about 2 s (`python -m bench.calls --uncached` counts both). A view
+for every call, thousands of times in a small run (`python -m bench.calls --uncached` counts both). A view
 holds nothing of its own: it reads and writes the options it was made from (`_all_options`, shared), so the first
 view of each class is kept and handed out again.
 

@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def command() -> NoReturn:
     """The process of `mobilenet-pipeline` and `python -m pipeline`: `main`, then the exit handlers (logging's,
-    multiprocessing's, temporary folders'), then the end of the process without the interpreter's finalization.
-    Tearing down the modules of TensorFlow, TFX and Beam took 5 s after every run, with nothing left to write
-    (the bench's pipeline wall time against the run's own `finished in`)."""
+    multiprocessing's, temporary folders'), then the end of the process without the interpreter's finalization:
+    tearing down the modules of TensorFlow, TFX and Beam takes seconds after every run, with nothing left to
+    write."""
     exit_without_finalization(main())
 
 

@@ -41,104 +41,162 @@ class ConfigError(ValueError):
     """A configuration key is unknown or its value is invalid; the message names the key."""
 
 
+def setting(default: Any, meaning: str, allowed: str = "") -> Any:
+    """A config field with its default, its meaning and (when it is not plain from the type) its allowed values:
+    the one place each setting is documented; `docs/configuration.md` and `show-config --keys` are generated
+    from it (`pipeline.config_reference`)."""
+    metadata = {"meaning": meaning, "allowed": allowed}
+    if isinstance(default, list):
+        return dataclasses.field(default_factory=lambda: list(default), metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    """Pipeline identity and where its runs keep their artifacts and ML Metadata."""
+
+    name: str = setting("mobilenet-pipeline", "pipeline name in ML Metadata and on Kubeflow",
+                        f"1 to {MAX_PIPELINE_NAME_LENGTH} characters (Kubeflow: lowercase letters, digits and -)")
+    home: str = setting("runs", "run home of local runs: `pipeline_root/`, `metadata.sqlite` (ML Metadata), "
+                                "`logs/`, `reports/`")
+    enable_cache: bool = setting(True, "reuse the outputs of steps whose inputs and settings did not change "
+                                       "(TFX's step cache)")
+    skip_unchanged: bool = setting(True, "end a run after the new-data check for each model whose data and "
+                                         "settings equal those of the last model judged (docs/continuous-training.md)")
+
+
 @dataclasses.dataclass
 class DataConfig:
     """Where the images come from and how they are split."""
 
-    root: str = "data/fashion-mnist"
-    format: str = "images"
-    spans: str = "all"
-    eval_fraction: float = 0.2
-    validation_fraction: float = 0.1
-    max_bad_fraction: float = 0.05
-    max_image_pixels: int = 60_000_000
-    """Larger images are bad files, refused from their header. Above the 48 to 50 MP of phone cameras' full
-    resolution modes (8,192 x 6,144 = 50.3 M) and below PIL's decompression-bomb limit (89.5 M, where PIL only warns
-    and decodes the whole image): decoding and resizing one costs the Transform about 15 bytes a pixel (uint8
-    pixels and a float32 copy), 0.9 GB at this limit, in each Beam worker at once."""
-    schema_path: str = str(DEFAULT_SCHEMA)
-    example_jpeg_quality: int = 95
+    root: str = setting("data/fashion-mnist", "the images: `ROOT/<label>/<file>`, or span folders of those "
+                                              "(`ROOT/<YYYY-MM-DD or span-N>/<label>/<file>`); a path or a URL")
+    format: str = setting("images", "`images` (JPEG/PNG in class folders), or `tfrecord` for GZIP TFRecords of "
+                                    "tf.Examples with the same features", "images, tfrecord")
+    spans: str = setting("all", "which span folders a run trains on: all, the newest, or TFX's rolling window of "
+                                "the newest N spans", "all, latest, or a positive number N")
+    eval_fraction: float = setting(0.2, "share of images in the eval split, by a hash of the file name (a file "
+                                        "keeps its split); only the Evaluator and the TFLite step read it",
+                                   "between 0 and 1")
+    validation_fraction: float = setting(0.1, "share in the validation split, on which the Trainer picks its "
+                                              "epoch (0: the Trainer watches eval)",
+                                         "0 or more, at most 0.9 with data.eval_fraction")
+    max_bad_fraction: float = setting(0.05, "share of unusable files (not images, unreadable, bad names) above "
+                                            "which ingestion fails; below it they are listed and skipped",
+                                      "between 0 and 1")
+    max_image_pixels: int = setting(60_000_000, "larger images are unusable files, refused from their header: above "
+                                                "the 48 to 50 MP of phone cameras' full-resolution modes, below PIL's "
+                                                "decompression-bomb limit, where PIL only warns and decodes it all; "
+                                                "decoding and resizing one costs a Beam worker about 15 bytes a pixel",
+                                    "1 to 89,478,485")
+    schema_path: str = setting(str(DEFAULT_SCHEMA), "the curated schema of the raw examples (schemas/schema.pbtxt)")
+    example_jpeg_quality: int = setting(95, "how the Transform stores each resized image: a JPEG at this quality "
+                                            "(smaller, slightly lossy), or 0 for the exact uint8 pixels",
+                                        "0, or 1 to 100")
 
 
 @dataclasses.dataclass
 class ModelConfig:
     """Which MobileNets to build and at what size."""
 
-    architectures: list[str] = dataclasses.field(default_factory=lambda: list(ARCHITECTURES))
-    v1_alpha: float = 1.0
-    v2_alpha: float = 1.4
-    input_size: int = 224
-    dropout: float = 0.1
-    bn_momentum: float = 0.9
-    weights: str = "none"
+    architectures: list[str] = setting(list(ARCHITECTURES), "which MobileNets to train (one branch each)",
+                                       f"a comma-separated list of {', '.join(ARCHITECTURES)}")
+    v1_alpha: float = setting(1.0, "MobileNet V1's width multiplier", ", ".join(map(str, V1_ALPHAS)))
+    v2_alpha: float = setting(1.4, "MobileNet V2's width multiplier", ", ".join(map(str, V2_ALPHAS)))
+    input_size: int = setting(224, "square input size in pixels (224 is the MobileNet standard)", "32 to 512")
+    dropout: float = setting(0.1, "dropout before the classifier", "0 to below 1")
+    bn_momentum: float = setting(0.9, "BatchNorm moving-average momentum", "between 0 and 1")
+    weights: str = setting("none", "where the weights start: random, Keras' ImageNet weights (from the Keras "
+                                   "cache), a .h5 file, or a registry version of the same model",
+                           "none, imagenet, a path, production, channel:NAME, version:N")
 
 
 @dataclasses.dataclass
 class TrainConfig:
-    """Training loop settings."""
+    """The training recipe. The defaults are the recipe measured for photos at 224 px (augmentation, warm-up and
+    cosine decay, label smoothing); `pipeline/profiles/demo.yaml` has the demo dataset's."""
 
-    epochs: int = 5
-    batch_size: int = 64
-    learning_rate: float = 0.002
-    seed: int = 42
-    max_train_steps: int = 0
-    warmup_epochs: int = 0
-    label_smoothing: float = 0.0
-    augment: bool = False
-    flip: bool = True
-    frozen_epochs: int = 0
-    fine_tune_rate: float = 0.1
-    recalibrate_bn_batches: int = 8
-    quantization_aware_epochs: int = 0
+    epochs: int = setting(15, "training epochs; the epoch with the best validation accuracy is kept", "1 or more")
+    batch_size: int = setting(32, "images per training step", "1 or more")
+    learning_rate: float = setting(0.001, "Adam's learning rate (the peak, with warm-up)", "positive")
+    seed: int = setting(42, "seed of the initial weights, the shuffling and the augmentation")
+    max_train_steps: int = setting(0, "cap on training batches per epoch (0: no cap)", "0 or more")
+    warmup_epochs: int = setting(1, "epochs of linear learning-rate warm-up, then cosine decay to 0 (0: a constant "
+                                    "rate)", "0 to train.epochs")
+    label_smoothing: float = setting(0.1, "label smoothing of the cross-entropy", "0 to below 1")
+    augment: bool = setting(True, "training-only augmentation: random resized crop, flip, brightness and contrast "
+                                  "(never in the served model)")
+    flip: bool = setting(True, "with train.augment: random horizontal flips (off when left and right carry the "
+                               "class)")
+    frozen_epochs: int = setting(0, "with model.weights: the first N epochs train only the new head, the loaded "
+                                    "backbone frozen; the rest fine-tune every layer",
+                                 "0, or 1 to train.epochs - 1 with model.weights set")
+    fine_tune_rate: float = setting(0.1, "the learning rate after the frozen epochs and of the quantization-aware "
+                                         "epochs, as a fraction of train.learning_rate", "above 0, at most 1")
+    recalibrate_bn_batches: int = setting(8, "after every epoch, recompute BatchNorm's statistics from this many "
+                                             "training batches before the epoch is scored (0: Keras' moving "
+                                             "averages; docs/training.md)", "0 or more")
+    quantization_aware_epochs: int = setting(0, "fine-tune a copy of the kept model this many epochs with fake "
+                                                "quantization; its int8 is tried beside post-training int8",
+                                             "0, or more with int8 in tflite.quantization")
+    mixed_precision: bool = setting(False, "compute in float16 while fitting (for GPUs with float16 units); "
+                                           "variables, the export and every .tflite stay float32")
 
 
 @dataclasses.dataclass
 class GatesConfig:
     """What a model must reach before it is pushed."""
 
-    min_accuracy: float = 0.5
-    max_accuracy_drop: float = 0.01
-    max_model_bytes: int = 8_000_000
-    max_latency_ms: float = 100.0
-    max_regression: float = 0.0
-    baseline_channel: str = "production"
-    block_on_anomalies: bool = True
+    min_accuracy: float = setting(0.5, "accuracy floor of the Evaluator and of the .tflite", "0 to 1")
+    max_accuracy_drop: float = setting(0.01, "largest accuracy drop of the .tflite against the float model",
+                                       "0 to 1")
+    max_model_bytes: int = setting(8_000_000, "largest .tflite, in bytes", "positive")
+    max_latency_ms: float = setting(100.0, "largest median latency of one invoke on this machine's CPU at "
+                                           "tflite.threads threads (not a phone's)", "positive")
+    max_regression: float = setting(0.0, "how far the .tflite's accuracy may fall below the version the app "
+                                         "ships, on the same eval images, classes matched by name", "0 to 1")
+    baseline_channel: str = setting("production", "the registry channel whose version is the no-regression "
+                                                  "baseline and what model.weights=production starts from (the "
+                                                  "latest version when the channel is not set)",
+                                    f"a channel name of {NAME_RULE}")
+    block_on_anomalies: bool = setting(True, "ExampleValidator's anomalies (the data against data.schema_path) hold "
+                                             "the push back, each named; false pushes anyway and logs them")
 
 
 @dataclasses.dataclass
 class TFLiteConfig:
-    """Conversion to TFLite and its on-device proxy measurements."""
+    """Conversion to TFLite and its measurements on this machine's CPU (a proxy for a phone's)."""
 
-    quantization: list[str] = dataclasses.field(default_factory=lambda: ["int8"])
-    representative_examples: int = 200
-    integer_io: str = ""
-    threads: int = 2
-    latency_warmup: int = 5
-    latency_runs: int = 50
-    max_eval_examples: int = 0
+    quantization: list[str] = setting(["int8"], "modes to convert to; the smallest that passes every gate is kept",
+                                      f"a comma-separated list of {', '.join(QUANTIZATION_MODES)}")
+    representative_examples: int = setting(200, "training examples that calibrate int8, as even across the "
+                                                "classes as the data allows", "1 or more")
+    integer_io: str = setting("", "empty for float input and output, or uint8 input and output for integer-only "
+                                  "accelerators (input scale 1/127.5, zero point 127 or 128, so the app feeds raw "
+                                  "pixels; int8 is refused: MediaPipe Tasks and the Task Library do not take it)",
+                              "empty or uint8")
+    threads: int = setting(2, "interpreter threads of the latency measurement (and of the latency gate)",
+                           "1 or more")
+    latency_warmup: int = setting(5, "invokes before the latency measurement", "0 or more")
+    latency_runs: int = setting(50, "invokes of the latency measurement", "1 or more")
+    max_eval_examples: int = setting(0, "cap on the eval examples the .tflite is scored on (0: all)", "0 or more")
 
 
 @dataclasses.dataclass
 class BeamConfig:
-    """How Beam work runs: DirectRunner locally, or a distributed runner.
+    """How Beam work (ingestion, statistics, Transform, the Evaluators) runs: DirectRunner locally, or a
+    distributed runner (docs/beyond-one-machine.md)."""
 
-    `direct_running_mode: auto` runs the DirectRunner in one process (`in_memory`) when the local image folder holds
-    at most `in_memory_max_examples` files, where starting `direct_num_workers` worker processes (each importing
-    TensorFlow and TFX) costs more than it gains; otherwise, and whenever the size is unknown (Kubeflow, TFRecords),
-    `multi_processing`.
-
-    `runner: PortableRunner` sends the Beam steps to a job service and an external SDK worker pool: with
-    `local_services: true` the local run starts both as child processes for the run (pipeline/portable_services.py);
-    otherwise `extra_args` point at running ones (`--job_endpoint`, `--environment_type=EXTERNAL`,
-    `--environment_config`).
-    """
-
-    runner: str = "DirectRunner"
-    direct_num_workers: int = 2
-    direct_running_mode: str = "auto"
-    in_memory_max_examples: int = 5000
-    local_services: bool = False
-    extra_args: list[str] = dataclasses.field(default_factory=list)
+    runner: str = setting("DirectRunner", "the Beam runner", ", ".join(BEAM_RUNNERS))
+    direct_num_workers: int = setting(2, "DirectRunner worker processes or threads", "1 or more")
+    direct_running_mode: str = setting("auto", "`auto`: one process (in_memory) for a local folder of at most "
+                                               "beam.in_memory_max_examples files, else multi_processing",
+                                       ", ".join(DIRECT_RUNNING_MODES))
+    in_memory_max_examples: int = setting(5000, "the largest local image folder `auto` runs in one process",
+                                          "0 or more")
+    local_services: bool = setting(False, "with PortableRunner: start Beam's job service and an SDK worker pool on "
+                                          "this machine for the run (pipeline/profiles/portable.yaml)")
+    extra_args: list[str] = setting([], "more Beam pipeline options, comma-separated (e.g. --job_endpoint=...)")
 
     def direct_mode(self, example_count: int | None) -> tuple[str, int]:
         """The DirectRunner's (running mode, workers), with `auto` resolved by the number of examples (None: not
@@ -154,18 +212,30 @@ class BeamConfig:
 class RegistryConfig:
     """Where blessed models are pushed."""
 
-    root: str = "registry"
-    model_prefix: str = "mobilenet"
+    root: str = setting("registry", "the model registry: a local folder, gs://... or s3://... (docs/registry.md)")
+    model_prefix: str = setting("mobilenet", "registry model names are <prefix>_<architecture>",
+                                f"a prefix that keeps the names {NAME_RULE}")
 
 
 @dataclasses.dataclass
-class PipelineConfig:
-    """Pipeline identity and where its runs keep their artifacts and ML Metadata."""
+class KubeflowConfig:
+    """The pods of the compiled package's steps: the CPU (cores) and memory each container asks for and is limited
+    to, and the Trainers' GPUs (kubeflow/README.md)."""
 
-    name: str = "mobilenet-pipeline"
-    home: str = "runs"
-    enable_cache: bool = True
-    skip_unchanged: bool = True
+    step_cpu: float = setting(1.0, "CPU cores of a plain step (the check, schema import, validation, Pushers)",
+                              "positive")
+    step_memory: str = setting("4G", "memory of a plain step", "a size such as 16G, 16Gi or 512Mi")
+    beam_cpu: float = setting(2.0, "CPU cores of a step that runs Beam on the DirectRunner in its pod (ingestion, "
+                                   "statistics, Transform, Evaluators) and of the TFLite steps", "positive")
+    beam_memory: str = setting("8G", "memory of the Beam steps and of the TFLite steps",
+                               "a size such as 16G, 16Gi or 512Mi")
+    trainer_cpu: float = setting(8.0, "CPU cores of a Trainer", "positive")
+    trainer_memory: str = setting("16G", "memory of a Trainer (grows with train.batch_size and model.input_size)",
+                                  "a size such as 16G, 16Gi or 512Mi")
+    trainer_gpus: int = setting(0, "GPUs of each Trainer (needs the GPU image: make image ACCELERATOR=gpu)",
+                                "0 or more")
+    gpu_type: str = setting("nvidia.com/gpu", "the GPU resource: on Kubeflow Pipelines the Kubernetes resource "
+                                              "name, on Vertex AI the accelerator name (e.g. NVIDIA_TESLA_T4)")
 
 
 @dataclasses.dataclass
@@ -180,6 +250,7 @@ class Config:
     tflite: TFLiteConfig = dataclasses.field(default_factory=TFLiteConfig)
     beam: BeamConfig = dataclasses.field(default_factory=BeamConfig)
     registry: RegistryConfig = dataclasses.field(default_factory=RegistryConfig)
+    kubeflow: KubeflowConfig = dataclasses.field(default_factory=KubeflowConfig)
 
     def to_dict(self) -> dict[str, Any]:
         """The configuration as nested plain values (for logs, YAML and Kubeflow)."""
@@ -289,6 +360,22 @@ def _is_valid_name(name: str, what: str) -> bool:
     except InvalidName:
         return False
     return True
+
+
+MEMORY_UNITS = {"": 1.0, "G": 1.0, "Gi": 2**30 / 1e9, "M": 1e-3, "Mi": 2**20 / 1e9, "T": 1e3, "Ti": 2**40 / 1e9}
+"""Kubernetes memory suffixes, as gigabytes (10^9 bytes): the unit of the PipelineSpec's memory fields."""
+
+
+def memory_gigabytes(text: str) -> float | None:
+    """`16G`, `16Gi`, `512Mi` or a plain number of gigabytes, in gigabytes; None when it is none of those."""
+    value = str(text).strip()
+    number = value.rstrip("GMTi")
+    unit = value[len(number):]
+    try:
+        amount = float(number)
+    except ValueError:
+        return None
+    return amount * MEMORY_UNITS[unit] if unit in MEMORY_UNITS and amount > 0 else None
 
 
 def _valid_spans(text: str) -> bool:
@@ -401,6 +488,13 @@ def validate(config: Config) -> None:
         ("pipeline.name", 0 < len(config.pipeline.name) <= MAX_PIPELINE_NAME_LENGTH,
          f"1 to {MAX_PIPELINE_NAME_LENGTH} characters"),
         ("pipeline.home", bool(config.pipeline.home), "a path"),
+        *((f"kubeflow.{kind}_cpu", getattr(config.kubeflow, f"{kind}_cpu") > 0, "a positive number of CPU cores")
+          for kind in ("step", "beam", "trainer")),
+        *((f"kubeflow.{kind}_memory", memory_gigabytes(getattr(config.kubeflow, f"{kind}_memory")) is not None,
+           "a memory size such as 16G, 16Gi or 512Mi") for kind in ("step", "beam", "trainer")),
+        ("kubeflow.trainer_gpus", config.kubeflow.trainer_gpus >= 0, "0 (no GPU) or more"),
+        ("kubeflow.gpu_type", bool(config.kubeflow.gpu_type.strip()),
+         "a GPU resource (Kubernetes: nvidia.com/gpu) or a Vertex AI accelerator name (e.g. NVIDIA_TESLA_T4)"),
         ("data.root", bool(config.data.root), "a path"),
     ]
     for key, ok, expected in checks:

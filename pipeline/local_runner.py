@@ -82,13 +82,15 @@ def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = No
                  to_nodes: Sequence[str] = ()) -> None:
     """Assemble the pipeline with `create_pipeline` and run it with LocalDagRunner, to the end or (`to_nodes`, a
     partial run) up to those nodes (`example_count`, the images in the data folder when known, picks the
-    DirectRunner's mode in `auto`), with the start-up heap kept out of garbage collection and what Beam works out
-    repeatedly cached (`pipeline/beam_caches.py`)."""
+    DirectRunner's mode in `auto`), with the start-up heap kept out of garbage collection, what Beam works out
+    repeatedly cached (`pipeline/beam_caches.py`) and the step cache keyed on the new-data check's content
+    (`pipeline/step_cache.py`)."""
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
     from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
     from pipeline.beam_caches import beam_caches
     from pipeline.pipeline import create_pipeline
+    from pipeline.step_cache import content_keyed_step_cache
 
     paths.home.mkdir(parents=True, exist_ok=True)
     pipeline = create_pipeline(
@@ -97,7 +99,7 @@ def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = No
         metadata_connection_config=sqlite_metadata_connection_config(paths.metadata),
         example_count=example_count,
     )
-    with frozen_heap(), beam_caches():
+    with frozen_heap(), beam_caches(), content_keyed_step_cache():
         LocalDagRunner().run_with_ir(compile_ir(pipeline), run_options=_partial_run(to_nodes))
 
 
@@ -128,8 +130,7 @@ def _partial_run(to_nodes: Sequence[str]) -> Any:
 @contextlib.contextmanager
 def frozen_heap() -> Iterator[None]:
     """Keep what exists now (TensorFlow's, TFX's and TFMA's modules, the pipeline) out of garbage collection for the
-    block. Each full collection of a run otherwise walks those millions of objects again: on 40 images, full
-    collections took 4.7 s of the run, and 2.7-3.0 s in two runs with them frozen (`gc.callbacks`, issue #15)."""
+    block. Each full collection of a run otherwise walks those millions of objects again."""
     gc.collect()
     gc.freeze()
     try:

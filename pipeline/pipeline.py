@@ -1,7 +1,7 @@
 """`create_pipeline(config)`: the one place the components are wired. Every runner calls it.
 
 The components come from their own modules, not `tfx.v1`: `tfx.v1` imports `tfx.v1.extensions` and with it the
-Vertex AI client (`google.cloud.aiplatform`), 2.0 s of every run's start that a local run never uses (issue #15).
+Vertex AI client (`google.cloud.aiplatform`), seconds of every run's start that a local run never uses.
 """
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ RUN_FNS = {"v1": "components.trainer.mobilenet_v1.run_fn", "v2": "components.tra
 
 # The Beam options by which TFX's Beam executors know where the workers' code comes from
 # (tfx/utils/dependency_utils.py). Without one, every Beam step copies TFX's install to a new temporary folder and
-# builds it into an sdist for remote workers: 2 s and 50 MB left in the temporary folder per step.
+# builds it into an sdist for remote workers, left behind in the temporary folder.
 WORKER_CODE_FLAGS = ("--extra_package", "--setup_file", "--requirements_file", "--worker_harness_container_image",
                      "--sdk_container_image")
 LOCAL_WORKERS = "--sdk_container_image=none"
@@ -55,9 +55,8 @@ never read."""
 PICKLE_FLAG = "--pickle_library"
 DIRECT_PICKLER = f"{PICKLE_FLAG}=cloudpickle"
 """Said for DirectRunner runs in one process on one thread (`in_memory` with one worker, the `auto` mode of a small
-folder) unless `beam.extra_args` name a pickler or the DirectRunner's mode or workers: with Beam's default, dill,
-a 40-image run's 4,809 pickles and 6,416 unpickles took 3.7 s and 1.4 s, with cloudpickle 2.1 s and 0.8 s
-(`python -m bench.calls`, issue #15).
+folder) unless `beam.extra_args` name a pickler or the DirectRunner's mode or workers: cloudpickle pickles and
+unpickles a run's many DoFns faster than Beam's default, dill (`python -m bench.calls` times both).
 
 Not said where bundles run on several threads (`in_memory` with more than one worker, `multi_threading`): there
 TFMA's Keras-metric combiner was set up on one copy and compacted on another it never set up ('NoneType' object is
@@ -109,8 +108,8 @@ def eval_config(config: Config) -> tfma.EvalConfig:
 
     The model is read as a plain SavedModel (`tf_generic`) through its transformed-examples signature, and the
     metrics Keras compiled into it are left out: with TFMA's defaults, telling the model type and computing those
-    metrics rebuilt the Keras model eight times per Evaluator, 143 of its 165 s for a tiny MobileNet V2
-    (cProfile of one Evaluator run); the metrics above are identical either way.
+    metrics rebuilt the Keras model eight times per Evaluator, most of its time; the metrics above are identical
+    either way.
     """
     accuracy_floor = tfma.MetricThreshold(
         value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.gates.min_accuracy}))

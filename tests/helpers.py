@@ -23,7 +23,7 @@ import pytest
 from components.registry import store
 from components.registry.store import Registry
 from components.trainer.hyperparameters import Hyperparameters
-from pipeline.config import Config
+from pipeline.config import DEMO_PROFILE, Config, load_config
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 
 
 def hyperparameters(architecture: str = "v1", **changes: object) -> Hyperparameters:
-    """The config's training settings for `architecture` with `changes` (e.g. alpha=0.25, input_size=32)."""
-    return dataclasses.replace(Config().trainer_hparams(architecture), **changes)
+    """The demo profile's training settings (a short recipe without augmentation) for `architecture` with `changes`
+    (e.g. alpha=0.25, input_size=32)."""
+    return dataclasses.replace(load_config(str(DEMO_PROFILE)).trainer_hparams(architecture), **changes)
 
 
 def png_picture(path: Path) -> tuple[tuple[int, int], int]:
@@ -95,14 +96,21 @@ def raw_pixel_scores(model_bytes: bytes, frames) -> np.ndarray:
 # The end-to-end pipeline runs
 
 TINY_RUN = [
-    "--set", "model.input_size=32", "--set", "model.v1_alpha=0.25", "--set", "model.v2_alpha=0.35",
+    "--config", str(DEMO_PROFILE), "--set", "model.input_size=32", "--set", "model.v1_alpha=0.25", "--set", "model.v2_alpha=0.35",
     "--set", "train.epochs=1", "--set", "train.batch_size=16",
     "--set", "gates.min_accuracy=0", "--set", "gates.max_accuracy_drop=1", "--set", "gates.max_regression=1",
     "--set", "tflite.representative_examples=8", "--set", "tflite.latency_runs=3",
     # `make test` runs two test files at once on 2 cores, so a latency measured here is not the model's.
     "--set", "gates.max_latency_ms=100000",
 ]
-"""`mobilenet-pipeline run` settings for tiny data: small nets at 32 px, 1 epoch, gates open but the size gate."""
+"""`mobilenet-pipeline run` settings for tiny data: the demo profile's short recipe, small nets at 32 px, 1 epoch,
+gates open but the size gate."""
+
+
+def tiny_config(*overrides: str) -> Config:
+    """The config `TINY_RUN` gives a run, with further `key=value` overrides."""
+    return load_config(TINY_RUN[1], [*TINY_RUN[3::2], *overrides])
+
 
 
 # ImageExampleGen

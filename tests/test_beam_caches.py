@@ -193,8 +193,8 @@ def test_every_answer_in_a_real_pipeline_is_beams_own(monkeypatch, options):
 def test_every_answer_in_the_projects_pipeline_up_to_the_evaluator_is_beams_own(tmp_path, monkeypatch):
     """The pipeline's own DoFns (TFX's ExampleGen, TFDV, tf.Transform, TFMA), run to the Evaluator on a tiny folder
     by `local_runner.run_pipeline`, with each answer the cache gives checked against Beam's."""
-    from pipeline import beam_caches as caches, config as config_lib, local_runner
-    from tests.helpers import TINY_RUN, write_image_folder
+    from pipeline import beam_caches as caches, local_runner
+    from tests.helpers import tiny_config, write_image_folder
 
     real_caching, kinds, mismatches = caches.caching, [], []
 
@@ -211,9 +211,9 @@ def test_every_answer_in_the_projects_pipeline_up_to_the_evaluator_is_beams_own(
         return check
     monkeypatch.setattr(caches, "caching", checking)
     data = write_image_folder(tmp_path / "data", {"circle": 8, "square": 8}, size=24)
-    config, paths = local_runner.localize(config_lib.load_config(None, [
-        *TINY_RUN[1::2], "model.architectures=v1", f"data.root={data}", f"pipeline.home={tmp_path / 'home'}",
-        f"registry.root={tmp_path / 'registry'}"]))
+    config, paths = local_runner.localize(tiny_config(
+        "model.architectures=v1", f"data.root={data}", f"pipeline.home={tmp_path / 'home'}",
+        f"registry.root={tmp_path / 'registry'}"))
     local_runner.run_pipeline(config, paths, example_count=16, to_nodes=["Evaluator_mobilenet_v1"])
     assert not mismatches
     assert len(kinds) > 1000 and {"CallableWrapperDoFn", "_RunMetaGraphDoFn", "ModelSignaturesDoFn"} <= set(kinds)

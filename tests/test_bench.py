@@ -6,7 +6,8 @@ import sys
 import pytest
 import tensorflow as tf
 
-from bench import memory, report, targets
+from bench import report, targets
+from pipeline import process_memory
 from bench.command import build_parser as command_parser
 from tests.helpers import png_picture
 
@@ -169,7 +170,7 @@ def test_size_sweep_converts_each_width_in_float32_int8_and_quantization_aware_i
 def test_peak_memory_covers_the_child_process_tree(tmp_path):
     grandchild = "import time; block = bytearray(150_000_000); time.sleep(1.5)"
     child = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {grandchild!r}], check=True)"
-    measured = memory.run_measured([sys.executable, "-c", child], tmp_path / "log.txt", interval=0.1)
+    measured = process_memory.run_measured([sys.executable, "-c", child], tmp_path / "log.txt", interval=0.1)
     assert measured.returncode == 0
     assert measured.peak_rss_bytes > 150_000_000
     assert measured.seconds >= 1.5

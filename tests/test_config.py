@@ -117,3 +117,16 @@ def test_a_trainer_custom_config_that_is_not_the_configs_is_refused_by_field(cha
     change(custom_config)
     with pytest.raises(ValueError, match=re.escape(message)):
         Hyperparameters.from_custom_config(custom_config)
+
+
+def test_every_setting_is_documented_beside_its_default_and_the_reference_is_current():
+    """docs/configuration.md is generated from the fields' metadata: a setting added or changed without running
+    `python -m pipeline.config_reference` fails here."""
+    from pipeline import config_reference
+
+    for _, _, rows in config_reference.settings():
+        for key, _, _, meaning in rows:
+            assert len(meaning.split()) >= 3, f"{key} has no meaning in pipeline/config.py"
+    assert config_reference.REFERENCE_PATH.read_text(encoding="utf-8") == config_reference.markdown(), (
+        "docs/configuration.md is stale: run python -m pipeline.config_reference")
+    assert "train.augment = true" in config_reference.plain_text()

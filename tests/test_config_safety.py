@@ -48,7 +48,7 @@ from pipeline.config import REPO_ROOT
     ("model.widht=2", "model.widht: unknown key (known in model: architectures, bn_momentum, dropout, "
                       "input_size, v1_alpha, v2_alpha, weights)"),
     ("model.alpha=0.5", "model.alpha: renamed model.v1_alpha (the V1 width; model.v2_alpha is V2's)"),
-    ("modle.alpha=0.5", "modle.alpha: unknown key (sections: beam, data, gates, model, pipeline, registry, tflite, "
+    ("modle.alpha=0.5", "modle.alpha: unknown key (sections: beam, data, gates, kubeflow, model, pipeline, registry, tflite, "
                         "train)"),
 ])
 def test_impossible_values_are_errors_naming_the_key(override, message):
@@ -103,4 +103,4 @@ def test_the_command_ends_with_its_code_its_output_written_and_the_exit_handlers
     if code:
         assert "error: train.epochs: 0 is invalid" in result.stderr
     else:
-        assert "registry:" in result.stdout and "epochs: 5" in result.stdout
+        assert "registry:" in result.stdout and "epochs: 15" in result.stdout

@@ -45,7 +45,8 @@ def runs(tmp_path_factory):
     common = ["run", "--data", str(data), "--home", str(root / "home"), "--registry", str(root / "registry"),
               *TINY_RUN, "--set", f"train.epochs={EPOCHS}"]
     first = _run_installed(bin_dir, root, "mobilenet-pipeline", *common)
-    second = _run_installed(bin_dir, root, "mobilenet-pipeline", *common, "--set", "gates.max_model_bytes=1000")
+    second = _run_installed(bin_dir, root, "mobilenet-pipeline", *common, "--set", "gates.max_model_bytes=1000",
+                            "--fail-on-held-back")
     where = _run_installed(bin_dir, root, "python", "-c", "import json, pipeline.config as c; print(json.dumps(["
                            "c.__file__, str(c.DEFAULT_SCHEMA), c.DEFAULT_SCHEMA.is_file(), c.DEMO_PROFILE.is_file()]))")
     return {"first": first, "second": second, "root": root, "venv": root / "venv", "where": where}
@@ -101,8 +102,11 @@ def test_no_beam_step_packaged_tfx_for_workers_the_local_run_does_not_have(runs)
 
 
 def test_second_run_reuses_cache_and_holds_back_oversized_models(runs):
+    """With --fail-on-held-back, a held-back model is exit code 3 (for a CI job); the first run, which pushed both,
+    exited 0."""
     second, registry = runs["second"], runs["root"] / "registry"
-    assert second.returncode == 0, second.stdout + second.stderr
+    assert second.returncode == 3, second.stdout + second.stderr
+    assert "exit code 3: a model was held back (--fail-on-held-back)" in second.stdout
     timings = second.stdout.split("component", 1)[1]
     for component in ("ImageExampleGen", "Transform", "Trainer_mobilenet_v1", "Trainer_mobilenet_v2"):
         assert any(line.startswith(component) and line.rstrip().endswith("cached") for line in timings.splitlines())

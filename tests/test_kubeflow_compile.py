@@ -138,3 +138,58 @@ def test_compile_command_writes_the_package(tmp_path, capsys):
     spec = yaml.safe_load(output.read_text(encoding="utf-8"))
     assert "Trainer_mobilenet_v1" in spec["root"]["dag"]["tasks"]
     assert f"wrote Kubeflow Pipelines package to {output}" in capsys.readouterr().out
+
+
+def _resources(spec: dict) -> dict[str, dict]:
+    """Task name -> the `resources` of its executor's container."""
+    tasks, executors = spec["root"]["dag"]["tasks"], spec["deploymentSpec"]["executors"]
+    return {name: executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]]["container"]
+            ["resources"] for name, task in tasks.items()}
+
+
+def test_each_step_kind_gets_its_pod_and_only_the_trainers_a_gpu(tmp_path):
+    """`compile-kubeflow --set kubeflow.trainer_gpus=1 --set kubeflow.gpu_type=nvidia.com/gpu
+    --set kubeflow.trainer_memory=32G`: the fields the KFP backend's driver and Vertex AI read (CPU and memory
+    requests and limits, in cores and gigabytes; the accelerator's type and count)."""
+    config = load_config(None, [*OVERRIDES, "kubeflow.trainer_gpus=1", "kubeflow.gpu_type=nvidia.com/gpu",
+                                "kubeflow.trainer_memory=32G"])
+    path = tmp_path / "pipeline.yaml"
+    kubeflow_compile.compile_pipeline(config, str(path), image=IMAGE)
+    resources = _resources(yaml.safe_load(path.read_text(encoding="utf-8")))
+    defaults = config.kubeflow
+    beam = {"ImageExampleGen", "StatisticsGen", "Transform", "Evaluator_mobilenet_v1", "Evaluator_mobilenet_v2"}
+    for name, given in resources.items():
+        kind = "trainer" if name.startswith("Trainer_") else "beam" if name in beam else "step"
+        cpu = getattr(defaults, f"{kind}_cpu")
+        memory = {"trainer": 32.0, "beam": 8.0, "step": 4.0}[kind]
+        if name.startswith("TFLite_"):
+            cpu, memory = max(cpu, config.tflite.threads), 8.0
+        assert {key: given[key] for key in ("cpuLimit", "cpuRequest", "memoryLimit", "memoryRequest")} == {
+            "cpuLimit": cpu, "cpuRequest": cpu, "memoryLimit": memory, "memoryRequest": memory}, name
+        assert ("accelerator" in given) == (kind == "trainer"), name
+    assert resources["Trainer_mobilenet_v2"]["accelerator"] == {"type": "nvidia.com/gpu", "count": "1"}
+    parsed = json_format.ParseDict(yaml.safe_load(path.read_text(encoding="utf-8"))["deploymentSpec"],
+                                   pipeline_spec_pb2.PipelineDeploymentConfig())
+    trainer = parsed.executors["Trainer_mobilenet_v1_executor"].container.resources
+    assert (trainer.memory_limit, trainer.accelerator.count) == (32.0, 1)
+
+
+@pytest.mark.parametrize("setting, message", [("kubeflow.trainer_memory=lots", "kubeflow.trainer_memory"),
+                                              ("kubeflow.beam_cpu=0", "kubeflow.beam_cpu"),
+                                              ("kubeflow.trainer_gpus=-1", "kubeflow.trainer_gpus")])
+def test_impossible_pod_sizes_are_refused_naming_the_key(setting, message):
+    from pipeline.config import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, [setting])
+
+
+def test_compiling_without_a_pullable_image_warns(tmp_path, capsys):
+    parser = argparse.ArgumentParser()
+    kubeflow_commands.add_kubeflow_subparsers(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["compile-kubeflow", "--output", str(tmp_path / "p.yaml"), "--set",
+                              "model.architectures=v1"])
+    assert kubeflow_commands.run_kubeflow_command(args) == 0
+    assert "warning: image 'mobilenet-pipeline:latest' names no registry" in capsys.readouterr().err
+    assert kubeflow_compile.image_registry("localhost:5000/x:1") == "localhost:5000"
+    assert kubeflow_compile.image_registry("me/image:1") is None

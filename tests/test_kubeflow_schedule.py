@@ -2,10 +2,7 @@
 sends for a schedule (to a local stand-in of the REST API), cron expressions and the runs table."""
 import argparse
 import datetime
-import http.server
-import json
 import socket
-import threading
 
 import kfp_server_api
 import pytest
@@ -13,6 +10,7 @@ import yaml
 
 from kubeflow import schedule
 from kubeflow import commands as kubeflow_commands
+from tests.kfp_api_stub import KfpApiState, kfp_api
 
 
 @pytest.fixture
@@ -31,8 +29,11 @@ def _package_spec(check_caching: bool = False, guarded: bool = True) -> dict:
         check["cachingOptions"] = {"enableCache": True}
     example_gen = {"taskInfo": {"name": "ImageExampleGen"}, "cachingOptions": {"enableCache": True},
                    "dependentTasks": ["NewDataCheck"] if guarded else []}
+    image = {"container": {"image": "registry.example.com/ml/mobilenet-pipeline:1"}}
     return {"pipelineInfo": {"name": "mobilenet-pipeline"}, "schemaVersion": "2.1.0",
-            "root": {"dag": {"tasks": {"NewDataCheck": check, "ImageExampleGen": example_gen}}}}
+            "deploymentSpec": {"executors": {"NewDataCheck_executor": image, "ImageExampleGen_executor": image}},
+            "root": {"dag": {"tasks": {"NewDataCheck": check, "ImageExampleGen": example_gen}},
+                     "inputDefinitions": {"parameters": {"data_root": {"defaultValue": "gs://bucket/images"}}}}}
 
 
 @pytest.fixture
@@ -71,7 +72,7 @@ def _run(argv: list[str]) -> int:
 def test_unreachable_host_is_one_clear_line_and_exit_code_2(command, closed_port_url, package, capsys):
     argv = command[:1] + ["--host", closed_port_url] + command[1:]
     if command[0] == "schedule":
-        argv += ["--package", package]
+        argv += ["--package", package, "--pipeline-root", "gs://bucket/root"]
     assert _run(argv) == 2
     captured = capsys.readouterr()
     lines = [line for line in captured.err.splitlines() if line.strip()]
@@ -117,56 +118,33 @@ def test_runs_table_lists_runs_in_aligned_columns():
     assert schedule.runs_table([]) == "no runs"
 
 
-class _FakeKfpApi(http.server.BaseHTTPRequestHandler):
-    """Just enough of the KFP v2beta1 REST API for one `schedule` on an empty cluster; records the requests."""
+@pytest.fixture(scope="module")
+def compiled_package(tmp_path_factory) -> str:
+    """A real compiled package: V1 only, shared roots, an image a cluster can pull."""
+    from kubeflow import compile as kubeflow_compile
+    from pipeline.config import load_config
 
-    requests: list = []
-    replies = {
-        ("GET", "/apis/v2beta1/healthz"): {"multi_user": False},
-        ("GET", "/apis/v2beta1/pipelines"): {},
-        ("POST", "/apis/v2beta1/pipelines/upload"): {"pipeline_id": "p-1"},
-        ("GET", "/apis/v2beta1/pipelines/p-1/versions"): {"pipeline_versions": [{"pipeline_version_id": "v-1"}]},
-        ("GET", "/apis/v2beta1/experiments"): {},
-        ("POST", "/apis/v2beta1/experiments"): {"experiment_id": "e-1"},
-        ("POST", "/apis/v2beta1/recurringruns"): {"recurring_run_id": "j-1", "display_name": "nightly-job"},
-    }
-
-    def _reply(self, method: str) -> None:
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        path = self.path.split("?")[0]
-        self.requests.append((method, path, body))
-        payload = json.dumps(self.replies[(method, path)]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def do_GET(self):  # noqa: N802 (http.server naming)
-        self._reply("GET")
-
-    def do_POST(self):  # noqa: N802
-        self._reply("POST")
-
-    def log_message(self, *args):
-        """Quiet."""
+    path = tmp_path_factory.mktemp("package") / "pipeline.yaml"
+    config = load_config(None, ["model.architectures=v1", "data.root=gs://bucket/images",
+                                "registry.root=gs://bucket/registry"])
+    kubeflow_compile.compile_pipeline(config, str(path), image="registry.example.com/ml/mobilenet-pipeline:1")
+    return str(path)
 
 
-def test_schedule_uploads_the_package_and_creates_a_cron_recurring_run(package, capsys):
-    server = http.server.HTTPServer(("127.0.0.1", 0), _FakeKfpApi)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        host = f"http://127.0.0.1:{server.server_address[1]}"
-        assert _run(["schedule", "--host", host, "--cron", "0 3 * * *", "--experiment", "nightly",
-                     "--max-concurrency", "2", "--name", "nightly-job", "--package", package,
-                     "--param", "data_root=gs://bucket/images", "--pipeline-root", "gs://bucket/root"]) == 0
-    finally:
-        server.shutdown()
-    calls = [(method, path) for method, path, _ in _FakeKfpApi.requests]
+def _schedule(host: str, package: str, *extra: str) -> int:
+    return _run(["schedule", "--host", host, "--cron", "0 3 * * *", "--experiment", "nightly", "--package", package,
+                 "--pipeline-root", "gs://bucket/root", *extra])
+
+
+def test_schedule_uploads_the_package_and_creates_a_cron_recurring_run(compiled_package, capsys):
+    state = KfpApiState()
+    with kfp_api(state) as host:
+        assert _schedule(host, compiled_package, "--max-concurrency", "2", "--name", "nightly-job",
+                         "--param", "data_root=gs://bucket/images") == 0
+    calls = [(method, path) for method, path, _ in state.requests]
     upload, recurring_run = ("POST", "/apis/v2beta1/pipelines/upload"), ("POST", "/apis/v2beta1/recurringruns")
     assert calls.index(upload) < calls.index(recurring_run)
-    body = json.loads(next(body for method, path, body in _FakeKfpApi.requests if path.endswith("/recurringruns")))
+    body = next(body for method, path, body in state.requests if (method, path) == recurring_run)
     assert body["trigger"] == {"cron_schedule": {"cron": "0 0 3 * * *"}}
     assert body["max_concurrency"] == 2
     assert body["pipeline_version_reference"] == {"pipeline_id": "p-1", "pipeline_version_id": "v-1"}
@@ -174,3 +152,28 @@ def test_schedule_uploads_the_package_and_creates_a_cron_recurring_run(package, 
     assert body["runtime_config"] == {"parameters": {"data_root": "gs://bucket/images"},
                                       "pipeline_root": "gs://bucket/root"}
     assert "scheduled recurring run nightly-job (j-1) on '0 0 3 * * *'" in capsys.readouterr().out
+
+
+def test_scheduling_a_name_again_is_refused_until_replace_which_creates_then_deletes(compiled_package, capsys):
+    state = KfpApiState()
+    with kfp_api(state) as host:
+        assert _schedule(host, compiled_package, "--name", "nightly") == 0
+        (first,) = state.recurring_runs
+        assert _schedule(host, compiled_package, "--name", "nightly") == 1
+        assert "a recurring run named 'nightly' exists (j-1); add --replace" in capsys.readouterr().err
+        assert list(state.recurring_runs) == [first]
+        assert _schedule(host, compiled_package, "--name", "nightly", "--replace") == 0
+        assert "replaced and deleted recurring run(s) j-1" in capsys.readouterr().out
+        (second,) = state.recurring_runs
+        assert second != first
+        calls = [(method, path) for method, path, _ in state.requests]
+        created = [index for index, call in enumerate(calls) if call == ("POST", "/apis/v2beta1/recurringruns")]
+        assert created[-1] < calls.index(("DELETE", f"/apis/v2beta1/recurringruns/{first}"))
+        assert _run(["unschedule", "--host", host, "nightly"]) == 0
+        assert state.recurring_runs == {}
+
+
+@pytest.mark.parametrize("option", [["--set", "train.epochs=3"], ["--config", "x.yaml"], ["--image", "r.io/x:1"]])
+def test_schedule_with_a_package_refuses_compile_options_naming_them(compiled_package, closed_port_url, option):
+    with pytest.raises(ValueError, match=f"{option[0]} would be ignored"):
+        _schedule(closed_port_url, compiled_package, *option)

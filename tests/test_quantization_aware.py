@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from components.contracts import QUANTIZATION_AWARE_DIR
 from components.trainer import fitting, mobilenet_v1, mobilenet_v2, quantization_aware
 from pipeline.config import ConfigError, load_config
 from tests.helpers import hyperparameters
@@ -65,7 +66,7 @@ def test_the_input_is_quantized_over_the_whole_model_range_even_after_low_contra
 
 def test_the_quantization_aware_model_sits_beside_the_float_one():
     assert quantization_aware.model_dir("/p/Trainer/model/7/Format-Serving") == (
-        "/p/Trainer/model/7/" + quantization_aware.QUANTIZATION_AWARE_DIR)
+        "/p/Trainer/model/7/" + QUANTIZATION_AWARE_DIR)
 
 
 @pytest.mark.parametrize("builder, alpha", [(mobilenet_v1.build_network, 0.25), (mobilenet_v2.build_network, 0.35)])

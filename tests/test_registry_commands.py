@@ -92,3 +92,12 @@ def test_the_main_cli_runs_registry_commands(registry, capsys):
 
     assert cli.main(["registry", "list", "--registry", registry.root, "--json"]) == 0
     assert [model["name"] for model in json.loads(capsys.readouterr().out)] == ["mobilenet_v1", "mobilenet_v2"]
+
+
+def test_the_registry_commands_take_the_root_from_a_config_file_or_set(registry, capsys, tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text(f"registry:\n  root: {registry.root}\n")
+    code, out, _ = run_registry_cli(Registry(str(tmp_path / "elsewhere")), capsys, "list", "--config", str(config))
+    assert code == 0 and out.startswith(f"registry {registry.root}")
+    code, _, err = run_registry_cli(registry, capsys, "list", "--set", f"registry.root={tmp_path / 'none'}")
+    assert code == 2 and "does not exist (give --registry, or --config/--set with registry.root)" in err

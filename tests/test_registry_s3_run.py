@@ -18,7 +18,7 @@ import pytest
 
 from components.registry.filesystems import filesystem_for
 from components.registry.store import Registry
-from tests.helpers import SPAWN, TINY_RUN, write_image_folder
+from tests.helpers import SPAWN, tiny_config, write_image_folder
 
 pytestmark = pytest.mark.slow
 RUN_SECONDS = 900
@@ -32,12 +32,9 @@ def _run_pipeline_on_s3(data: str, pipeline_root: str, registry_root: str, metad
         from tfx.orchestration.local.local_dag_runner import LocalDagRunner
         from tfx.orchestration.metadata import sqlite_metadata_connection_config
 
-        from pipeline.config import load_config
         from pipeline.pipeline import create_pipeline
 
-        settings = [value for value in TINY_RUN if value != "--set"]
-        config = load_config(None, [*settings, f"data.root={data}", f"registry.root={registry_root}",
-                                    "beam.direct_running_mode=in_memory"])
+        config = tiny_config(f"data.root={data}", f"registry.root={registry_root}", "beam.direct_running_mode=in_memory")
         LocalDagRunner().run(create_pipeline(config, pipeline_root=pipeline_root,
                                              metadata_connection_config=sqlite_metadata_connection_config(metadata)))
         code = 0

@@ -4,8 +4,8 @@ import pytest
 import tensorflow as tf
 
 from components.ingestion import demo_data
-from components.trainer import fitting, mobilenet_v1, mobilenet_v2, training
-from components.transform import image_codec, preprocessing
+from components.trainer import fitting, mobilenet_v1, mobilenet_v2
+from components.transform import image_codec, preprocessing, transformed_examples
 from tests.helpers import hyperparameters
 
 
@@ -51,13 +51,13 @@ def test_read_transformed_parses_images_and_labels(tmp_path):
             }))
             writer.write(example.SerializeToString())
     transform_output = tft.TFTransformOutput(str(tmp_path / "transform"))
-    batches = list(training.read_transformed([str(tmp_path / "*.gz")], transform_output, batch_size=2))
+    batches = list(transformed_examples.read_transformed([str(tmp_path / "*.gz")], transform_output, batch_size=2))
     images = np.concatenate([b[0].numpy() for b in batches])
     labels = np.concatenate([b[1].numpy() for b in batches])
     assert images.shape == (5, 4, 4, 3) and list(labels) == [0, 1, 2, 3, 4]
     np.testing.assert_allclose(images[3], 150 / 127.5 - 1.0, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="no transformed examples"):
-        training.read_transformed([str(tmp_path / "none-*.gz")], tft.TFTransformOutput(str(tmp_path / "transform")), 2)
+        transformed_examples.read_transformed([str(tmp_path / "none-*.gz")], tft.TFTransformOutput(str(tmp_path / "transform")), 2)
 
 
 def test_training_keeps_autograph_out_of_legacy_keras():

@@ -8,8 +8,7 @@ import tensorflow as tf
 
 from components.contracts import PREPROCESSED_SIGNATURE
 from components.ingestion import image_files
-from components.tflite import conversion
-from components.trainer import fitting, mobilenet_v1
+from components.trainer import export, fitting, mobilenet_v1
 from pipeline.config import ConfigError, load_config
 from tests.helpers import hyperparameters
 
@@ -142,7 +141,7 @@ def test_recipe_trains_keeps_an_epoch_and_no_augmentation_reaches_the_serving_gr
                                  hparams=hparams)
     model = result.model
     assert 1 <= result.kept_epoch <= 3
-    conversion.save_for_conversion(model, str(tmp_path / "saved"), 32)
+    export.save_for_conversion(model, str(tmp_path / "saved"), 32)
     signature = tf.saved_model.load(str(tmp_path / "saved")).signatures[PREPROCESSED_SIGNATURE]
     graph = signature.graph.as_graph_def()
     ops = {node.op for node in graph.node} | {node.op for function in graph.library.function

@@ -2,6 +2,7 @@
 registry, and copy the registry weights each training model warm-starts from."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -92,7 +93,7 @@ class Executor(base_executor.BaseExecutor):
         skip_unchanged = bool(int(exec_properties[spec.SKIP_UNCHANGED_KEY]))
         base_dir = path_utils.serving_model_dir(
             artifact_utils.get_single_instance(output_dict[spec.BASE_MODELS_KEY]).uri)
-        decisions = []
+        decisions, records = [], {}
         for name, model in sorted(json.loads(exec_properties[spec.MODELS_KEY]).items()):
             try:
                 last = last_judged(registry, name)
@@ -108,6 +109,10 @@ class Executor(base_executor.BaseExecutor):
                                                  os.path.join(base_dir, name))
             json_files.write(os.path.join(base_dir, name, warm_start.REGISTRY_WEIGHTS_RECORD), record)
             decisions.append(decided)
+            records[name] = record
+        content = hashlib.sha256(json.dumps(records, sort_keys=True).encode("utf-8")).hexdigest()
+        artifact_utils.get_single_instance(output_dict[spec.BASE_MODELS_KEY]).set_string_custom_property(
+            spec.CONTENT_PROPERTY, content)
         output = artifact_utils.get_single_instance(output_dict[spec.DECISION_KEY])
         json_files.write(os.path.join(output.uri, spec.DECISION_FILE),
                          {TRAINING_INPUT_FIELD: current.to_json(), "models": [d.to_json() for d in decisions]})

@@ -23,6 +23,10 @@ SKIP_UNCHANGED_KEY = "skip_unchanged"
 TRAIN_PROPERTY = "train"
 """The decision's int custom property: 1 when any model trains (the upstream steps run only then)."""
 DECISION_FILE = "decision.json"
+CONTENT_PROPERTY = "content_sha256"
+"""The base models' string custom property: SHA-256 of what the Trainers read from them (the registry weights
+records, which name each version and its weights' hash). A step cache keys the Trainers on it
+(`pipeline/step_cache.py`), since the artifact itself is new every run."""
 
 
 def train_property(model_name: str) -> str:

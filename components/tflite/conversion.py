@@ -46,8 +46,8 @@ class ConversionError(RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class LoadedModel:
-    """A SavedModel loaded once for several conversions (loading a V2 took 4 s of each 20 s conversion): the
-    loaded object and its preprocessed-image signature at batch 1."""
+    """A SavedModel loaded once for several conversions (loading it is a large part of each one): the loaded
+    object and its preprocessed-image signature at batch 1."""
 
     trackable: Any
     function: Any
@@ -67,20 +67,6 @@ def load(saved_model_dir: str) -> LoadedModel:
     return LoadedModel(loaded, fixed_batch.get_concrete_function())
 
 
-def save_for_conversion(model: tf.keras.Model, directory: str, size: int, save_traces: bool = False) -> None:
-    """Save `model` as a SavedModel with only the `serving_preprocessed` signature that `convert` reads (for
-    models trained outside the pipeline: the benchmark's script and size sweep). As in the Trainer, Keras' per-layer
-    call traces are left out unless `save_traces`: the converter reads the signature only."""
-
-    @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32, name="image")])
-    def serve_preprocessed(image: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {"probabilities": model(image, training=False)}
-
-    model.save(directory, save_format="tf",
-               signatures={PREPROCESSED_SIGNATURE: serve_preprocessed.get_concrete_function()},
-               save_traces=save_traces)
-
-
 def convert(model: str | LoadedModel, mode: str, representative_images: np.ndarray | None = None,
             integer_io: str | None = None) -> bytes:
     """Convert a SavedModel (its folder, or `load`ed once for several modes) to a `.tflite` flatbuffer. `int8` needs
@@ -96,8 +82,8 @@ def convert(model: str | LoadedModel, mode: str, representative_images: np.ndarr
     source = load(model) if isinstance(model, str) else model
     converter = tf.lite.TFLiteConverter.from_concrete_functions([source.function], source.trackable)
     # Given the loaded object, the converter first saves all of it (every signature, the Transform graph) to a
-    # temporary SavedModel and loads that back, for each conversion (153 of the 194 s of a 40-image run's eight
-    # conversions, under cProfile). Its frozen-graph route gives the same ops and scores in every mode
+    # temporary SavedModel and loads that back, for each conversion, which was most of a conversion's time. Its
+    # frozen-graph route gives the same ops and scores in every mode
     # (`tests/test_tflite_conversion.py`); the file then carries no SignatureDef, which neither the metadata, the
     # Task Library nor MediaPipe reads.
     converter.experimental_lower_to_saved_model = False

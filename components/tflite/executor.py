@@ -22,7 +22,7 @@ from components.tflite import baseline as baseline_lib, conversion, gates as gat
 from components.ingestion import image_files, training_input
 from components.tflite import report as report_lib, report_plot, spec
 from components.trainer import quantization_aware, warm_start
-from components.trainer.training import load_transformed, read_transformed
+from components.transform.transformed_examples import load_transformed, read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
 
 progress = logging.getLogger(PROGRESS_LOGGER)

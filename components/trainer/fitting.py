@@ -4,11 +4,12 @@ recalibration, and keep the best epoch. Keras only: no TFX or tf.Transform, so t
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import math
 import time
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import tensorflow as tf
 
@@ -260,6 +261,31 @@ def _quantization_aware_fine_tune(model: tf.keras.Model, train_data: tf.data.Dat
     return quantization_aware.FineTuned(quantized, epochs, seconds, validation)
 
 
+@contextlib.contextmanager
+def compute_precision(mixed: bool) -> Iterator[None]:
+    """Keras' `mixed_float16` policy for the block (float16 compute, float32 variables; a model built in it keeps
+    its float32 softmax), when `mixed`; the policy is float32 again afterwards."""
+    if not mixed:
+        yield
+        return
+    tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        yield
+    finally:
+        tf.keras.mixed_precision.set_global_policy("float32")
+
+
+def float32_copy(build_network: NetworkBuilder, model: tf.keras.Model, num_classes: int,
+                 hparams: Hyperparameters) -> tf.keras.Model:
+    """The same network built in float32 with `model`'s weights (a mixed-precision model's variables are float32
+    already): what is exported, converted and fine-tuned quantization-aware, float32 at every boundary."""
+    size = hparams.input_size
+    copy = build_network(input_shape=(size, size, 3), num_classes=num_classes, alpha=hparams.alpha,
+                         dropout=hparams.dropout, bn_momentum=hparams.bn_momentum)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
                 num_classes: int, hparams: Hyperparameters, log_dir: str | None = None,
                 callbacks: Sequence[tf.keras.callbacks.Callback] = (),
@@ -273,9 +299,20 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
     With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
     that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate.
     With `quantization_aware_epochs` > 0, the kept model is fine-tuned that many more epochs with fake
-    quantization (`TrainResult.quantization_aware`)."""
+    quantization (`TrainResult.quantization_aware`). With `mixed_precision`, the epochs compute in float16 (for GPUs with
+    float16 units); the model returned is a float32 copy of the kept weights."""
     keras_autograph.exempt_tf_keras()
     tf.keras.utils.set_random_seed(hparams.seed)
+    with compute_precision(hparams.mixed_precision):
+        return _train(build_network, train_data, validation_data, num_classes, hparams, log_dir, callbacks,
+                      registry_weights, labels)
+
+
+def _train(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
+           num_classes: int, hparams: Hyperparameters, log_dir: str | None,
+           callbacks: Sequence[tf.keras.callbacks.Callback], registry_weights: warm_start.RegistryWeights | None,
+           labels: Sequence[str] | None) -> TrainResult:
+    """`train_model` inside its compute precision; the model it returns is float32."""
     model, started_from = build_and_warm_start(build_network, num_classes, hparams, registry_weights, labels)
     if hparams.max_train_steps:
         train_data = train_data.take(hparams.max_train_steps)
@@ -290,6 +327,9 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
         fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
     backbone = started_from.layers if started_from else ()
     keep_best = _fit(model, train_data, unaugmented, validation_data, loss, hparams, backbone, fit_callbacks)
+    if hparams.mixed_precision:
+        tf.keras.mixed_precision.set_global_policy("float32")
+        model = float32_copy(build_network, model, num_classes, hparams)
     result = TrainResult(model, keep_best.best_epoch, keep_best.best_accuracy, started_from)
     if hparams.quantization_aware_epochs:
         result.quantization_aware = _quantization_aware_fine_tune(model, train_data, unaugmented, validation_data,

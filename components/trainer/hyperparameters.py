@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 @dataclasses.dataclass(frozen=True)
 class Hyperparameters:
-    """One architecture's training settings (see the `model.*` and `train.*` keys in the README)."""
+    """One architecture's training settings (the `model.*` and `train.*` keys of docs/configuration.md)."""
 
     name: str  # the registry model name, used in progress lines
     architecture: str  # v1 or v2
@@ -35,6 +35,7 @@ class Hyperparameters:
     fine_tune_rate: float
     recalibrate_bn_batches: int
     quantization_aware_epochs: int
+    mixed_precision: bool  # float16 compute while fitting; float32 weights, inputs, outputs and export
 
     @classmethod
     def from_custom_config(cls, custom_config: Mapping[str, Any] | None) -> Hyperparameters:

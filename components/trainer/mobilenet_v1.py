@@ -42,7 +42,7 @@ def build_network(input_shape: tuple[int, int, int], num_classes: int, alpha: fl
     x = tf.keras.layers.Dropout(dropout, name="dropout")(x)
     x = tf.keras.layers.Conv2D(num_classes, 1, padding="same", name="conv_preds")(x)
     x = tf.keras.layers.Reshape((num_classes,), name="logits")(x)
-    outputs = tf.keras.layers.Activation("softmax", name="probabilities")(x)
+    outputs = tf.keras.layers.Activation("softmax", name="probabilities", dtype="float32")(x)
     return tf.keras.Model(inputs, outputs, name=f"{ARCHITECTURE}_{alpha:.2f}_{input_shape[0]}")
 
 

@@ -19,10 +19,9 @@ from typing import Any
 import tensorflow as tf
 
 from components import json_files
+from components.contracts import QUANTIZATION_AWARE_DIR
 from components.transform.image_codec import MODEL_INPUT_RANGE
 
-QUANTIZATION_AWARE_DIR = "Format-Serving-QuantizationAware"
-"""The quantization-aware SavedModel's folder, beside the float SavedModel in the Trainer's model artifact."""
 TRAINING_RECORD = os.path.join("assets.extra", "quantization_aware_training.json")
 """What the quantization-aware epochs cost (epochs, seconds of fine-tuning and of saving), inside that folder
 (`assets.extra` is where a SavedModel keeps files TensorFlow does not read)."""

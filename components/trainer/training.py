@@ -1,8 +1,8 @@
 """The input and training path shared by the MobileNet V1 and V2 module files.
 
 A module file supplies only `build_network(input_shape, num_classes, alpha, dropout, bn_momentum)`; everything
-else lives here (reading the transformed examples, the serving signatures) and in `fitting` (seeding, training
-with per-epoch progress, TensorBoard logs).
+else lives here (the TFX side: the serving signatures, the export) and in `fitting` (seeding, training with
+per-epoch progress, TensorBoard logs); the transformed examples are read by `components.transform`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import tempfile
 import time
 from typing import Any
 
-import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
@@ -20,44 +19,13 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components import PROGRESS_LOGGER, json_files
 from components.contracts import (IMAGE_KEY, PREPROCESSED_SIGNATURE, SERVING_SIGNATURE, TRANSFORMED_EXAMPLES_SIGNATURE,
                                   WEIGHTS_FILE)
-from components.tflite import conversion
-from components.trainer import quantization_aware, warm_start, weight_sources
+from components.trainer import export, quantization_aware, warm_start, weight_sources
 from components.trainer.fitting import NetworkBuilder, train_model
 from components.trainer.hyperparameters import Hyperparameters
 from components.transform import image_codec, preprocessing
+from components.transform.transformed_examples import read_transformed
 
 progress = logging.getLogger(PROGRESS_LOGGER)
-
-
-def read_transformed(file_patterns: list[str] | str, tf_transform_output: tft.TFTransformOutput,
-                     batch_size: int, shuffle_seed: int | None = None) -> tf.data.Dataset:
-    """Batches of (image [B,H,W,3] float32 in [-1, 1], label [B]) from GZIP TFRecords of transformed examples."""
-    spec = tf_transform_output.transformed_feature_spec()
-    files = tf.io.gfile.glob(file_patterns) if isinstance(file_patterns, str) else [
-        path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)]
-    if not files:
-        raise FileNotFoundError(f"no transformed examples match {file_patterns}")
-    dataset = tf.data.TFRecordDataset(sorted(files), compression_type="GZIP")
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(4096, seed=shuffle_seed, reshuffle_each_iteration=True)
-    dataset = dataset.batch(batch_size).map(lambda records: tf.io.parse_example(records, spec),
-                                            num_parallel_calls=tf.data.AUTOTUNE)
-    return dataset.map(lambda f: (image_codec.model_input(f[preprocessing.IMAGE_XF]), f[preprocessing.LABEL_XF]),
-                       num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
-
-
-def load_transformed(file_patterns: list[str] | str, tf_transform_output: tft.TFTransformOutput,
-                     limit: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Images [N, H, W, 3] and labels [N] of transformed examples, as arrays (`limit` 0 = all, else the first)."""
-    images, labels, count = [], [], 0
-    for batch_images, batch_labels in read_transformed(file_patterns, tf_transform_output, batch_size=256):
-        images.append(batch_images.numpy())
-        labels.append(batch_labels.numpy())
-        count += len(batch_labels)
-        if limit and count >= limit:
-            break
-    images_array, labels_array = np.concatenate(images), np.concatenate(labels)
-    return (images_array[:limit], labels_array[:limit]) if limit else (images_array, labels_array)
 
 
 def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutput, size: int) -> dict[str, Any]:
@@ -66,8 +34,7 @@ def _signatures(model: tf.keras.Model, tf_transform_output: tft.TFTransformOutpu
     All three call one traced function of the network, so the SavedModel holds its graph once, not once per
     signature: tracing, saving and every load (the Evaluator's, the TFLite step's) handle one copy. They are traced
     without AutoGraph, since nothing in them branches on a tensor: with it, the first export of a run converted the
-    source of tf.Transform's layer function by function (both exports' `_signatures` in a 40-image run: 2.6 s with
-    it, 1.3 s without; `python -m bench.calls`, issue #15)."""
+    source of tf.Transform's layer function by function."""
     model.tft_layer = tf_transform_output.transform_features_layer()
     transformed_spec = {preprocessing.IMAGE_XF: tf_transform_output.transformed_feature_spec()[preprocessing.IMAGE_XF]}
 
@@ -107,6 +74,15 @@ def _registry_weights(fn_args: FnArgs, hparams: Hyperparameters) -> warm_start.R
     return weights
 
 
+def training_device() -> str:
+    """Where Keras trains: `GPU:0 (NVIDIA L4)` when the pod has a GPU TensorFlow can use, else `CPU (N cores)`."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"{gpus[0].name.split(':', 1)[1]} ({details.get('device_name', 'GPU')})"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
 def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     """Train `build_network` on the transformed examples and export the SavedModel with its signatures, beside it
     its float weights (`weights.h5`, what a later run warm-starts from) and what it started from.
@@ -121,8 +97,9 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     train_data = read_transformed(fn_args.train_files, tf_transform_output, hparams.batch_size, hparams.seed)
     validation_data = read_transformed(fn_args.eval_files, tf_transform_output, hparams.batch_size)
     size = hparams.input_size
-    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d", hparams.name, len(labels),
-                  hparams.epochs, hparams.batch_size, size, size)
+    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d, on %s%s", hparams.name, len(labels),
+                  hparams.epochs, hparams.batch_size, size, size, training_device(),
+                  ", mixed precision (float16 compute)" if hparams.mixed_precision else "")
     result = train_model(build_network, train_data, validation_data, len(labels), hparams,
                          log_dir=fn_args.model_run_dir, registry_weights=_registry_weights(fn_args, hparams),
                          labels=labels)
@@ -135,7 +112,7 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     if result.quantization_aware is not None:
         started = time.monotonic()
         quantization_aware_dir = quantization_aware.model_dir(fn_args.serving_model_dir)
-        conversion.save_for_conversion(result.quantization_aware.model, quantization_aware_dir, size)
+        export.save_for_conversion(result.quantization_aware.model, quantization_aware_dir, size)
         quantization_aware.write_training_record(quantization_aware_dir, result.quantization_aware,
                                                  time.monotonic() - started)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 import os
 import signal
 import sys
@@ -17,6 +18,16 @@ if TYPE_CHECKING:
     from pipeline.reporting import progress, run_summary
 
 
+HELD_BACK_EXIT_CODE = 3
+"""`run --fail-on-held-back`'s exit code when a trained model was not pushed (2 is a bad command or config)."""
+RUN_EXAMPLES = """examples:
+  mobilenet-pipeline run --data PHOTOS                       # 224 px, the photo recipe (the defaults)
+  mobilenet-pipeline run --data data/fashion-mnist --config pipeline/profiles/demo.yaml
+  mobilenet-pipeline run --data PHOTOS --models v2 --set train.epochs=30 --set model.weights=imagenet
+  mobilenet-pipeline run --data NIGHTLY --set data.spans=7 --set model.weights=production --fail-on-held-back
+settings: mobilenet-pipeline show-config --keys (or docs/configuration.md)"""
+
+
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     """`--config FILE` and repeatable `--set KEY=VALUE`."""
     parser.add_argument("--config", metavar="FILE", help="YAML file overriding the defaults")
@@ -28,12 +39,21 @@ def add_local_subparsers(commands: argparse._SubParsersAction) -> None:
     """Register `run`, `demo-data` and `show-config`."""
     from components.ingestion import demo_data
 
-    run = commands.add_parser("run", help="run the whole pipeline locally (LocalDagRunner; Beam on the DirectRunner, "
-                                                   "or the runner beam.runner names)")
+    run = commands.add_parser(
+        "run", help="run the whole pipeline locally (LocalDagRunner; Beam on the DirectRunner, or the runner "
+                    "beam.runner names)",
+        description=textwrap.fill("Train, quantize, validate and push MobileNet V1 and V2 on a folder of images (DATA/<label>/<file>, "
+                    "or span folders of those), with TFX's LocalDagRunner and ML Metadata in the run home. Shows each "
+                    "step with its time and each epoch; the end prints a table per model and where it was pushed. "
+                    "TFX, Beam and TensorFlow output goes to the run's log file."),
+        epilog=RUN_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("--data", help="folder of class sub-folders of images (data.root)")
     run.add_argument("--registry", help="model registry root (registry.root)")
     run.add_argument("--home", help="folder for artifacts, ML Metadata and logs of runs (pipeline.home)")
     run.add_argument("--models", help="architectures to train, e.g. v1,v2 (model.architectures)")
+    run.add_argument("--fail-on-held-back", action="store_true",
+                     help=f"exit with code {HELD_BACK_EXIT_CODE} when a model was trained but held back by a gate "
+                          "(for CI jobs); a model not trained because nothing is new is not held back")
     add_config_options(run)
 
     demo = commands.add_parser("demo-data", help="write a built-in real image dataset as DIR/<label>/<file>")
@@ -45,8 +65,12 @@ def add_local_subparsers(commands: argparse._SubParsersAction) -> None:
     demo.add_argument("--image-size", type=int, metavar="N",
                       help="scale the images to NxN pixels (default: the dataset's own size: 28, 8, or the crop's)")
 
-    show = commands.add_parser("show-config", help="print the effective configuration as YAML")
+    show = commands.add_parser("show-config", help="print the effective configuration as YAML",
+                               description=textwrap.fill("Print the effective configuration (defaults, then --config, then --set) "
+                                           "as YAML, or with --keys every setting with its default and meaning."))
     add_config_options(show)
+    show.add_argument("--keys", action="store_true",
+                      help="list every setting with its default, allowed values and meaning (docs/configuration.md)")
 
 
 def config_from_args(args: argparse.Namespace) -> config_lib.Config:
@@ -163,6 +187,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         out.write(f"\nerror: {failure}\nNothing was pushed by the failed step. Full log: {log_path}\n")
         return 1
     out.write("\n" + run_summary.results_table(results) + "\n")
+    held_back = False
     for result in results:
         if result.class_changes:
             out.write(f"{result.model_name}: {result.class_changes} since the baseline; the no-regression gate "
@@ -170,6 +195,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not result.trained:
             out.write(f"{result.decision}\n")
         elif not result.pushed_path:
+            held_back = True
             reasons = "; ".join(run_summary.reasons_not_pushed(result)) or "it did not reach the Pusher"
             out.write(f"{result.model_name} was held back and not pushed: {reasons}. Details: {log_path}\n")
     run_name = os.path.splitext(os.path.basename(log_path))[0]
@@ -177,6 +203,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                                          title=run_name)
     out.write(f"\nreport: {report}")
     out.write(f"\nfinished in {time.monotonic() - started:.0f} s; registry: {config.registry.root}\n")
+    if held_back and args.fail_on_held_back:
+        out.write(f"exit code {HELD_BACK_EXIT_CODE}: a model was held back (--fail-on-held-back)\n")
+        return HELD_BACK_EXIT_CODE
     return 0
 
 
@@ -191,9 +220,14 @@ def cmd_demo_data(args: argparse.Namespace) -> int:
 
 
 def cmd_show_config(args: argparse.Namespace) -> int:
-    """Print the effective configuration."""
+    """Print the effective configuration, or the reference of every setting."""
     import yaml
 
+    if args.keys:
+        from pipeline import config_reference
+
+        sys.stdout.write(config_reference.plain_text())
+        return 0
     print(yaml.safe_dump(config_from_args(args).to_dict(), sort_keys=False), end="")
     return 0
 

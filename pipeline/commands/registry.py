@@ -3,6 +3,7 @@ channel's model into an app's build."""
 from __future__ import annotations
 
 import argparse
+import textwrap
 import json
 import sys
 from typing import Any
@@ -20,16 +21,34 @@ def _version_argument(text: str) -> int:
     return int(text)
 
 
+REGISTRY_EXAMPLES = """examples:
+  mobilenet-pipeline registry list
+  mobilenet-pipeline registry show mobilenet_v1            # every version; add a number for one manifest
+  mobilenet-pipeline registry promote mobilenet_v1 3 --channel production
+  mobilenet-pipeline registry pull mobilenet_v1 --channel production --to app/src/main/assets
+  mobilenet-pipeline registry list --config my-run.yaml    # the registry.root of a config file
+  mobilenet-pipeline registry list --registry gs://BUCKET/registry"""
+
+
 def add_registry_subparser(subparsers: argparse._SubParsersAction, default_root: str) -> None:
-    """Add `registry` and its actions to the CLI's subparsers; `--registry` defaults to `default_root`."""
+    """Add `registry` and its actions to the CLI's subparsers. The root is `--registry`, else the `registry.root`
+    of `--config`/`--set`, else `default_root`."""
+    from pipeline.commands.local import add_config_options
+
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--registry", default=default_root, metavar="ROOT",
-                        help=f"registry root: a folder or a gs:// URL (default: registry.root, {default_root})")
+    common.add_argument("--registry", metavar="ROOT",
+                        help="registry root: a folder, gs://... or s3://... (default: registry.root of --config and "
+                             f"--set, else {default_root})")
+    add_config_options(common)
+    common.set_defaults(default_root=default_root)
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
     channel_help = f"release channel, e.g. {' or '.join(KNOWN_CHANNELS)}"
 
-    registry = subparsers.add_parser("registry", help="list, show, diff, promote, roll back and pull model registry "
-                                                      "versions")
+    registry = subparsers.add_parser(
+        "registry", help="list, show, diff, promote, roll back and pull model registry versions",
+        description=textwrap.fill("Read the versioned model registry, move its release channels, and copy a channel's model (checked "
+                    "by sha256) into an app's build."), epilog=REGISTRY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     actions = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
     actions.add_parser("list", parents=[common], help="every model with its versions and channels")
     show = actions.add_parser("show", parents=[common],
@@ -85,7 +104,8 @@ def _ordered_channels(names: set[str]) -> list[str]:
 
 def _require_registry(registry: Registry) -> None:
     if not registry.exists():
-        raise RegistryError(f"registry {registry.root} does not exist (set --registry or registry.root)")
+        raise RegistryError(f"registry {registry.root} does not exist (give --registry, or --config/--set with "
+                            "registry.root)")
 
 
 def _list(registry: Registry, as_json: bool) -> str:
@@ -223,10 +243,22 @@ def _pull(registry: Registry, args: argparse.Namespace) -> str:
             f"{_percent(manifest.get('tflite_accuracy'))} (float {_percent(manifest.get('float_accuracy'))})")
 
 
+def registry_root(args: argparse.Namespace) -> str:
+    """The root the command works on: --registry, else the config's registry.root when --config or --set is given,
+    else the parser's default."""
+    from pipeline import config as config_lib
+
+    if args.registry:
+        return args.registry
+    if args.config or args.overrides:
+        return config_lib.load_config(args.config, args.overrides).registry.root
+    return args.default_root
+
+
 def run_registry_command(args: argparse.Namespace) -> int:
     """Run one `registry` action; any failure is one line on stderr and exit code 2."""
     try:
-        registry = Registry(args.registry)
+        registry = Registry(registry_root(args))
         if args.registry_command == "list":
             output = _list(registry, args.json)
         elif args.registry_command == "show" and args.version is None:

@@ -1,4 +1,5 @@
-"""Wall time and peak resident memory of a child process together with all its descendants (psutil sampling)."""
+"""Wall time and peak resident memory of a child process together with all its descendants (psutil sampling): what
+the benchmark reports per run, and what the local Kubeflow launcher reports per task, as a pod's memory use."""
 from __future__ import annotations
 
 import dataclasses
@@ -35,11 +36,12 @@ def tree_rss(process: psutil.Process) -> int:
 
 
 def run_measured(command: Sequence[str], log_path: str | os.PathLike, env: dict[str, str] | None = None,
-                 interval: float = 0.2) -> Measured:
-    """Run `command` with stdout and stderr appended to `log_path`; sample its process tree's RSS every `interval`."""
+                 interval: float = 0.2, cwd: str | os.PathLike | None = None) -> Measured:
+    """Run `command` (in `cwd`) with stdout and stderr appended to `log_path`; sample its process tree's RSS every
+    `interval`."""
     with open(log_path, "ab") as log:
         started = time.monotonic()
-        child = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env)
+        child = subprocess.Popen(list(command), stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd)
         process = psutil.Process(child.pid)
         peak = 0
         while child.poll() is None:
