@@ -218,7 +218,8 @@ def build_pipeline(config: Config, pipeline_root: str = "") -> Any:
                   for name, default in parameter_defaults(config).items()}
     return create_pipeline(kubeflow_config(config), pipeline_root,
                            data_root=parameters[DATA_ROOT_PARAMETER],
-                           registry_root=parameters[REGISTRY_ROOT_PARAMETER])
+                           registry_root=parameters[REGISTRY_ROOT_PARAMETER],
+                           schema_source=config.data.schema_path)
 
 
 def is_vertex_job(output: str, vertex_job: bool = False) -> bool:

@@ -133,21 +133,27 @@ def _watched_split(config: Config) -> str:
     return image_files.VALIDATION_SPLIT if config.data.validation_fraction > 0 else image_files.EVAL_SPLIT
 
 
-def settings_fingerprint(config: Config, architecture: str) -> str:
+def schema_sha256(path: str) -> str:
+    """SHA-256 of the schema file at `path`."""
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        return hashlib.sha256(handle.read()).hexdigest()
+
+
+def settings_fingerprint(config: Config, architecture: str, schema_digest: str | None = None) -> str:
     """SHA-256 of every setting that shapes one architecture's model and its verdict: its training settings, the
     data split and checks, the schema's content (an anomaly it finds holds the model back), the TFLite conversion
     and the gates (not where the data, the registry or the runs live). A model whose data and settings
-    fingerprints equal the last judged one's is not trained again."""
+    fingerprints equal the last judged one's is not trained again. `schema_digest` is the schema's `schema_sha256`
+    (read from `data.schema_path` when None)."""
     data = {key: value for key, value in dataclasses.asdict(config.data).items() if key != "root"}
-    with tf.io.gfile.GFile(config.data.schema_path, "rb") as handle:
-        data["schema_sha256"] = hashlib.sha256(handle.read()).hexdigest()
+    data["schema_sha256"] = schema_digest or schema_sha256(config.data.schema_path)
     shaping = {"hparams": config.trainer_hparams(architecture).to_custom_config(), "data": data,
                "tflite": dataclasses.asdict(config.tflite), "gates": dataclasses.asdict(config.gates)}
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _new_data_check(config: Config, data_root: Any, registry_root: Any) -> NewDataCheck:
-    models = {config.model_name(architecture): {"settings": settings_fingerprint(config, architecture),
+def _new_data_check(config: Config, data_root: Any, registry_root: Any, schema_digest: str) -> NewDataCheck:
+    models = {config.model_name(architecture): {"settings": settings_fingerprint(config, architecture, schema_digest),
                                                 "weights": config.model.weights}
               for architecture in config.model.architectures}
     return NewDataCheck(data_root=data_root, registry_root=registry_root, models=models, spans=config.data.spans,
@@ -162,7 +168,7 @@ def _trains(check: NewDataCheck, model_name: str | None = None) -> Any:
 
 
 def _model_branch(config: Config, architecture: str, example_gen: Any, transform: Any, schema: Any,
-                  validator: ExampleValidator, check: NewDataCheck, registry_root: Any) -> list[Any]:
+                  validator: ExampleValidator, check: NewDataCheck, registry_root: Any, settings: str) -> list[Any]:
     """Trainer (warm-started from the check's base model when `model.weights` names a registry version) ->
     Evaluator -> TFLite quantize-and-validate (with the registry's current model as baseline) -> registry Pusher
     for one model, which also reads the validator's anomalies."""
@@ -206,7 +212,7 @@ def _model_branch(config: Config, architecture: str, example_gen: Any, transform
         registry_root=registry_root,
         baseline_channel=config.gates.baseline_channel,
         ingested_examples=example_gen.outputs["examples"],
-        settings=settings_fingerprint(config, architecture),
+        settings=settings,
     ).with_id(component_id(TFLITE, name))
     pusher = RegistryPusher(
         model=tflite.outputs[tflite_spec.TFLITE_MODEL_KEY],
@@ -222,15 +228,18 @@ def _model_branch(config: Config, architecture: str, example_gen: Any, transform
 
 def create_pipeline(config: Config, pipeline_root: str, metadata_connection_config: Any = None,
                     data_root: Any = None, registry_root: Any = None,
-                    example_count: int | None = None) -> Pipeline:
+                    example_count: int | None = None, schema_source: str | None = None) -> Pipeline:
     """Wire the new-data check, then ingestion, validation and Transform where any model trains, and one
     Trainer/Evaluator/TFLite/Pusher branch per architecture where that model trains.
 
     `data_root` and `registry_root` default to `data.root` and `registry.root`; Kubeflow passes runtime parameters.
-    `example_count`, when known, picks the DirectRunner's mode in `auto` (`direct_running_mode`).
+    `example_count`, when known, picks the DirectRunner's mode in `auto` (`direct_running_mode`). `schema_source`
+    is where this machine reads the schema the settings fingerprint hashes, when `data.schema_path` is where the
+    steps read it and this machine cannot (a path inside the container image).
     """
     data_root, registry_root = data_root or config.data.root, registry_root or config.registry.root
-    check = _new_data_check(config, data_root, registry_root)
+    schema_digest = schema_sha256(schema_source or config.data.schema_path)
+    check = _new_data_check(config, data_root, registry_root, schema_digest)
     components: list[Any] = [check]
     with Cond(_trains(check)):
         example_gen = _example_gen(config, data_root)
@@ -253,7 +262,8 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
         for architecture in config.model.architectures:
             with Cond(_trains(check, config.model_name(architecture))):
                 components += _model_branch(config, architecture, example_gen, transform, schema, validator,
-                                            check, registry_root)
+                                            check, registry_root,
+                                            settings_fingerprint(config, architecture, schema_digest))
     return Pipeline(
         pipeline_name=config.pipeline.name,
         pipeline_root=pipeline_root,

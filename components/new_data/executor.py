@@ -73,7 +73,7 @@ def registry_weights_record(registry: store.Registry, model_name: str, weights: 
                 "before versions kept them)"}
     tf.io.gfile.makedirs(folder)
     tf.io.gfile.copy(path, os.path.join(folder, WEIGHTS_FILE), overwrite=True)
-    labels = _read(os.path.join(entry.path, LABELS_FILE)).decode("utf-8").splitlines()
+    labels = data_files.read(os.path.join(entry.path, LABELS_FILE)).decode("utf-8").splitlines()
     return {"model_name": model_name, "version": entry.version, "source": where,
             "weights_sha256": entry.manifest["file_sha256"][os.path.basename(path)],
             "labels": [label for label in labels if label.strip()]}
