@@ -133,6 +133,6 @@ def test_quantization_aware_int8_is_tried_and_what_is_pushed_is_full_integer_wit
     assert training["epochs"] == 1 and training["fine_tune_seconds"] > 0 and training["save_seconds"] > 0
     assert set(training["validation_accuracy"]) == {"float_kept", "float_weights_after", "quantization_aware"}
     assert "1 quantization-aware epoch(s): " in report
-    best = max(candidates, key=lambda c: (c["tflite_accuracy"], bool(c["quantization_aware"])))
+    best = max(candidates, key=lambda c: (c["selection_accuracy"], bool(c["quantization_aware"])))
     assert (manifest["quantization_aware"], manifest["tflite_accuracy"]) == (best["quantization_aware"],
                                                                              best["tflite_accuracy"])
