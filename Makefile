@@ -21,12 +21,13 @@ ARGS ?=
 IMAGE ?= mobilenet-pipeline:latest
 ACCELERATOR ?= cpu
 
-.PHONY: help setup system-packages run test test-quick bench image push lock clean
+.PHONY: help setup system-packages run test test-quick lint format bench image push lock clean
 
 help:
 	@echo "make run    - set up if needed, then train, quantize and push MobileNet V1 and V2 on the built-in dataset"
 	@echo "make test   - set up if needed, then run the tests (what CI runs)"
 	@echo "make test-quick - the tests without the slow pipeline runs and long training, for iterating"
+	@echo "make lint   - ruff's lint and format checks (part of make test); make format applies the formatter"
 	@echo "make setup  - install system packages (apt), the pinned Python environment in $(VENV) and the Android"
 	@echo "             runtimes the tests use (MediaPipe Tasks, the TFLite Task Library) in $(RUNTIMES_DIR)/"
 	@echo "make image  - build the Kubeflow container image IMAGE=$(IMAGE) (kubeflow/Dockerfile; ACCELERATOR=gpu adds CUDA)"
@@ -95,12 +96,21 @@ run: setup
 	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
 
 # Two pytest workers (pytest-xdist), each taking whole test files, so a module's pipeline fixture runs once.
-test: setup
+test: setup lint
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile --durations=15 tests
 
 # The quick tier: everything but the tests marked slow (whole pipeline runs, long training); for iterating.
-test-quick: setup
+test-quick: setup lint
 	$(VENV)/bin/pytest -q -n 2 --dist loadfile -m "not slow" --durations=10 tests
+
+# ruff (pinned in requirements.lock, settings in ruff.toml): the lint rules and the formatter's layout.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # The benchmark: writes bench/results/results.{json,md} and plots (bench/results/work/ holds its runs) and rewrites
 # docs/benchmarks.md; `ARGS=--quick` for a smoke test.
