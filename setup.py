@@ -1,4 +1,5 @@
 """Packaging for the MobileNet TFX pipeline (install: `make setup`; `pip install .` works too, from any folder)."""
+
 from setuptools import find_packages, setup
 
 setup(

@@ -1,4 +1,5 @@
 """`python -m bench`: the benchmark (`make bench`)."""
+
 import sys
 
 from bench.command import main

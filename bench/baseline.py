@@ -9,6 +9,7 @@ function, a SavedModel with the `serving_preprocessed` signature, then per quant
 conversion, accuracy on the eval split and interpreter latency (the TFLite component's functions), and the peak
 memory of the smallest `.tflite`. It writes its wall time, the time of each step and the accuracies as JSON.
 """
+
 from __future__ import annotations
 
 import time
@@ -63,22 +64,31 @@ def list_images(root: str) -> list[str]:
     found = []
     for folder in sorted(os.scandir(root), key=lambda entry: entry.name):
         if folder.is_dir() and not image_files.is_hidden(folder.name):
-            found += [f"{folder.name}/{entry.name}" for entry in os.scandir(folder.path)
-                      if entry.is_file() and not image_files.is_hidden(entry.name)]
+            found += [
+                f"{folder.name}/{entry.name}"
+                for entry in os.scandir(folder.path)
+                if entry.is_file() and not image_files.is_hidden(entry.name)
+            ]
     return sorted(found)
 
 
 def decode(encoded: list[bytes], size: int, jpeg_quality: int = 0) -> np.ndarray:
     """Encoded images to float32 [N, size, size, 3] in [-1, 1], with the Transform's decoding and storage
     (`jpeg_quality`: `data.example_jpeg_quality`) and the Trainer's reading."""
-    batches = [image_codec.model_input(image_codec.store_pixels(
-        image_codec.decode_images(tf.constant(encoded[i:i + DECODE_BATCH]), size), jpeg_quality)).numpy()
-               for i in range(0, len(encoded), DECODE_BATCH)]
+    batches = [
+        image_codec.model_input(
+            image_codec.store_pixels(
+                image_codec.decode_images(tf.constant(encoded[i : i + DECODE_BATCH]), size), jpeg_quality
+            )
+        ).numpy()
+        for i in range(0, len(encoded), DECODE_BATCH)
+    ]
     return np.concatenate(batches) if batches else np.zeros((0, size, size, 3), np.float32)
 
 
-def load_splits(root: str, size: int, eval_fraction: float, max_pixels: int, validation_fraction: float = 0.0,
-                jpeg_quality: int = 0) -> dict[str, Any]:
+def load_splits(
+    root: str, size: int, eval_fraction: float, max_pixels: int, validation_fraction: float = 0.0, jpeg_quality: int = 0
+) -> dict[str, Any]:
     """Read, check (`max_pixels`: `data.max_image_pixels`) and decode every image; split train/eval like
     ExampleGen; class index = sorted label order."""
     names = image_files.split_buckets(eval_fraction, validation_fraction)
@@ -98,13 +108,21 @@ def load_splits(root: str, size: int, eval_fraction: float, max_pixels: int, val
         labels[split].append(image_files.label_of(filename))
     classes = sorted(set().union(*labels.values()))
     index = {name: i for i, name in enumerate(classes)}
-    splits = {split: (decode(encoded[split], size, jpeg_quality),
-                      np.array([index[n] for n in labels[split]], np.int64)) for split in names}
+    splits = {
+        split: (decode(encoded[split], size, jpeg_quality), np.array([index[n] for n in labels[split]], np.int64))
+        for split in names
+    }
     return {"splits": splits, "classes": classes, "bad": bad}
 
 
-def convert_and_measure(saved_model_dir: str, config: config_lib.Config, representative: np.ndarray,
-                        eval_images: np.ndarray, eval_labels: np.ndarray, scratch: str) -> dict[str, Any]:
+def convert_and_measure(
+    saved_model_dir: str,
+    config: config_lib.Config,
+    representative: np.ndarray,
+    eval_images: np.ndarray,
+    eval_labels: np.ndarray,
+    scratch: str,
+) -> dict[str, Any]:
     """Float accuracy, then per mode: size, eval accuracy and latency; peak memory of the smallest `.tflite`."""
     tflite = config.tflite
     modes, flatbuffers = [], {}
@@ -113,53 +131,99 @@ def convert_and_measure(saved_model_dir: str, config: config_lib.Config, represe
     for mode in tflite.quantization:
         io_type = tflite.integer_io if mode == "int8" and tflite.integer_io else None
         model_bytes = conversion.convert(loaded, mode, representative, io_type)
-        modes.append({"quantization": mode, **measurement.measure_flatbuffer(
-            model_bytes, eval_images, eval_labels, tflite.threads, tflite.latency_warmup, tflite.latency_runs)})
+        modes.append(
+            {
+                "quantization": mode,
+                **measurement.measure_flatbuffer(
+                    model_bytes, eval_images, eval_labels, tflite.threads, tflite.latency_warmup, tflite.latency_runs
+                ),
+            }
+        )
         flatbuffers[mode] = model_bytes
     smallest = min(modes, key=lambda entry: entry["size_bytes"])["quantization"]
     path = os.path.join(scratch, f"{smallest}.tflite")
     with open(path, "wb") as handle:
         handle.write(flatbuffers[smallest])
-    return {"float_accuracy": float_accuracy, "modes": modes, "peak_memory_mode": smallest,
-            "peak_memory_bytes": measurement.measure_peak_memory(path, tflite.threads)}
+    return {
+        "float_accuracy": float_accuracy,
+        "modes": modes,
+        "peak_memory_mode": smallest,
+        "peak_memory_bytes": measurement.measure_peak_memory(path, tflite.threads),
+    }
 
 
 def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
     """Load, then per architecture train, export, convert and measure; returns the timings and measurements."""
     size = config.model.input_size
     started = time.monotonic()
-    data = load_splits(config.data.root, size, config.data.eval_fraction, config.data.max_image_pixels,
-                       config.data.validation_fraction, config.data.example_jpeg_quality)
+    data = load_splits(
+        config.data.root,
+        size,
+        config.data.eval_fraction,
+        config.data.max_image_pixels,
+        config.data.validation_fraction,
+        config.data.example_jpeg_quality,
+    )
     (train_images, train_labels), (eval_images, eval_labels) = data["splits"]["train"], data["splits"]["eval"]
     watched = data["splits"].get("validation", data["splits"]["eval"])
     steps: dict[str, Any] = {"load_seconds": time.monotonic() - started}
-    log.info("loaded %d train and %d eval images (%d bad) in %.1f s", len(train_labels), len(eval_labels),
-             data["bad"], steps["load_seconds"])
+    log.info(
+        "loaded %d train and %d eval images (%d bad) in %.1f s",
+        len(train_labels),
+        len(eval_labels),
+        data["bad"],
+        steps["load_seconds"],
+    )
     models = []
     for architecture in config.model.architectures:
         hparams = config.trainer_hparams(architecture)
-        train_data = (tf.data.Dataset.from_tensor_slices((train_images, train_labels))
-                      .shuffle(4096, seed=hparams.seed, reshuffle_each_iteration=True)
-                      .batch(hparams.batch_size).prefetch(tf.data.AUTOTUNE))
+        train_data = (
+            tf.data.Dataset.from_tensor_slices((train_images, train_labels))
+            .shuffle(4096, seed=hparams.seed, reshuffle_each_iteration=True)
+            .batch(hparams.batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
         validation_data = tf.data.Dataset.from_tensor_slices(watched).batch(hparams.batch_size)
         timer = time.monotonic()
-        model = fitting.train_model(BUILDERS[architecture], train_data, validation_data, len(data["classes"]),
-                                    hparams).model
+        model = fitting.train_model(
+            BUILDERS[architecture], train_data, validation_data, len(data["classes"]), hparams
+        ).model
         steps[f"train_seconds_{architecture}"] = time.monotonic() - timer
         timer = time.monotonic()
         saved_model_dir = os.path.join(scratch, architecture)
         export.save_for_conversion(model, saved_model_dir, size)
         steps[f"export_seconds_{architecture}"] = time.monotonic() - timer
         timer = time.monotonic()
-        measured = convert_and_measure(saved_model_dir, config, train_images[:config.tflite.representative_examples],
-                                       eval_images, eval_labels, scratch)
+        measured = convert_and_measure(
+            saved_model_dir,
+            config,
+            train_images[: config.tflite.representative_examples],
+            eval_images,
+            eval_labels,
+            scratch,
+        )
         steps[f"convert_measure_seconds_{architecture}"] = time.monotonic() - timer
-        models.append({"model": hparams.name, "architecture": architecture, "alpha": hparams.alpha,
-                       "input_size": size, **measured})
-        log.info("%s: float accuracy %.3f, %s", hparams.name, measured["float_accuracy"],
-                 ", ".join(f"{m['quantization']} {m['tflite_accuracy']:.3f}" for m in measured["modes"]))
-    return {"images": {"train": int(len(train_labels)), "eval": int(len(eval_labels)), "bad": data["bad"]},
-            "classes": len(data["classes"]), "steps": steps, "models": models}
+        models.append(
+            {
+                "model": hparams.name,
+                "architecture": architecture,
+                "alpha": hparams.alpha,
+                "input_size": size,
+                **measured,
+            }
+        )
+        log.info(
+            "%s: float accuracy %.3f, %s",
+            hparams.name,
+            measured["float_accuracy"],
+            ", ".join(f"{m['quantization']} {m['tflite_accuracy']:.3f}" for m in measured["modes"]),
+        )
+    return {
+        "images": {"train": int(len(train_labels)), "eval": int(len(eval_labels)), "bad": data["bad"]},
+        "classes": len(data["classes"]),
+        "steps": steps,
+        "models": models,
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -167,8 +231,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", required=True, help="folder of class sub-folders of images")
     parser.add_argument("--arch", help="architectures, e.g. v1 or v1,v2 (default: model.architectures)")
     parser.add_argument("--config", metavar="FILE", help="YAML file overriding the defaults, as for `run`")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override one config key, as for `run` (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config key, as for `run` (repeatable)",
+    )
     parser.add_argument("--json", metavar="OUT", help="write the results here (default: standard output)")
     return parser.parse_args(argv)
 
@@ -187,13 +257,16 @@ def main(argv: list[str] | None = None) -> int:
         result = run(config, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    result.update({
-        "wall_seconds": time.monotonic() - STARTED,
-        "import_seconds": IMPORT_SECONDS,
-        "heavy_modules_imported": sorted(name for name in ("tfx", "tensorflow_transform", "apache_beam",
-                                                           "ml_metadata") if name in sys.modules),
-        "config": config.to_dict(),
-    })
+    result.update(
+        {
+            "wall_seconds": time.monotonic() - STARTED,
+            "import_seconds": IMPORT_SECONDS,
+            "heavy_modules_imported": sorted(
+                name for name in ("tfx", "tensorflow_transform", "apache_beam", "ml_metadata") if name in sys.modules
+            ),
+            "config": config.to_dict(),
+        }
+    )
     text = json.dumps(result, indent=2)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as handle:

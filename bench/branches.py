@@ -11,6 +11,7 @@ TFLite step and Pusher; both write the one sqlite ML Metadata store. The sequent
 run` of every architecture on a fresh home. Both paths' wall times, their component seconds and the median
 latency each TFLite step measured per mode are written as JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,7 @@ def run_upstream(data: str, home: str, overrides: list[str]) -> None:
 
 def _start(command: list[str], log_path: Path) -> subprocess.Popen:
     with open(log_path, "wb") as handle:
-        return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
-                                env=runs.child_env())
+        return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=runs.child_env())
 
 
 def _wait(processes: dict[str, subprocess.Popen], started: float, logs: dict[str, Path]) -> dict[str, float]:
@@ -69,8 +69,11 @@ def _measured(home: Path) -> dict[str, Any]:
     latency = {}
     for path in sorted((home / "pipeline_root").glob(f"TFLite_*/report/*/{REPORT_FILE}")):
         report = json.loads(path.read_text(encoding="utf-8"))
-        latency[report["model_name"]] = {candidate["quantization"]: round(candidate["latency_ms"]["median"], 3)
-                                         for candidate in report["candidates"] if candidate.get("latency_ms")}
+        latency[report["model_name"]] = {
+            candidate["quantization"]: round(candidate["latency_ms"]["median"], 3)
+            for candidate in report["candidates"]
+            if candidate.get("latency_ms")
+        }
     return {"component_seconds": seconds, "latency_median_ms": latency}
 
 
@@ -86,24 +89,46 @@ def compare(data: str, out: Path, overrides: list[str], architectures: list[str]
 
     concurrent = runs.fresh_dir(out / "concurrent")
     home = concurrent / "home"
-    logs = {"upstream": concurrent / "upstream.log",
-            **{arch: concurrent / f"{arch}.log" for arch in architectures}}
+    logs = {"upstream": concurrent / "upstream.log", **{arch: concurrent / f"{arch}.log" for arch in architectures}}
     started = time.monotonic()
-    upstream = [sys.executable, "-m", "bench.branches", "--upstream-only", "--data", data, "--out", str(home),
-                *runs.set_args(overrides)]
+    upstream = [
+        sys.executable,
+        "-m",
+        "bench.branches",
+        "--upstream-only",
+        "--data",
+        data,
+        "--out",
+        str(home),
+        *runs.set_args(overrides),
+    ]
     upstream_seconds = _wait({"upstream": _start(upstream, logs["upstream"])}, started, logs)["upstream"]
     branch_started = time.monotonic()
-    processes = {arch: _start(runs.pipeline_command(data, home, home / "registry",
-                                                     [*overrides, f"model.architectures={arch}"]), logs[arch])
-                 for arch in architectures}
+    processes = {
+        arch: _start(
+            runs.pipeline_command(data, home, home / "registry", [*overrides, f"model.architectures={arch}"]),
+            logs[arch],
+        )
+        for arch in architectures
+    }
     branch_seconds = _wait(processes, branch_started, logs)
     concurrent_seconds = round(time.monotonic() - started, 1)
-    log.info("  upstream %.0f s, then the branches at once (%s): %.0f s in all", upstream_seconds,
-             ", ".join(f"{arch} {seconds:.0f} s" for arch, seconds in branch_seconds.items()), concurrent_seconds)
-    return {"sequential": {"wall_seconds": sequential_seconds, **_measured(sequential_home)},
-            "concurrent": {"wall_seconds": concurrent_seconds, "upstream_seconds": upstream_seconds,
-                           "branch_seconds": branch_seconds, **_measured(home)},
-            "wall_ratio": round(concurrent_seconds / sequential_seconds, 3)}
+    log.info(
+        "  upstream %.0f s, then the branches at once (%s): %.0f s in all",
+        upstream_seconds,
+        ", ".join(f"{arch} {seconds:.0f} s" for arch, seconds in branch_seconds.items()),
+        concurrent_seconds,
+    )
+    return {
+        "sequential": {"wall_seconds": sequential_seconds, **_measured(sequential_home)},
+        "concurrent": {
+            "wall_seconds": concurrent_seconds,
+            "upstream_seconds": upstream_seconds,
+            "branch_seconds": branch_seconds,
+            **_measured(home),
+        },
+        "wall_ratio": round(concurrent_seconds / sequential_seconds, 3),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    result = compare(args.data, out, [*args.overrides, f"model.architectures={args.models}"],
-                     args.models.split(","))
+    result = compare(args.data, out, [*args.overrides, f"model.architectures={args.models}"], args.models.split(","))
     (out / "branches.json").write_text(json.dumps(result, indent=2), encoding="utf-8")
     print(json.dumps({key: result[key]["wall_seconds"] for key in ("sequential", "concurrent")}))
     return 0

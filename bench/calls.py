@@ -7,6 +7,7 @@ under the caches: with them, a call the cache answers is not counted.
 
     python -m bench.calls --data DIR --home HOME [--uncached] [--set KEY=VALUE ...] [--json OUT]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,6 +68,7 @@ def _timed(function: Callable[..., Any], count: Count) -> Callable[..., Any]:
         finally:
             count.calls += 1
             count.seconds += time.perf_counter() - started
+
     return timed
 
 
@@ -89,9 +91,14 @@ def measure(data: str, home: str, overrides: list[str], uncached: bool) -> dict[
         without_beam_caches()
     started = time.monotonic()
     code = cli.main(["run", "--data", data, "--home", home, "--registry", f"{home}/registry", *set_args(overrides)])
-    return {"exit_code": code, "wall_seconds": round(time.monotonic() - started, 1), "uncached": uncached,
-            "calls": {target: {"calls": count.calls, "seconds": round(count.seconds, 2)}
-                      for target, count in counts.items()}}
+    return {
+        "exit_code": code,
+        "wall_seconds": round(time.monotonic() - started, 1),
+        "uncached": uncached,
+        "calls": {
+            target: {"calls": count.calls, "seconds": round(count.seconds, 2)} for target, count in counts.items()
+        },
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,15 +107,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="folder of class sub-folders of images")
     parser.add_argument("--home", required=True, help="run home (a fresh folder measures a run without cache hits)")
     parser.add_argument("--uncached", action="store_true", help="run without pipeline.beam_caches")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override, as for `run` (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override, as for `run` (repeatable)",
+    )
     parser.add_argument("--json", metavar="OUT", help="also write the result here")
     args = parser.parse_args(argv)
     result = measure(args.data, args.home, args.overrides, args.uncached)
-    print(text_table(["function", "calls", "seconds"],
-                     [[target, row["calls"], row["seconds"]] for target, row in result["calls"].items()]))
-    print(f"run: exit code {result['exit_code']}, {result['wall_seconds']} s, "
-          f"{'without' if args.uncached else 'with'} pipeline.beam_caches")
+    print(
+        text_table(
+            ["function", "calls", "seconds"],
+            [[target, row["calls"], row["seconds"]] for target, row in result["calls"].items()],
+        )
+    )
+    print(
+        f"run: exit code {result['exit_code']}, {result['wall_seconds']} s, "
+        f"{'without' if args.uncached else 'with'} pipeline.beam_caches"
+    )
     if args.json:
         with open(args.json, "w") as handle:
             json.dump(result, handle, indent=2)

@@ -18,6 +18,7 @@
    Reshuffle that makes ExampleGen's memory grow, measured alone (`bench.shuffle_memory`);
 9. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,10 +62,18 @@ class Sizes:
 
 
 FULL = Sizes(per_class=300, epochs=5, latency_runs=200, ingestion_per_class=(500, 2000))
-QUICK = Sizes(per_class=30, epochs=1, latency_runs=20, ingestion_per_class=(20, 80),
-              extra_overrides=("train.batch_size=32", "tflite.representative_examples=16", "tflite.latency_runs=10"),
-              photo_per_class=10, photo_overrides=("model.input_size=32", "train.epochs=1"),
-              calibration_counts=quantization.QUICK_COUNTS, shuffle_elements=(200, 800), fixed_cost_pairs=1)
+QUICK = Sizes(
+    per_class=30,
+    epochs=1,
+    latency_runs=20,
+    ingestion_per_class=(20, 80),
+    extra_overrides=("train.batch_size=32", "tflite.representative_examples=16", "tflite.latency_runs=10"),
+    photo_per_class=10,
+    photo_overrides=("model.input_size=32", "train.epochs=1"),
+    calibration_counts=quantization.QUICK_COUNTS,
+    shuffle_elements=(200, 800),
+    fixed_cost_pairs=1,
+)
 
 
 DEFAULT_OUT = "bench/results"
@@ -73,51 +82,104 @@ DEFAULT_OUT = "bench/results"
 
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's options."""
-    bench = argparse.ArgumentParser(prog="python -m bench",
-                                    description="benchmark accuracy, size, latency, memory, pipeline overhead and "
-                                                "ingestion scaling; writes results.json, results.md and plots")
-    bench.add_argument("--out", default=DEFAULT_OUT, help="output folder: results, plots, bench.log and work/ "
-                                                         f"(default {DEFAULT_OUT})")
+    bench = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="benchmark accuracy, size, latency, memory, pipeline overhead and "
+        "ingestion scaling; writes results.json, results.md and plots",
+    )
+    bench.add_argument(
+        "--out", default=DEFAULT_OUT, help=f"output folder: results, plots, bench.log and work/ (default {DEFAULT_OUT})"
+    )
     bench.add_argument("--quick", action="store_true", help="tiny sizes, for a smoke test")
     bench.add_argument("--docs", metavar="FILE", help="also write the benchmarks page (make bench: docs/benchmarks.md)")
-    bench.add_argument("--per-class", type=int, help=f"images per class (default {FULL.per_class}, quick "
-                                                     f"{QUICK.per_class})")
+    bench.add_argument(
+        "--per-class", type=int, help=f"images per class (default {FULL.per_class}, quick {QUICK.per_class})"
+    )
     bench.add_argument("--epochs", type=int, help=f"training epochs (default {FULL.epochs}, quick {QUICK.epochs})")
     defaults = load_config(str(DEMO_PROFILE)).model
-    bench.add_argument("--alphas", nargs="+", default=[f"{defaults.v1_alpha}:{defaults.v2_alpha}"], metavar="V1:V2",
-                       help=f"width multipliers, one pipeline run per V1:V2 pair (default the config's, "
-                            f"{defaults.v1_alpha}:{defaults.v2_alpha})")
-    bench.add_argument("--input-sizes", nargs="+", type=int, default=[defaults.input_size], metavar="N",
-                       help=f"input sizes, one pipeline run per size and alpha pair (default {defaults.input_size})")
-    bench.add_argument("--latency-runs", type=int, help=f"invokes per latency measurement (default "
-                                                        f"{FULL.latency_runs}, quick {QUICK.latency_runs})")
-    bench.add_argument("--ingestion-per-class", type=int, nargs=2, metavar=("SMALL", "LARGE"),
-                       help=f"images per class of the two ingestion datasets (default "
-                            f"{' '.join(map(str, FULL.ingestion_per_class))})")
-    bench.add_argument("--ingestion-image-size", type=int, metavar="N",
-                       help=f"pixels of the ingestion datasets' images, scaled up like photos (default "
-                            f"{FULL.ingestion_image_size})")
+    bench.add_argument(
+        "--alphas",
+        nargs="+",
+        default=[f"{defaults.v1_alpha}:{defaults.v2_alpha}"],
+        metavar="V1:V2",
+        help=f"width multipliers, one pipeline run per V1:V2 pair (default the config's, "
+        f"{defaults.v1_alpha}:{defaults.v2_alpha})",
+    )
+    bench.add_argument(
+        "--input-sizes",
+        nargs="+",
+        type=int,
+        default=[defaults.input_size],
+        metavar="N",
+        help=f"input sizes, one pipeline run per size and alpha pair (default {defaults.input_size})",
+    )
+    bench.add_argument(
+        "--latency-runs",
+        type=int,
+        help=f"invokes per latency measurement (default {FULL.latency_runs}, quick {QUICK.latency_runs})",
+    )
+    bench.add_argument(
+        "--ingestion-per-class",
+        type=int,
+        nargs=2,
+        metavar=("SMALL", "LARGE"),
+        help=f"images per class of the two ingestion datasets (default {' '.join(map(str, FULL.ingestion_per_class))})",
+    )
+    bench.add_argument(
+        "--ingestion-image-size",
+        type=int,
+        metavar="N",
+        help=f"pixels of the ingestion datasets' images, scaled up like photos (default {FULL.ingestion_image_size})",
+    )
     bench.add_argument("--skip-ingestion", action="store_true", help="leave out the ingestion scaling runs")
-    bench.add_argument("--skip-pod-sizes", action="store_true",
-                       help="leave out the compiled package's run with each step's peak memory against its pod")
-    bench.add_argument("--skip-variants", action="store_true",
-                       help="leave out the full-size pipeline and script runs and the per-mode measurements")
+    bench.add_argument(
+        "--skip-pod-sizes",
+        action="store_true",
+        help="leave out the compiled package's run with each step's peak memory against its pod",
+    )
+    bench.add_argument(
+        "--skip-variants",
+        action="store_true",
+        help="leave out the full-size pipeline and script runs and the per-mode measurements",
+    )
     bench.add_argument("--skip-fixed-cost", action="store_true", help="leave out the tiny-dataset pipeline run")
-    bench.add_argument("--fixed-cost-pairs", type=_odd_count, metavar="N",
-                       help=f"tiny-dataset pipeline and script pairs, an odd number; the pair of the median ratio "
-                            f"is reported (default {FULL.fixed_cost_pairs}, quick {QUICK.fixed_cost_pairs})")
-    bench.add_argument("--skip-branches", action="store_true",
-                       help="leave out the tiny-dataset runs with the model branches one after the other and at once")
-    bench.add_argument("--skip-int8", action="store_true",
-                       help="leave out post-training against quantization-aware int8 and the calibration study")
-    bench.add_argument("--quantization-aware-epochs", type=int, default=quantization.QUANTIZATION_AWARE_EPOCHS,
-                       metavar="N", help="train.quantization_aware_epochs of the int8 step's runs (default "
-                                         "%(default)s)")
-    bench.add_argument("--skip-size-sweep", action="store_true",
-                       help="leave out the float32 / int8 / quantization-aware int8 size of every allowed width "
-                            "(untrained)")
-    bench.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                       help="config override for both the pipeline and the script (repeatable)")
+    bench.add_argument(
+        "--fixed-cost-pairs",
+        type=_odd_count,
+        metavar="N",
+        help=f"tiny-dataset pipeline and script pairs, an odd number; the pair of the median ratio "
+        f"is reported (default {FULL.fixed_cost_pairs}, quick {QUICK.fixed_cost_pairs})",
+    )
+    bench.add_argument(
+        "--skip-branches",
+        action="store_true",
+        help="leave out the tiny-dataset runs with the model branches one after the other and at once",
+    )
+    bench.add_argument(
+        "--skip-int8",
+        action="store_true",
+        help="leave out post-training against quantization-aware int8 and the calibration study",
+    )
+    bench.add_argument(
+        "--quantization-aware-epochs",
+        type=int,
+        default=quantization.QUANTIZATION_AWARE_EPOCHS,
+        metavar="N",
+        help="train.quantization_aware_epochs of the int8 step's runs (default %(default)s)",
+    )
+    bench.add_argument(
+        "--skip-size-sweep",
+        action="store_true",
+        help="leave out the float32 / int8 / quantization-aware int8 size of every allowed width (untrained)",
+    )
+    bench.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override for both the pipeline and the script (repeatable)",
+    )
     return bench
 
 
@@ -132,11 +194,14 @@ def _odd_count(text: str) -> int:
 def _sizes(args: argparse.Namespace) -> Sizes:
     base = QUICK if args.quick else FULL
     return dataclasses.replace(
-        base, per_class=args.per_class or base.per_class, epochs=args.epochs or base.epochs,
+        base,
+        per_class=args.per_class or base.per_class,
+        epochs=args.epochs or base.epochs,
         latency_runs=args.latency_runs or base.latency_runs,
         ingestion_per_class=tuple(args.ingestion_per_class or base.ingestion_per_class),
         ingestion_image_size=args.ingestion_image_size or base.ingestion_image_size,
-        fixed_cost_pairs=args.fixed_cost_pairs or base.fixed_cost_pairs)
+        fixed_cost_pairs=args.fixed_cost_pairs or base.fixed_cost_pairs,
+    )
 
 
 def variants(alphas: list[str], input_sizes: list[int]) -> list[tuple[str, dict[str, Any], list[str]]]:
@@ -148,13 +213,19 @@ def variants(alphas: list[str], input_sizes: list[int]) -> list[tuple[str, dict[
             raise ValueError(f"--alphas {pair!r}: expected V1:V2, e.g. 0.25:0.35")
         for size in input_sizes:
             settings = {"alpha": {"v1": float(v1), "v2": float(v2)}, "input_size": size}
-            found.append((f"v1a{v1}-v2a{v2}-{size}px", settings,
-                          [f"model.v1_alpha={v1}", f"model.v2_alpha={v2}", f"model.input_size={size}"]))
+            found.append(
+                (
+                    f"v1a{v1}-v2a{v2}-{size}px",
+                    settings,
+                    [f"model.v1_alpha={v1}", f"model.v2_alpha={v2}", f"model.input_size={size}"],
+                )
+            )
     return found
 
 
-def ensure_demo_data(root: Path, per_class: int, image_size: int | None = None,
-                     dataset: str = "fashion-mnist") -> tuple[str, int]:
+def ensure_demo_data(
+    root: Path, per_class: int, image_size: int | None = None, dataset: str = "fashion-mnist"
+) -> tuple[str, int]:
     """A built-in dataset's folder (Fashion-MNIST unless told) with `per_class` images per class under `root`
     (written once), scaled up to `image_size` pixels when given; its path and number of images."""
     from components.ingestion import demo_data, image_files
@@ -166,8 +237,14 @@ def ensure_demo_data(root: Path, per_class: int, image_size: int | None = None,
     return str(folder.resolve()), image_files.scan_folder(folder).total
 
 
-def _measure_variant(name: str, settings: dict[str, Any], overrides: list[str], pipeline_run: dict[str, Any],
-                     threads_runs: tuple[tuple[int, ...], int], scratch: Path) -> list[dict[str, Any]]:
+def _measure_variant(
+    name: str,
+    settings: dict[str, Any],
+    overrides: list[str],
+    pipeline_run: dict[str, Any],
+    threads_runs: tuple[tuple[int, ...], int],
+    scratch: Path,
+) -> list[dict[str, Any]]:
     from bench import models
     from pipeline import config as config_lib
 
@@ -183,15 +260,33 @@ def _measure_variant(name: str, settings: dict[str, Any], overrides: list[str], 
         log.info("  measuring %s (%s) in %s", model_name, name, ", ".join(QUANTIZATION_MODES))
         model_scratch = scratch / model_name
         model_scratch.mkdir(parents=True, exist_ok=True)
-        for row in models.measure_modes(saved_model_dir, QUANTIZATION_MODES, representative, eval_images,
-                                        eval_labels, threads, config.tflite.latency_warmup, runs, model_scratch):
-            rows.append({"variant": name, "model": model_name, "architecture": architecture,
-                         "alpha": settings["alpha"][architecture], "input_size": settings["input_size"], **row})
+        for row in models.measure_modes(
+            saved_model_dir,
+            QUANTIZATION_MODES,
+            representative,
+            eval_images,
+            eval_labels,
+            threads,
+            config.tflite.latency_warmup,
+            runs,
+            model_scratch,
+        ):
+            rows.append(
+                {
+                    "variant": name,
+                    "model": model_name,
+                    "architecture": architecture,
+                    "alpha": settings["alpha"][architecture],
+                    "input_size": settings["input_size"],
+                    **row,
+                }
+            )
     return rows
 
 
-def _run_variant(name: str, settings: dict[str, Any], overrides: list[str], data: tuple[str, int], work: Path,
-                 sizes: Sizes) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _run_variant(
+    name: str, settings: dict[str, Any], overrides: list[str], data: tuple[str, int], work: Path, sizes: Sizes
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Pipeline run, script run and per-mode measurements of one variant: its entry and its model x mode rows."""
     from bench import runs
 
@@ -203,30 +298,48 @@ def _run_variant(name: str, settings: dict[str, Any], overrides: list[str], data
     baseline = runs.run_baseline(data[0], workdir, overrides)
     log.info("  script: %.0f s", baseline["wall_seconds"])
     log.info("%s: converting and measuring each model", name)
-    rows = _measure_variant(name, settings, overrides, pipeline_run, (THREADS, sizes.latency_runs),
-                            workdir / "tflite")
-    variant = {"variant": name, "overrides": overrides, "pipeline": pipeline_run, "baseline": baseline,
-               "wall_ratio": round(pipeline_run["wall_seconds"] / baseline["wall_seconds"], 3)}
+    rows = _measure_variant(name, settings, overrides, pipeline_run, (THREADS, sizes.latency_runs), workdir / "tflite")
+    variant = {
+        "variant": name,
+        "overrides": overrides,
+        "pipeline": pipeline_run,
+        "baseline": baseline,
+        "wall_ratio": round(pipeline_run["wall_seconds"] / baseline["wall_seconds"], 3),
+    }
     return variant, rows
 
 
-def _int8(work: Path, sizes: Sizes, common: list[str], alphas: list[str],
-          args: argparse.Namespace) -> list[dict[str, Any]]:
+def _int8(
+    work: Path, sizes: Sizes, common: list[str], alphas: list[str], args: argparse.Namespace
+) -> list[dict[str, Any]]:
     """The int8 step on Fashion-MNIST (the bench's configuration) and on the photo set (the photo recipe)."""
     from bench import runs
 
     int8 = ["tflite.quantization=float32,int8", f"train.quantization_aware_epochs={args.quantization_aware_epochs}"]
     fashion_mnist = [override for override in common if not override.startswith("tflite.quantization=")]
-    datasets = [quantization.Dataset("fashion-mnist", sizes.per_class, None, (*fashion_mnist, *alphas, *int8)),
-                quantization.Dataset("photos", sizes.photo_per_class, str(PHOTO_PROFILE),
-                                     (*sizes.photo_overrides, *sizes.extra_overrides, *alphas, *int8,
-                                      *args.overrides))]
+    datasets = [
+        quantization.Dataset("fashion-mnist", sizes.per_class, None, (*fashion_mnist, *alphas, *int8)),
+        quantization.Dataset(
+            "photos",
+            sizes.photo_per_class,
+            str(PHOTO_PROFILE),
+            (*sizes.photo_overrides, *sizes.extra_overrides, *alphas, *int8, *args.overrides),
+        ),
+    ]
     threads = load_config(None, list(common)).tflite.threads
     results = []
     for dataset in datasets:
         data, _ = ensure_demo_data(work / "data", dataset.per_class, dataset=dataset.name)
-        results.append(quantization.run_dataset(dataset, data, runs.fresh_dir(work / "int8" / dataset.name),
-                                                list(dataset.overrides), sizes.calibration_counts, threads))
+        results.append(
+            quantization.run_dataset(
+                dataset,
+                data,
+                runs.fresh_dir(work / "int8" / dataset.name),
+                list(dataset.overrides),
+                sizes.calibration_counts,
+                threads,
+            )
+        )
     return results
 
 
@@ -239,22 +352,33 @@ def _fixed_cost_pairs(data: str, images: int, work: Path, overrides: list[str], 
 
     measured, summaries = [], []
     for index in range(pairs):
-        order = [("pipeline", runs.run_pipeline), ("script", runs.run_baseline)][::-1 if index % 2 else 1]
+        order = [("pipeline", runs.run_pipeline), ("script", runs.run_baseline)][:: -1 if index % 2 else 1]
         log.info("fixed cost, pair %d of %d on %d images: the %s first", index + 1, pairs, images, order[0][0])
         pair_work = runs.fresh_dir(work / f"pair-{index + 1}")
         done = {name: run(data, pair_work, overrides) for name, run in order}
         ratio = round(done["pipeline"]["wall_seconds"] / done["script"]["wall_seconds"], 3)
-        log.info("  pipeline %.0f s, script %.0f s: %.2f", done["pipeline"]["wall_seconds"],
-                 done["script"]["wall_seconds"], ratio)
+        log.info(
+            "  pipeline %.0f s, script %.0f s: %.2f",
+            done["pipeline"]["wall_seconds"],
+            done["script"]["wall_seconds"],
+            ratio,
+        )
         measured.append({**done["pipeline"], "baseline": done["script"], "wall_ratio": ratio})
-        summaries.append({"first": order[0][0], "pipeline_seconds": done["pipeline"]["wall_seconds"],
-                          "script_seconds": done["script"]["wall_seconds"], "wall_ratio": ratio})
+        summaries.append(
+            {
+                "first": order[0][0],
+                "pipeline_seconds": done["pipeline"]["wall_seconds"],
+                "script_seconds": done["script"]["wall_seconds"],
+                "wall_ratio": ratio,
+            }
+        )
     median = sorted(measured, key=lambda pair: pair["wall_ratio"])[len(measured) // 2]
     return {**median, "pairs": summaries}
 
 
-def _ingestion(work: Path, sizes: Sizes,
-               overrides: list[str]) -> tuple[list[dict[str, Any]], dict[str, float], list[dict[str, Any]]]:
+def _ingestion(
+    work: Path, sizes: Sizes, overrides: list[str]
+) -> tuple[list[dict[str, Any]], dict[str, float], list[dict[str, Any]]]:
     """DirectRunner rows (1 and 2 workers), the marginal images/s per worker count, and the portable path's rows."""
     from bench import ingestion, runs
 
@@ -271,8 +395,12 @@ def _ingestion(work: Path, sizes: Sizes,
     marginal = {}
     for workers in (1, 2):
         small, large = sorted((r for r in rows if r["workers"] == workers), key=lambda r: r["images"])
-        extra_seconds = (large["example_gen_seconds"] + large["transform_seconds"]
-                         - small["example_gen_seconds"] - small["transform_seconds"])
+        extra_seconds = (
+            large["example_gen_seconds"]
+            + large["transform_seconds"]
+            - small["example_gen_seconds"]
+            - small["transform_seconds"]
+        )
         if extra_seconds > 0:
             marginal[str(workers)] = round((large["images"] - small["images"]) / extra_seconds, 1)
     return rows, marginal, portable
@@ -285,8 +413,13 @@ def _machine() -> dict[str, Any]:
             processor = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    return {"cpus": os.cpu_count(), "processor": processor or "unknown", "python": platform.python_version(),
-            "tensorflow": importlib.metadata.version("tensorflow"), "tfx": importlib.metadata.version("tfx")}
+    return {
+        "cpus": os.cpu_count(),
+        "processor": processor or "unknown",
+        "python": platform.python_version(),
+        "tensorflow": importlib.metadata.version("tensorflow"),
+        "tfx": importlib.metadata.version("tfx"),
+    }
 
 
 def _commit() -> str | None:
@@ -296,10 +429,16 @@ def _commit() -> str | None:
     from pipeline.config import REPO_ROOT
 
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                              check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None
     return head + ("+changes" if dirty else "")
@@ -307,29 +446,51 @@ def _commit() -> str | None:
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """Run every step; returns the results that `report.write_outputs` writes."""
-    from bench import runs, sizes as sizes_lib, targets
+    from bench import runs, targets
+    from bench import sizes as sizes_lib
     from pipeline import config as config_lib
 
     sizes = _sizes(args)
     out = Path(args.out).resolve()
     work = out / "work"
-    common = [f"model.input_size={args.input_sizes[0]}", f"train.epochs={sizes.epochs}",
-              f"tflite.quantization={','.join(QUANTIZATION_MODES)}", *sizes.extra_overrides, *args.overrides]
+    common = [
+        f"model.input_size={args.input_sizes[0]}",
+        f"train.epochs={sizes.epochs}",
+        f"tflite.quantization={','.join(QUANTIZATION_MODES)}",
+        *sizes.extra_overrides,
+        *args.overrides,
+    ]
     all_variants = variants(args.alphas, args.input_sizes)
     for _, _, variant_overrides in all_variants:
         config_lib.load_config(None, [*common, *variant_overrides])  # every variant's config is valid before any run
     data, images = ensure_demo_data(work / "data", sizes.per_class)
     results: dict[str, Any] = {
-        "created": datetime.datetime.now().isoformat(timespec="seconds"), "machine": _machine(), "commit": _commit(),
-        "options": {"quick": args.quick, "per_class": sizes.per_class, "images": images, "epochs": sizes.epochs,
-                    "alphas": args.alphas, "input_sizes": args.input_sizes, "latency_runs": sizes.latency_runs,
-                    "ingestion_image_size": sizes.ingestion_image_size,
-                    "threads": list(THREADS), "overrides": common},
-        "models": [], "variants": [], "fixed_cost": None, "int8": [], "size_sweep": [], "ingestion": [],
-        "ingestion_portable": [], "shuffle_memory": [],
+        "created": datetime.datetime.now().isoformat(timespec="seconds"),
+        "machine": _machine(),
+        "commit": _commit(),
+        "options": {
+            "quick": args.quick,
+            "per_class": sizes.per_class,
+            "images": images,
+            "epochs": sizes.epochs,
+            "alphas": args.alphas,
+            "input_sizes": args.input_sizes,
+            "latency_runs": sizes.latency_runs,
+            "ingestion_image_size": sizes.ingestion_image_size,
+            "threads": list(THREADS),
+            "overrides": common,
+        },
+        "models": [],
+        "variants": [],
+        "fixed_cost": None,
+        "int8": [],
+        "size_sweep": [],
+        "ingestion": [],
+        "ingestion_portable": [],
+        "shuffle_memory": [],
         "step_seconds": {},
     }
-    for name, settings, variant_overrides in ([] if args.skip_variants else all_variants):
+    for name, settings, variant_overrides in [] if args.skip_variants else all_variants:
         started = time.monotonic()
         variant, rows = _run_variant(name, settings, [*common, *variant_overrides], (data, images), work, sizes)
         results["variants"].append(variant)
@@ -339,14 +500,18 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         started = time.monotonic()
         tiny_data, tiny_images = ensure_demo_data(work / "data", FIXED_COST_PER_CLASS)
         tiny_work, tiny_overrides = runs.fresh_dir(work / "fixed-cost"), [*common, *all_variants[0][2]]
-        results["fixed_cost"] = {"images": tiny_images, "variant": all_variants[0][0],
-                                 **_fixed_cost_pairs(tiny_data, tiny_images, tiny_work, tiny_overrides,
-                                                     sizes.fixed_cost_pairs)}
+        results["fixed_cost"] = {
+            "images": tiny_images,
+            "variant": all_variants[0][0],
+            **_fixed_cost_pairs(tiny_data, tiny_images, tiny_work, tiny_overrides, sizes.fixed_cost_pairs),
+        }
         if not args.skip_branches:
-            log.info("fixed cost: the model branches on the same %d images one after the other, then at once",
-                     tiny_images)
-            results["fixed_cost"]["branches"] = branches.compare(tiny_data, tiny_work / "branches", tiny_overrides,
-                                                                 load_config(None, tiny_overrides).model.architectures)
+            log.info(
+                "fixed cost: the model branches on the same %d images one after the other, then at once", tiny_images
+            )
+            results["fixed_cost"]["branches"] = branches.compare(
+                tiny_data, tiny_work / "branches", tiny_overrides, load_config(None, tiny_overrides).model.architectures
+            )
         results["step_seconds"]["fixed_cost"] = round(time.monotonic() - started, 1)
     if not args.skip_int8:
         started = time.monotonic()
@@ -355,32 +520,47 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["step_seconds"]["int8"] = round(time.monotonic() - started, 1)
     if not args.skip_size_sweep:
         started = time.monotonic()
-        log.info("size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width at %d px",
-                 args.input_sizes[0])
+        log.info(
+            "size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width at %d px",
+            args.input_sizes[0],
+        )
         classes = sum(1 for path in Path(data).iterdir() if path.is_dir())
-        results["size_sweep"] = sizes_lib.size_sweep(args.input_sizes[0], classes,
-                                                     str(runs.fresh_dir(work / "size-sweep")))
+        results["size_sweep"] = sizes_lib.size_sweep(
+            args.input_sizes[0], classes, str(runs.fresh_dir(work / "size-sweep"))
+        )
         results["step_seconds"]["size_sweep"] = round(time.monotonic() - started, 1)
     if not args.skip_pod_sizes:
         started = time.monotonic()
         per_class = pod_sizes.POD_SIZES_PER_CLASS if not args.quick else FIXED_COST_PER_CLASS
         log.info("pod sizes: the compiled default package on %d photos per class, task by task", per_class)
-        results["pod_sizes"] = {"per_class": per_class, "rows": pod_sizes.measure(
-            runs.fresh_dir(work / "pod-sizes"), per_class, [*sizes.extra_overrides, *args.overrides])}
+        results["pod_sizes"] = {
+            "per_class": per_class,
+            "rows": pod_sizes.measure(
+                runs.fresh_dir(work / "pod-sizes"), per_class, [*sizes.extra_overrides, *args.overrides]
+            ),
+        }
         results["step_seconds"]["pod_sizes"] = round(time.monotonic() - started, 1)
     if not args.skip_ingestion:
         started = time.monotonic()
-        (results["ingestion"], results["ingestion_marginal_images_per_second"],
-         results["ingestion_portable"]) = _ingestion(work, sizes, [f"model.input_size={args.input_sizes[0]}",
-                                                                   *args.overrides])
-        log.info("ingestion memory: a Reshuffle on the DirectRunner, without TFX, at %s elements of %d bytes",
-                 " and ".join(str(count) for count in sizes.shuffle_elements), SHUFFLE_BYTES)
-        results["shuffle_memory"] = shuffle_memory.study(list(sizes.shuffle_elements), SHUFFLE_BYTES,
-                                                         shuffle_memory.MODES, work / "shuffle-memory")
+        (results["ingestion"], results["ingestion_marginal_images_per_second"], results["ingestion_portable"]) = (
+            _ingestion(work, sizes, [f"model.input_size={args.input_sizes[0]}", *args.overrides])
+        )
+        log.info(
+            "ingestion memory: a Reshuffle on the DirectRunner, without TFX, at %s elements of %d bytes",
+            " and ".join(str(count) for count in sizes.shuffle_elements),
+            SHUFFLE_BYTES,
+        )
+        results["shuffle_memory"] = shuffle_memory.study(
+            list(sizes.shuffle_elements), SHUFFLE_BYTES, shuffle_memory.MODES, work / "shuffle-memory"
+        )
         results["step_seconds"]["ingestion"] = round(time.monotonic() - started, 1)
     results["targets"], results["target_details"] = targets.compute_targets(
-        results["models"], {v["variant"]: v["wall_ratio"] for v in results["variants"]}, results["ingestion"],
-        results["fixed_cost"], results["int8"])
+        results["models"],
+        {v["variant"]: v["wall_ratio"] for v in results["variants"]},
+        results["ingestion"],
+        results["fixed_cost"],
+        results["int8"],
+    )
     return results
 
 

@@ -5,6 +5,7 @@ larger than the input size (both sides) count towards the "uint8/raw, larger" an
 
     python -m bench.example_bytes DATA_FOLDER --sizes 96 224 [--limit 500] [--jpeg-quality 95]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -48,38 +49,82 @@ def measure(files: list[tuple[str, str]], size: int, scratch: str, jpeg_quality:
             larger.append(min(image.size) > size)
         pixels = image_codec.decode_images(tf.constant([encoded]), size)
         label_feature = feature(int64_list=tf.train.Int64List(value=[label_index[label]]))
-        raw.append(tf.train.Example(features=tf.train.Features(feature={
-            contracts.IMAGE_KEY: feature(bytes_list=tf.train.BytesList(value=[encoded])),
-            contracts.LABEL_KEY: feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
-            "filename": feature(bytes_list=tf.train.BytesList(value=[os.path.basename(path).encode()]))})))
-        uint8.append(tf.train.Example(features=tf.train.Features(feature={
-            preprocessing.IMAGE_XF: feature(bytes_list=tf.train.BytesList(
-                value=[image_codec.encode_pixels(pixels)[0].numpy()])),
-            preprocessing.LABEL_XF: label_feature})))
-        jpeg.append(tf.train.Example(features=tf.train.Features(feature={
-            preprocessing.IMAGE_XF: feature(bytes_list=tf.train.BytesList(
-                value=[image_codec.encode_jpeg(pixels, jpeg_quality)[0].numpy()])),
-            preprocessing.LABEL_XF: label_feature})))
-        float32.append(tf.train.Example(features=tf.train.Features(feature={
-            preprocessing.IMAGE_XF: feature(float_list=tf.train.FloatList(
-                value=image_codec.scale_to_model_range(pixels).numpy().ravel())),
-            preprocessing.LABEL_XF: label_feature})))
+        raw.append(
+            tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        contracts.IMAGE_KEY: feature(bytes_list=tf.train.BytesList(value=[encoded])),
+                        contracts.LABEL_KEY: feature(bytes_list=tf.train.BytesList(value=[label.encode()])),
+                        "filename": feature(bytes_list=tf.train.BytesList(value=[os.path.basename(path).encode()])),
+                    }
+                )
+            )
+        )
+        uint8.append(
+            tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        preprocessing.IMAGE_XF: feature(
+                            bytes_list=tf.train.BytesList(value=[image_codec.encode_pixels(pixels)[0].numpy()])
+                        ),
+                        preprocessing.LABEL_XF: label_feature,
+                    }
+                )
+            )
+        )
+        jpeg.append(
+            tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        preprocessing.IMAGE_XF: feature(
+                            bytes_list=tf.train.BytesList(
+                                value=[image_codec.encode_jpeg(pixels, jpeg_quality)[0].numpy()]
+                            )
+                        ),
+                        preprocessing.LABEL_XF: label_feature,
+                    }
+                )
+            )
+        )
+        float32.append(
+            tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        preprocessing.IMAGE_XF: feature(
+                            float_list=tf.train.FloatList(
+                                value=image_codec.scale_to_model_range(pixels).numpy().ravel()
+                            )
+                        ),
+                        preprocessing.LABEL_XF: label_feature,
+                    }
+                )
+            )
+        )
     count = len(files)
-    result = {"input_size": size, "examples": count, "larger_examples": sum(larger), "jpeg_quality": jpeg_quality,
-              "uint8_pixel_bytes": size * size * 3}
+    result = {
+        "input_size": size,
+        "examples": count,
+        "larger_examples": sum(larger),
+        "jpeg_quality": jpeg_quality,
+        "uint8_pixel_bytes": size * size * 3,
+    }
     encodings = (("raw", raw), ("uint8", uint8), ("jpeg", jpeg), ("float32", float32))
     for name, examples in encodings:
         result[f"{name}_bytes_per_example"] = _gzip_bytes(os.path.join(scratch, f"{name}-{size}.gz"), examples) / count
         if any(larger) and name != "float32":
             chosen = [example for example, keep in zip(examples, larger) if keep]
             result[f"{name}_bytes_per_larger_example"] = _gzip_bytes(
-                os.path.join(scratch, f"{name}-{size}-larger.gz"), chosen) / len(chosen)
+                os.path.join(scratch, f"{name}-{size}-larger.gz"), chosen
+            ) / len(chosen)
     result["uint8_over_pixels"] = round(result["uint8_bytes_per_example"] / result["uint8_pixel_bytes"], 3)
     result["uint8_over_raw"] = round(result["uint8_bytes_per_example"] / result["raw_bytes_per_example"], 3)
     result["jpeg_over_raw"] = round(result["jpeg_bytes_per_example"] / result["raw_bytes_per_example"], 3)
     for name in ("uint8", "jpeg"):
-        result[f"{name}_over_raw_larger"] = round(result[f"{name}_bytes_per_larger_example"]
-                                                  / result["raw_bytes_per_larger_example"], 3) if any(larger) else None
+        result[f"{name}_over_raw_larger"] = (
+            round(result[f"{name}_bytes_per_larger_example"] / result["raw_bytes_per_larger_example"], 3)
+            if any(larger)
+            else None
+        )
     result["float32_over_uint8"] = round(result["float32_bytes_per_example"] / result["uint8_bytes_per_example"], 2)
     return result
 
@@ -102,8 +147,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("data", help="folder of class sub-folders of images")
     parser.add_argument("--sizes", type=int, nargs="+", default=[96, 224], help="input sizes (default 96 224)")
     parser.add_argument("--limit", type=int, default=500, help="images to measure (default 500)")
-    parser.add_argument("--jpeg-quality", type=int, default=95, choices=range(1, 101), metavar="1-100",
-                        help="quality of the JPEG encoding measured (data.example_jpeg_quality; default 95)")
+    parser.add_argument(
+        "--jpeg-quality",
+        type=int,
+        default=95,
+        choices=range(1, 101),
+        metavar="1-100",
+        help="quality of the JPEG encoding measured (data.example_jpeg_quality; default 95)",
+    )
     args = parser.parse_args(argv)
     files = image_list(args.data, args.limit)
     if not files:
@@ -111,16 +162,45 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     with tempfile.TemporaryDirectory() as scratch:
         rows = [measure(files, size, scratch, args.jpeg_quality) for size in args.sizes]
-    headers = ["size", "images", "larger", "raw B/ex", "uint8 B/ex", f"jpeg q{args.jpeg_quality} B/ex",
-               "float32 B/ex", "uint8/pixels", "uint8/raw", "jpeg/raw", "uint8/raw, larger", "jpeg/raw, larger",
-               "float32/uint8"]
-    sys.stdout.write(text_table(headers, [[
-        r["input_size"], r["examples"], r["larger_examples"], f"{r['raw_bytes_per_example']:,.0f}",
-        f"{r['uint8_bytes_per_example']:,.0f}", f"{r['jpeg_bytes_per_example']:,.0f}",
-        f"{r['float32_bytes_per_example']:,.0f}", r["uint8_over_pixels"], r["uint8_over_raw"], r["jpeg_over_raw"],
-        "-" if r["uint8_over_raw_larger"] is None else r["uint8_over_raw_larger"],
-        "-" if r["jpeg_over_raw_larger"] is None else r["jpeg_over_raw_larger"],
-        r["float32_over_uint8"]] for r in rows]) + "\n")
+    headers = [
+        "size",
+        "images",
+        "larger",
+        "raw B/ex",
+        "uint8 B/ex",
+        f"jpeg q{args.jpeg_quality} B/ex",
+        "float32 B/ex",
+        "uint8/pixels",
+        "uint8/raw",
+        "jpeg/raw",
+        "uint8/raw, larger",
+        "jpeg/raw, larger",
+        "float32/uint8",
+    ]
+    sys.stdout.write(
+        text_table(
+            headers,
+            [
+                [
+                    r["input_size"],
+                    r["examples"],
+                    r["larger_examples"],
+                    f"{r['raw_bytes_per_example']:,.0f}",
+                    f"{r['uint8_bytes_per_example']:,.0f}",
+                    f"{r['jpeg_bytes_per_example']:,.0f}",
+                    f"{r['float32_bytes_per_example']:,.0f}",
+                    r["uint8_over_pixels"],
+                    r["uint8_over_raw"],
+                    r["jpeg_over_raw"],
+                    "-" if r["uint8_over_raw_larger"] is None else r["uint8_over_raw_larger"],
+                    "-" if r["jpeg_over_raw_larger"] is None else r["jpeg_over_raw_larger"],
+                    r["float32_over_uint8"],
+                ]
+                for r in rows
+            ],
+        )
+        + "\n"
+    )
     return 0
 
 

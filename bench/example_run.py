@@ -4,6 +4,7 @@ Writes the photo set (`demo-data --dataset photos`), runs `mobilenet-pipeline ru
 photo recipe at 224 px) and `registry pull`, then writes `docs/example-run.md` (the commands, the terminal's
 summary, the run-home and registry trees, the pull) and the README's block between its `example-run` markers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -27,8 +28,10 @@ def _tree(root: Path, depth: int = TREE_DEPTH, show_files: int = 4) -> list[str]
     lines = [f"{root.name}/"]
 
     def walk(folder: Path, prefix: str, level: int) -> None:
-        entries = sorted((path for path in folder.iterdir() if not path.name.startswith(".")),
-                         key=lambda path: (path.is_file(), path.name))
+        entries = sorted(
+            (path for path in folder.iterdir() if not path.name.startswith(".")),
+            key=lambda path: (path.is_file(), path.name),
+        )
         folders = [entry for entry in entries if entry.is_dir()]
         files = [entry for entry in entries if entry.is_file()]
         for entry in folders:
@@ -59,39 +62,88 @@ def run(workdir: Path, per_class: int, overrides: list[str]) -> dict[str, str]:
     """The scripted run in `workdir`; its outputs as text."""
     command = [str(Path(sys.executable).parent / "mobilenet-pipeline")]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    subprocess.run([*command, "demo-data", "photos", "--dataset", "photos", "--per-class", str(per_class)],
-                   cwd=workdir, check=True, capture_output=True, env=env)
+    subprocess.run(
+        [*command, "demo-data", "photos", "--dataset", "photos", "--per-class", str(per_class)],
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
     images = sum(1 for path in (workdir / "photos").rglob("*") if path.is_file())
     sets = [arg for override in overrides for arg in ("--set", override)]
     started = time.monotonic()
-    result = subprocess.run([*command, "run", "--data", "photos", *sets], cwd=workdir, capture_output=True,
-                            text=True, env=env, check=False)
+    result = subprocess.run(
+        [*command, "run", "--data", "photos", *sets], cwd=workdir, capture_output=True, text=True, env=env, check=False
+    )
     seconds = time.monotonic() - started
     if result.returncode != 0:
         raise RuntimeError(f"the example run failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    pulled = subprocess.run([*command, "registry", "pull", "mobilenet_v1", "--version", "1", "--to", "app-assets"],
-                            cwd=workdir, capture_output=True, text=True, env=env, check=True)
-    return {"images": str(images), "seconds": f"{seconds:.0f}", "overrides": " ".join(sets),
-            "summary": _relative(_summary(result.stdout), workdir),
-            "home": "\n".join(_tree(workdir / "runs", depth=2)), "registry": "\n".join(_tree(workdir / "registry")),
-            "pull": _relative(pulled.stdout.strip(), workdir)}
+    pulled = subprocess.run(
+        [*command, "registry", "pull", "mobilenet_v1", "--version", "1", "--to", "app-assets"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
+    return {
+        "images": str(images),
+        "seconds": f"{seconds:.0f}",
+        "overrides": " ".join(sets),
+        "summary": _relative(_summary(result.stdout), workdir),
+        "home": "\n".join(_tree(workdir / "runs", depth=2)),
+        "registry": "\n".join(_tree(workdir / "registry")),
+        "pull": _relative(pulled.stdout.strip(), workdir),
+    }
 
 
 def document(outputs: dict[str, str], per_class: int) -> tuple[str, str]:
     """docs/example-run.md and the README's block."""
     run_line = f"mobilenet-pipeline run --data photos {outputs['overrides']}".strip()
-    block = "\n".join([
-        f"On {outputs['images']} photos (`demo-data photos --dataset photos --per-class {per_class}`), "
-        f"`{run_line}` took {outputs['seconds']} s on this machine (2 CPU cores) and ended with:", "",
-        "```", outputs["summary"], "```", ""])
-    doc = "\n".join([
-        "# An example run", "",
-        "Written by `python -m bench.example_run` from one run; the README's example is the same run.", "",
-        "```sh", f"mobilenet-pipeline demo-data photos --dataset photos --per-class {per_class}", run_line,
-        "mobilenet-pipeline registry pull mobilenet_v1 --version 1 --to app-assets", "```", "",
-        block, "The run home (`pipeline.home`):", "", "```", outputs["home"], "```", "",
-        "The registry (`registry.root`):", "", "```", outputs["registry"], "```", "",
-        "`registry pull`:", "", "```", outputs["pull"], "```", ""])
+    block = "\n".join(
+        [
+            f"On {outputs['images']} photos (`demo-data photos --dataset photos --per-class {per_class}`), "
+            f"`{run_line}` took {outputs['seconds']} s on this machine (2 CPU cores) and ended with:",
+            "",
+            "```",
+            outputs["summary"],
+            "```",
+            "",
+        ]
+    )
+    doc = "\n".join(
+        [
+            "# An example run",
+            "",
+            "Written by `python -m bench.example_run` from one run; the README's example is the same run.",
+            "",
+            "```sh",
+            f"mobilenet-pipeline demo-data photos --dataset photos --per-class {per_class}",
+            run_line,
+            "mobilenet-pipeline registry pull mobilenet_v1 --version 1 --to app-assets",
+            "```",
+            "",
+            block,
+            "The run home (`pipeline.home`):",
+            "",
+            "```",
+            outputs["home"],
+            "```",
+            "",
+            "The registry (`registry.root`):",
+            "",
+            "```",
+            outputs["registry"],
+            "```",
+            "",
+            "`registry pull`:",
+            "",
+            "```",
+            outputs["pull"],
+            "```",
+            "",
+        ]
+    )
     return doc, block
 
 
@@ -108,8 +160,14 @@ def write(doc: str, block: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.example_run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--per-class", type=int, default=160, help="photos per class (6 classes; default 160)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="config override of the run (repeatable)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config override of the run (repeatable)",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="example-run-") as scratch:
         outputs = run(Path(scratch), args.per_class, args.overrides)

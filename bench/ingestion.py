@@ -7,6 +7,7 @@ one up to ImageExampleGen, then one up to Transform that takes ImageExampleGen f
 samples the peak resident memory of each process and everything it starts (Beam workers, the portable services),
 so each step has its own peak.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,18 +35,35 @@ def run_ingest_only(data: str, home: str, workers: int, overrides: list[str], la
 def _run_step(data: str, workers: int, home: Path, overrides: list[str], last_node: str) -> tuple[float, float, int]:
     """One child process up to `last_node`: that step's seconds, the process's seconds and its tree's peak RSS."""
     result_path = home / f"timings-{last_node}.json"
-    command = [sys.executable, "-m", "bench.ingestion", "--data", data, "--home", str(home),
-               "--workers", str(workers), "--result", str(result_path), "--to", last_node, *runs.set_args(overrides)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.ingestion",
+        "--data",
+        data,
+        "--home",
+        str(home),
+        "--workers",
+        str(workers),
+        "--result",
+        str(result_path),
+        "--to",
+        last_node,
+        *runs.set_args(overrides),
+    ]
     measured = process_memory.run_measured(command, home / "stdout.log", env=runs.child_env())
     if measured.returncode != 0:
-        raise RuntimeError(f"ingest-only run up to {last_node} failed ({measured.returncode}); see "
-                           f"{home / 'stdout.log'} and {home / 'logs'}")
+        raise RuntimeError(
+            f"ingest-only run up to {last_node} failed ({measured.returncode}); see "
+            f"{home / 'stdout.log'} and {home / 'logs'}"
+        )
     seconds = {t["component"]: t["seconds"] for t in json.loads(result_path.read_text(encoding="utf-8"))}
     return seconds[last_node], measured.seconds, measured.peak_rss_bytes
 
 
-def measure(data: str, images: int, workers: int, home: str | Path, overrides: list[str],
-            portable: bool = False) -> dict[str, Any]:
+def measure(
+    data: str, images: int, workers: int, home: str | Path, overrides: list[str], portable: bool = False
+) -> dict[str, Any]:
     """Throughput (images/s over ImageExampleGen + Transform) and the peak RSS of each step, on the DirectRunner
     with `workers` workers or, with `portable`, on the portable path."""
     home = Path(home)
@@ -53,16 +71,28 @@ def measure(data: str, images: int, workers: int, home: str | Path, overrides: l
     overrides = [*overrides, *(PORTABLE if portable else ())]
     example_gen, example_gen_process, example_gen_peak = _run_step(data, workers, home, overrides, "ImageExampleGen")
     transform, transform_process, transform_peak = _run_step(data, workers, home, overrides, "Transform")
-    row = {"images": images, "runner": "PortableRunner" if portable else "DirectRunner",
-           "workers": "pool" if portable else workers,
-           "example_gen_seconds": round(example_gen, 2), "transform_seconds": round(transform, 2),
-           "images_per_second": round(images / (example_gen + transform), 1),
-           "process_seconds": round(example_gen_process + transform_process, 1),
-           "example_gen_peak_rss_bytes": example_gen_peak, "transform_peak_rss_bytes": transform_peak,
-           "peak_rss_bytes": max(example_gen_peak, transform_peak)}
-    log.info("    %d images, %s: ExampleGen %.1f s (peak %.0f MB), Transform %.1f s (peak %.0f MB), %.0f images/s",
-             images, "portable path" if portable else f"{workers} DirectRunner worker(s)", example_gen,
-             example_gen_peak / 1e6, transform, transform_peak / 1e6, row["images_per_second"])
+    row = {
+        "images": images,
+        "runner": "PortableRunner" if portable else "DirectRunner",
+        "workers": "pool" if portable else workers,
+        "example_gen_seconds": round(example_gen, 2),
+        "transform_seconds": round(transform, 2),
+        "images_per_second": round(images / (example_gen + transform), 1),
+        "process_seconds": round(example_gen_process + transform_process, 1),
+        "example_gen_peak_rss_bytes": example_gen_peak,
+        "transform_peak_rss_bytes": transform_peak,
+        "peak_rss_bytes": max(example_gen_peak, transform_peak),
+    }
+    log.info(
+        "    %d images, %s: ExampleGen %.1f s (peak %.0f MB), Transform %.1f s (peak %.0f MB), %.0f images/s",
+        images,
+        "portable path" if portable else f"{workers} DirectRunner worker(s)",
+        example_gen,
+        example_gen_peak / 1e6,
+        transform,
+        transform_peak / 1e6,
+        row["images_per_second"],
+    )
     return row
 
 

@@ -1,5 +1,6 @@
 """Each model a benchmark pipeline run trained, converted in every quantization mode and measured on its eval split:
 size, float and TFLite accuracy, interpreter latency at each thread count, and peak memory."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -37,11 +38,16 @@ def find_outputs(metadata_path: str, pipeline_root: str) -> RunOutputs:
     def by_component(type_name: str) -> dict[str, str]:
         return {component_of(a.uri, pipeline_root): a.uri for a in store.get_artifacts_by_type(type_name)}
 
-    trainers = {model_of(component, TRAINER): path_utils.serving_model_path(uri)
-                for component, uri in by_component("Model").items() if model_of(component, TRAINER)}
-    reports = {model_of(component, TFLITE): uri
-               for component, uri in by_component(TFLiteValidationReport.TYPE_NAME).items()
-               if model_of(component, TFLITE)}
+    trainers = {
+        model_of(component, TRAINER): path_utils.serving_model_path(uri)
+        for component, uri in by_component("Model").items()
+        if model_of(component, TRAINER)
+    }
+    reports = {
+        model_of(component, TFLITE): uri
+        for component, uri in by_component(TFLiteValidationReport.TYPE_NAME).items()
+        if model_of(component, TFLITE)
+    }
     examples, graphs = by_component("Examples"), by_component("TransformGraph")
     if not trainers or "Transform" not in examples or "Transform" not in graphs:
         raise RuntimeError(f"{metadata_path}: no trained model or Transform output recorded")
@@ -54,13 +60,24 @@ def load_split(outputs: RunOutputs, split: str, limit: int = 0) -> tuple[np.ndar
 
     from components.transform.transformed_examples import load_transformed
 
-    return load_transformed([os.path.join(outputs.transformed_examples, f"Split-{split}", "*")],
-                            tft.TFTransformOutput(outputs.transform_graph), limit)
+    return load_transformed(
+        [os.path.join(outputs.transformed_examples, f"Split-{split}", "*")],
+        tft.TFTransformOutput(outputs.transform_graph),
+        limit,
+    )
 
 
-def measure_modes(saved_model_dir: str, modes: Sequence[str], representative: np.ndarray, eval_images: np.ndarray,
-                  eval_labels: np.ndarray, threads: Sequence[int], warmup: int, runs: int,
-                  scratch: str | Path) -> list[dict[str, Any]]:
+def measure_modes(
+    saved_model_dir: str,
+    modes: Sequence[str],
+    representative: np.ndarray,
+    eval_images: np.ndarray,
+    eval_labels: np.ndarray,
+    threads: Sequence[int],
+    warmup: int,
+    runs: int,
+    scratch: str | Path,
+) -> list[dict[str, Any]]:
     """One row per mode: `.tflite` bytes, float and TFLite top-1 accuracy, latency per thread count, peak memory.
 
     Peak memory is measured once per mode, at the largest thread count. The `.tflite` files stay in `scratch`.
@@ -76,16 +93,38 @@ def measure_modes(saved_model_dir: str, modes: Sequence[str], representative: np
         path.write_bytes(model_bytes)
         measured = measurement.measure_flatbuffer(model_bytes, eval_images, eval_labels, max(threads), warmup, runs)
         tflite_accuracy = measured["tflite_accuracy"]
-        latency = {str(t): {k: v for k, v in (measured["latency_ms"] if t == max(threads) else
-                                              measurement.measure_latency(model_bytes, t, warmup, runs)).items()
-                            if k in ("median", "p90")} for t in threads}
+        latency = {
+            str(t): {
+                k: v
+                for k, v in (
+                    measured["latency_ms"]
+                    if t == max(threads)
+                    else measurement.measure_latency(model_bytes, t, warmup, runs)
+                ).items()
+                if k in ("median", "p90")
+            }
+            for t in threads
+        }
         peak_memory = measurement.measure_peak_memory(str(path), max(threads))
-        rows.append({"mode": mode, "size_bytes": measured["size_bytes"], "float_accuracy": float_accuracy,
-                     "tflite_accuracy": tflite_accuracy,
-                     "accuracy_drop_points": 100.0 * (float_accuracy - tflite_accuracy),
-                     "latency_ms": latency, "peak_memory_bytes": peak_memory,
-                     "eval_examples": int(len(eval_labels)), "tflite_path": str(path)})
-        log.info("    %s: %d bytes, accuracy %.3f (float %.3f), median latency %s", mode, len(model_bytes),
-                 tflite_accuracy, float_accuracy,
-                 ", ".join(f"{v['median']:.3f} ms @{t}t" for t, v in latency.items()))
+        rows.append(
+            {
+                "mode": mode,
+                "size_bytes": measured["size_bytes"],
+                "float_accuracy": float_accuracy,
+                "tflite_accuracy": tflite_accuracy,
+                "accuracy_drop_points": 100.0 * (float_accuracy - tflite_accuracy),
+                "latency_ms": latency,
+                "peak_memory_bytes": peak_memory,
+                "eval_examples": int(len(eval_labels)),
+                "tflite_path": str(path),
+            }
+        )
+        log.info(
+            "    %s: %d bytes, accuracy %.3f (float %.3f), median latency %s",
+            mode,
+            len(model_bytes),
+            tflite_accuracy,
+            float_accuracy,
+            ", ".join(f"{v['median']:.3f} ms @{t}t" for t, v in latency.items()),
+        )
     return rows

@@ -10,6 +10,7 @@ training apart from the quantization). Then each float model is converted to pos
 again with `COUNTS` class-balanced training examples (drawn as the TFLite step draws them) and scored on the eval
 split, the study behind `tflite.representative_examples`' default.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,10 +47,15 @@ def candidate_rows(report: dict[str, Any], training: dict[str, Any] | None) -> l
         if candidate.get("error"):
             rows.append({"candidate": _label(candidate), "error": candidate["error"]})
             continue
-        row = {"candidate": _label(candidate), "tflite_accuracy": candidate["tflite_accuracy"],
-               "selection_accuracy": candidate.get("selection_accuracy", candidate["tflite_accuracy"]),
-               "drop_points": round(100.0 * candidate["accuracy_drop"], 2), "size_bytes": candidate["size_bytes"],
-               "latency_ms": candidate["latency_ms"]["median"], "passed": candidate["passed"]}
+        row = {
+            "candidate": _label(candidate),
+            "tflite_accuracy": candidate["tflite_accuracy"],
+            "selection_accuracy": candidate.get("selection_accuracy", candidate["tflite_accuracy"]),
+            "drop_points": round(100.0 * candidate["accuracy_drop"], 2),
+            "size_bytes": candidate["size_bytes"],
+            "latency_ms": candidate["latency_ms"]["median"],
+            "passed": candidate["passed"],
+        }
         if candidate.get("quantization_aware"):
             row["training"] = training
         rows.append(row)
@@ -71,9 +77,16 @@ def shipped_int8_drop(rows: Iterable[dict[str, Any]]) -> float | None:
     return None if kept is None else kept["drop_points"]
 
 
-def calibration_study(model: Any, train_batches: Iterable[tuple[Any, Any]], num_classes: int,
-                      eval_images: Any, eval_labels: Any, float_accuracy: float, counts: Iterable[int],
-                      threads: int) -> list[dict[str, Any]]:
+def calibration_study(
+    model: Any,
+    train_batches: Iterable[tuple[Any, Any]],
+    num_classes: int,
+    eval_images: Any,
+    eval_labels: Any,
+    float_accuracy: float,
+    counts: Iterable[int],
+    threads: int,
+) -> list[dict[str, Any]]:
     """Post-training int8 of `model` (a SavedModel folder, or `conversion.load`ed) calibrated on each count of
     class-balanced training examples: the count drawn (less when the split is smaller), the accuracy and the drop
     against `float_accuracy`."""
@@ -87,10 +100,17 @@ def calibration_study(model: Any, train_batches: Iterable[tuple[Any, Any]], num_
     for count in counts:
         representative, _ = class_balanced([(images, labels)], count, num_classes)
         model_bytes = conversion.convert(loaded, "int8", representative)
-        accuracy = measurement.accuracy(measurement.tflite_predictions(model_bytes, eval_images, threads),
-                                        eval_labels)["top1"]
-        rows.append({"requested": count, "drawn": int(len(representative)), "tflite_accuracy": accuracy,
-                     "drop_points": round(100.0 * (float_accuracy - accuracy), 2)})
+        accuracy = measurement.accuracy(measurement.tflite_predictions(model_bytes, eval_images, threads), eval_labels)[
+            "top1"
+        ]
+        rows.append(
+            {
+                "requested": count,
+                "drawn": int(len(representative)),
+                "tflite_accuracy": accuracy,
+                "drop_points": round(100.0 * (float_accuracy - accuracy), 2),
+            }
+        )
         log.info("    calibrated on %d: accuracy %.4f (float %.4f)", len(representative), accuracy, float_accuracy)
     return rows
 
@@ -101,8 +121,8 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
 
     from bench import models
     from components.tflite import conversion, measurement
-    from components.transform.transformed_examples import read_transformed
     from components.transform.preprocessing import LABEL_VOCAB
+    from components.transform.transformed_examples import read_transformed
 
     outputs = models.find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root"))
     transform_output = tft.TFTransformOutput(outputs.transform_graph)
@@ -113,16 +133,25 @@ def _study_run(home: Path, counts: Iterable[int], threads: int) -> dict[str, lis
         log.info("  %s: post-training int8 by calibration examples", model_name)
         loaded = conversion.load(saved_model_dir)
         float_accuracy = measurement.float_accuracy(loaded, eval_images, eval_labels)
-        train = read_transformed([str(Path(outputs.transformed_examples) / "Split-train" / "*")], transform_output,
-                                 batch_size=256)
+        train = read_transformed(
+            [str(Path(outputs.transformed_examples) / "Split-train" / "*")], transform_output, batch_size=256
+        )
         study[model_name] = calibration_study(
-            loaded, ((x.numpy(), y.numpy()) for x, y in train), num_classes, eval_images, eval_labels,
-            float_accuracy, counts, threads)
+            loaded,
+            ((x.numpy(), y.numpy()) for x, y in train),
+            num_classes,
+            eval_images,
+            eval_labels,
+            float_accuracy,
+            counts,
+            threads,
+        )
     return study
 
 
-def run_dataset(dataset: Dataset, data: str, workdir: Path, overrides: list[str], counts: Iterable[int],
-                threads: int) -> dict[str, Any]:
+def run_dataset(
+    dataset: Dataset, data: str, workdir: Path, overrides: list[str], counts: Iterable[int], threads: int
+) -> dict[str, Any]:
     """The pipeline run with both int8 paths on `data`, its per-model candidate rows and the calibration study."""
     from bench import models, runs
 
@@ -134,10 +163,18 @@ def run_dataset(dataset: Dataset, data: str, workdir: Path, overrides: list[str]
     per_model = {}
     for model_name in sorted(outputs.saved_models):
         report = json.loads((Path(outputs.reports[model_name]) / REPORT_FILE).read_text(encoding="utf-8"))
-        per_model[model_name] = {"float_accuracy": report["float_accuracy"], "eval_examples": report["eval_examples"],
-                                 "trainer_seconds": run["component_seconds"].get(component_id(TRAINER, model_name)),
-                                 "tflite_seconds": run["component_seconds"].get(component_id(TFLITE, model_name)),
-                                 "candidates": candidate_rows(report, report.get("quantization_aware_training"))}
-    return {"dataset": dataset.name, "config": dataset.config, "overrides": overrides,
-            "wall_seconds": run["wall_seconds"], "models": per_model,
-            "calibration": _study_run(home, counts, threads)}
+        per_model[model_name] = {
+            "float_accuracy": report["float_accuracy"],
+            "eval_examples": report["eval_examples"],
+            "trainer_seconds": run["component_seconds"].get(component_id(TRAINER, model_name)),
+            "tflite_seconds": run["component_seconds"].get(component_id(TFLITE, model_name)),
+            "candidates": candidate_rows(report, report.get("quantization_aware_training")),
+        }
+    return {
+        "dataset": dataset.name,
+        "config": dataset.config,
+        "overrides": overrides,
+        "wall_seconds": run["wall_seconds"],
+        "models": per_model,
+        "calibration": _study_run(home, counts, threads),
+    }

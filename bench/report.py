@@ -1,4 +1,5 @@
 """The benchmark's outputs: `results.json`, `results.md` and PNG plots (one point per model x quantization mode)."""
+
 from __future__ import annotations
 
 import json
@@ -17,6 +18,7 @@ MODE_MARKERS = {"float32": "o", "float16": "s", "dynamic": "^", "int8": "D"}
 
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub Markdown table; `|` in cells is escaped and None shows as `-`."""
+
     def cell(value: Any) -> str:
         return "-" if value is None else str(value).replace("|", "\\|").replace("\n", " ")
 
@@ -51,39 +53,95 @@ def _models_section(models: list[dict[str, Any]]) -> list[str]:
     if not models:
         return ["## Models x quantization modes", "", "Not measured (--skip-variants).", ""]
     threads = sorted({t for row in models for t in row["latency_ms"]}, key=int)
-    headers = ["model", "mode", "size (KB)", "float acc", "tflite acc", "drop (points)",
-               *[f"latency {t}t median / p90 (ms)" for t in threads], "peak memory (MB)"]
-    rows = [[_model_label(r), r["mode"], f"{r['size_bytes'] / 1e3:.1f}", f"{r['float_accuracy']:.4f}",
-             f"{r['tflite_accuracy']:.4f}", f"{r['accuracy_drop_points']:.2f}",
-             *[f"{r['latency_ms'][t]['median']:.3f} / {r['latency_ms'][t]['p90']:.3f}" for t in threads],
-             _num(r["peak_memory_bytes"] and r["peak_memory_bytes"] / 1e6, "{:.1f}")]
-            for r in models]
+    headers = [
+        "model",
+        "mode",
+        "size (KB)",
+        "float acc",
+        "tflite acc",
+        "drop (points)",
+        *[f"latency {t}t median / p90 (ms)" for t in threads],
+        "peak memory (MB)",
+    ]
+    rows = [
+        [
+            _model_label(r),
+            r["mode"],
+            f"{r['size_bytes'] / 1e3:.1f}",
+            f"{r['float_accuracy']:.4f}",
+            f"{r['tflite_accuracy']:.4f}",
+            f"{r['accuracy_drop_points']:.2f}",
+            *[f"{r['latency_ms'][t]['median']:.3f} / {r['latency_ms'][t]['p90']:.3f}" for t in threads],
+            _num(r["peak_memory_bytes"] and r["peak_memory_bytes"] / 1e6, "{:.1f}"),
+        ]
+        for r in models
+    ]
     eval_counts = sorted({r["eval_examples"] for r in models})
-    return ["## Models x quantization modes", "",
-            f"Measured on the eval split ({', '.join(map(str, eval_counts))} images) on the TFLite interpreter; "
-            "latency of `invoke` on one image; peak memory is the RSS the interpreter adds in a fresh process.", "",
-            markdown_table(headers, rows), "",
-            f"![accuracy vs size]({SIZE_PLOT})", "", f"![accuracy vs latency]({LATENCY_PLOT})", ""]
+    return [
+        "## Models x quantization modes",
+        "",
+        f"Measured on the eval split ({', '.join(map(str, eval_counts))} images) on the TFLite interpreter; "
+        "latency of `invoke` on one image; peak memory is the RSS the interpreter adds in a fresh process.",
+        "",
+        markdown_table(headers, rows),
+        "",
+        f"![accuracy vs size]({SIZE_PLOT})",
+        "",
+        f"![accuracy vs latency]({LATENCY_PLOT})",
+        "",
+    ]
 
 
 def _variants_section(results: dict[str, Any]) -> list[str]:
-    lines = ["## Pipeline vs plain script", "",
-             "Both in their own process on the same data and configuration, one after the other; wall time "
-             "includes start-up and imports. Peak memory is the RSS summed over the process tree.", ""]
-    rows = [[v["variant"], v["pipeline"]["wall_seconds"], v["baseline"]["wall_seconds"], f"{v['wall_ratio']:.2f}",
-             _mb(v["pipeline"]["peak_rss_bytes"]), _mb(v["baseline"]["peak_rss_bytes"]),
-             f"{v['baseline']['import_seconds']:.1f}", ", ".join(v["baseline"]["heavy_modules_imported"]) or "none"]
-            for v in results["variants"]]
-    lines += [markdown_table(["variant", "pipeline (s)", "script (s)", "ratio", "pipeline peak RSS (MB)",
-                              "script peak RSS (MB)", "script imports (s)", "TFX-side modules the script imported"],
-                             rows), ""]
+    lines = [
+        "## Pipeline vs plain script",
+        "",
+        "Both in their own process on the same data and configuration, one after the other; wall time "
+        "includes start-up and imports. Peak memory is the RSS summed over the process tree.",
+        "",
+    ]
+    rows = [
+        [
+            v["variant"],
+            v["pipeline"]["wall_seconds"],
+            v["baseline"]["wall_seconds"],
+            f"{v['wall_ratio']:.2f}",
+            _mb(v["pipeline"]["peak_rss_bytes"]),
+            _mb(v["baseline"]["peak_rss_bytes"]),
+            f"{v['baseline']['import_seconds']:.1f}",
+            ", ".join(v["baseline"]["heavy_modules_imported"]) or "none",
+        ]
+        for v in results["variants"]
+    ]
+    lines += [
+        markdown_table(
+            [
+                "variant",
+                "pipeline (s)",
+                "script (s)",
+                "ratio",
+                "pipeline peak RSS (MB)",
+                "script peak RSS (MB)",
+                "script imports (s)",
+                "TFX-side modules the script imported",
+            ],
+            rows,
+        ),
+        "",
+    ]
     for variant in results["variants"]:
         lines += _components_table(variant, results.get("fixed_cost"))
-        accuracy_rows = [[m["model"], f"{m['float_accuracy']:.4f}"] + [
-            f"{mode['tflite_accuracy']:.4f}" for mode in m["modes"]] for m in variant["baseline"]["models"]]
+        accuracy_rows = [
+            [m["model"], f"{m['float_accuracy']:.4f}"] + [f"{mode['tflite_accuracy']:.4f}" for mode in m["modes"]]
+            for m in variant["baseline"]["models"]
+        ]
         modes = [mode["quantization"] for mode in variant["baseline"]["models"][0]["modes"]]
-        lines += [f"Script accuracies ({variant['variant']}):", "",
-                  markdown_table(["model", "float", *modes], accuracy_rows), ""]
+        lines += [
+            f"Script accuracies ({variant['variant']}):",
+            "",
+            markdown_table(["model", "float", *modes], accuracy_rows),
+            "",
+        ]
     return lines
 
 
@@ -91,21 +149,35 @@ def _components_table(variant: dict[str, Any], fixed_cost: dict[str, Any] | None
     seconds = variant["pipeline"]["component_seconds"]
     fixed = (fixed_cost or {}).get("component_seconds", {})
     rows = [[name, value, fixed.get(name)] for name, value in seconds.items()]
-    rows.append(["total (components)", round(sum(seconds.values()), 1),
-                 round(sum(fixed.values()), 1) if fixed else None])
+    rows.append(
+        ["total (components)", round(sum(seconds.values()), 1), round(sum(fixed.values()), 1) if fixed else None]
+    )
     steps = variant["baseline"]["steps"]
     step_rows = [[name, f"{value:.1f}"] for name, value in steps.items()]
     note = "Fixed cost not measured."
     if fixed_cost:
-        note = (f"Fixed cost = the same pipeline and configuration on {fixed_cost['images']} images "
-                f"({fixed_cost['wall_seconds']} s wall")
+        note = (
+            f"Fixed cost = the same pipeline and configuration on {fixed_cost['images']} images "
+            f"({fixed_cost['wall_seconds']} s wall"
+        )
         if fixed_cost.get("baseline"):
-            note += (f"; the plain script on them {fixed_cost['baseline']['wall_seconds']} s, ratio "
-                     f"{fixed_cost['wall_ratio']:.2f}")
+            note += (
+                f"; the plain script on them {fixed_cost['baseline']['wall_seconds']} s, ratio "
+                f"{fixed_cost['wall_ratio']:.2f}"
+            )
         note += ")."
-    return [f"### Seconds per component ({variant['variant']})", "", note, "",
-            markdown_table(["component", "this run (s)", "fixed cost (s)"], rows), "",
-            "Script steps:", "", markdown_table(["step", "seconds"], step_rows), ""]
+    return [
+        f"### Seconds per component ({variant['variant']})",
+        "",
+        note,
+        "",
+        markdown_table(["component", "this run (s)", "fixed cost (s)"], rows),
+        "",
+        "Script steps:",
+        "",
+        markdown_table(["step", "seconds"], step_rows),
+        "",
+    ]
 
 
 def _fixed_cost_section(results: dict[str, Any]) -> list[str]:
@@ -115,21 +187,35 @@ def _fixed_cost_section(results: dict[str, Any]) -> list[str]:
     script = fixed_cost.get("baseline") or {}
     rows = [[name, value] for name, value in fixed_cost["component_seconds"].items()]
     pairs = fixed_cost.get("pairs") or []
-    return ([f"## Fixed cost: the same pipeline and configuration on {fixed_cost['images']} images", "",
-             f"Pipeline {fixed_cost['wall_seconds']} s wall, the plain script {script.get('wall_seconds')} s, ratio "
-             f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')}{' (the pair of the median ratio)' if pairs[1:] else ''}.",
-             "", markdown_table(["component", "seconds"], rows), ""]
-            + _pairs_section(pairs) + _branches_section(fixed_cost.get("branches")))
+    return (
+        [
+            f"## Fixed cost: the same pipeline and configuration on {fixed_cost['images']} images",
+            "",
+            f"Pipeline {fixed_cost['wall_seconds']} s wall, the plain script {script.get('wall_seconds')} s, ratio "
+            f"{_num(fixed_cost.get('wall_ratio'), '{:.2f}')}{' (the pair of the median ratio)' if pairs[1:] else ''}.",
+            "",
+            markdown_table(["component", "seconds"], rows),
+            "",
+        ]
+        + _pairs_section(pairs)
+        + _branches_section(fixed_cost.get("branches"))
+    )
 
 
 def _pairs_section(pairs: list[dict[str, Any]]) -> list[str]:
     """Each pipeline and script pair of the fixed cost, in the order they ran, when there were several."""
     if not pairs[1:]:
         return []
-    rows = [[index, pair["first"], pair["pipeline_seconds"], pair["script_seconds"], f"{pair['wall_ratio']:.2f}"]
-            for index, pair in enumerate(pairs, 1)]
-    return ["Every pair, in the order they ran:", "",
-            markdown_table(["pair", "ran first", "pipeline s", "script s", "ratio"], rows), ""]
+    rows = [
+        [index, pair["first"], pair["pipeline_seconds"], pair["script_seconds"], f"{pair['wall_ratio']:.2f}"]
+        for index, pair in enumerate(pairs, 1)
+    ]
+    return [
+        "Every pair, in the order they ran:",
+        "",
+        markdown_table(["pair", "ran first", "pipeline s", "script s", "ratio"], rows),
+        "",
+    ]
 
 
 def _branches_section(branches: dict[str, Any] | None) -> list[str]:
@@ -143,23 +229,32 @@ def _branches_section(branches: dict[str, Any] | None) -> list[str]:
             beside = concurrent["latency_median_ms"].get(model, {}).get(mode)
             rows.append([model, mode, alone, beside, _num(beside / alone if beside and alone else None, "{:.2f}")])
     branch_seconds = ", ".join(f"{arch} {seconds} s" for arch, seconds in concurrent["branch_seconds"].items())
-    return ["### The model branches one after the other and at once", "",
-            f"One after the other {sequential['wall_seconds']} s; at once {concurrent['wall_seconds']} s (upstream "
-            f"{concurrent['upstream_seconds']} s, then the branches together: {branch_seconds}); ratio "
-            f"{branches['wall_ratio']:.2f}. Median latency each TFLite step measured:", "",
-            markdown_table(["model", "mode", "one after the other (ms)", "at once (ms)", "ratio"], rows), ""]
+    return [
+        "### The model branches one after the other and at once",
+        "",
+        f"One after the other {sequential['wall_seconds']} s; at once {concurrent['wall_seconds']} s (upstream "
+        f"{concurrent['upstream_seconds']} s, then the branches together: {branch_seconds}); ratio "
+        f"{branches['wall_ratio']:.2f}. Median latency each TFLite step measured:",
+        "",
+        markdown_table(["model", "mode", "one after the other (ms)", "at once (ms)", "ratio"], rows),
+        "",
+    ]
 
 
 def _int8_section(results: dict[str, Any]) -> list[str]:
     runs = results.get("int8") or []
     if not runs:
         return ["## int8: post-training against quantization-aware", "", "Not measured (--skip-int8).", ""]
-    lines = ["## int8: post-training against quantization-aware", "",
-             "One pipeline run per dataset with float32 and int8 and quantization-aware training on; every drop is "
-             "against the same float SavedModel on the same eval images, as the TFLite step measures it. Training "
-             "added = the quantization-aware epochs + saving their SavedModel, from the Trainer's record. The last "
-             "column tells extra training from quantization: validation accuracy of the float model, of the weights "
-             "after the quantization-aware epochs run in float, and of those weights fake-quantized.", ""]
+    lines = [
+        "## int8: post-training against quantization-aware",
+        "",
+        "One pipeline run per dataset with float32 and int8 and quantization-aware training on; every drop is "
+        "against the same float SavedModel on the same eval images, as the TFLite step measures it. Training "
+        "added = the quantization-aware epochs + saving their SavedModel, from the Trainer's record. The last "
+        "column tells extra training from quantization: validation accuracy of the float model, of the weights "
+        "after the quantization-aware epochs run in float, and of those weights fake-quantized.",
+        "",
+    ]
     for run in runs:
         rows = []
         for name, entry in run["models"].items():
@@ -167,37 +262,93 @@ def _int8_section(results: dict[str, Any]) -> list[str]:
                 training = row.get("training") or {}
                 added = (training.get("fine_tune_seconds", 0) + training.get("save_seconds", 0)) if training else None
                 validation = training.get("validation_accuracy")
-                rows.append([name, row["candidate"], _num(row.get("tflite_accuracy"), "{:.4f}"),
-                             row.get("drop_points"), _num(row.get("size_bytes") and row["size_bytes"] / 1e3, "{:.1f}"),
-                             _num(row.get("latency_ms"), "{:.3f}"), row.get("passed", row.get("error")),
-                             _num(added, "{:.1f}"), entry["trainer_seconds"], entry.get("tflite_seconds"),
-                             " / ".join(f"{value:.4f}" for value in validation.values()) if validation else None])
+                rows.append(
+                    [
+                        name,
+                        row["candidate"],
+                        _num(row.get("tflite_accuracy"), "{:.4f}"),
+                        row.get("drop_points"),
+                        _num(row.get("size_bytes") and row["size_bytes"] / 1e3, "{:.1f}"),
+                        _num(row.get("latency_ms"), "{:.3f}"),
+                        row.get("passed", row.get("error")),
+                        _num(added, "{:.1f}"),
+                        entry["trainer_seconds"],
+                        entry.get("tflite_seconds"),
+                        " / ".join(f"{value:.4f}" for value in validation.values()) if validation else None,
+                    ]
+                )
         counts = ", ".join(f"{name} {entry['eval_examples']}" for name, entry in run["models"].items())
-        lines += [f"### {run['dataset']} ({run['wall_seconds']} s wall; eval images: {counts})", "",
-                  f"`{' '.join(run['overrides'])}`" + (f" on `{Path(run['config']).name}`" if run["config"] else ""),
-                  "",
-                  markdown_table(["model", "candidate", "tflite acc", "drop (points)", "size (KB)",
-                                  "median latency (ms)", "passed", "training added (s)", "Trainer (s)",
-                                  "TFLite step (s)",
-                                  "validation acc: float / its weights after, in float / fake-quantized"], rows), ""]
-        study = [[name, r["requested"], r["drawn"], f"{r['tflite_accuracy']:.4f}", r["drop_points"]]
-                 for name, rows_ in run["calibration"].items() for r in rows_]
-        lines += [f"Post-training int8 by calibration examples ({run['dataset']}, class-balanced from the train "
-                  "split):", "", markdown_table(["model", "requested", "drawn", "tflite acc", "drop (points)"], study),
-                  ""]
+        lines += [
+            f"### {run['dataset']} ({run['wall_seconds']} s wall; eval images: {counts})",
+            "",
+            f"`{' '.join(run['overrides'])}`" + (f" on `{Path(run['config']).name}`" if run["config"] else ""),
+            "",
+            markdown_table(
+                [
+                    "model",
+                    "candidate",
+                    "tflite acc",
+                    "drop (points)",
+                    "size (KB)",
+                    "median latency (ms)",
+                    "passed",
+                    "training added (s)",
+                    "Trainer (s)",
+                    "TFLite step (s)",
+                    "validation acc: float / its weights after, in float / fake-quantized",
+                ],
+                rows,
+            ),
+            "",
+        ]
+        study = [
+            [name, r["requested"], r["drawn"], f"{r['tflite_accuracy']:.4f}", r["drop_points"]]
+            for name, rows_ in run["calibration"].items()
+            for r in rows_
+        ]
+        lines += [
+            f"Post-training int8 by calibration examples ({run['dataset']}, class-balanced from the train split):",
+            "",
+            markdown_table(["model", "requested", "drawn", "tflite acc", "drop (points)"], study),
+            "",
+        ]
     return lines
 
 
 def _size_sweep_section(results: dict[str, Any]) -> list[str]:
-    rows = [[f"{r['architecture']} a{r['alpha']}", f"{r['parameters']:,}", f"{r['float32_bytes']:,}",
-             f"{r['int8_bytes']:,}", f"{r['int8_ratio']:.3f}", _num(r.get("quantization_aware_int8_bytes"), "{:,}"),
-             _yes_no(r.get("quantization_aware_full_integer")), _yes_no(r.get("quantization_aware_builtin_ops_only"))]
-            for r in results.get("size_sweep") or []]
+    rows = [
+        [
+            f"{r['architecture']} a{r['alpha']}",
+            f"{r['parameters']:,}",
+            f"{r['float32_bytes']:,}",
+            f"{r['int8_bytes']:,}",
+            f"{r['int8_ratio']:.3f}",
+            _num(r.get("quantization_aware_int8_bytes"), "{:,}"),
+            _yes_no(r.get("quantization_aware_full_integer")),
+            _yes_no(r.get("quantization_aware_builtin_ops_only")),
+        ]
+        for r in results.get("size_sweep") or []
+    ]
     if not rows:
         return ["## Size by width", "", "Not measured (--skip-size-sweep).", ""]
-    return ["## Size by width (untrained, int8 calibrated on random images)", "",
-            markdown_table(["model", "parameters", "float32 bytes", "int8 bytes", "int8 / float32",
-                            "quantization-aware int8 bytes", "full-integer", "builtin ops only"], rows), ""]
+    return [
+        "## Size by width (untrained, int8 calibrated on random images)",
+        "",
+        markdown_table(
+            [
+                "model",
+                "parameters",
+                "float32 bytes",
+                "int8 bytes",
+                "int8 / float32",
+                "quantization-aware int8 bytes",
+                "full-integer",
+                "builtin ops only",
+            ],
+            rows,
+        ),
+        "",
+    ]
 
 
 def _yes_no(value: bool | None) -> str | None:
@@ -205,9 +356,21 @@ def _yes_no(value: bool | None) -> str | None:
 
 
 def _ingestion_rows(rows: list[dict[str, Any]]) -> list[list[Any]]:
-    return [[r["images"], r.get("runner", "DirectRunner"), r["workers"], r["example_gen_seconds"],
-             r["transform_seconds"], r["images_per_second"], _mb(r.get("example_gen_peak_rss_bytes")),
-             _mb(r.get("transform_peak_rss_bytes")), _mb(r["peak_rss_bytes"]), r["process_seconds"]] for r in rows]
+    return [
+        [
+            r["images"],
+            r.get("runner", "DirectRunner"),
+            r["workers"],
+            r["example_gen_seconds"],
+            r["transform_seconds"],
+            r["images_per_second"],
+            _mb(r.get("example_gen_peak_rss_bytes")),
+            _mb(r.get("transform_peak_rss_bytes")),
+            _mb(r["peak_rss_bytes"]),
+            r["process_seconds"],
+        ]
+        for r in rows
+    ]
 
 
 def _shuffle_memory_lines(rows: list[dict[str, Any]]) -> list[str]:
@@ -215,9 +378,15 @@ def _shuffle_memory_lines(rows: list[dict[str, Any]]) -> list[str]:
         return []
     from bench import shuffle_memory
 
-    return ["Where the memory goes: the same Reshuffle ExampleGen ends with, alone on the DirectRunner (no TFX, "
-            f"`python -m bench.shuffle_memory`), elements of {rows[0]['bytes']:,} bytes:", "", "```",
-            shuffle_memory.table(rows), "```", ""]
+    return [
+        "Where the memory goes: the same Reshuffle ExampleGen ends with, alone on the DirectRunner (no TFX, "
+        f"`python -m bench.shuffle_memory`), elements of {rows[0]['bytes']:,} bytes:",
+        "",
+        "```",
+        shuffle_memory.table(rows),
+        "```",
+        "",
+    ]
 
 
 def _ingestion_section(results: dict[str, Any]) -> list[str]:
@@ -226,16 +395,35 @@ def _ingestion_section(results: dict[str, Any]) -> list[str]:
         return ["## Ingestion scaling", "", "Not measured (--skip-ingestion).", ""]
     rows = _ingestion_rows(ingestion + (results.get("ingestion_portable") or []))
     marginal = results.get("ingestion_marginal_images_per_second") or {}
-    return ["## Ingestion scaling (ImageExampleGen + Transform; DirectRunner multi_processing, and the portable path)",
-            "", "images/s = images / (ExampleGen + Transform seconds); each step's peak RSS is over its own process "
-            "and everything it starts (Beam workers; the job service and worker pool on the portable path).",
-            "", markdown_table(["images", "runner", "workers", "ExampleGen (s)", "Transform (s)", "images/s",
-                                "ExampleGen peak (MB)", "Transform peak (MB)", "peak RSS (MB)", "process (s)"],
-                               rows), "",
-            "Marginal rate between the two sizes (start-up cost removed): "
-            + (", ".join(f"{w} worker(s): {v} images/s" for w, v in marginal.items()) or "-"), "",
-            *_shuffle_memory_lines(results.get("shuffle_memory") or []),
-            f"![ingestion]({INGESTION_PLOT})", ""]
+    return [
+        "## Ingestion scaling (ImageExampleGen + Transform; DirectRunner multi_processing, and the portable path)",
+        "",
+        "images/s = images / (ExampleGen + Transform seconds); each step's peak RSS is over its own process "
+        "and everything it starts (Beam workers; the job service and worker pool on the portable path).",
+        "",
+        markdown_table(
+            [
+                "images",
+                "runner",
+                "workers",
+                "ExampleGen (s)",
+                "Transform (s)",
+                "images/s",
+                "ExampleGen peak (MB)",
+                "Transform peak (MB)",
+                "peak RSS (MB)",
+                "process (s)",
+            ],
+            rows,
+        ),
+        "",
+        "Marginal rate between the two sizes (start-up cost removed): "
+        + (", ".join(f"{w} worker(s): {v} images/s" for w, v in marginal.items()) or "-"),
+        "",
+        *_shuffle_memory_lines(results.get("shuffle_memory") or []),
+        f"![ingestion]({INGESTION_PLOT})",
+        "",
+    ]
 
 
 def _pod_sizes_section(results: dict[str, Any]) -> list[str]:
@@ -252,13 +440,24 @@ def results_markdown(results: dict[str, Any]) -> str:
     """The whole benchmark as Markdown: targets, models, pipeline vs script with timings, fixed cost, int8, size
     by width, ingestion."""
     machine = results["machine"]
-    header = ["# MobileNet pipeline benchmark", "",
-              f"{results['created']} on {machine['cpus']} CPUs ({machine['processor']}), TensorFlow "
-              f"{machine['tensorflow']}, options: `{json.dumps(results['options'])}`", ""]
-    return "\n".join(header + _targets_section(results) + _models_section(results["models"])
-                     + _variants_section(results) + _fixed_cost_section(results) + _int8_section(results)
-                     + _size_sweep_section(results)
-                     + _ingestion_section(results) + _pod_sizes_section(results))
+    header = [
+        "# MobileNet pipeline benchmark",
+        "",
+        f"{results['created']} on {machine['cpus']} CPUs ({machine['processor']}), TensorFlow "
+        f"{machine['tensorflow']}, options: `{json.dumps(results['options'])}`",
+        "",
+    ]
+    return "\n".join(
+        header
+        + _targets_section(results)
+        + _models_section(results["models"])
+        + _variants_section(results)
+        + _fixed_cost_section(results)
+        + _int8_section(results)
+        + _size_sweep_section(results)
+        + _ingestion_section(results)
+        + _pod_sizes_section(results)
+    )
 
 
 def _pyplot() -> Any:
@@ -274,8 +473,13 @@ def _scatter(axis: Any, models: list[dict[str, Any]], x_of: Any) -> None:
     labels = sorted({_model_label(r) for r in models})
     colors = {label: f"C{i}" for i, label in enumerate(labels)}
     for row in models:
-        axis.scatter(x_of(row), row["tflite_accuracy"], color=colors[_model_label(row)],
-                     marker=MODE_MARKERS.get(row["mode"], "x"), s=50)
+        axis.scatter(
+            x_of(row),
+            row["tflite_accuracy"],
+            color=colors[_model_label(row)],
+            marker=MODE_MARKERS.get(row["mode"], "x"),
+            s=50,
+        )
     for label in labels:
         axis.scatter([], [], color=colors[label], marker="o", label=label)
     for mode, marker in MODE_MARKERS.items():
@@ -333,19 +537,34 @@ def benchmarks_markdown(results: dict[str, Any]) -> str:
     date, commit), rendered from `results.json` by `make bench` (never edited by hand)."""
     machine = results["machine"]
     status = {True: "met", False: "**not met**", None: "not measured"}
-    rows = [[name, TARGETS[name][2], f"{'>=' if TARGETS[name][1] else '<='} {entry['limit']}",
-             "-" if entry["measured"] is None else entry["measured"], status[entry["met"]]]
-            for name, entry in results["targets"].items()]
-    lines = ["# Benchmarks", "",
-             "Written by `make bench` (`python -m bench --docs docs/benchmarks.md`) from `bench/results/results.json`; "
-             "do not edit by hand. Every figure is this machine's CPU, not a phone's. The full tables and plots of "
-             "the same run are in `bench/results/results.md`.", "",
-             f"- machine: {machine['cpus']} CPUs, {machine['processor']}; Python {machine['python']}, TensorFlow "
-             f"{machine['tensorflow']}, TFX {machine['tfx']}",
-             f"- date: {results['created']}",
-             f"- commit: {results.get('commit') or 'unknown'}",
-             f"- options: `{json.dumps(results['options'])}`", "",
-             "## Targets", "", markdown_table(["target", "what", "limit", "measured", "status"], rows), ""]
+    rows = [
+        [
+            name,
+            TARGETS[name][2],
+            f"{'>=' if TARGETS[name][1] else '<='} {entry['limit']}",
+            "-" if entry["measured"] is None else entry["measured"],
+            status[entry["met"]],
+        ]
+        for name, entry in results["targets"].items()
+    ]
+    lines = [
+        "# Benchmarks",
+        "",
+        "Written by `make bench` (`python -m bench --docs docs/benchmarks.md`) from `bench/results/results.json`; "
+        "do not edit by hand. Every figure is this machine's CPU, not a phone's. The full tables and plots of "
+        "the same run are in `bench/results/results.md`.",
+        "",
+        f"- machine: {machine['cpus']} CPUs, {machine['processor']}; Python {machine['python']}, TensorFlow "
+        f"{machine['tensorflow']}, TFX {machine['tfx']}",
+        f"- date: {results['created']}",
+        f"- commit: {results.get('commit') or 'unknown'}",
+        f"- options: `{json.dumps(results['options'])}`",
+        "",
+        "## Targets",
+        "",
+        markdown_table(["target", "what", "limit", "measured", "status"], rows),
+        "",
+    ]
     lines += _pod_sizes_section(results)
     return "\n".join(lines) + "\n"
 

@@ -1,5 +1,6 @@
 """The two measured runs of a benchmark variant: `mobilenet-pipeline run` on a fresh home, and the plain script
 `python -m bench.baseline`, each in its own process, timed by wall clock with the peak memory of its process tree."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -11,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from pipeline import process_memory
 from components.contracts import REPORT_MARKDOWN_FILE
+from pipeline import process_memory
 
 log = logging.getLogger("mobilenet.bench")
 
@@ -27,11 +28,24 @@ def set_args(overrides: list[str]) -> list[str]:
     return [arg for override in overrides for arg in ("--set", override)]
 
 
-def pipeline_command(data: str, home: Path, registry: Path, overrides: list[str],
-                     config: str | None = None) -> list[str]:
+def pipeline_command(
+    data: str, home: Path, registry: Path, overrides: list[str], config: str | None = None
+) -> list[str]:
     """`mobilenet-pipeline run` (as `python -m pipeline`) on `data` with that home, registry and overrides."""
-    return [sys.executable, "-m", "pipeline", "run", "--data", data, "--home", str(home), "--registry", str(registry),
-            *(["--config", config] if config else []), *set_args(overrides)]
+    return [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--data",
+        data,
+        "--home",
+        str(home),
+        "--registry",
+        str(registry),
+        *(["--config", config] if config else []),
+        *set_args(overrides),
+    ]
 
 
 def fresh_dir(path: Path) -> Path:
@@ -42,16 +56,20 @@ def fresh_dir(path: Path) -> Path:
     return path
 
 
-def run_partial(data: str, home: str, overrides: list[str], to_nodes: Sequence[str],
-                example_count: int | None = None) -> list[dict[str, Any]]:
+def run_partial(
+    data: str, home: str, overrides: list[str], to_nodes: Sequence[str], example_count: int | None = None
+) -> list[dict[str, Any]]:
     """In this process: the pipeline on `data` up to `to_nodes` (a TFX partial run) on `home`, by the local run's own
     path (`local_runner.run_pipeline`, with the portable path's services when the overrides ask for them), with
     its progress captured; returns the component timings."""
-    from pipeline import config as config_lib, local_runner
+    from pipeline import config as config_lib
+    from pipeline import local_runner
     from pipeline.reporting import progress
 
-    config = config_lib.load_config(None, [*overrides, f"data.root={data}", f"pipeline.home={home}",
-                                           f"registry.root={os.path.join(home, 'registry')}"])
+    config = config_lib.load_config(
+        None,
+        [*overrides, f"data.root={data}", f"pipeline.home={home}", f"registry.root={os.path.join(home, 'registry')}"],
+    )
     config, paths = local_runner.localize(config)
     paths.home.mkdir(parents=True, exist_ok=True)
     with local_runner.beam_services(config, paths) as (config, _):
@@ -66,23 +84,27 @@ def run_pipeline(data: str, workdir: Path, overrides: list[str], config: str | N
     from pipeline.reporting import run_report
 
     home, registry = workdir / "home", workdir / "registry"
-    measured = process_memory.run_measured(pipeline_command(data, home, registry, overrides, config),
-                                   workdir / "pipeline-stdout.log", env=child_env())
+    measured = process_memory.run_measured(
+        pipeline_command(data, home, registry, overrides, config), workdir / "pipeline-stdout.log", env=child_env()
+    )
     if measured.returncode != 0:
         raise RuntimeError(f"pipeline run failed ({measured.returncode}); see {workdir / 'pipeline-stdout.log'}")
     (report,) = sorted((home / run_report.REPORTS_DIR).iterdir())
     results, timings = run_report.read_run_report(report)
-    return {"wall_seconds": round(measured.seconds, 1), "peak_rss_bytes": measured.peak_rss_bytes,
-            "home": str(home), "report": str(report / REPORT_MARKDOWN_FILE),
-            "component_seconds": {t.component: round(t.seconds, 1) for t in timings},
-            "pushed": {r.model_name: r.pushed_path for r in results}}
+    return {
+        "wall_seconds": round(measured.seconds, 1),
+        "peak_rss_bytes": measured.peak_rss_bytes,
+        "home": str(home),
+        "report": str(report / REPORT_MARKDOWN_FILE),
+        "component_seconds": {t.component: round(t.seconds, 1) for t in timings},
+        "pushed": {r.model_name: r.pushed_path for r in results},
+    }
 
 
 def run_baseline(data: str, workdir: Path, overrides: list[str]) -> dict[str, Any]:
     """`bench/baseline.py` on the same data and configuration; its wall time, peak RSS and own JSON result."""
     result_path = workdir / "baseline.json"
-    command = [sys.executable, "-m", "bench.baseline", "--data", data, "--json", str(result_path),
-               *set_args(overrides)]
+    command = [sys.executable, "-m", "bench.baseline", "--data", data, "--json", str(result_path), *set_args(overrides)]
     measured = process_memory.run_measured(command, workdir / "baseline-stdout.log", env=child_env())
     if measured.returncode != 0:
         raise RuntimeError(f"baseline script failed ({measured.returncode}); see {workdir / 'baseline-stdout.log'}")

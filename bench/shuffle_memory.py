@@ -7,6 +7,7 @@ process whose peak RSS (with its Beam workers) is sampled:
 
     python -m bench.shuffle_memory --elements 5000 20000 --bytes 60000 [--mode in_memory]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,22 +41,44 @@ def _pipeline(elements: int, size: int, mode: str, shuffle: bool, out_dir: str) 
 def measure(elements: int, size: int, mode: str, shuffle: bool, scratch: Path) -> dict[str, Any]:
     """Peak RSS and seconds of one such pipeline in a fresh process."""
     with tempfile.TemporaryDirectory(dir=scratch) as out_dir:
-        command = [sys.executable, "-m", "bench.shuffle_memory", "--child", "--elements", str(elements),
-                   "--bytes", str(size), "--mode", mode, "--out", out_dir, *(["--shuffle"] if shuffle else [])]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.shuffle_memory",
+            "--child",
+            "--elements",
+            str(elements),
+            "--bytes",
+            str(size),
+            "--mode",
+            mode,
+            "--out",
+            out_dir,
+            *(["--shuffle"] if shuffle else []),
+        ]
         log_path = scratch / "shuffle-memory.log"
         measured = process_memory.run_measured(command, log_path)
     if measured.returncode != 0:
-        raise RuntimeError(f"shuffle memory run failed ({measured.returncode}):\n"
-                           + log_path.read_text(encoding="utf-8", errors="replace")[-3000:])
-    return {"elements": elements, "bytes": size, "mode": mode, "reshuffle": shuffle,
-            "seconds": round(measured.seconds, 1), "peak_rss_bytes": measured.peak_rss_bytes}
+        raise RuntimeError(
+            f"shuffle memory run failed ({measured.returncode}):\n"
+            + log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
+        )
+    return {
+        "elements": elements,
+        "bytes": size,
+        "mode": mode,
+        "reshuffle": shuffle,
+        "seconds": round(measured.seconds, 1),
+        "peak_rss_bytes": measured.peak_rss_bytes,
+    }
 
 
 def study(counts: list[int], size: int, modes: tuple[str, ...], scratch: Path) -> list[dict[str, Any]]:
     """Every count x mode, with and without the Reshuffle."""
     scratch.mkdir(parents=True, exist_ok=True)
-    return [measure(count, size, mode, shuffle, scratch) for mode in modes for shuffle in (False, True)
-            for count in counts]
+    return [
+        measure(count, size, mode, shuffle, scratch) for mode in modes for shuffle in (False, True) for count in counts
+    ]
 
 
 def table(rows: list[dict[str, Any]]) -> str:
@@ -66,12 +89,22 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = []
     for mode in dict.fromkeys(row["mode"] for row in rows):
         for shuffle in (False, True):
-            peaks = {row["elements"]: row["peak_rss_bytes"] for row in rows
-                     if row["mode"] == mode and row["reshuffle"] == shuffle}
-            lines.append([mode, "yes" if shuffle else "no", *(f"{peaks[c] / 1e6:.0f}" for c in counts),
-                          f"{peaks[counts[-1]] / peaks[counts[0]]:.2f}"])
-    return text_table(["DirectRunner mode", "Reshuffle", *(f"peak MB at {c}" for c in counts),
-                       f"{counts[-1]} / {counts[0]}"], lines)
+            peaks = {
+                row["elements"]: row["peak_rss_bytes"]
+                for row in rows
+                if row["mode"] == mode and row["reshuffle"] == shuffle
+            }
+            lines.append(
+                [
+                    mode,
+                    "yes" if shuffle else "no",
+                    *(f"{peaks[c] / 1e6:.0f}" for c in counts),
+                    f"{peaks[counts[-1]] / peaks[counts[0]]:.2f}",
+                ]
+            )
+    return text_table(
+        ["DirectRunner mode", "Reshuffle", *(f"peak MB at {c}" for c in counts), f"{counts[-1]} / {counts[0]}"], lines
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

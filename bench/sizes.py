@@ -6,6 +6,7 @@ few weights per channel (the depthwise layers of a narrow model).
 Each width is also wrapped for quantization-aware training (`quantization_aware.quantize`, as the Trainer does)
 and converted as the TFLite step converts that model: its int8 bytes, and whether it is full-integer with builtin
 ops only, for every allowed width."""
+
 from __future__ import annotations
 
 import logging
@@ -18,8 +19,9 @@ log = logging.getLogger("mobilenet.bench")
 CALIBRATION_IMAGES = 8
 
 
-def size_sweep(input_size: int, num_classes: int, scratch: str,
-               alphas: Mapping[str, Sequence[float]] | None = None) -> list[dict[str, Any]]:
+def size_sweep(
+    input_size: int, num_classes: int, scratch: str, alphas: Mapping[str, Sequence[float]] | None = None
+) -> list[dict[str, Any]]:
     """One row per architecture x alpha (default: every allowed one): parameters, float32 and int8 bytes and
     their ratio, and the quantization-aware int8 bytes, full-integer and builtin-ops-only."""
     from components import keras_autograph
@@ -40,12 +42,27 @@ def size_sweep(input_size: int, num_classes: int, scratch: str,
             aware_dir = os.path.join(scratch, f"{architecture}-{alpha}-quantization-aware")
             export.save_for_conversion(quantization_aware.quantize(model), aware_dir, input_size)
             aware = conversion.convert(aware_dir, "int8", calibration.astype(np.float32))
-            rows.append({"architecture": architecture, "alpha": alpha, "input_size": input_size,
-                         "parameters": int(model.count_params()), "float32_bytes": float32, "int8_bytes": int8,
-                         "int8_ratio": round(int8 / float32, 4), "quantization_aware_int8_bytes": len(aware),
-                         "quantization_aware_builtin_ops_only": not conversion.non_builtin_ops(
-                             conversion.model_ops(aware)),
-                         "quantization_aware_full_integer": not conversion.float_tensors_inside(aware)})
-            log.info("  size sweep %s alpha %s: float32 %d B, int8 %d B (%.3f), quantization-aware int8 %d B",
-                     architecture, alpha, float32, int8, int8 / float32, len(aware))
+            rows.append(
+                {
+                    "architecture": architecture,
+                    "alpha": alpha,
+                    "input_size": input_size,
+                    "parameters": int(model.count_params()),
+                    "float32_bytes": float32,
+                    "int8_bytes": int8,
+                    "int8_ratio": round(int8 / float32, 4),
+                    "quantization_aware_int8_bytes": len(aware),
+                    "quantization_aware_builtin_ops_only": not conversion.non_builtin_ops(conversion.model_ops(aware)),
+                    "quantization_aware_full_integer": not conversion.float_tensors_inside(aware),
+                }
+            )
+            log.info(
+                "  size sweep %s alpha %s: float32 %d B, int8 %d B (%.3f), quantization-aware int8 %d B",
+                architecture,
+                alpha,
+                float32,
+                int8,
+                int8 / float32,
+                len(aware),
+            )
     return rows

@@ -4,6 +4,7 @@
 A target over several models (or thread counts, or worker counts) is measured at its worst case; the value for
 each model is kept in the details. A target that was not measured has `measured` and `met` set to None.
 """
+
 from __future__ import annotations
 
 from typing import Any, Iterable
@@ -16,19 +17,35 @@ TARGETS: dict[str, tuple[float, bool, str]] = {
     "int8_size_ratio": (0.30, False, "int8 .tflite bytes / float32 .tflite bytes (worst model)"),
     "int8_accuracy_drop_points": (1.0, False, "float model accuracy - int8 accuracy, in points (worst model)"),
     "int8_latency_ratio": (0.6, False, "int8 / float32 median latency, same threads (worst model and thread count)"),
-    "int8_drop_with_quantization_aware_points": (0.5, False, "int8 step, quantization-aware training on: accuracy "
-                                                             "points lost by the int8 file the run ships (worst "
-                                                             "model and dataset)"),
-    "int8_step_size_ratio": (0.30, False, "int8 step: int8 .tflite bytes / float32 .tflite bytes, post-training "
-                                          "and quantization-aware (worst)"),
+    "int8_drop_with_quantization_aware_points": (
+        0.5,
+        False,
+        "int8 step, quantization-aware training on: accuracy "
+        "points lost by the int8 file the run ships (worst "
+        "model and dataset)",
+    ),
+    "int8_step_size_ratio": (
+        0.30,
+        False,
+        "int8 step: int8 .tflite bytes / float32 .tflite bytes, post-training and quantization-aware (worst)",
+    ),
     "pipeline_wall_ratio": (1.3, False, "pipeline wall time / plain script wall time (worst variant)"),
     "fixed_cost_wall_ratio": (1.5, False, "on the tiny dataset: pipeline wall time / plain script wall time"),
-    "fixed_cost_slowest_other_component_seconds": (30.0, False, "on the tiny dataset: seconds of the slowest "
-                                                                "component other than the Trainers and TFLite steps"),
-    "ingestion_speedup_2_workers": (1.5, True, "ExampleGen+Transform images/s, 2 DirectRunner workers / 1 "
-                                               "(largest dataset)"),
-    "ingestion_peak_memory_growth": (1.10, False, "peak RSS on the largest dataset / on the smallest "
-                                                  "(worst worker count)"),
+    "fixed_cost_slowest_other_component_seconds": (
+        30.0,
+        False,
+        "on the tiny dataset: seconds of the slowest component other than the Trainers and TFLite steps",
+    ),
+    "ingestion_speedup_2_workers": (
+        1.5,
+        True,
+        "ExampleGen+Transform images/s, 2 DirectRunner workers / 1 (largest dataset)",
+    ),
+    "ingestion_peak_memory_growth": (
+        1.10,
+        False,
+        "peak RSS on the largest dataset / on the smallest (worst worker count)",
+    ),
 }
 
 
@@ -48,14 +65,20 @@ def _modes_by_model(rows: Iterable[dict[str, Any]]) -> dict[str, dict[str, dict[
 
 def int8_size_ratios(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
     """Per model: int8 size / float32 size."""
-    return {key: modes["int8"]["size_bytes"] / modes["float32"]["size_bytes"]
-            for key, modes in _modes_by_model(rows).items() if {"int8", "float32"} <= modes.keys()}
+    return {
+        key: modes["int8"]["size_bytes"] / modes["float32"]["size_bytes"]
+        for key, modes in _modes_by_model(rows).items()
+        if {"int8", "float32"} <= modes.keys()
+    }
 
 
 def int8_accuracy_drops(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
     """Per model: accuracy points lost by int8 against the float SavedModel on the eval split."""
-    return {key: 100.0 * (modes["int8"]["float_accuracy"] - modes["int8"]["tflite_accuracy"])
-            for key, modes in _modes_by_model(rows).items() if "int8" in modes}
+    return {
+        key: 100.0 * (modes["int8"]["float_accuracy"] - modes["int8"]["tflite_accuracy"])
+        for key, modes in _modes_by_model(rows).items()
+        if "int8" in modes
+    }
 
 
 def int8_latency_ratios(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
@@ -71,8 +94,11 @@ def int8_latency_ratios(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
 
 def int8_step_drops(int8: Iterable[dict[str, Any]]) -> dict[str, float]:
     """Per dataset and model (`<dataset>/<model>`): the drop in points of the int8 file the int8 step's run ships."""
-    drops = {f"{run['dataset']}/{name}": shipped_int8_drop(entry["candidates"])
-             for run in int8 for name, entry in run["models"].items()}
+    drops = {
+        f"{run['dataset']}/{name}": shipped_int8_drop(entry["candidates"])
+        for run in int8
+        for name, entry in run["models"].items()
+    }
     return {key: drop for key, drop in drops.items() if drop is not None}
 
 
@@ -93,8 +119,9 @@ def ingestion_speedups(ingestion: Iterable[dict[str, Any]]) -> dict[str, float]:
     by_size: dict[int, dict[int, float]] = {}
     for row in ingestion:
         by_size.setdefault(row["images"], {})[row["workers"]] = row["images_per_second"]
-    return {f"{images} images": rates[2] / rates[1] for images, rates in sorted(by_size.items())
-            if {1, 2} <= rates.keys()}
+    return {
+        f"{images} images": rates[2] / rates[1] for images, rates in sorted(by_size.items()) if {1, 2} <= rates.keys()
+    }
 
 
 def ingestion_memory_growth(ingestion: Iterable[dict[str, Any]]) -> dict[str, float]:
@@ -102,16 +129,20 @@ def ingestion_memory_growth(ingestion: Iterable[dict[str, Any]]) -> dict[str, fl
     by_workers: dict[int, dict[int, int]] = {}
     for row in ingestion:
         by_workers.setdefault(row["workers"], {})[row["images"]] = row["peak_rss_bytes"]
-    return {f"{workers} workers": peaks[max(peaks)] / peaks[min(peaks)] for workers, peaks in sorted(by_workers.items())
-            if len(peaks) > 1 and peaks[min(peaks)] > 0}
+    return {
+        f"{workers} workers": peaks[max(peaks)] / peaks[min(peaks)]
+        for workers, peaks in sorted(by_workers.items())
+        if len(peaks) > 1 and peaks[min(peaks)] > 0
+    }
 
 
 def other_component_seconds(fixed_cost: dict[str, Any] | None) -> dict[str, float]:
     """Seconds of each component of the tiny-dataset run but the Trainers and TFLite steps (their time grows with the
     model and its training, not with orchestration: left out of the fixed-cost component target)."""
     seconds = (fixed_cost or {}).get("component_seconds", {})
-    return {name: value for name, value in seconds.items()
-            if not any(model_of(name, kind) for kind in MODEL_BOUND_KINDS)}
+    return {
+        name: value for name, value in seconds.items() if not any(model_of(name, kind) for kind in MODEL_BOUND_KINDS)
+    }
 
 
 def _worst(values: dict[str, float], at_least: bool) -> float | None:
@@ -120,10 +151,13 @@ def _worst(values: dict[str, float], at_least: bool) -> float | None:
     return min(values.values()) if at_least else max(values.values())
 
 
-def compute_targets(model_rows: list[dict[str, Any]], wall_ratios: dict[str, float],
-                    ingestion: list[dict[str, Any]], fixed_cost: dict[str, Any] | None = None,
-                    int8: list[dict[str, Any]] | None = None,
-                    ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
+def compute_targets(
+    model_rows: list[dict[str, Any]],
+    wall_ratios: dict[str, float],
+    ingestion: list[dict[str, Any]],
+    fixed_cost: dict[str, Any] | None = None,
+    int8: list[dict[str, Any]] | None = None,
+) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
     """All targets and, per target, the value of each model / variant / size it was taken over.
 
     `model_rows`: one row per model x mode (`variant`, `model`, `mode`, `size_bytes`, `float_accuracy`,
@@ -142,8 +176,9 @@ def compute_targets(model_rows: list[dict[str, Any]], wall_ratios: dict[str, flo
         "pipeline_wall_ratio": dict(wall_ratios),
         "ingestion_speedup_2_workers": speedups,
         "ingestion_peak_memory_growth": ingestion_memory_growth(ingestion),
-        "fixed_cost_wall_ratio": ({"tiny": fixed_cost["wall_ratio"]}
-                                  if fixed_cost and fixed_cost.get("wall_ratio") is not None else {}),
+        "fixed_cost_wall_ratio": (
+            {"tiny": fixed_cost["wall_ratio"]} if fixed_cost and fixed_cost.get("wall_ratio") is not None else {}
+        ),
         "fixed_cost_slowest_other_component_seconds": other_component_seconds(fixed_cost),
         "int8_drop_with_quantization_aware_points": int8_step_drops(int8 or []),
         "int8_step_size_ratio": int8_step_size_ratios(int8 or []),

@@ -7,6 +7,7 @@ images, then saved with the serving signature the TFLite step reads.
 
     python -m bench.trainer_cost [--architecture v1] [--size 32] [--examples 96] [--batch-size 16]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def _measure_here(architecture: str, size: int, examples: int, batch_size: int, 
         def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
             seconds.append(round(time.monotonic() - self.start, 1))
 
-    hparams = dataclasses.replace(Config().trainer_hparams(architecture), input_size=size,
-                                  alpha=ALPHAS[architecture], epochs=2)
+    hparams = dataclasses.replace(
+        Config().trainer_hparams(architecture), input_size=size, alpha=ALPHAS[architecture], epochs=2
+    )
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as scratch:
         model = fitting.train_model(builder, data, data, 3, hparams, log_dir=scratch, callbacks=[Timer()]).model
@@ -69,14 +71,29 @@ def measure(architecture: str, size: int, examples: int, batch_size: int) -> lis
     """One fresh process per AutoGraph setting: converting tf_keras (TensorFlow's default), then exempted."""
     rows = []
     for exempt in (False, True):
-        command = [sys.executable, "-m", "bench.trainer_cost", "--child", "--architecture", architecture,
-                   "--size", str(size), "--examples", str(examples), "--batch-size", str(batch_size)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.trainer_cost",
+            "--child",
+            "--architecture",
+            architecture,
+            "--size",
+            str(size),
+            "--examples",
+            str(examples),
+            "--batch-size",
+            str(batch_size),
+        ]
         if exempt:
             command.append("--exempt")
-        out = subprocess.run(command, capture_output=True, text=True, check=True,
-                             env=runs.child_env()).stdout
-        rows.append({"autograph": "skips tf_keras" if exempt else "converts tf_keras (TF default)",
-                     **json.loads(out.strip().splitlines()[-1])})
+        out = subprocess.run(command, capture_output=True, text=True, check=True, env=runs.child_env()).stdout
+        rows.append(
+            {
+                "autograph": "skips tf_keras" if exempt else "converts tf_keras (TF default)",
+                **json.loads(out.strip().splitlines()[-1]),
+            }
+        )
     return rows
 
 
@@ -98,12 +115,28 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(rows, indent=2))
         return
-    print(text_table(["autograph", "epoch 1 s", "epoch 2 s"],
-                       [[row["autograph"], str(row["epoch_1_s"]), str(row["epoch_2_s"])] for row in rows]))
+    print(
+        text_table(
+            ["autograph", "epoch 1 s", "epoch 2 s"],
+            [[row["autograph"], str(row["epoch_1_s"]), str(row["epoch_2_s"])] for row in rows],
+        )
+    )
     print()
-    print(text_table(["autograph", "call traces", "save s", "tf.saved_model.load s"],
-                       [[row["autograph"], "saved" if traces else "not saved", str(row[f"save_traces_{traces}"][0]),
-                         str(row[f"save_traces_{traces}"][1])] for row in rows for traces in (True, False)]))
+    print(
+        text_table(
+            ["autograph", "call traces", "save s", "tf.saved_model.load s"],
+            [
+                [
+                    row["autograph"],
+                    "saved" if traces else "not saved",
+                    str(row[f"save_traces_{traces}"][0]),
+                    str(row[f"save_traces_{traces}"][1]),
+                ]
+                for row in rows
+                for traces in (True, False)
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Artifact locations as they may leave this machine (in report.json and registry manifests): remote URLs as they
 are, local paths without the folders of the machine that ran the pipeline.
 """
+
 from __future__ import annotations
 
 from pathlib import PurePosixPath

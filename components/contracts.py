@@ -4,6 +4,7 @@ Feature keys of the examples ImageExampleGen writes, the quantization modes, the
 the Trainer's signature names and the files a pushed TFLite model is made of. Ingestion, Transform, Trainer,
 TFLite, registry, the pipeline and the Kubeflow code import them from here.
 """
+
 from __future__ import annotations
 
 IMAGE_KEY = "image_raw"  # encoded image bytes, as read from the file

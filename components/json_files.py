@@ -1,4 +1,5 @@
 """Small JSON records beside artifacts (what a step found or did), read and written on any tf.io.gfile path."""
+
 from __future__ import annotations
 
 import json

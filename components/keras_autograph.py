@@ -8,6 +8,7 @@ written for graph mode (it was never converted while it lived under `keras`), so
 TensorFlow Model Optimization's quantization wrappers (`train.quantization_aware_epochs`) are Keras 2 layers written
 the same way and are exempted with it.
 """
+
 from __future__ import annotations
 
 PACKAGES = ("tf_keras", "tensorflow_model_optimization")
@@ -18,6 +19,5 @@ def exempt_tf_keras() -> None:
     from tensorflow.python.autograph.core import config
 
     for package in PACKAGES:
-        if not any(isinstance(rule, config.DoNotConvert) and rule.matches(package)
-                   for rule in config.CONVERSION_RULES):
+        if not any(isinstance(rule, config.DoNotConvert) and rule.matches(package) for rule in config.CONVERSION_RULES):
             config.CONVERSION_RULES = (config.DoNotConvert(package), *config.CONVERSION_RULES)

@@ -4,6 +4,7 @@ The same `create_pipeline` as the local run. Data root and registry root become 
 defaults come from the config), the schema path points inside the container image, and every module is
 referenced by dotted path: the image installs this project at `CONTAINER_PROJECT_DIR`.
 """
+
 from __future__ import annotations
 
 import copy
@@ -44,8 +45,10 @@ def container_path(path: str) -> str:
     try:
         relative = resolved.relative_to(REPO_ROOT)
     except ValueError:
-        raise ValueError(f"{path} is outside the project ({REPO_ROOT}), so the image does not contain it; "
-                         "move it into the project or use a URL such as gs://...") from None
+        raise ValueError(
+            f"{path} is outside the project ({REPO_ROOT}), so the image does not contain it; "
+            "move it into the project or use a URL such as gs://..."
+        ) from None
     return f"{CONTAINER_PROJECT_DIR}/{relative.as_posix()}"
 
 
@@ -70,48 +73,65 @@ def image_problem(image: str) -> str | None:
     """Why a cluster cannot pull `image`, None when it names a registry."""
     if image_registry(image):
         return None
-    return (f"image {image!r} names no registry, so no cluster can pull it; build and push it to a registry the "
-            "cluster reaches (make image push IMAGE=REGISTRY/PATH/mobilenet-pipeline:TAG) and pass --image with "
-            "that reference")
+    return (
+        f"image {image!r} names no registry, so no cluster can pull it; build and push it to a registry the "
+        "cluster reaches (make image push IMAGE=REGISTRY/PATH/mobilenet-pipeline:TAG) and pass --image with "
+        "that reference"
+    )
 
 
 def package_images(spec: dict[str, Any]) -> list[str]:
     """The container images of a compiled package's executors."""
-    return sorted({executor["container"]["image"] for executor in spec["deploymentSpec"]["executors"].values()
-                   if "container" in executor})
+    return sorted(
+        {
+            executor["container"]["image"]
+            for executor in spec["deploymentSpec"]["executors"].values()
+            if "container" in executor
+        }
+    )
 
 
 def shared_location_problem(name: str, value: str) -> str | None:
     """Why the runtime parameter `name` = `value` would lose work on Kubeflow, None for a shared URL."""
     if is_remote(value) and not value.startswith("file://"):
         return None
-    return (f"{name} is {value!r}, a path inside each pod, which vanishes when its step ends (pushes lost, every "
-            f"baseline a first version); give a shared URL, e.g. --param {name}=gs://BUCKET/PATH or s3://BUCKET/PATH,"
-            " or --allow-local-paths when every pod mounts one shared volume at that path")
+    return (
+        f"{name} is {value!r}, a path inside each pod, which vanishes when its step ends (pushes lost, every "
+        f"baseline a first version); give a shared URL, e.g. --param {name}=gs://BUCKET/PATH or s3://BUCKET/PATH,"
+        " or --allow-local-paths when every pod mounts one shared volume at that path"
+    )
 
 
 def check_pipeline_root(pipeline_root: str, required: bool = False) -> None:
     """Refuse a pipeline root the steps cannot write (every step writes its artifacts with tf.io.gfile), and with
     `required` an empty one, which falls back to the cluster's default (out of the box `minio://`)."""
     if required and not pipeline_root:
-        raise ValueError("no pipeline root: the run would fall back to the cluster's default, out of the box "
-                         "minio://mlpipeline/v2/artifacts, which the steps cannot write; give --pipeline-root "
-                         "gs://BUCKET/PATH or s3://BUCKET/PATH (or compile one into the package)")
+        raise ValueError(
+            "no pipeline root: the run would fall back to the cluster's default, out of the box "
+            "minio://mlpipeline/v2/artifacts, which the steps cannot write; give --pipeline-root "
+            "gs://BUCKET/PATH or s3://BUCKET/PATH (or compile one into the package)"
+        )
     if pipeline_root.startswith("minio://"):
         raise ValueError(
             f"pipeline root {pipeline_root}: the steps write artifacts with tf.io.gfile, which has no minio:// "
             "filesystem. Use gs://BUCKET/PATH (GCS, built in), or s3://BUCKET/PATH, which needs tensorflow-io's S3 "
-            "filesystem in the image (and S3_ENDPOINT plus AWS credentials in the pods for MinIO)")
+            "filesystem in the image (and S3_ENDPOINT plus AWS credentials in the pods for MinIO)"
+        )
 
 
 def check_runnable(spec: dict[str, Any]) -> None:
     """Refuse a compiled spec with executors other than containers and importers (resolvers, say), which
     open-source Kubeflow Pipelines refuses before any task starts."""
-    refused = sorted(name for name, executor in spec["deploymentSpec"]["executors"].items()
-                     if not any(kind in executor for kind in RUNNABLE_EXECUTORS))
+    refused = sorted(
+        name
+        for name, executor in spec["deploymentSpec"]["executors"].items()
+        if not any(kind in executor for kind in RUNNABLE_EXECUTORS)
+    )
     if refused:
-        raise ValueError(f"the compiled pipeline has executors open-source Kubeflow Pipelines cannot run (only "
-                         f"{' and '.join(RUNNABLE_EXECUTORS)} executors): {', '.join(refused)}")
+        raise ValueError(
+            f"the compiled pipeline has executors open-source Kubeflow Pipelines cannot run (only "
+            f"{' and '.join(RUNNABLE_EXECUTORS)} executors): {', '.join(refused)}"
+        )
 
 
 def run_always(spec: dict[str, Any]) -> None:
@@ -191,13 +211,20 @@ def check_sees_new_data(spec: dict[str, Any]) -> None:
         if name not in tasks:
             raise ValueError(f"the package has no {name} task, so its scheduled runs would never see new data; {fix}")
         if tasks[name].get("cachingOptions", {}).get("enableCache"):
-            raise ValueError(f"the package caches {name}, so every scheduled run would replay the first run's "
-                             f"decision and never see new data; {fix}")
-    unguarded = sorted(name for name, task in tasks.items()
-                       if name not in ALWAYS_RUN and not set(ALWAYS_RUN) & set(task.get("dependentTasks", [])))
+            raise ValueError(
+                f"the package caches {name}, so every scheduled run would replay the first run's "
+                f"decision and never see new data; {fix}"
+            )
+    unguarded = sorted(
+        name
+        for name, task in tasks.items()
+        if name not in ALWAYS_RUN and not set(ALWAYS_RUN) & set(task.get("dependentTasks", []))
+    )
     if unguarded:
-        raise ValueError(f"steps of the package do not wait for the new-data check ({', '.join(unguarded)}), so a "
-                         f"cached step would replay an earlier run's data; {fix}")
+        raise ValueError(
+            f"steps of the package do not wait for the new-data check ({', '.join(unguarded)}), so a "
+            f"cached step would replay an earlier run's data; {fix}"
+        )
 
 
 def parameter_defaults(config: Config) -> dict[str, str]:
@@ -212,14 +239,21 @@ def build_pipeline(config: Config, pipeline_root: str = "") -> Any:
     from pipeline.pipeline import create_pipeline
 
     if not _KFP_NAME.fullmatch(config.pipeline.name):
-        raise ValueError(f"pipeline.name: {config.pipeline.name!r} is not a valid Kubeflow pipeline name "
-                         "(lowercase letters, digits and '-', starting with a letter or digit)")
-    parameters = {name: tfx.dsl.experimental.RuntimeParameter(name=name, ptype=str, default=default)
-                  for name, default in parameter_defaults(config).items()}
-    return create_pipeline(kubeflow_config(config), pipeline_root,
-                           data_root=parameters[DATA_ROOT_PARAMETER],
-                           registry_root=parameters[REGISTRY_ROOT_PARAMETER],
-                           schema_source=config.data.schema_path)
+        raise ValueError(
+            f"pipeline.name: {config.pipeline.name!r} is not a valid Kubeflow pipeline name "
+            "(lowercase letters, digits and '-', starting with a letter or digit)"
+        )
+    parameters = {
+        name: tfx.dsl.experimental.RuntimeParameter(name=name, ptype=str, default=default)
+        for name, default in parameter_defaults(config).items()
+    }
+    return create_pipeline(
+        kubeflow_config(config),
+        pipeline_root,
+        data_root=parameters[DATA_ROOT_PARAMETER],
+        registry_root=parameters[REGISTRY_ROOT_PARAMETER],
+        schema_source=config.data.schema_path,
+    )
 
 
 def is_vertex_job(output: str, vertex_job: bool = False) -> bool:
@@ -244,20 +278,28 @@ def compile_job(config: Config, image: str = DEFAULT_IMAGE, pipeline_root: str =
     defaults = parameter_defaults(config)
     for name, value in defaults.items():
         if not is_remote(value):
-            logger.warning("runtime parameter %s defaults to %r, a path inside the container; give a shared "
-                           "location (gs://..., s3://...) in the config or when the run is created", name, value)
+            logger.warning(
+                "runtime parameter %s defaults to %r, a path inside the container; give a shared "
+                "location (gs://..., s3://...) in the config or when the run is created",
+                name,
+                value,
+            )
     runner = runner_lib.KubeflowV2DagRunner(
-        config=runner_lib.KubeflowV2DagRunnerConfig(default_image=image, default_commands=ENTRYPOINT_COMMAND,
-                                                    use_pipeline_spec_2_1=True))
+        config=runner_lib.KubeflowV2DagRunnerConfig(
+            default_image=image, default_commands=ENTRYPOINT_COMMAND, use_pipeline_spec_2_1=True
+        )
+    )
     pipeline = build_pipeline(config, pipeline_root)
     try:
         job = runner.run(pipeline, parameter_values=defaults, write_out=False)
     except ValueError as error:
         if "custom artifact type name" not in str(error):
             raise
-        raise ValueError(f"{error}: Kubeflow needs custom artifact TYPE_NAMEs of the form "
-                         "'<lowercase module>.<CamelCaseName>' that import as a class path, e.g. "
-                         "'components.TFLiteValidationReport' (see components.CUSTOM_ARTIFACT_TYPES)") from None
+        raise ValueError(
+            f"{error}: Kubeflow needs custom artifact TYPE_NAMEs of the form "
+            "'<lowercase module>.<CamelCaseName>' that import as a class path, e.g. "
+            "'components.TFLiteValidationReport' (see components.CUSTOM_ARTIFACT_TYPES)"
+        ) from None
     spec = job["pipelineSpec"]
     check_runnable(spec)
     run_always(spec)
@@ -272,29 +314,36 @@ def compile_job(config: Config, image: str = DEFAULT_IMAGE, pipeline_root: str =
 
 def _spec_yaml(spec: dict[str, Any]) -> str:
     parameters = spec["root"]["inputDefinitions"]["parameters"]
-    header = [f"# Kubeflow Pipelines v2 package of '{spec['pipelineInfo']['name']}' ({spec['sdkVersion']}),",
-              "# compiled by `mobilenet-pipeline compile-kubeflow`. Runtime parameters:"]
+    header = [
+        f"# Kubeflow Pipelines v2 package of '{spec['pipelineInfo']['name']}' ({spec['sdkVersion']}),",
+        "# compiled by `mobilenet-pipeline compile-kubeflow`. Runtime parameters:",
+    ]
     header += [f"#   {name}: {value['defaultValue']!r}" for name, value in sorted(parameters.items())]
     return "\n".join(header) + "\n" + yaml.safe_dump(spec, sort_keys=True)
 
 
-def compile_pipeline(config: Config, output: str, image: str = DEFAULT_IMAGE, pipeline_root: str = "",
-                     vertex_job: bool = False) -> dict[str, Any]:
+def compile_pipeline(
+    config: Config, output: str, image: str = DEFAULT_IMAGE, pipeline_root: str = "", vertex_job: bool = False
+) -> dict[str, Any]:
     """Write the package: a bare PipelineSpec (`.yaml`) or a Vertex AI PipelineJob (`.json`); return the job dict."""
     from tfx.dsl.io import fileio
 
     if config.beam.local_services:
-        raise ValueError("beam.local_services starts a job service and worker pool on this machine, not on Kubeflow; "
-                         "set it false and point beam.extra_args at the cluster's (--job_endpoint, "
-                         "--environment_config), e.g. with pipeline/profiles/flink.yaml")
+        raise ValueError(
+            "beam.local_services starts a job service and worker pool on this machine, not on Kubeflow; "
+            "set it false and point beam.extra_args at the cluster's (--job_endpoint, "
+            "--environment_config), e.g. with pipeline/profiles/flink.yaml"
+        )
     as_job = is_vertex_job(output, vertex_job)
     if as_job and not pipeline_root.startswith("gs://"):
         raise ValueError("a Vertex AI PipelineJob needs --pipeline-root gs://BUCKET/PATH")
     job = compile_job(config, image=image, pipeline_root=pipeline_root)
     text = json.dumps(job, indent=2, sort_keys=True) + "\n" if as_job else _spec_yaml(job["pipelineSpec"])
     if str(REPO_ROOT) in text:
-        raise ValueError(f"the compiled pipeline refers to {REPO_ROOT}, which exists only on this machine; "
-                         "point that setting at the container (/pipeline/...) or a URL")
+        raise ValueError(
+            f"the compiled pipeline refers to {REPO_ROOT}, which exists only on this machine; "
+            "point that setting at the container (/pipeline/...) or a URL"
+        )
     parent = os.path.dirname(output)
     if parent:
         fileio.makedirs(parent)

@@ -10,6 +10,7 @@ arguments, otherwise unchanged, to TFX's entrypoint. Typed inputs (Vertex AI) pa
 
 Compiled in by `kubeflow/compile.py` (`KubeflowV2DagRunnerConfig(default_commands=ENTRYPOINT_COMMAND)`).
 """
+
 from __future__ import annotations
 
 import json
@@ -29,7 +30,7 @@ def _flag_value(argv: list[str], flag: str) -> tuple[int, str, str] | None:
         if arg == flag and index + 1 < len(argv):
             return index + 1, "", argv[index + 1]
         if arg.startswith(flag + "="):
-            return index, flag + "=", arg[len(flag) + 1:]
+            return index, flag + "=", arg[len(flag) + 1 :]
     return None
 
 
@@ -83,8 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
     args = repair_argv(list(sys.argv[1:] if argv is None else argv))
-    app.run(kubeflow_v2_run_executor.main, argv=[sys.argv[0], *args],
-            flags_parser=kubeflow_v2_run_executor._parse_flags)  # noqa: SLF001 - TFX's own flag parser
+    app.run(
+        kubeflow_v2_run_executor.main, argv=[sys.argv[0], *args], flags_parser=kubeflow_v2_run_executor._parse_flags
+    )  # noqa: SLF001 - TFX's own flag parser
 
 
 if __name__ == "__main__":

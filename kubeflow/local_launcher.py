@@ -35,6 +35,7 @@ Modes:
 Importer executors are not implemented here (the pipeline has none). Not covered: pods, images, object stores,
 retries, and ML Metadata itself (artifacts pass between tasks in memory, as the driver would read them back).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,14 +104,17 @@ def load_spec(path: str) -> dict[str, Any]:
 
 def _producers(task: dict[str, Any]) -> set[str]:
     artifacts = task.get("inputs", {}).get("artifacts", {})
-    return {value["taskOutputArtifact"]["producerTask"] for value in artifacts.values()
-            if "taskOutputArtifact" in value}
+    return {
+        value["taskOutputArtifact"]["producerTask"] for value in artifacts.values() if "taskOutputArtifact" in value
+    }
 
 
 def upstream_tasks(spec: dict[str, Any]) -> dict[str, set[str]]:
     """Each root task's upstream tasks: its `dependentTasks` and the producers of its input artifacts."""
-    return {name: set(task.get("dependentTasks", [])) | _producers(task)
-            for name, task in spec["root"]["dag"]["tasks"].items()}
+    return {
+        name: set(task.get("dependentTasks", [])) | _producers(task)
+        for name, task in spec["root"]["dag"]["tasks"].items()
+    }
 
 
 def task_order(spec: dict[str, Any]) -> list[str]:
@@ -142,11 +146,14 @@ def check_executors(spec: dict[str, Any], mode: str) -> None:
         component, executor = executor_of(spec, name)
         label = component["executorLabel"]
         if mode == "kfp" and not any(kind in executor for kind in RUNNABLE_EXECUTORS):
-            raise LaunchError(f"executor(label={label!r}): non-container and non-importer executor not implemented "
-                              "(what open-source Kubeflow Pipelines answers; only Vertex AI runs resolvers)")
+            raise LaunchError(
+                f"executor(label={label!r}): non-container and non-importer executor not implemented "
+                "(what open-source Kubeflow Pipelines answers; only Vertex AI runs resolvers)"
+            )
         if "container" not in executor:
-            raise LaunchError(f"executor(label={label!r}): this harness runs container executors only "
-                              f"(found {', '.join(executor)})")
+            raise LaunchError(
+                f"executor(label={label!r}): this harness runs container executors only (found {', '.join(executor)})"
+            )
 
 
 def root_parameters(spec: dict[str, Any], overrides: dict[str, str]) -> dict[str, Any]:
@@ -154,12 +161,20 @@ def root_parameters(spec: dict[str, Any], overrides: dict[str, str]) -> dict[str
     definitions = spec["root"].get("inputDefinitions", {}).get("parameters", {})
     unknown = set(overrides) - set(definitions)
     if unknown:
-        raise LaunchError(f"unknown runtime parameter(s) {', '.join(sorted(unknown))}; the package has "
-                          f"{', '.join(sorted(definitions)) or 'none'}")
-    values = {name: definition["defaultValue"] for name, definition in definitions.items()
-              if "defaultValue" in definition}
-    converters = {"NUMBER_INTEGER": int, "NUMBER_DOUBLE": float, "BOOLEAN": lambda text: text.lower() == "true",
-                  "STRUCT": json.loads, "LIST": json.loads}
+        raise LaunchError(
+            f"unknown runtime parameter(s) {', '.join(sorted(unknown))}; the package has "
+            f"{', '.join(sorted(definitions)) or 'none'}"
+        )
+    values = {
+        name: definition["defaultValue"] for name, definition in definitions.items() if "defaultValue" in definition
+    }
+    converters = {
+        "NUMBER_INTEGER": int,
+        "NUMBER_DOUBLE": float,
+        "BOOLEAN": lambda text: text.lower() == "true",
+        "STRUCT": json.loads,
+        "LIST": json.loads,
+    }
     for name, text in overrides.items():
         values[name] = converters.get(definitions[name].get("parameterType"), str)(text)
     missing = sorted(set(definitions) - set(values))
@@ -175,13 +190,15 @@ def condition_holds(condition: str, executor_input: dict[str, Any]) -> bool:
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2
 
-    message = json_format.ParseDict({"inputs": executor_input["inputs"]}, pipeline_spec_pb2.ExecutorInput(),
-                                    ignore_unknown_fields=True)
+    message = json_format.ParseDict(
+        {"inputs": executor_input["inputs"]}, pipeline_spec_pb2.ExecutorInput(), ignore_unknown_fields=True
+    )
     as_proto = json_format.MessageToDict(message, preserving_proto_field_name=False)
     environment = celpy.Environment()
     try:
         result = environment.program(environment.compile(condition)).evaluate(
-            {"inputs": celpy.json_to_cel(as_proto.get("inputs", {}))})
+            {"inputs": celpy.json_to_cel(as_proto.get("inputs", {}))}
+        )
     except celpy.CELEvalError as error:
         raise LaunchError(f"condition {condition!r}: evaluation error: {error.args[0]}") from None
     if not isinstance(result, celpy.celtypes.BoolType):
@@ -192,12 +209,13 @@ def condition_holds(condition: str, executor_input: dict[str, Any]) -> bool:
 def _in_project(value: Any, project_dir: str) -> Any:
     """A container path under the image's project folder, as the same file in this checkout."""
     if isinstance(value, str) and value.startswith(_CONTAINER_PREFIX):
-        return os.path.join(project_dir, value[len(_CONTAINER_PREFIX):])
+        return os.path.join(project_dir, value[len(_CONTAINER_PREFIX) :])
     return value
 
 
-def task_parameters(task: dict[str, Any], component: dict[str, Any], root_values: dict[str, Any],
-                    project_dir: str) -> dict[str, Any]:
+def task_parameters(
+    task: dict[str, Any], component: dict[str, Any], root_values: dict[str, Any], project_dir: str
+) -> dict[str, Any]:
     """A task's parameter values: root parameters, constants, then the component's own defaults."""
     values = {}
     for key, source in task.get("inputs", {}).get("parameters", {}).items():
@@ -206,8 +224,10 @@ def task_parameters(task: dict[str, Any], component: dict[str, Any], root_values
         elif "runtimeValue" in source:
             values[key] = source["runtimeValue"]["constant"]
         else:
-            raise LaunchError(f"task {task['taskInfo']['name']}: parameter {key} comes from "
-                              f"{', '.join(source)}, which this harness does not resolve")
+            raise LaunchError(
+                f"task {task['taskInfo']['name']}: parameter {key} comes from "
+                f"{', '.join(source)}, which this harness does not resolve"
+            )
     for key, definition in component.get("inputDefinitions", {}).get("parameters", {}).items():
         if key not in values and "defaultValue" in definition:
             values[key] = definition["defaultValue"]
@@ -217,9 +237,16 @@ def task_parameters(task: dict[str, Any], component: dict[str, Any], root_values
 class LocalLauncher:
     """Runs one compiled package, one task after another, in `kfp` or `vertex` mode."""
 
-    def __init__(self, spec: dict[str, Any], pipeline_root: str, mode: str = "kfp",
-                 parameters: dict[str, str] | None = None, python: str = sys.executable,
-                 project_dir: str = str(REPO_ROOT), cache: bool = True) -> None:
+    def __init__(
+        self,
+        spec: dict[str, Any],
+        pipeline_root: str,
+        mode: str = "kfp",
+        parameters: dict[str, str] | None = None,
+        python: str = sys.executable,
+        project_dir: str = str(REPO_ROOT),
+        cache: bool = True,
+    ) -> None:
         if mode not in MODES:
             raise LaunchError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
         if is_remote(pipeline_root):
@@ -257,8 +284,10 @@ class LocalLauncher:
         for key, source in task.get("inputs", {}).get("artifacts", {}).items():
             reference = source.get("taskOutputArtifact")
             if reference is None:
-                raise LaunchError(f"task {task['taskInfo']['name']}: input artifact {key} comes from "
-                                  f"{', '.join(source)}, which this harness does not resolve")
+                raise LaunchError(
+                    f"task {task['taskInfo']['name']}: input artifact {key} comes from "
+                    f"{', '.join(source)}, which this harness does not resolve"
+                )
             artifact = copy.deepcopy(self.produced[reference["producerTask"]][reference["outputArtifactKey"]])
             if self.mode == "kfp":
                 artifact["type"] = {"instanceSchema": ""}
@@ -271,15 +300,24 @@ class LocalLauncher:
         component, _ = executor_of(self.spec, task_name)
         outputs = {}
         for key, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items():
-            outputs[key] = {"artifacts": [{"name": self._artifact_name() if self.mode == "vertex" else key,
-                                           "type": definition["artifactType"],
-                                           "uri": os.path.join(task_root, key), "metadata": {}}]}
+            outputs[key] = {
+                "artifacts": [
+                    {
+                        "name": self._artifact_name() if self.mode == "vertex" else key,
+                        "type": definition["artifactType"],
+                        "uri": os.path.join(task_root, key),
+                        "metadata": {},
+                    }
+                ]
+            }
         if component.get("outputDefinitions", {}).get("parameters"):
             raise LaunchError(f"task {task_name}: output parameters are not implemented by this harness")
         output_file = "output_metadata.json" if self.mode == "kfp" else "executor_output.json"
         return {
-            "inputs": {"parameterValues": task_parameters(task, component, self.root_values, self.project_dir),
-                       "artifacts": self._input_artifacts(task)},
+            "inputs": {
+                "parameterValues": task_parameters(task, component, self.root_values, self.project_dir),
+                "artifacts": self._input_artifacts(task),
+            },
             "outputs": {"artifacts": outputs, "outputFile": os.path.join(task_root, output_file)},
         }
 
@@ -295,8 +333,9 @@ class LocalLauncher:
 
     def _run(self, name: str, command: list[str], log_path: str) -> int:
         """Run one container command as the pod would; its peak resident memory (with its children)."""
-        measured = process_memory.run_measured(command, log_path, env={**os.environ, **IMAGE_ENVIRONMENT},
-                                               cwd=self.project_dir)
+        measured = process_memory.run_measured(
+            command, log_path, env={**os.environ, **IMAGE_ENVIRONMENT}, cwd=self.project_dir
+        )
         returncode = measured.returncode
         if returncode != 0:
             with open(log_path, encoding="utf-8", errors="replace") as handle:
@@ -308,10 +347,20 @@ class LocalLauncher:
         task = self.spec["root"]["dag"]["tasks"][task_name]
         if not (self.cache and task.get("cachingOptions", {}).get("enableCache")):
             return None
-        inputs = {key: [(a["uri"], a.get("metadata")) for a in value["artifacts"]]
-                  for key, value in executor_input["inputs"]["artifacts"].items()}
-        key = json.dumps([self.mode, container, executor_input["inputs"]["parameterValues"], inputs,
-                          sorted(executor_input["outputs"]["artifacts"])], sort_keys=True)
+        inputs = {
+            key: [(a["uri"], a.get("metadata")) for a in value["artifacts"]]
+            for key, value in executor_input["inputs"]["artifacts"].items()
+        }
+        key = json.dumps(
+            [
+                self.mode,
+                container,
+                executor_input["inputs"]["parameterValues"],
+                inputs,
+                sorted(executor_input["outputs"]["artifacts"]),
+            ],
+            sort_keys=True,
+        )
         return os.path.join(self.pipeline_root, CACHE_DIR, hashlib.sha256(key.encode()).hexdigest() + ".json")
 
     def run_task(self, task_name: str, log_dir: str) -> TaskRun:
@@ -338,8 +387,9 @@ class LocalLauncher:
         peak = 0
         if self.mode == "vertex" and lifecycle:
             peak = self._run(task_name, self._command(lifecycle, executor_input), log_path)
-            executor_input["inputs"]["parameterValues"].update(self._executor_output(executor_input).get(
-                "parameterValues", {}))
+            executor_input["inputs"]["parameterValues"].update(
+                self._executor_output(executor_input).get("parameterValues", {})
+            )
         peak = max(peak, self._run(task_name, self._command(container, executor_input), log_path))
         outputs = self._merged_outputs(executor_input)
         self.produced[task_name] = outputs
@@ -347,8 +397,15 @@ class LocalLauncher:
             os.makedirs(os.path.dirname(cache_path), exist_ok=True)
             with open(cache_path, "w", encoding="utf-8") as handle:
                 json.dump(outputs, handle)
-        return TaskRun(task_name, time.monotonic() - start, False, outputs, log_path, peak_rss_bytes=peak,
-                       resources=container.get("resources", {}))
+        return TaskRun(
+            task_name,
+            time.monotonic() - start,
+            False,
+            outputs,
+            log_path,
+            peak_rss_bytes=peak,
+            resources=container.get("resources", {}),
+        )
 
     @staticmethod
     def _executor_output(executor_input: dict[str, Any]) -> dict[str, Any]:
@@ -373,8 +430,9 @@ class LocalLauncher:
             outputs[key] = artifact
         return outputs
 
-    def run(self, log_dir: str | None = None, on_task: Callable[[TaskRun], None] | None = None,
-            parallelism: int = 2) -> list[TaskRun]:
+    def run(
+        self, log_dir: str | None = None, on_task: Callable[[TaskRun], None] | None = None, parallelism: int = 2
+    ) -> list[TaskRun]:
         """Run every task once its upstream tasks are done, up to `parallelism` at once (Kubeflow starts each
         task's pod as soon as it can); `on_task(TaskRun)` is called after each. The first failure stops the run
         once the tasks already started have ended."""
@@ -396,7 +454,7 @@ class LocalLauncher:
                     runs.append(TaskRun(name, 0.0, False, {}, "", skipped=f"upstream {upstream} did not run"))
                     if on_task:
                         on_task(runs[-1])
-                for name in [name for name in ready if name not in omitted][:max(0, parallelism - len(running))]:
+                for name in [name for name in ready if name not in omitted][: max(0, parallelism - len(running))]:
                     pending.remove(name)
                     running[pool.submit(self.run_task, name, log_dir)] = name
                 if not running:
@@ -436,9 +494,12 @@ def outcome_lines(runs: list[TaskRun]) -> list[str]:
         for artifact in run.outputs.values():
             metadata = artifact.get("metadata", {})
             if "pushed" in metadata:
-                pushes.append(f"{run.name}: pushed version {metadata.get('pushed_version')} to "
-                              f"{metadata.get('pushed_destination')}" if int(metadata["pushed"]) == 1
-                              else f"{run.name}: held back, not pushed")
+                pushes.append(
+                    f"{run.name}: pushed version {metadata.get('pushed_version')} to "
+                    f"{metadata.get('pushed_destination')}"
+                    if int(metadata["pushed"]) == 1
+                    else f"{run.name}: held back, not pushed"
+                )
     return decisions + summaries + pushes
 
 
@@ -457,24 +518,41 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m kubeflow.local_launcher",
         description="Run a compiled Kubeflow package on this machine, task by task, through the containers' real "
-                    "entrypoints, as Kubeflow Pipelines' v2 driver and launcher would. A test harness, not a "
-                    "scheduler.",
+        "entrypoints, as Kubeflow Pipelines' v2 driver and launcher would. A test harness, not a "
+        "scheduler.",
         epilog="modes: kfp = open-source Kubeflow Pipelines (input artifacts untyped, only container and importer "
-               "executors, lifecycle hooks ignored); vertex = Vertex AI (typed inputs, the ExampleGen pre-cache "
-               "driver runs first).")
+        "executors, lifecycle hooks ignored); vertex = Vertex AI (typed inputs, the ExampleGen pre-cache "
+        "driver runs first).",
+    )
     parser.add_argument("package", help="compiled package: PipelineSpec .yaml or Vertex AI PipelineJob .json")
     parser.add_argument("--pipeline-root", required=True, metavar="DIR", help="local folder for the artifacts")
     parser.add_argument("--mode", choices=MODES, default="kfp", help="whose semantics to imitate (default kfp)")
-    parser.add_argument("--param", dest="params", action="append", default=[], metavar="NAME=VALUE",
-                        help="runtime parameter, e.g. data_root=/data/images (repeatable)")
+    parser.add_argument(
+        "--param",
+        dest="params",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="runtime parameter, e.g. data_root=/data/images (repeatable)",
+    )
     parser.add_argument("--no-cache", action="store_true", help="run every task even if an earlier run matches")
-    parser.add_argument("--parallelism", type=int, default=2, metavar="N",
-                        help="tasks run at once when their inputs are ready (default 2)")
+    parser.add_argument(
+        "--parallelism",
+        type=int,
+        default=2,
+        metavar="N",
+        help="tasks run at once when their inputs are ready (default 2)",
+    )
     args = parser.parse_args(argv)
     out = sys.stdout
     try:
-        launcher = LocalLauncher(load_spec(args.package), args.pipeline_root, mode=args.mode,
-                                 parameters=_parse_params(args.params), cache=not args.no_cache)
+        launcher = LocalLauncher(
+            load_spec(args.package),
+            args.pipeline_root,
+            mode=args.mode,
+            parameters=_parse_params(args.params),
+            cache=not args.no_cache,
+        )
         out.write(f"run {launcher.run_id} ({args.mode} mode) under {launcher.run_root}\n")
         out.flush()
 

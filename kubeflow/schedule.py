@@ -1,5 +1,6 @@
 """Kubeflow Pipelines API glue (kfp.Client): upload a package, run it once or on a schedule, replace or delete a
 schedule, follow a run, list runs."""
+
 from __future__ import annotations
 
 import contextlib
@@ -84,8 +85,10 @@ def connect(host: str, namespace: str | None = None) -> Any:
 def read_package(package: str) -> dict[str, Any]:
     """The PipelineSpec in a compiled `.yaml` package, checked to name its pipeline (ValueError naming the file)."""
     if Path(package).suffix.lower() not in SPEC_SUFFIXES:
-        raise ValueError(f"{package}: Kubeflow Pipelines takes the .yaml PipelineSpec package "
-                         "(compile-kubeflow --output FILE.yaml); .json PipelineJobs are for Vertex AI")
+        raise ValueError(
+            f"{package}: Kubeflow Pipelines takes the .yaml PipelineSpec package "
+            "(compile-kubeflow --output FILE.yaml); .json PipelineJobs are for Vertex AI"
+        )
     try:
         spec = next(yaml.safe_load_all(Path(package).read_text(encoding="utf-8")), None)
     except yaml.YAMLError as error:
@@ -107,8 +110,9 @@ def kfp_cron(expression: str) -> str:
     if len(fields) == 5:
         fields = ["0"] + fields
     if len(fields) != 6:
-        raise ValueError(f"--cron {expression!r}: expected 5 fields (minute hour day month weekday) "
-                         "or KFP's 6 (with seconds first)")
+        raise ValueError(
+            f"--cron {expression!r}: expected 5 fields (minute hour day month weekday) or KFP's 6 (with seconds first)"
+        )
     return " ".join(fields)
 
 
@@ -127,14 +131,21 @@ def upload_package(client: Any, package: str, pipeline_name: str) -> tuple[str, 
 def recurring_runs_named(client: Any, name: str, namespace: str | None = None) -> list[Any]:
     """The recurring runs whose display name is `name`."""
     name_filter = json.dumps({"predicates": [{"operation": "EQUALS", "key": "display_name", "stringValue": name}]})
-    return list(client.list_recurring_runs(filter=name_filter, namespace=namespace, page_size=100).recurring_runs
-                or [])
+    return list(client.list_recurring_runs(filter=name_filter, namespace=namespace, page_size=100).recurring_runs or [])
 
 
-def schedule_package(client: Any, package: str, cron: str, experiment: str | None = None,
-                     job_name: str | None = None, max_concurrency: int = 1, pipeline_root: str | None = None,
-                     parameters: dict[str, str] | None = None, namespace: str | None = None,
-                     replace: bool = False) -> tuple[Any, list[str]]:
+def schedule_package(
+    client: Any,
+    package: str,
+    cron: str,
+    experiment: str | None = None,
+    job_name: str | None = None,
+    max_concurrency: int = 1,
+    pipeline_root: str | None = None,
+    parameters: dict[str, str] | None = None,
+    namespace: str | None = None,
+    replace: bool = False,
+) -> tuple[Any, list[str]]:
     """Upload `package` and create a recurring run of that version on `cron`; the recurring run, and the ids of
     the recurring runs of the same name it replaced. An existing one of that name is refused (RecurringRunExists)
     unless `replace`; then the old ones are deleted only after the new one exists, so a failure leaves a schedule."""
@@ -146,8 +157,10 @@ def schedule_package(client: Any, package: str, cron: str, experiment: str | Non
     existing = recurring_runs_named(client, name, namespace)
     if existing and not replace:
         ids = ", ".join(run.recurring_run_id for run in existing)
-        raise RecurringRunExists(f"a recurring run named {name!r} exists ({ids}); add --replace to replace it with "
-                                 "this package (the old one is deleted once the new one is created)")
+        raise RecurringRunExists(
+            f"a recurring run named {name!r} exists ({ids}); add --replace to replace it with "
+            "this package (the old one is deleted once the new one is created)"
+        )
     pipeline_id, version_id = upload_package(client, package, pipeline_name)
     experiment_id = client.create_experiment(experiment or pipeline_name, namespace=namespace).experiment_id
     created = client.create_recurring_run(
@@ -166,9 +179,15 @@ def schedule_package(client: Any, package: str, cron: str, experiment: str | Non
     return created, [old.recurring_run_id for old in existing]
 
 
-def submit_package(client: Any, package: str, experiment: str | None = None, run_name: str | None = None,
-                   pipeline_root: str | None = None, parameters: dict[str, str] | None = None,
-                   namespace: str | None = None) -> Any:
+def submit_package(
+    client: Any,
+    package: str,
+    experiment: str | None = None,
+    run_name: str | None = None,
+    pipeline_root: str | None = None,
+    parameters: dict[str, str] | None = None,
+    namespace: str | None = None,
+) -> Any:
     """Start one run of `package` (in `experiment`, default the pipeline's name); returns the run."""
     import contextlib
     import io
@@ -176,9 +195,13 @@ def submit_package(client: Any, package: str, experiment: str | None = None, run
     pipeline_name = package_pipeline_name(package)
     with contextlib.redirect_stdout(io.StringIO()):  # kfp.Client prints its own "Run details" line
         result = client.create_run_from_pipeline_package(
-            package, arguments=parameters or None, experiment_name=experiment or pipeline_name,
+            package,
+            arguments=parameters or None,
+            experiment_name=experiment or pipeline_name,
             run_name=run_name or f"{pipeline_name} {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime())}",
-            namespace=namespace, pipeline_root=pipeline_root or None)
+            namespace=namespace,
+            pipeline_root=pipeline_root or None,
+        )
     return client.get_run(result.run_id)
 
 
@@ -187,8 +210,7 @@ def run_url(host: str, run_id: str) -> str:
     return f"{host.rstrip('/')}/#/runs/details/{run_id}"
 
 
-def wait_for_run(client: Any, run_id: str, timeout: float, poll_seconds: float = 10.0,
-                 on_state: Any = None) -> Any:
+def wait_for_run(client: Any, run_id: str, timeout: float, poll_seconds: float = 10.0, on_state: Any = None) -> Any:
     """Poll the run until it reaches a final state (`FINAL_STATES`), calling `on_state(state)` on each change;
     returns the run, or raises TimeoutError after `timeout` seconds."""
     deadline, state = time.monotonic() + timeout, None
@@ -224,8 +246,9 @@ def list_runs(client: Any, experiment: str | None = None, limit: int = 20, names
     experiment_id = None
     if experiment:
         experiment_id = client.get_experiment(experiment_name=experiment, namespace=namespace).experiment_id
-    response = client.list_runs(experiment_id=experiment_id, namespace=namespace, page_size=limit,
-                                sort_by="created_at desc")
+    response = client.list_runs(
+        experiment_id=experiment_id, namespace=namespace, page_size=limit, sort_by="created_at desc"
+    )
     return list(response.runs or [])
 
 
@@ -242,6 +265,8 @@ def runs_table(runs: list[Any]) -> str:
     if not runs:
         return "no runs"
     header = ("run id", "name", "state", "created", "finished")
-    rows = [(run.run_id or "", run.display_name or "", run.state or "", _when(run.created_at), _when(run.finished_at))
-            for run in runs]
+    rows = [
+        (run.run_id or "", run.display_name or "", run.state or "", _when(run.created_at), _when(run.finished_at))
+        for run in runs
+    ]
     return text_table(header, rows, rule=False)

@@ -1,4 +1,5 @@
 """`python -m pipeline` is the `mobilenet-pipeline` command."""
+
 from pipeline.cli import command
 
 command()

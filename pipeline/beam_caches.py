@@ -19,6 +19,7 @@ view of each class is kept and handed out again.
 Beam's pull request 9925 proposed memoizing this introspection and the options parsing, and was closed
 unmerged; Beam 2.59 does neither.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -40,9 +41,11 @@ def _same_for_every_instance(cls: type, name: str, dofn_class: type) -> bool:
     is bound to: a function, static or class method, a plain value, or what `DoFn` itself defines. A property,
     a cached property or any other descriptor of the class's own may give each instance something else."""
     static = inspect.getattr_static(cls, name)
-    return (static is inspect.getattr_static(dofn_class, name, _MISSING)
-            or isinstance(static, (types.FunctionType, staticmethod, classmethod))
-            or not hasattr(type(static), "__get__"))
+    return (
+        static is inspect.getattr_static(dofn_class, name, _MISSING)
+        or isinstance(static, (types.FunctionType, staticmethod, classmethod))
+        or not hasattr(type(static), "__get__")
+    )
 
 
 @functools.lru_cache(maxsize=None)
@@ -56,7 +59,7 @@ def _class_hooks(cls: type) -> frozenset[str] | None:
     names = dir(cls)
     if not all(_same_for_every_instance(cls, name, DoFn) for name in names):
         return None
-    return frozenset(name[len(_INSPECT_HOOK):] for name in names if name.startswith(_INSPECT_HOOK))
+    return frozenset(name[len(_INSPECT_HOOK) :] for name in names if name.startswith(_INSPECT_HOOK))
 
 
 def specs_key(dofn: Any) -> Hashable | None:
@@ -70,7 +73,7 @@ def specs_key(dofn: Any) -> Hashable | None:
     attributes = dict(instance_dict)  # one copy, as Beam's dir() takes one, while another thread may change it
     if not all(isinstance(name, str) for name in attributes):
         return None
-    hooks = hooks | {name[len(_INSPECT_HOOK):] for name in attributes if name.startswith(_INSPECT_HOOK)}
+    hooks = hooks | {name[len(_INSPECT_HOOK) :] for name in attributes if name.startswith(_INSPECT_HOOK)}
     # A hooked method is read through its hook unless the instance hides it with something that is not a method.
     if any(name not in attributes or isinstance(attributes[name], types.MethodType) for name in hooks):
         return None

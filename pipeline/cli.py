@@ -3,6 +3,7 @@
 The front door: it builds the parser of every subcommand and dispatches to `pipeline/commands/` and
 `kubeflow/commands.py` (the only place in `pipeline/` that reaches into `kubeflow/`).
 """
+
 from __future__ import annotations
 
 import argparse

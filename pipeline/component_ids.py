@@ -3,6 +3,7 @@
 `create_pipeline` gives each architecture's Trainer, Evaluator, TFLite step and Pusher the id `<kind>_<model name>`;
 the run summary, the benchmark and the tests find a model's outputs by it. Imports nothing heavy.
 """
+
 from __future__ import annotations
 
 NEW_DATA_CHECK, EXAMPLE_GEN = "NewDataCheck", "ImageExampleGen"
@@ -25,4 +26,4 @@ def component_id(kind: str, model_name: str) -> str:
 def model_of(node_id: str, kind: str) -> str | None:
     """The model name in `node_id` if it is a step of `kind`, else None."""
     prefix = component_id(kind, "")
-    return node_id[len(prefix):] if node_id.startswith(prefix) and len(node_id) > len(prefix) else None
+    return node_id[len(prefix) :] if node_id.startswith(prefix) and len(node_id) > len(prefix) else None

@@ -3,6 +3,7 @@
 Keys are dotted by section (`data.eval_fraction`, `model.v1_alpha`, `train.epochs`, ...). Unknown keys,
 values of the wrong type and impossible values are errors that name the key, raised before anything runs.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,60 +56,97 @@ def setting(default: Any, meaning: str, allowed: str = "") -> Any:
 class PipelineConfig:
     """Pipeline identity and where its runs keep their artifacts and ML Metadata."""
 
-    name: str = setting("mobilenet-pipeline", "pipeline name in ML Metadata and on Kubeflow",
-                        f"1 to {MAX_PIPELINE_NAME_LENGTH} characters (Kubeflow: lowercase letters, digits and -)")
-    home: str = setting("runs", "run home of local runs: `pipeline_root/`, `metadata.sqlite` (ML Metadata), "
-                                "`logs/`, `reports/`")
-    enable_cache: bool = setting(True, "reuse the outputs of steps whose inputs and settings did not change "
-                                       "(TFX's step cache)")
-    skip_unchanged: bool = setting(True, "end a run after the new-data check for each model whose data and "
-                                         "settings equal those of the last model judged (docs/continuous-training.md)")
+    name: str = setting(
+        "mobilenet-pipeline",
+        "pipeline name in ML Metadata and on Kubeflow",
+        f"1 to {MAX_PIPELINE_NAME_LENGTH} characters (Kubeflow: lowercase letters, digits and -)",
+    )
+    home: str = setting(
+        "runs", "run home of local runs: `pipeline_root/`, `metadata.sqlite` (ML Metadata), `logs/`, `reports/`"
+    )
+    enable_cache: bool = setting(
+        True, "reuse the outputs of steps whose inputs and settings did not change (TFX's step cache)"
+    )
+    skip_unchanged: bool = setting(
+        True,
+        "end a run after the new-data check for each model whose data and "
+        "settings equal those of the last model judged (docs/continuous-training.md)",
+    )
 
 
 @dataclasses.dataclass
 class DataConfig:
     """Where the images come from and how they are split."""
 
-    root: str = setting("data/fashion-mnist", "the images: `ROOT/<label>/<file>`, or span folders of those "
-                                              "(`ROOT/<YYYY-MM-DD or span-N>/<label>/<file>`); a path or a URL")
-    format: str = setting("images", "`images` (JPEG/PNG in class folders), or `tfrecord` for GZIP TFRecords of "
-                                    "tf.Examples with the same features", "images, tfrecord")
-    spans: str = setting("all", "which span folders a run trains on: all, the newest, or TFX's rolling window of "
-                                "the newest N spans", "all, latest, or a positive number N")
-    eval_fraction: float = setting(0.2, "share of images in the eval split, by a hash of the file name (a file "
-                                        "keeps its split); only the Evaluator and the TFLite step read it",
-                                   "between 0 and 1")
-    validation_fraction: float = setting(0.1, "share in the validation split, on which the Trainer picks its "
-                                              "epoch (0: the Trainer watches eval)",
-                                         "0 or more, at most 0.9 with data.eval_fraction")
-    max_bad_fraction: float = setting(0.05, "share of unusable files (not images, unreadable, bad names) above "
-                                            "which ingestion fails; below it they are listed and skipped",
-                                      "between 0 and 1")
-    max_image_pixels: int = setting(60_000_000, "larger images are unusable files, refused from their header: above "
-                                                "the 48 to 50 MP of phone cameras' full-resolution modes, below PIL's "
-                                                "decompression-bomb limit, where PIL only warns and decodes it all; "
-                                                "decoding and resizing one costs a Beam worker about 15 bytes a pixel",
-                                    "1 to 89,478,485")
+    root: str = setting(
+        "data/fashion-mnist",
+        "the images: `ROOT/<label>/<file>`, or span folders of those "
+        "(`ROOT/<YYYY-MM-DD or span-N>/<label>/<file>`); a path or a URL",
+    )
+    format: str = setting(
+        "images",
+        "`images` (JPEG/PNG in class folders), or `tfrecord` for GZIP TFRecords of tf.Examples with the same features",
+        "images, tfrecord",
+    )
+    spans: str = setting(
+        "all",
+        "which span folders a run trains on: all, the newest, or TFX's rolling window of the newest N spans",
+        "all, latest, or a positive number N",
+    )
+    eval_fraction: float = setting(
+        0.2,
+        "share of images in the eval split, by a hash of the file name (a file "
+        "keeps its split); only the Evaluator and the TFLite step read it",
+        "between 0 and 1",
+    )
+    validation_fraction: float = setting(
+        0.1,
+        "share in the validation split, on which the Trainer picks its epoch (0: the Trainer watches eval)",
+        "0 or more, at most 0.9 with data.eval_fraction",
+    )
+    max_bad_fraction: float = setting(
+        0.05,
+        "share of unusable files (not images, unreadable, bad names) above "
+        "which ingestion fails; below it they are listed and skipped",
+        "between 0 and 1",
+    )
+    max_image_pixels: int = setting(
+        60_000_000,
+        "larger images are unusable files, refused from their header: above "
+        "the 48 to 50 MP of phone cameras' full-resolution modes, below PIL's "
+        "decompression-bomb limit, where PIL only warns and decodes it all; "
+        "decoding and resizing one costs a Beam worker about 15 bytes a pixel",
+        "1 to 89,478,485",
+    )
     schema_path: str = setting(str(DEFAULT_SCHEMA), "the curated schema of the raw examples (schemas/schema.pbtxt)")
-    example_jpeg_quality: int = setting(95, "how the Transform stores each resized image: a JPEG at this quality "
-                                            "(smaller, slightly lossy), or 0 for the exact uint8 pixels",
-                                        "0, or 1 to 100")
+    example_jpeg_quality: int = setting(
+        95,
+        "how the Transform stores each resized image: a JPEG at this quality "
+        "(smaller, slightly lossy), or 0 for the exact uint8 pixels",
+        "0, or 1 to 100",
+    )
 
 
 @dataclasses.dataclass
 class ModelConfig:
     """Which MobileNets to build and at what size."""
 
-    architectures: list[str] = setting(list(ARCHITECTURES), "which MobileNets to train (one branch each)",
-                                       f"a comma-separated list of {', '.join(ARCHITECTURES)}")
+    architectures: list[str] = setting(
+        list(ARCHITECTURES),
+        "which MobileNets to train (one branch each)",
+        f"a comma-separated list of {', '.join(ARCHITECTURES)}",
+    )
     v1_alpha: float = setting(1.0, "MobileNet V1's width multiplier", ", ".join(map(str, V1_ALPHAS)))
     v2_alpha: float = setting(1.4, "MobileNet V2's width multiplier", ", ".join(map(str, V2_ALPHAS)))
     input_size: int = setting(224, "square input size in pixels (224 is the MobileNet standard)", "32 to 512")
     dropout: float = setting(0.1, "dropout before the classifier", "0 to below 1")
     bn_momentum: float = setting(0.9, "BatchNorm moving-average momentum", "between 0 and 1")
-    weights: str = setting("none", "where the weights start: random, Keras' ImageNet weights (from the Keras "
-                                   "cache), a .h5 file, or a registry version of the same model",
-                           "none, imagenet, a path, production, channel:NAME, version:N")
+    weights: str = setting(
+        "none",
+        "where the weights start: random, Keras' ImageNet weights (from the Keras "
+        "cache), a .h5 file, or a registry version of the same model",
+        "none, imagenet, a path, production, channel:NAME, version:N",
+    )
 
 
 @dataclasses.dataclass
@@ -121,26 +159,45 @@ class TrainConfig:
     learning_rate: float = setting(0.001, "Adam's learning rate (the peak, with warm-up)", "positive")
     seed: int = setting(42, "seed of the initial weights, the shuffling and the augmentation")
     max_train_steps: int = setting(0, "cap on training batches per epoch (0: no cap)", "0 or more")
-    warmup_epochs: int = setting(1, "epochs of linear learning-rate warm-up, then cosine decay to 0 (0: a constant "
-                                    "rate)", "0 to train.epochs")
+    warmup_epochs: int = setting(
+        1, "epochs of linear learning-rate warm-up, then cosine decay to 0 (0: a constant rate)", "0 to train.epochs"
+    )
     label_smoothing: float = setting(0.1, "label smoothing of the cross-entropy", "0 to below 1")
-    augment: bool = setting(True, "training-only augmentation: random resized crop, flip, brightness and contrast "
-                                  "(never in the served model)")
-    flip: bool = setting(True, "with train.augment: random horizontal flips (off when left and right carry the "
-                               "class)")
-    frozen_epochs: int = setting(0, "with model.weights: the first N epochs train only the new head, the loaded "
-                                    "backbone frozen; the rest fine-tune every layer",
-                                 "0, or 1 to train.epochs - 1 with model.weights set")
-    fine_tune_rate: float = setting(0.1, "the learning rate after the frozen epochs and of the quantization-aware "
-                                         "epochs, as a fraction of train.learning_rate", "above 0, at most 1")
-    recalibrate_bn_batches: int = setting(8, "after every epoch, recompute BatchNorm's statistics from this many "
-                                             "training batches before the epoch is scored (0: Keras' moving "
-                                             "averages; docs/training.md)", "0 or more")
-    quantization_aware_epochs: int = setting(0, "fine-tune a copy of the kept model this many epochs with fake "
-                                                "quantization; its int8 is tried beside post-training int8",
-                                             "0, or more with int8 in tflite.quantization")
-    mixed_precision: bool = setting(False, "compute in float16 while fitting (for GPUs with float16 units); "
-                                           "variables, the export and every .tflite stay float32")
+    augment: bool = setting(
+        True,
+        "training-only augmentation: random resized crop, flip, brightness and contrast (never in the served model)",
+    )
+    flip: bool = setting(True, "with train.augment: random horizontal flips (off when left and right carry the class)")
+    frozen_epochs: int = setting(
+        0,
+        "with model.weights: the first N epochs train only the new head, the loaded "
+        "backbone frozen; the rest fine-tune every layer",
+        "0, or 1 to train.epochs - 1 with model.weights set",
+    )
+    fine_tune_rate: float = setting(
+        0.1,
+        "the learning rate after the frozen epochs and of the quantization-aware "
+        "epochs, as a fraction of train.learning_rate",
+        "above 0, at most 1",
+    )
+    recalibrate_bn_batches: int = setting(
+        8,
+        "after every epoch, recompute BatchNorm's statistics from this many "
+        "training batches before the epoch is scored (0: Keras' moving "
+        "averages; docs/training.md)",
+        "0 or more",
+    )
+    quantization_aware_epochs: int = setting(
+        0,
+        "fine-tune a copy of the kept model this many epochs with fake "
+        "quantization; its int8 is tried beside post-training int8",
+        "0, or more with int8 in tflite.quantization",
+    )
+    mixed_precision: bool = setting(
+        False,
+        "compute in float16 while fitting (for GPUs with float16 units); "
+        "variables, the export and every .tflite stay float32",
+    )
 
 
 @dataclasses.dataclass
@@ -148,35 +205,53 @@ class GatesConfig:
     """What a model must reach before it is pushed."""
 
     min_accuracy: float = setting(0.5, "accuracy floor of the Evaluator and of the .tflite", "0 to 1")
-    max_accuracy_drop: float = setting(0.01, "largest accuracy drop of the .tflite against the float model",
-                                       "0 to 1")
+    max_accuracy_drop: float = setting(0.01, "largest accuracy drop of the .tflite against the float model", "0 to 1")
     max_model_bytes: int = setting(8_000_000, "largest .tflite, in bytes", "positive")
-    max_latency_ms: float = setting(100.0, "largest median latency of one invoke on this machine's CPU at "
-                                           "tflite.threads threads (not a phone's)", "positive")
-    max_regression: float = setting(0.0, "how far the .tflite's accuracy may fall below the version the app "
-                                         "ships, on the same eval images, classes matched by name", "0 to 1")
-    baseline_channel: str = setting("production", "the registry channel whose version is the no-regression "
-                                                  "baseline and what model.weights=production starts from (the "
-                                                  "latest version when the channel is not set)",
-                                    f"a channel name of {NAME_RULE}")
-    block_on_anomalies: bool = setting(True, "ExampleValidator's anomalies (the data against data.schema_path) hold "
-                                             "the push back, each named; false pushes anyway and logs them")
+    max_latency_ms: float = setting(
+        100.0,
+        "largest median latency of one invoke on this machine's CPU at tflite.threads threads (not a phone's)",
+        "positive",
+    )
+    max_regression: float = setting(
+        0.0,
+        "how far the .tflite's accuracy may fall below the version the app "
+        "ships, on the same eval images, classes matched by name",
+        "0 to 1",
+    )
+    baseline_channel: str = setting(
+        "production",
+        "the registry channel whose version is the no-regression "
+        "baseline and what model.weights=production starts from (the "
+        "latest version when the channel is not set)",
+        f"a channel name of {NAME_RULE}",
+    )
+    block_on_anomalies: bool = setting(
+        True,
+        "ExampleValidator's anomalies (the data against data.schema_path) hold "
+        "the push back, each named; false pushes anyway and logs them",
+    )
 
 
 @dataclasses.dataclass
 class TFLiteConfig:
     """Conversion to TFLite and its measurements on this machine's CPU (a proxy for a phone's)."""
 
-    quantization: list[str] = setting(["int8"], "modes to convert to; the smallest that passes every gate is kept",
-                                      f"a comma-separated list of {', '.join(QUANTIZATION_MODES)}")
-    representative_examples: int = setting(200, "training examples that calibrate int8, as even across the "
-                                                "classes as the data allows", "1 or more")
-    integer_io: str = setting("", "empty for float input and output, or uint8 input and output for integer-only "
-                                  "accelerators (input scale 1/127.5, zero point 127 or 128, so the app feeds raw "
-                                  "pixels; int8 is refused: MediaPipe Tasks and the Task Library do not take it)",
-                              "empty or uint8")
-    threads: int = setting(2, "interpreter threads of the latency measurement (and of the latency gate)",
-                           "1 or more")
+    quantization: list[str] = setting(
+        ["int8"],
+        "modes to convert to; the smallest that passes every gate is kept",
+        f"a comma-separated list of {', '.join(QUANTIZATION_MODES)}",
+    )
+    representative_examples: int = setting(
+        200, "training examples that calibrate int8, as even across the classes as the data allows", "1 or more"
+    )
+    integer_io: str = setting(
+        "",
+        "empty for float input and output, or uint8 input and output for integer-only "
+        "accelerators (input scale 1/127.5, zero point 127 or 128, so the app feeds raw "
+        "pixels; int8 is refused: MediaPipe Tasks and the Task Library do not take it)",
+        "empty or uint8",
+    )
+    threads: int = setting(2, "interpreter threads of the latency measurement (and of the latency gate)", "1 or more")
     latency_warmup: int = setting(5, "invokes before the latency measurement", "0 or more")
     latency_runs: int = setting(50, "invokes of the latency measurement", "1 or more")
     max_eval_examples: int = setting(0, "cap on the eval examples the .tflite is scored on (0: all)", "0 or more")
@@ -189,13 +264,20 @@ class BeamConfig:
 
     runner: str = setting("DirectRunner", "the Beam runner", ", ".join(BEAM_RUNNERS))
     direct_num_workers: int = setting(2, "DirectRunner worker processes or threads", "1 or more")
-    direct_running_mode: str = setting("auto", "`auto`: one process (in_memory) for a local folder of at most "
-                                               "beam.in_memory_max_examples files, else multi_processing",
-                                       ", ".join(DIRECT_RUNNING_MODES))
-    in_memory_max_examples: int = setting(5000, "the largest local image folder `auto` runs in one process",
-                                          "0 or more")
-    local_services: bool = setting(False, "with PortableRunner: start Beam's job service and an SDK worker pool on "
-                                          "this machine for the run (pipeline/profiles/portable.yaml)")
+    direct_running_mode: str = setting(
+        "auto",
+        "`auto`: one process (in_memory) for a local folder of at most "
+        "beam.in_memory_max_examples files, else multi_processing",
+        ", ".join(DIRECT_RUNNING_MODES),
+    )
+    in_memory_max_examples: int = setting(
+        5000, "the largest local image folder `auto` runs in one process", "0 or more"
+    )
+    local_services: bool = setting(
+        False,
+        "with PortableRunner: start Beam's job service and an SDK worker pool on "
+        "this machine for the run (pipeline/profiles/portable.yaml)",
+    )
     extra_args: list[str] = setting([], "more Beam pipeline options, comma-separated (e.g. --job_endpoint=...)")
 
     def direct_mode(self, example_count: int | None) -> tuple[str, int]:
@@ -213,8 +295,9 @@ class RegistryConfig:
     """Where blessed models are pushed."""
 
     root: str = setting("registry", "the model registry: a local folder, gs://... or s3://... (docs/registry.md)")
-    model_prefix: str = setting("mobilenet", "registry model names are <prefix>_<architecture>",
-                                f"a prefix that keeps the names {NAME_RULE}")
+    model_prefix: str = setting(
+        "mobilenet", "registry model names are <prefix>_<architecture>", f"a prefix that keeps the names {NAME_RULE}"
+    )
 
 
 @dataclasses.dataclass
@@ -222,20 +305,33 @@ class KubeflowConfig:
     """The pods of the compiled package's steps: the CPU (cores) and memory each container asks for and is limited
     to, and the Trainers' GPUs (kubeflow/README.md)."""
 
-    step_cpu: float = setting(1.0, "CPU cores of a plain step (the check, schema import, validation, Pushers)",
-                              "positive")
+    step_cpu: float = setting(
+        1.0, "CPU cores of a plain step (the check, schema import, validation, Pushers)", "positive"
+    )
     step_memory: str = setting("4G", "memory of a plain step", "a size such as 16G, 16Gi or 512Mi")
-    beam_cpu: float = setting(2.0, "CPU cores of a step that runs Beam on the DirectRunner in its pod (ingestion, "
-                                   "statistics, Transform, Evaluators) and of the TFLite steps", "positive")
-    beam_memory: str = setting("8G", "memory of the Beam steps and of the TFLite steps",
-                               "a size such as 16G, 16Gi or 512Mi")
+    beam_cpu: float = setting(
+        2.0,
+        "CPU cores of a step that runs Beam on the DirectRunner in its pod (ingestion, "
+        "statistics, Transform, Evaluators) and of the TFLite steps",
+        "positive",
+    )
+    beam_memory: str = setting(
+        "8G", "memory of the Beam steps and of the TFLite steps", "a size such as 16G, 16Gi or 512Mi"
+    )
     trainer_cpu: float = setting(8.0, "CPU cores of a Trainer", "positive")
-    trainer_memory: str = setting("16G", "memory of a Trainer (grows with train.batch_size and model.input_size)",
-                                  "a size such as 16G, 16Gi or 512Mi")
-    trainer_gpus: int = setting(0, "GPUs of each Trainer (needs the GPU image: make image ACCELERATOR=gpu)",
-                                "0 or more")
-    gpu_type: str = setting("nvidia.com/gpu", "the GPU resource: on Kubeflow Pipelines the Kubernetes resource "
-                                              "name, on Vertex AI the accelerator name (e.g. NVIDIA_TESLA_T4)")
+    trainer_memory: str = setting(
+        "16G",
+        "memory of a Trainer (grows with train.batch_size and model.input_size)",
+        "a size such as 16G, 16Gi or 512Mi",
+    )
+    trainer_gpus: int = setting(
+        0, "GPUs of each Trainer (needs the GPU image: make image ACCELERATOR=gpu)", "0 or more"
+    )
+    gpu_type: str = setting(
+        "nvidia.com/gpu",
+        "the GPU resource: on Kubeflow Pipelines the Kubernetes resource "
+        "name, on Vertex AI the accelerator name (e.g. NVIDIA_TESLA_T4)",
+    )
 
 
 @dataclasses.dataclass
@@ -264,10 +360,15 @@ class Config:
         """One architecture's training settings: the Trainer's custom_config (`to_custom_config()`), and what the
         benchmark's plain script trains with."""
         return Hyperparameters(
-            name=self.model_name(architecture), architecture=architecture,
+            name=self.model_name(architecture),
+            architecture=architecture,
             alpha=self.model.v1_alpha if architecture == "v1" else self.model.v2_alpha,
-            input_size=self.model.input_size, dropout=self.model.dropout, bn_momentum=self.model.bn_momentum,
-            weights=self.model.weights, **dataclasses.asdict(self.train))
+            input_size=self.model.input_size,
+            dropout=self.model.dropout,
+            bn_momentum=self.model.bn_momentum,
+            weights=self.model.weights,
+            **dataclasses.asdict(self.train),
+        )
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
@@ -370,7 +471,7 @@ def memory_gigabytes(text: str) -> float | None:
     """`16G`, `16Gi`, `512Mi` or a plain number of gigabytes, in gigabytes; None when it is none of those."""
     value = str(text).strip()
     number = value.rstrip("GMTi")
-    unit = value[len(number):]
+    unit = value[len(number) :]
     try:
         amount = float(number)
     except ValueError:
@@ -413,88 +514,153 @@ def validate(config: Config) -> None:
     """Raise ConfigError naming the first key whose value is impossible."""
     checks: list[tuple[str, bool, str]] = [
         ("data.format", config.data.format in ("images", "tfrecord"), "one of images, tfrecord"),
-        ("data.spans", _valid_spans(config.data.spans)
-         and (config.data.format == "images" or config.data.spans == training_input.ALL_SPANS),
-         "all, latest or a positive number of the newest spans (span folders are for data.format=images)"),
+        (
+            "data.spans",
+            _valid_spans(config.data.spans)
+            and (config.data.format == "images" or config.data.spans == training_input.ALL_SPANS),
+            "all, latest or a positive number of the newest spans (span folders are for data.format=images)",
+        ),
         ("data.eval_fraction", 0.0 < config.data.eval_fraction < 1.0, "between 0 and 1 (exclusive)"),
-        ("data.validation_fraction", 0.0 <= config.data.validation_fraction
-         and config.data.eval_fraction + config.data.validation_fraction <= 0.9,
-         "0 (the Trainer then watches eval) or more, with data.eval_fraction at most 0.9 together"),
+        (
+            "data.validation_fraction",
+            0.0 <= config.data.validation_fraction
+            and config.data.eval_fraction + config.data.validation_fraction <= 0.9,
+            "0 (the Trainer then watches eval) or more, with data.eval_fraction at most 0.9 together",
+        ),
         ("data.max_bad_fraction", 0.0 <= config.data.max_bad_fraction <= 1.0, "between 0 and 1"),
-        ("data.max_image_pixels", 1 <= config.data.max_image_pixels <= image_files.PIL_PIXEL_LIMIT,
-         f"1 to {image_files.PIL_PIXEL_LIMIT:,} (PIL's decompression-bomb limit, above which it decodes what it "
-         "only warns about)"),
-        ("data.example_jpeg_quality", 0 <= config.data.example_jpeg_quality <= 100,
-         "0 (exact uint8 pixels) or a JPEG quality from 1 to 100"),
-        ("model.architectures", bool(config.model.architectures)
-         and all(a in ARCHITECTURES for a in config.model.architectures)
-         and len(set(config.model.architectures)) == len(config.model.architectures),
-         f"a non-empty list of distinct values from {', '.join(ARCHITECTURES)}"),
+        (
+            "data.max_image_pixels",
+            1 <= config.data.max_image_pixels <= image_files.PIL_PIXEL_LIMIT,
+            f"1 to {image_files.PIL_PIXEL_LIMIT:,} (PIL's decompression-bomb limit, above which it decodes what it "
+            "only warns about)",
+        ),
+        (
+            "data.example_jpeg_quality",
+            0 <= config.data.example_jpeg_quality <= 100,
+            "0 (exact uint8 pixels) or a JPEG quality from 1 to 100",
+        ),
+        (
+            "model.architectures",
+            bool(config.model.architectures)
+            and all(a in ARCHITECTURES for a in config.model.architectures)
+            and len(set(config.model.architectures)) == len(config.model.architectures),
+            f"a non-empty list of distinct values from {', '.join(ARCHITECTURES)}",
+        ),
         ("model.v1_alpha", config.model.v1_alpha in V1_ALPHAS, f"one of {', '.join(map(str, V1_ALPHAS))}"),
         ("model.v2_alpha", config.model.v2_alpha in V2_ALPHAS, f"one of {', '.join(map(str, V2_ALPHAS))}"),
         ("model.input_size", 32 <= config.model.input_size <= 512, "an integer from 32 to 512"),
         ("model.dropout", 0.0 <= config.model.dropout < 1.0, "in [0, 1)"),
-        ("model.weights", _imagenet_pairs_exist(config),
-         "none, a path, production, channel:NAME, version:N, or imagenet with an input size that has ImageNet "
-         "weights (V1: 128, 160, 192, 224; V2: 96, 128, 160, 192, 224)"),
+        (
+            "model.weights",
+            _imagenet_pairs_exist(config),
+            "none, a path, production, channel:NAME, version:N, or imagenet with an input size that has ImageNet "
+            "weights (V1: 128, 160, 192, 224; V2: 96, 128, 160, 192, 224)",
+        ),
         ("model.bn_momentum", 0.0 < config.model.bn_momentum < 1.0, "in (0, 1)"),
         ("train.epochs", config.train.epochs >= 1, "at least 1"),
         ("train.batch_size", config.train.batch_size >= 1, "at least 1"),
         ("train.learning_rate", 0 < config.train.learning_rate < math.inf, "positive and finite"),
         ("train.max_train_steps", config.train.max_train_steps >= 0, "0 (no cap) or positive"),
-        ("train.warmup_epochs", 0 <= config.train.warmup_epochs <= config.train.epochs,
-         "0 (constant learning rate) to train.epochs"),
+        (
+            "train.warmup_epochs",
+            0 <= config.train.warmup_epochs <= config.train.epochs,
+            "0 (constant learning rate) to train.epochs",
+        ),
         ("train.label_smoothing", 0.0 <= config.train.label_smoothing < 1.0, "in [0, 1)"),
-        ("train.frozen_epochs", config.train.frozen_epochs == 0 or (
-            config.model.weights not in ("", "none") and 0 < config.train.frozen_epochs < config.train.epochs),
-         "0, or with model.weights set, 1 to train.epochs - 1 (a frozen backbone needs warm-started weights)"),
+        (
+            "train.frozen_epochs",
+            config.train.frozen_epochs == 0
+            or (config.model.weights not in ("", "none") and 0 < config.train.frozen_epochs < config.train.epochs),
+            "0, or with model.weights set, 1 to train.epochs - 1 (a frozen backbone needs warm-started weights)",
+        ),
         ("train.fine_tune_rate", 0.0 < config.train.fine_tune_rate <= 1.0, "in (0, 1]"),
-        ("train.recalibrate_bn_batches", config.train.recalibrate_bn_batches >= 0,
-         "0 (BatchNorm's moving averages) or more"),
-        ("train.quantization_aware_epochs", config.train.quantization_aware_epochs == 0 or (
-            config.train.quantization_aware_epochs > 0 and "int8" in config.tflite.quantization),
-         "0 (post-training int8 only), or more with int8 in tflite.quantization"),
+        (
+            "train.recalibrate_bn_batches",
+            config.train.recalibrate_bn_batches >= 0,
+            "0 (BatchNorm's moving averages) or more",
+        ),
+        (
+            "train.quantization_aware_epochs",
+            config.train.quantization_aware_epochs == 0
+            or (config.train.quantization_aware_epochs > 0 and "int8" in config.tflite.quantization),
+            "0 (post-training int8 only), or more with int8 in tflite.quantization",
+        ),
         ("gates.min_accuracy", 0.0 <= config.gates.min_accuracy <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_accuracy_drop", 0.0 <= config.gates.max_accuracy_drop <= 1.0, "a fraction from 0 to 1"),
         ("gates.max_model_bytes", config.gates.max_model_bytes > 0, "positive"),
         ("gates.max_latency_ms", 0 < config.gates.max_latency_ms < math.inf, "positive and finite"),
         ("gates.max_regression", 0.0 <= config.gates.max_regression <= 1.0, "a fraction from 0 to 1"),
-        ("gates.baseline_channel", _is_valid_name(config.gates.baseline_channel, "channel"),
-         f"a registry channel name of {NAME_RULE}"),
-        ("tflite.quantization", bool(config.tflite.quantization)
-         and all(m in QUANTIZATION_MODES for m in config.tflite.quantization),
-         f"a non-empty list from {', '.join(QUANTIZATION_MODES)}"),
+        (
+            "gates.baseline_channel",
+            _is_valid_name(config.gates.baseline_channel, "channel"),
+            f"a registry channel name of {NAME_RULE}",
+        ),
+        (
+            "tflite.quantization",
+            bool(config.tflite.quantization) and all(m in QUANTIZATION_MODES for m in config.tflite.quantization),
+            f"a non-empty list from {', '.join(QUANTIZATION_MODES)}",
+        ),
         ("tflite.representative_examples", config.tflite.representative_examples >= 1, "at least 1"),
-        ("tflite.integer_io", config.tflite.integer_io in INTEGER_IO,
-         "empty (float I/O) or uint8 (MediaPipe Tasks and the TFLite Task Library refuse an int8 input tensor)"),
+        (
+            "tflite.integer_io",
+            config.tflite.integer_io in INTEGER_IO,
+            "empty (float I/O) or uint8 (MediaPipe Tasks and the TFLite Task Library refuse an int8 input tensor)",
+        ),
         ("tflite.threads", config.tflite.threads >= 1, "at least 1"),
         ("tflite.latency_warmup", config.tflite.latency_warmup >= 0, "0 or more"),
         ("tflite.latency_runs", config.tflite.latency_runs >= 1, "at least 1"),
         ("tflite.max_eval_examples", config.tflite.max_eval_examples >= 0, "0 (all) or positive"),
         ("beam.runner", config.beam.runner in BEAM_RUNNERS, f"one of {', '.join(BEAM_RUNNERS)}"),
         ("beam.direct_num_workers", config.beam.direct_num_workers >= 1, "at least 1"),
-        ("beam.direct_running_mode", config.beam.direct_running_mode in DIRECT_RUNNING_MODES,
-         f"one of {', '.join(DIRECT_RUNNING_MODES)}"),
+        (
+            "beam.direct_running_mode",
+            config.beam.direct_running_mode in DIRECT_RUNNING_MODES,
+            f"one of {', '.join(DIRECT_RUNNING_MODES)}",
+        ),
         ("beam.in_memory_max_examples", config.beam.in_memory_max_examples >= 0, "0 or more"),
-        ("beam.local_services", not config.beam.local_services or config.beam.runner == "PortableRunner",
-         "false unless beam.runner is PortableRunner"),
-        ("beam.extra_args", config.beam.runner != "PortableRunner" or config.beam.local_services
-         or any(arg.startswith("--job_endpoint=") for arg in config.beam.extra_args),
-         "--job_endpoint=HOST:PORT (with --environment_type and --environment_config) for beam.runner "
-         "PortableRunner, or beam.local_services: true to start a job service and worker pool for the run"),
+        (
+            "beam.local_services",
+            not config.beam.local_services or config.beam.runner == "PortableRunner",
+            "false unless beam.runner is PortableRunner",
+        ),
+        (
+            "beam.extra_args",
+            config.beam.runner != "PortableRunner"
+            or config.beam.local_services
+            or any(arg.startswith("--job_endpoint=") for arg in config.beam.extra_args),
+            "--job_endpoint=HOST:PORT (with --environment_type and --environment_config) for beam.runner "
+            "PortableRunner, or beam.local_services: true to start a job service and worker pool for the run",
+        ),
         ("registry.root", bool(config.registry.root), "a path"),
-        ("registry.model_prefix", _makes_valid_model_names(config.registry.model_prefix),
-         f"a prefix that makes model names <prefix>_v1 / <prefix>_v2 of {NAME_RULE}"),
-        ("pipeline.name", 0 < len(config.pipeline.name) <= MAX_PIPELINE_NAME_LENGTH,
-         f"1 to {MAX_PIPELINE_NAME_LENGTH} characters"),
+        (
+            "registry.model_prefix",
+            _makes_valid_model_names(config.registry.model_prefix),
+            f"a prefix that makes model names <prefix>_v1 / <prefix>_v2 of {NAME_RULE}",
+        ),
+        (
+            "pipeline.name",
+            0 < len(config.pipeline.name) <= MAX_PIPELINE_NAME_LENGTH,
+            f"1 to {MAX_PIPELINE_NAME_LENGTH} characters",
+        ),
         ("pipeline.home", bool(config.pipeline.home), "a path"),
-        *((f"kubeflow.{kind}_cpu", getattr(config.kubeflow, f"{kind}_cpu") > 0, "a positive number of CPU cores")
-          for kind in ("step", "beam", "trainer")),
-        *((f"kubeflow.{kind}_memory", memory_gigabytes(getattr(config.kubeflow, f"{kind}_memory")) is not None,
-           "a memory size such as 16G, 16Gi or 512Mi") for kind in ("step", "beam", "trainer")),
+        *(
+            (f"kubeflow.{kind}_cpu", getattr(config.kubeflow, f"{kind}_cpu") > 0, "a positive number of CPU cores")
+            for kind in ("step", "beam", "trainer")
+        ),
+        *(
+            (
+                f"kubeflow.{kind}_memory",
+                memory_gigabytes(getattr(config.kubeflow, f"{kind}_memory")) is not None,
+                "a memory size such as 16G, 16Gi or 512Mi",
+            )
+            for kind in ("step", "beam", "trainer")
+        ),
         ("kubeflow.trainer_gpus", config.kubeflow.trainer_gpus >= 0, "0 (no GPU) or more"),
-        ("kubeflow.gpu_type", bool(config.kubeflow.gpu_type.strip()),
-         "a GPU resource (Kubernetes: nvidia.com/gpu) or a Vertex AI accelerator name (e.g. NVIDIA_TESLA_T4)"),
+        (
+            "kubeflow.gpu_type",
+            bool(config.kubeflow.gpu_type.strip()),
+            "a GPU resource (Kubernetes: nvidia.com/gpu) or a Vertex AI accelerator name (e.g. NVIDIA_TESLA_T4)",
+        ),
         ("data.root", bool(config.data.root), "a path"),
     ]
     for key, ok, expected in checks:

@@ -1,10 +1,10 @@
 """The configuration reference, generated from the settings' own documentation in `pipeline/config.py`:
 `docs/configuration.md` (`python -m pipeline.config_reference`, checked by a test) and `show-config --keys`."""
+
 from __future__ import annotations
 
 import dataclasses
 import sys
-from pathlib import Path
 from typing import Any
 
 from pipeline.config import REPO_ROOT, Config
@@ -21,7 +21,7 @@ def _shown(value: Any) -> str:
     if value == "":
         return "(empty)"
     text = str(value)
-    return text if not text.startswith(str(REPO_ROOT)) else text[len(str(REPO_ROOT)) + 1:]
+    return text if not text.startswith(str(REPO_ROOT)) else text[len(str(REPO_ROOT)) + 1 :]
 
 
 def settings() -> list[tuple[str, str, list[tuple[str, str, str, str]]]]:
@@ -30,26 +30,45 @@ def settings() -> list[tuple[str, str, list[tuple[str, str, str, str]]]]:
     sections = []
     for section_field in dataclasses.fields(config):
         section = getattr(config, section_field.name)
-        rows = [(f"{section_field.name}.{field.name}", _shown(getattr(section, field.name)),
-                 field.metadata.get("allowed", ""), field.metadata.get("meaning", ""))
-                for field in dataclasses.fields(section)]
+        rows = [
+            (
+                f"{section_field.name}.{field.name}",
+                _shown(getattr(section, field.name)),
+                field.metadata.get("allowed", ""),
+                field.metadata.get("meaning", ""),
+            )
+            for field in dataclasses.fields(section)
+        ]
         sections.append((section_field.name, (type(section).__doc__ or "").split("\n\n")[0].strip(), rows))
     return sections
 
 
 def markdown() -> str:
     """The reference as Markdown: one table per section."""
-    lines = ["# Configuration", "",
-             "Every setting, its default, the values it allows and what it does. Settings come from the defaults, "
-             "then a YAML file (`--config FILE`, sections as below), then `--set section.key=value` (repeatable); "
-             "an unknown key or an impossible value is an error naming the key, before anything runs. "
-             "`mobilenet-pipeline show-config` prints the effective configuration.", "",
-             "This page is generated from `pipeline/config.py` (`python -m pipeline.config_reference`).", ""]
+    lines = [
+        "# Configuration",
+        "",
+        "Every setting, its default, the values it allows and what it does. Settings come from the defaults, "
+        "then a YAML file (`--config FILE`, sections as below), then `--set section.key=value` (repeatable); "
+        "an unknown key or an impossible value is an error naming the key, before anything runs. "
+        "`mobilenet-pipeline show-config` prints the effective configuration.",
+        "",
+        "This page is generated from `pipeline/config.py` (`python -m pipeline.config_reference`).",
+        "",
+    ]
     for name, description, rows in settings():
-        lines += [f"## {name}", "", " ".join(description.split()), "",
-                  "| key | default | allowed | meaning |", "|---|---|---|---|"]
-        lines += [f"| `{key}` | `{default}` | {allowed} | {' '.join(meaning.split())} |"
-                  for key, default, allowed, meaning in rows]
+        lines += [
+            f"## {name}",
+            "",
+            " ".join(description.split()),
+            "",
+            "| key | default | allowed | meaning |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| `{key}` | `{default}` | {allowed} | {' '.join(meaning.split())} |"
+            for key, default, allowed, meaning in rows
+        ]
         lines.append("")
     return "\n".join(lines)
 

@@ -1,4 +1,5 @@
 """Run the pipeline on this machine: LocalDagRunner, Beam DirectRunner, sqlite ML Metadata under the run home."""
+
 from __future__ import annotations
 
 import contextlib
@@ -57,9 +58,11 @@ def absolute(path: str) -> str:
 def localize(config: Config) -> tuple[Config, RunPaths]:
     """A copy of `config` with its local paths made absolute (`config` is left as it is), and the run's paths."""
     local = dataclasses.replace(
-        config, data=dataclasses.replace(config.data, root=absolute(config.data.root)),
+        config,
+        data=dataclasses.replace(config.data, root=absolute(config.data.root)),
         registry=dataclasses.replace(config.registry, root=absolute(config.registry.root)),
-        pipeline=dataclasses.replace(config.pipeline, home=absolute(config.pipeline.home)))
+        pipeline=dataclasses.replace(config.pipeline, home=absolute(config.pipeline.home)),
+    )
     return local, RunPaths(Path(local.pipeline.home))
 
 
@@ -78,8 +81,9 @@ def beam_services(config: Config, paths: RunPaths) -> Iterator[tuple[Config, Por
         yield dataclasses.replace(config, beam=beam), services
 
 
-def run_pipeline(config: Config, paths: RunPaths, example_count: int | None = None,
-                 to_nodes: Sequence[str] = ()) -> None:
+def run_pipeline(
+    config: Config, paths: RunPaths, example_count: int | None = None, to_nodes: Sequence[str] = ()
+) -> None:
     """Assemble the pipeline with `create_pipeline` and run it with LocalDagRunner, to the end or (`to_nodes`, a
     partial run) up to those nodes (`example_count`, the images in the data folder when known, picks the
     DirectRunner's mode in `auto`), with the start-up heap kept out of garbage collection, what Beam works out

@@ -5,6 +5,7 @@ process mode: one `python` worker process per StartWorker request), the program 
 sidecar runs. Beam's `worker_pool_main` binds every interface (`[::]`); a worker pool runs whatever the control
 endpoint named in a request sends its worker, so on a developer's machine it is served on loopback only.
 """
+
 from __future__ import annotations
 
 import argparse

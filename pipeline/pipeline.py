@@ -3,6 +3,7 @@
 The components come from their own modules, not `tfx.v1`: `tfx.v1` imports `tfx.v1.extensions` and with it the
 Vertex AI client (`google.cloud.aiplatform`), seconds of every run's start that a local run never uses.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -44,8 +45,13 @@ RUN_FNS = {"v1": "components.trainer.mobilenet_v1.run_fn", "v2": "components.tra
 # The Beam options by which TFX's Beam executors know where the workers' code comes from
 # (tfx/utils/dependency_utils.py). Without one, every Beam step copies TFX's install to a new temporary folder and
 # builds it into an sdist for remote workers, left behind in the temporary folder.
-WORKER_CODE_FLAGS = ("--extra_package", "--setup_file", "--requirements_file", "--worker_harness_container_image",
-                     "--sdk_container_image")
+WORKER_CODE_FLAGS = (
+    "--extra_package",
+    "--setup_file",
+    "--requirements_file",
+    "--worker_harness_container_image",
+    "--sdk_container_image",
+)
 LOCAL_WORKERS = "--sdk_container_image=none"
 """Said for runs whose Beam workers run in this environment (the DirectRunner, in this process or its children,
 and the local portable path's worker pool): they need no package. Neither starts a container, so the image is
@@ -73,7 +79,8 @@ def beam_pipeline_args(config: Config, example_count: int | None = None) -> list
         mode, workers = config.beam.direct_mode(example_count)
         args += [f"--direct_running_mode={mode}", f"--direct_num_workers={workers}"]
         one_thread = (mode, workers) == ("in_memory", 1) and not any(
-            arg.startswith(DIRECT_MODE_FLAGS) for arg in config.beam.extra_args)
+            arg.startswith(DIRECT_MODE_FLAGS) for arg in config.beam.extra_args
+        )
         if one_thread and not any(arg.startswith(PICKLE_FLAG) for arg in config.beam.extra_args):
             args.append(DIRECT_PICKLER)
     args += config.beam.extra_args
@@ -87,15 +94,18 @@ def _example_gen(config: Config, data_root: Any) -> Any:
     """ImageFolder ingestion (class sub-folders of JPEG/PNG), or import of existing tf.Example TFRecords."""
     if config.data.format == "tfrecord":
         return ImportExampleGen(
-            input_base=data_root, output_config=output_split_config(
-                config.data.eval_fraction, by_filename=False, validation_fraction=config.data.validation_fraction))
+            input_base=data_root,
+            output_config=output_split_config(
+                config.data.eval_fraction, by_filename=False, validation_fraction=config.data.validation_fraction
+            ),
+        )
     return ImageFolderExampleGen(
         input_base=data_root,
         input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="images", pattern="*/*")]),
-        output_config=output_split_config(config.data.eval_fraction, by_filename=True,
-                                          validation_fraction=config.data.validation_fraction),
-        custom_config=make_custom_config(config.data.max_bad_fraction, config.data.max_image_pixels,
-                                         config.data.spans),
+        output_config=output_split_config(
+            config.data.eval_fraction, by_filename=True, validation_fraction=config.data.validation_fraction
+        ),
+        custom_config=make_custom_config(config.data.max_bad_fraction, config.data.max_image_pixels, config.data.spans),
     ).with_id(EXAMPLE_GEN)
 
 
@@ -112,19 +122,36 @@ def eval_config(config: Config) -> tfma.EvalConfig:
     either way.
     """
     accuracy_floor = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.gates.min_accuracy}))
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.gates.min_accuracy})
+    )
     return tfma.EvalConfig(
-        model_specs=[tfma.ModelSpec(signature_name=TRANSFORMED_EXAMPLES_SIGNATURE, label_key=preprocessing.LABEL_XF,
-                                    preprocessing_function_names=[], model_type=tfma.TF_GENERIC)],
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name=TRANSFORMED_EXAMPLES_SIGNATURE,
+                label_key=preprocessing.LABEL_XF,
+                preprocessing_function_names=[],
+                model_type=tfma.TF_GENERIC,
+            )
+        ],
         options=tfma.Options(include_default_metrics=wrappers_pb2.BoolValue(value=False)),
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[preprocessing.LABEL_XF])],
-        metrics_specs=[tfma.MetricsSpec(metrics=[
-            tfma.MetricConfig(class_name="ExampleCount"),
-            tfma.MetricConfig(class_name="SparseCategoricalAccuracy", per_slice_thresholds=[
-                tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_floor)]),
-            tfma.MetricConfig(class_name="SparseTopKCategoricalAccuracy",
-                              config=json.dumps({"k": 5, "name": "top_5_accuracy"})),
-        ])],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(
+                        class_name="SparseCategoricalAccuracy",
+                        per_slice_thresholds=[
+                            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_floor)
+                        ],
+                    ),
+                    tfma.MetricConfig(
+                        class_name="SparseTopKCategoricalAccuracy",
+                        config=json.dumps({"k": 5, "name": "top_5_accuracy"}),
+                    ),
+                ]
+            )
+        ],
     )
 
 
@@ -147,18 +174,32 @@ def settings_fingerprint(config: Config, architecture: str, schema_digest: str |
     (read from `data.schema_path` when None)."""
     data = {key: value for key, value in dataclasses.asdict(config.data).items() if key != "root"}
     data["schema_sha256"] = schema_digest or schema_sha256(config.data.schema_path)
-    shaping = {"hparams": config.trainer_hparams(architecture).to_custom_config(), "data": data,
-               "tflite": dataclasses.asdict(config.tflite), "gates": dataclasses.asdict(config.gates)}
+    shaping = {
+        "hparams": config.trainer_hparams(architecture).to_custom_config(),
+        "data": data,
+        "tflite": dataclasses.asdict(config.tflite),
+        "gates": dataclasses.asdict(config.gates),
+    }
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode("utf-8")).hexdigest()
 
 
 def _new_data_check(config: Config, data_root: Any, registry_root: Any, schema_digest: str) -> NewDataCheck:
-    models = {config.model_name(architecture): {"settings": settings_fingerprint(config, architecture, schema_digest),
-                                                "weights": config.model.weights}
-              for architecture in config.model.architectures}
-    return NewDataCheck(data_root=data_root, registry_root=registry_root, models=models, spans=config.data.spans,
-                        data_format=config.data.format, baseline_channel=config.gates.baseline_channel,
-                        skip_unchanged=config.pipeline.skip_unchanged).with_id(NEW_DATA_CHECK)
+    models = {
+        config.model_name(architecture): {
+            "settings": settings_fingerprint(config, architecture, schema_digest),
+            "weights": config.model.weights,
+        }
+        for architecture in config.model.architectures
+    }
+    return NewDataCheck(
+        data_root=data_root,
+        registry_root=registry_root,
+        models=models,
+        spans=config.data.spans,
+        data_format=config.data.format,
+        baseline_channel=config.gates.baseline_channel,
+        skip_unchanged=config.pipeline.skip_unchanged,
+    ).with_id(NEW_DATA_CHECK)
 
 
 def _trains(check: NewDataCheck, model_name: str | None = None) -> Any:
@@ -167,8 +208,17 @@ def _trains(check: NewDataCheck, model_name: str | None = None) -> Any:
     return check.outputs[new_data_spec.DECISION_KEY].future()[0].custom_property(key) == 1
 
 
-def _model_branch(config: Config, architecture: str, example_gen: Any, transform: Any, schema: Any,
-                  validator: ExampleValidator, check: NewDataCheck, registry_root: Any, settings: str) -> list[Any]:
+def _model_branch(
+    config: Config,
+    architecture: str,
+    example_gen: Any,
+    transform: Any,
+    schema: Any,
+    validator: ExampleValidator,
+    check: NewDataCheck,
+    registry_root: Any,
+    settings: str,
+) -> list[Any]:
     """Trainer (warm-started from the check's base model when `model.weights` names a registry version) ->
     Evaluator -> TFLite quantize-and-validate (with the registry's current model as baseline) -> registry Pusher
     for one model, which also reads the validator's anomalies."""
@@ -226,9 +276,15 @@ def _model_branch(config: Config, architecture: str, example_gen: Any, transform
     return [trainer, evaluator, tflite, pusher]
 
 
-def create_pipeline(config: Config, pipeline_root: str, metadata_connection_config: Any = None,
-                    data_root: Any = None, registry_root: Any = None,
-                    example_count: int | None = None, schema_source: str | None = None) -> Pipeline:
+def create_pipeline(
+    config: Config,
+    pipeline_root: str,
+    metadata_connection_config: Any = None,
+    data_root: Any = None,
+    registry_root: Any = None,
+    example_count: int | None = None,
+    schema_source: str | None = None,
+) -> Pipeline:
     """Wire the new-data check, then ingestion, validation and Transform where any model trains, and one
     Trainer/Evaluator/TFLite/Pusher branch per architecture where that model trains.
 
@@ -261,9 +317,17 @@ def create_pipeline(config: Config, pipeline_root: str, metadata_connection_conf
         components += [example_gen, statistics, schema, validator, transform]
         for architecture in config.model.architectures:
             with Cond(_trains(check, config.model_name(architecture))):
-                components += _model_branch(config, architecture, example_gen, transform, schema, validator,
-                                            check, registry_root,
-                                            settings_fingerprint(config, architecture, schema_digest))
+                components += _model_branch(
+                    config,
+                    architecture,
+                    example_gen,
+                    transform,
+                    schema,
+                    validator,
+                    check,
+                    registry_root,
+                    settings_fingerprint(config, architecture, schema_digest),
+                )
     return Pipeline(
         pipeline_name=config.pipeline.name,
         pipeline_root=pipeline_root,

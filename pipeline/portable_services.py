@@ -21,6 +21,7 @@ signal). One run at a time uses a run home's services (a lock file). A run home 
 beside the services' logs) while they stay free: the endpoints are part of every Beam step's options, and so of
 TFX's cache key, so new ports on every run would make each run recompute the cached steps.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -65,9 +66,12 @@ class PortableServices:
 
     def pipeline_args(self) -> list[str]:
         """The Beam options that send every Beam step to these services."""
-        return [f"--job_endpoint={self.job_endpoint}", "--environment_type=EXTERNAL",
-                f"--environment_config={self.worker_pool_endpoint}",
-                f"--job_server_timeout={JOB_SERVER_TIMEOUT_SECONDS}"]
+        return [
+            f"--job_endpoint={self.job_endpoint}",
+            "--environment_type=EXTERNAL",
+            f"--environment_config={self.worker_pool_endpoint}",
+            f"--job_server_timeout={JOB_SERVER_TIMEOUT_SECONDS}",
+        ]
 
 
 def worker_environment() -> dict[str, str]:
@@ -132,12 +136,20 @@ def start_service(command: list[str], log_path: Path, env: dict[str, str]) -> su
     """Start `command` in its own process group (so it can be stopped with everything it starts), output to
     `log_path`, killed by the kernel if this process dies first."""
     with open(log_path, "wb") as log_file:
-        return subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True, preexec_fn=_die_with_parent)
+        return subprocess.Popen(
+            command,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
 
 
-def wait_until_ready(ready: Callable[[], bool], process: subprocess.Popen, name: str, log_path: Path,
-                     timeout: float) -> None:
+def wait_until_ready(
+    ready: Callable[[], bool], process: subprocess.Popen, name: str, log_path: Path, timeout: float
+) -> None:
     """Wait until `ready()`; raise ServiceError naming the service and its log if it exits or `timeout` passes."""
     deadline = time.monotonic() + timeout
     while not ready():
@@ -171,8 +183,10 @@ def local_portable_services(log_dir: Path, timeout: float = STARTUP_TIMEOUT_SECO
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise ServiceError(f"another run is using the Beam services of this run home ({log_dir}); wait for it "
-                               "or use another --home") from None
+            raise ServiceError(
+                f"another run is using the Beam services of this run home ({log_dir}); wait for it "
+                "or use another --home"
+            ) from None
         with _services(log_dir, timeout) as services:
             yield services
 
@@ -186,23 +200,41 @@ def _services(log_dir: Path, timeout: float) -> Iterator[PortableServices]:
     job_port, pool_port = run_home_ports(log_dir / "ports.json")
     started: list[subprocess.Popen] = []
     try:
-        job_service = start_service([sys.executable, "-m", JOB_SERVICE_MODULE, "--port", str(job_port),
-                                     "--port_file", str(port_file), "--staging_dir", str(log_dir / "job-staging")],
-                                    job_log, env)
+        job_service = start_service(
+            [
+                sys.executable,
+                "-m",
+                JOB_SERVICE_MODULE,
+                "--port",
+                str(job_port),
+                "--port_file",
+                str(port_file),
+                "--staging_dir",
+                str(log_dir / "job-staging"),
+            ],
+            job_log,
+            env,
+        )
         started.append(job_service)
-        worker_pool = start_service([sys.executable, "-m", WORKER_POOL_MODULE, f"--port={pool_port}"], pool_log,
-                                    env)
+        worker_pool = start_service([sys.executable, "-m", WORKER_POOL_MODULE, f"--port={pool_port}"], pool_log, env)
         started.append(worker_pool)
         wait_until_ready(port_file.exists, job_service, "Beam job service", job_log, timeout)
         wait_until_ready(lambda: accepts(job_port), job_service, "Beam job service", job_log, timeout)
         wait_until_ready(lambda: accepts(pool_port), worker_pool, "Beam worker pool", pool_log, timeout)
-        services = PortableServices(f"localhost:{job_port}", f"127.0.0.1:{pool_port}", job_service.pid,
-                                    worker_pool.pid, job_log, pool_log)
-        log.info("started the Beam job service at %s (pid %d) and the worker pool at %s (pid %d)",
-                 services.job_endpoint, job_service.pid, services.worker_pool_endpoint, worker_pool.pid)
+        services = PortableServices(
+            f"localhost:{job_port}", f"127.0.0.1:{pool_port}", job_service.pid, worker_pool.pid, job_log, pool_log
+        )
+        log.info(
+            "started the Beam job service at %s (pid %d) and the worker pool at %s (pid %d)",
+            services.job_endpoint,
+            job_service.pid,
+            services.worker_pool_endpoint,
+            worker_pool.pid,
+        )
         yield services
     finally:
         for process in reversed(started):
             stop(process)
-        log.info("stopped the Beam job service and worker pool (pids %s)",
-                 ", ".join(str(process.pid) for process in started))
+        log.info(
+            "stopped the Beam job service and worker pool (pids %s)", ", ".join(str(process.pid) for process in started)
+        )

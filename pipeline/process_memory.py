@@ -1,5 +1,6 @@
 """Wall time and peak resident memory of a child process together with all its descendants (psutil sampling): what
 the benchmark reports per run, and what the local Kubeflow launcher reports per task, as a pod's memory use."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -35,8 +36,13 @@ def tree_rss(process: psutil.Process) -> int:
     return total
 
 
-def run_measured(command: Sequence[str], log_path: str | os.PathLike, env: dict[str, str] | None = None,
-                 interval: float = 0.2, cwd: str | os.PathLike | None = None) -> Measured:
+def run_measured(
+    command: Sequence[str],
+    log_path: str | os.PathLike,
+    env: dict[str, str] | None = None,
+    interval: float = 0.2,
+    cwd: str | os.PathLike | None = None,
+) -> Measured:
     """Run `command` (in `cwd`) with stdout and stderr appended to `log_path`; sample its process tree's RSS every
     `interval`."""
     with open(log_path, "ab") as log:

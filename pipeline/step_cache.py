@@ -7,6 +7,7 @@ would ever be taken from the cache, so a rerun after a failure, or with a change
 (`new_data.spec.CONTENT_PROPERTY`) alone, and the decision a step reads only for its condition (TFX's implicit
 `_<producer>.<output>` input) does not count: it decides whether the step runs, not what it makes.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -32,14 +33,20 @@ def content_only(artifact: Any) -> Any:
 
     copy = types.Artifact(artifact.artifact_type)
     copy.mlmd_artifact.CopyFrom(artifact.mlmd_artifact)
-    for field in ("id", "name", "uri", "create_time_since_epoch", "last_update_time_since_epoch", "state",
-                  "external_id"):
+    for field in (
+        "id",
+        "name",
+        "uri",
+        "create_time_since_epoch",
+        "last_update_time_since_epoch",
+        "state",
+        "external_id",
+    ):
         copy.mlmd_artifact.ClearField(field)
     return copy
 
 
-def cache_inputs(pipeline_node: Any, input_artifacts: Mapping[str, Sequence[Any]] | None
-                 ) -> dict[str, list[Any]]:
+def cache_inputs(pipeline_node: Any, input_artifacts: Mapping[str, Sequence[Any]] | None) -> dict[str, list[Any]]:
     """`input_artifacts` as the cache key should see them (see the module docstring)."""
     from components.new_data.spec import CONTENT_PROPERTY
 
@@ -51,8 +58,10 @@ def cache_inputs(pipeline_node: Any, input_artifacts: Mapping[str, Sequence[Any]
         elif not fed[key]:
             missing = [a.uri for a in artifacts if not a.has_custom_property(CONTENT_PROPERTY)]
             if missing:
-                raise ValueError(f"{pipeline_node.node_info.id}: input {key!r} from an always-run step has no "
-                                 f"{CONTENT_PROPERTY} property to key the step cache on ({', '.join(missing)})")
+                raise ValueError(
+                    f"{pipeline_node.node_info.id}: input {key!r} from an always-run step has no "
+                    f"{CONTENT_PROPERTY} property to key the step cache on ({', '.join(missing)})"
+                )
             keyed[key] = [content_only(a) for a in artifacts]
     return keyed
 
@@ -64,11 +73,24 @@ def content_keyed_step_cache() -> Iterator[None]:
 
     original = cache_utils.get_cache_context
 
-    def get_cache_context(metadata_handle: Any, pipeline_node: Any, pipeline_info: Any, executor_spec: Any = None,
-                          input_artifacts: Any = None, output_artifacts: Any = None, parameters: Any = None) -> Any:
-        return original(metadata_handle, pipeline_node, pipeline_info, executor_spec=executor_spec,
-                        input_artifacts=cache_inputs(pipeline_node, input_artifacts),
-                        output_artifacts=output_artifacts, parameters=parameters)
+    def get_cache_context(
+        metadata_handle: Any,
+        pipeline_node: Any,
+        pipeline_info: Any,
+        executor_spec: Any = None,
+        input_artifacts: Any = None,
+        output_artifacts: Any = None,
+        parameters: Any = None,
+    ) -> Any:
+        return original(
+            metadata_handle,
+            pipeline_node,
+            pipeline_info,
+            executor_spec=executor_spec,
+            input_artifacts=cache_inputs(pipeline_node, input_artifacts),
+            output_artifacts=output_artifacts,
+            parameters=parameters,
+        )
 
     cache_utils.get_cache_context = get_cache_context
     try:

@@ -7,6 +7,7 @@ What the app sees, next to the pipeline's own measurement, for the models a run 
 
     .venv/bin/python -m tests.android_runtimes --home runs --registry registry
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,8 +34,10 @@ def runtime_python(runtime: str) -> Path:
     if not (venv / ".installed").exists():
         uv = Path(sys.executable).parent / "uv"
         subprocess.run([str(uv), "venv", "-q", "-p", sys.executable, str(venv)], check=True)
-        subprocess.run([str(uv), "pip", "install", "-q", "--python", str(python), "-r",
-                        str(LOCKS_DIR / f"{runtime}.lock")], check=True)
+        subprocess.run(
+            [str(uv), "pip", "install", "-q", "--python", str(python), "-r", str(LOCKS_DIR / f"{runtime}.lock")],
+            check=True,
+        )
         (venv / ".installed").touch()
     return python
 
@@ -44,8 +47,13 @@ def classify(runtime: str, model: Path, images: Sequence[np.ndarray], scratch: P
     names by output index, "scores": one list per image}."""
     archive = scratch / f"{runtime}-images.npz"
     np.savez(archive, **{str(index): image for index, image in enumerate(images)})
-    out = subprocess.run([str(runtime_python(runtime)), str(LOCKS_DIR / "classify.py"), runtime, str(model),
-                          str(archive)], capture_output=True, text=True, check=False, timeout=600)
+    out = subprocess.run(
+        [str(runtime_python(runtime)), str(LOCKS_DIR / "classify.py"), runtime, str(model), str(archive)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"{runtime} could not classify with {model}:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -91,10 +99,14 @@ def main(argv: list[str] | None = None) -> None:
             model = Path(version.path) / MODEL_FILE
             labels = (Path(version.path) / LABELS_FILE).read_text(encoding="utf-8").splitlines()
             truth = np.array([labels.index(name) for name in names])
-            accuracies = [float(np.mean(np.argmax(classify(runtime, model, images, Path(scratch))["scores"], axis=1)
-                                        == truth)) for runtime in RUNTIMES]
-            print(f"{summary.name:<13} {version.version:<8} {version.manifest['tflite_accuracy']:>22.4f}  "
-                  + "  ".join(f"{accuracy:>14.4f}" for accuracy in accuracies))
+            accuracies = [
+                float(np.mean(np.argmax(classify(runtime, model, images, Path(scratch))["scores"], axis=1) == truth))
+                for runtime in RUNTIMES
+            ]
+            print(
+                f"{summary.name:<13} {version.version:<8} {version.manifest['tflite_accuracy']:>22.4f}  "
+                + "  ".join(f"{accuracy:>14.4f}" for accuracy in accuracies)
+            )
 
 
 if __name__ == "__main__":

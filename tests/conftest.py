@@ -1,5 +1,6 @@
 """Test set-up: legacy Keras (Keras 2) for TFX 1.16, quiet TensorFlow C++ logs, shared fixtures (the shared
 plain helpers are in `tests/helpers.py`; the object-store servers' fixtures in `tests/object_store_servers.py`)."""
+
 import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -10,8 +11,7 @@ from pathlib import Path  # noqa: E402
 import pytest  # noqa: E402
 
 from tests.helpers import write_image_folder  # noqa: E402
-from tests.object_store_servers import (gcs_root, gcs_server, object_store_root, s3_root,  # noqa: E402, F401
-                                        s3_server)
+from tests.object_store_servers import gcs_root, gcs_server, object_store_root, s3_root, s3_server  # noqa: E402, F401
 
 
 @pytest.fixture

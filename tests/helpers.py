@@ -3,6 +3,7 @@ SavedModel and its flatbuffers, registry files and a kill at a registry commit, 
 
 Fixtures stay in `conftest.py`; these are plain functions and constants that tests import.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -96,12 +97,31 @@ def raw_pixel_scores(model_bytes: bytes, frames) -> np.ndarray:
 # The end-to-end pipeline runs
 
 TINY_RUN = [
-    "--config", str(DEMO_PROFILE), "--set", "model.input_size=32", "--set", "model.v1_alpha=0.25", "--set", "model.v2_alpha=0.35",
-    "--set", "train.epochs=1", "--set", "train.batch_size=16",
-    "--set", "gates.min_accuracy=0", "--set", "gates.max_accuracy_drop=1", "--set", "gates.max_regression=1",
-    "--set", "tflite.representative_examples=8", "--set", "tflite.latency_runs=3",
+    "--config",
+    str(DEMO_PROFILE),
+    "--set",
+    "model.input_size=32",
+    "--set",
+    "model.v1_alpha=0.25",
+    "--set",
+    "model.v2_alpha=0.35",
+    "--set",
+    "train.epochs=1",
+    "--set",
+    "train.batch_size=16",
+    "--set",
+    "gates.min_accuracy=0",
+    "--set",
+    "gates.max_accuracy_drop=1",
+    "--set",
+    "gates.max_regression=1",
+    "--set",
+    "tflite.representative_examples=8",
+    "--set",
+    "tflite.latency_runs=3",
     # `make test` runs two test files at once on 2 cores, so a latency measured here is not the model's.
-    "--set", "gates.max_latency_ms=100000",
+    "--set",
+    "gates.max_latency_ms=100000",
 ]
 """`mobilenet-pipeline run` settings for tiny data: the demo profile's short recipe, small nets at 32 px, 1 epoch,
 gates open but the size gate."""
@@ -110,7 +130,6 @@ gates open but the size gate."""
 def tiny_config(*overrides: str) -> Config:
     """The config `TINY_RUN` gives a run, with further `key=value` overrides."""
     return load_config(TINY_RUN[1], [*TINY_RUN[3::2], *overrides])
-
 
 
 # ImageExampleGen
@@ -132,10 +151,11 @@ def run_example_gen(input_base, output_uri, max_bad_fraction=0.2, spans="all", m
         standard_component_specs.INPUT_BASE_KEY: str(input_base),
         standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
         standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(
-            ingestion.output_split_config(0.25, by_filename=True)),
+            ingestion.output_split_config(0.25, by_filename=True)
+        ),
         standard_component_specs.CUSTOM_CONFIG_KEY: proto_utils.proto_to_json(
-            ingestion.make_custom_config(max_bad_fraction, max_image_pixels or Config().data.max_image_pixels,
-                                         spans)),
+            ingestion.make_custom_config(max_bad_fraction, max_image_pixels or Config().data.max_image_pixels, spans)
+        ),
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
         standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
     }
@@ -182,10 +202,12 @@ def _classifier() -> tf.keras.Model:
 
     tf.keras.utils.set_random_seed(0)
     inputs = tf.keras.Input((IMAGE_SIZE, IMAGE_SIZE, 3), name="image")
-    x = conv_bn(inputs, tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False), "bn_1", "relu_1",
-                0.9, 1e-3)
-    x = conv_bn(x, tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", use_bias=False), "bn_2", "relu_2",
-                0.9, 1e-3)
+    x = conv_bn(
+        inputs, tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", use_bias=False), "bn_1", "relu_1", 0.9, 1e-3
+    )
+    x = conv_bn(
+        x, tf.keras.layers.DepthwiseConv2D(3, strides=2, padding="same", use_bias=False), "bn_2", "relu_2", 0.9, 1e-3
+    )
     x = conv_bn(x, tf.keras.layers.Conv2D(96, 1, use_bias=False), "bn_3", "relu_3", 0.9, 1e-3)
     x = conv_bn(x, tf.keras.layers.Conv2D(384, 1, use_bias=False), "bn_4", "relu_4", 0.9, 1e-3)
     x = tf.keras.layers.GlobalAveragePooling2D()(x)
@@ -207,8 +229,9 @@ def _classifier() -> tf.keras.Model:
     return model
 
 
-def save_with_signature(directory: str, serve: tf.types.experimental.GenericFunction,
-                         variables: list[tf.Variable]) -> None:
+def save_with_signature(
+    directory: str, serve: tf.types.experimental.GenericFunction, variables: list[tf.Variable]
+) -> None:
     """Save `serve` as the `serving_preprocessed` signature (what the Trainer exports and conversion reads)."""
     import tensorflow as tf
 
@@ -258,13 +281,26 @@ SPAWN = multiprocessing.get_context("spawn")
 def tflite_report(model_name: str = "mobilenet_v1", **changes) -> dict:
     """A report.json as the TFLite component writes it (see the shared contract)."""
     report = {
-        "model_name": model_name, "architecture": "mobilenet_v1", "quantization": "int8", "integer_io": "uint8",
-        "input_shape": [1, 32, 32, 3], "input_dtype": "uint8", "labels_count": len(LABELS), "size_bytes": 0,
-        "tflite_accuracy": 0.81, "tflite_top5_accuracy": None, "float_accuracy": 0.82, "accuracy_drop": 0.01,
-        "latency_ms": {"median": 4.2, "p90": 5.0, "threads": 2, "runs": 50}, "peak_memory_bytes": None,
-        "ops": ["CONV_2D", "SOFTMAX"], "builtin_ops_only": True,
+        "model_name": model_name,
+        "architecture": "mobilenet_v1",
+        "quantization": "int8",
+        "integer_io": "uint8",
+        "input_shape": [1, 32, 32, 3],
+        "input_dtype": "uint8",
+        "labels_count": len(LABELS),
+        "size_bytes": 0,
+        "tflite_accuracy": 0.81,
+        "tflite_top5_accuracy": None,
+        "float_accuracy": 0.82,
+        "accuracy_drop": 0.01,
+        "latency_ms": {"median": 4.2, "p90": 5.0, "threads": 2, "runs": 50},
+        "peak_memory_bytes": None,
+        "ops": ["CONV_2D", "SOFTMAX"],
+        "builtin_ops_only": True,
         "gates": [{"name": "max_model_bytes", "measured": 3485000, "limit": 5000000, "passed": True}],
-        "blessed": True, "candidates": [], "source_examples": "/pipeline/Transform/transformed_examples/7",
+        "blessed": True,
+        "candidates": [],
+        "source_examples": "/pipeline/Transform/transformed_examples/7",
         "eval_examples": 30,
     }
     report.update(changes)
@@ -279,8 +315,9 @@ def write_model_files(folder: Path, payload: bytes = b"weights") -> tuple[Path, 
     return folder / "model.tflite", folder / "labels.txt"
 
 
-def publish_files(registry: Registry, folder: Path, payload: bytes, name: str = "mobilenet_v1",
-                  run_id: str | None = "run-1") -> store.RegistryVersion:
+def publish_files(
+    registry: Registry, folder: Path, payload: bytes, name: str = "mobilenet_v1", run_id: str | None = "run-1"
+) -> store.RegistryVersion:
     """Publish model files with `payload` from `folder` to `registry` as `name`."""
     tflite, labels = write_model_files(folder, payload)
     return registry.publish(name, str(tflite), str(labels), tflite_report(name), pipeline_run_id=run_id)
@@ -343,8 +380,10 @@ def anomalies_artifact(uri: Path, found: dict | None = None):
     artifact = standard_artifacts.ExampleAnomalies()
     artifact.uri = str(uri)
     artifact.split_names = artifact_utils.encode_split_names(["train", "eval"])
-    for split, anomalies in (("train", anomalies_pb2.Anomalies(anomaly_info=found or {})),
-                             ("eval", anomalies_pb2.Anomalies())):
+    for split, anomalies in (
+        ("train", anomalies_pb2.Anomalies(anomaly_info=found or {})),
+        ("eval", anomalies_pb2.Anomalies()),
+    ):
         folder = uri / f"Split-{split}"
         folder.mkdir(parents=True)
         (folder / ANOMALIES_FILE).write_bytes(anomalies.SerializeToString())
@@ -352,6 +391,7 @@ def anomalies_artifact(uri: Path, found: dict | None = None):
 
 
 # Processes
+
 
 def alive(pid: int) -> bool:
     """Whether process `pid` is running (a zombie, or a process gone meanwhile, is not)."""
@@ -381,6 +421,7 @@ def install_project(venv: Path, scratch: Path) -> Path:
     uv, python = str(Path(sys.executable).parent / "uv"), str(venv / "bin" / "python")
     subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
     subprocess.run([uv, "pip", "install", "-q", "--python", python, "-r", str(repo / "requirements.lock")], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "--python", python, "--no-deps", "--no-build-isolation", str(source)],
-                   check=True)
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", python, "--no-deps", "--no-build-isolation", str(source)], check=True
+    )
     return venv / "bin"

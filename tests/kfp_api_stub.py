@@ -1,6 +1,7 @@
 """A stand-in of the Kubeflow Pipelines v2beta1 REST API on loopback, with state: what `kfp.Client` needs for
 `submit` (experiments, runs that end in a chosen state), `schedule` (pipelines, versions, recurring runs, with
 their names filtered as the API filters them) and `unschedule`. It records every request."""
+
 from __future__ import annotations
 
 import contextlib
@@ -40,8 +41,9 @@ def _name_filter(query: dict[str, list[str]]) -> str | None:
     if not text:
         return None
     predicates = json.loads(text).get("predicates", [])
-    return next((p.get("stringValue") or p.get("string_value") for p in predicates
-                 if p.get("key") == "display_name"), None)
+    return next(
+        (p.get("stringValue") or p.get("string_value") for p in predicates if p.get("key") == "display_name"), None
+    )
 
 
 def _handler(state: KfpApiState) -> type[http.server.BaseHTTPRequestHandler]:
@@ -73,8 +75,11 @@ def _handler(state: KfpApiState) -> type[http.server.BaseHTTPRequestHandler]:
                 return {"experiment_id": "e-1", "display_name": body.get("display_name")}
             if (method, path) == ("POST", f"{api}/runs"):
                 run_id = state.new_id("r")
-                state.runs[run_id] = {"run_id": run_id, "display_name": body.get("display_name"),
-                                      "experiment_id": body.get("experiment_id")}
+                state.runs[run_id] = {
+                    "run_id": run_id,
+                    "display_name": body.get("display_name"),
+                    "experiment_id": body.get("experiment_id"),
+                }
                 return state.run(run_id)
             if method == "GET" and path.startswith(f"{api}/runs/"):
                 return state.run(path.rsplit("/", 1)[1])

@@ -5,6 +5,7 @@ Each server is started once per test process on a free 127.0.0.1 port, waited fo
 stopped (killed if it does not stop) when the tests end. Each test gets a bucket of its own, and the environment
 that points the product's clients (boto3, google-cloud-storage) at the server; spawned children inherit it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -87,10 +88,18 @@ def moto_s3(log: Path) -> Iterator[StoreServer]:
     moto_server = str(Path(sys.executable).with_name("moto_server"))
     with running([moto_server, "-H", "127.0.0.1", "-p", str(port)], port, log):
         endpoint = f"http://127.0.0.1:{port}"
-        yield StoreServer("s3", endpoint, {
-            "AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull})
+        yield StoreServer(
+            "s3",
+            endpoint,
+            {
+                "AWS_ENDPOINT_URL_S3": endpoint,
+                "AWS_ACCESS_KEY_ID": "testing",
+                "AWS_SECRET_ACCESS_KEY": "testing",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            },
+        )
 
 
 @contextlib.contextmanager
@@ -100,8 +109,21 @@ def fake_gcs(log: Path) -> Iterator[StoreServer]:
 
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
-    command = [str(_server._get_binary_path()), "-scheme", "http", "-backend", "memory", "-host", "127.0.0.1",
-               "-port", str(port), "-external-url", endpoint, "-log-level", "warn"]
+    command = [
+        str(_server._get_binary_path()),
+        "-scheme",
+        "http",
+        "-backend",
+        "memory",
+        "-host",
+        "127.0.0.1",
+        "-port",
+        str(port),
+        "-external-url",
+        endpoint,
+        "-log-level",
+        "warn",
+    ]
     with running(command, port, log):
         yield StoreServer("gs", endpoint, {"STORAGE_EMULATOR_HOST": endpoint})
 
@@ -148,7 +170,8 @@ class HoldingProxy:
             def _forward(self) -> None:
                 body = self._body()
                 if self.command in ("PUT", "POST", "DELETE") and proxy._holds.match(
-                        urllib.parse.urlsplit(self.path).path):
+                    urllib.parse.urlsplit(self.path).path
+                ):
                     proxy.held.set()
                     proxy._released.wait(HOLD_SECONDS)
                 upstream = http.client.HTTPConnection(proxy._upstream.hostname, proxy._upstream.port, timeout=60)

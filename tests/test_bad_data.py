@@ -2,6 +2,7 @@
 RGB, every other file (also one PIL reads but TensorFlow does not, one over `data.max_image_pixels`, one in a folder
 whose name is not UTF-8) is listed with its reason, and the bad-file budget and the two-class minimum fail the run
 with a clear message."""
+
 from __future__ import annotations
 
 import io
@@ -22,9 +23,8 @@ from apache_beam.io.filesystem import FileMetadata
 from PIL import Image
 
 from components import PROGRESS_LOGGER
-from components.ingestion import data_files
+from components.ingestion import data_files, image_files
 from components.ingestion import executor as ingestion
-from components.ingestion import image_files
 from components.registry.store import Registry
 from components.transform import image_codec
 from pipeline import cli
@@ -59,10 +59,16 @@ DECODABLE = {
     "grey.jpg": (_encoded(Image.new("L", (10, 10), 100), "JPEG", quality=95), (100, 100, 100), 3),
     "rgb.jpg": (_encoded(Image.new("RGB", (10, 10), (200, 30, 60)), "JPEG", quality=95), (200, 30, 60), 6),
     "cmyk.jpg": (_encoded(Image.new("CMYK", (10, 10), (0, 255, 255, 0)), "JPEG", quality=95), (255, 0, 0), 6),
-    "sixteen_bit_grey.png": (_encoded(Image.fromarray(np.full((10, 10), 32896, np.uint16), mode="I;16"), "PNG"),
-                             (128, 128, 128), 1),
-    "sixteen_bit_rgb.png": (tf.io.encode_png(np.tile(np.array([40000, 10000, 65535], np.uint16), (10, 10, 1)))
-                            .numpy(), (156, 39, 255), 1),
+    "sixteen_bit_grey.png": (
+        _encoded(Image.fromarray(np.full((10, 10), 32896, np.uint16), mode="I;16"), "PNG"),
+        (128, 128, 128),
+        1,
+    ),
+    "sixteen_bit_rgb.png": (
+        tf.io.encode_png(np.tile(np.array([40000, 10000, 65535], np.uint16), (10, 10, 1))).numpy(),
+        (156, 39, 255),
+        1,
+    ),
     "transparent_rgba.png": (_encoded(Image.new("RGBA", (10, 10), (10, 20, 30, 0)), "PNG"), (255, 255, 255), 0),
     "half_alpha_rgba.png": (_encoded(Image.new("RGBA", (10, 10), (0, 0, 0, 128)), "PNG"), (127, 127, 127), 1),
     "grey_alpha_la.png": (_encoded(Image.new("LA", (10, 10), (50, 255)), "PNG"), (50, 50, 50), 0),
@@ -71,12 +77,14 @@ DECODABLE = {
     "bilevel.png": (_encoded(Image.new("1", (10, 10), 1), "PNG"), (255, 255, 255), 0),
     "palette.gif": (_encoded(_palette_image(transparent=False), "GIF"), (10, 200, 30), 0),
 }
+
+
 def _png_with_a_wrong_idat_checksum() -> bytes:
     """A real PNG whose IDAT chunk's CRC is flipped: PIL decodes it, TensorFlow's decoder refuses it."""
     data = _encoded(_noise("RGB", 16), "PNG")
     start = data.index(b"IDAT")
-    crc_at = start + 4 + struct.unpack(">I", data[start - 4:start])[0]
-    return data[:crc_at] + bytes(byte ^ 0xFF for byte in data[crc_at:crc_at + 4]) + data[crc_at + 4:]
+    crc_at = start + 4 + struct.unpack(">I", data[start - 4 : start])[0]
+    return data[:crc_at] + bytes(byte ^ 0xFF for byte in data[crc_at : crc_at + 4]) + data[crc_at + 4 :]
 
 
 TRUNCATED = "not a decodable image (OSError: image file is truncated"
@@ -90,8 +98,10 @@ UNUSABLE = {
     "bad\nname/grey.png": (DECODABLE["grey.png"][0], "class folder name 'bad\\nname' contains a line break"),
     "cat/wrong_checksum.png": (_png_with_a_wrong_idat_checksum(), TENSORFLOW_REFUSES),
     "dog/no_end_chunk.png": (_encoded(_noise("RGB", 16), "PNG")[:-12], TENSORFLOW_REFUSES),
-    "dog/huge.png": (_encoded(Image.new("L", (8000, 8000)), "PNG"),
-                     "8000x8000 is 64,000,000 pixels, over data.max_image_pixels=60,000,000"),
+    "dog/huge.png": (
+        _encoded(Image.new("L", (8000, 8000)), "PNG"),
+        "8000x8000 is 64,000,000 pixels, over data.max_image_pixels=60,000,000",
+    ),
     os.fsdecode(b"caf\xe9 (Latin-1)/grey.png"): (DECODABLE["grey.png"][0], "path is not UTF-8"),
 }
 """Relative path (as `os` names it) -> bytes, and the start of the reason the report must give."""
@@ -143,10 +153,14 @@ def test_decodable_images_are_used_as_rgb_and_the_rest_reported(messy_folder, tm
         shown = data_files.readable_name(relative)
         assert reasons[shown].startswith(reason), (shown, reasons[shown])
     assert (examples.get_int_custom_property("bad_files"), examples.get_int_custom_property("total_files")) == (
-        len(UNUSABLE), report["total_files"])
+        len(UNUSABLE),
+        report["total_files"],
+    )
     bad, share = len(UNUSABLE), len(UNUSABLE) / report["total_files"]
-    assert (f"{len(rows)} images in 4 classes; {bad} unusable files skipped ({share:.1%}, budget 50.0%), "
-            f"listed in {tmp_path / 'out' / ingestion.BAD_FILES_REPORT}") in caplog.messages
+    assert (
+        f"{len(rows)} images in 4 classes; {bad} unusable files skipped ({share:.1%}, budget 50.0%), "
+        f"listed in {tmp_path / 'out' / ingestion.BAD_FILES_REPORT}"
+    ) in caplog.messages
 
 
 def test_the_new_data_check_and_ingestion_fingerprint_the_folder_alike(messy_folder, tmp_path):
@@ -170,8 +184,10 @@ def test_over_the_budget_fails_naming_counts_budget_and_report(messy_folder, tmp
     total = 18 + len(DECODABLE) + len(UNUSABLE)
     report_path = tmp_path / "out" / ingestion.BAD_FILES_REPORT
     bad = len(UNUSABLE)
-    assert str(failure.value) == (f"{bad} of {total} files ({bad / total:.1%}) could not be used, over the budget "
-                                  f"data.max_bad_fraction=10.0%; see {report_path}")
+    assert str(failure.value) == (
+        f"{bad} of {total} files ({bad / total:.1%}) could not be used, over the budget "
+        f"data.max_bad_fraction=10.0%; see {report_path}"
+    )
     assert len(json.loads(report_path.read_text(encoding="utf-8"))["bad_files"]) == bad
 
 
@@ -181,22 +197,33 @@ def test_fewer_than_two_usable_classes_fail(tmp_path, layout):
     if layout == "second class has only bad files":
         (root / "dog").mkdir()
         (root / "dog" / "broken.png").write_bytes(b"")
-    with pytest.raises(ingestion.TooFewClasses, match=re.escape(
-            f"{root}: usable images in 1 class folder(s) (cat); a classifier needs at least 2")):
+    with pytest.raises(
+        ingestion.TooFewClasses,
+        match=re.escape(f"{root}: usable images in 1 class folder(s) (cat); a classifier needs at least 2"),
+    ):
         run_example_gen(root, tmp_path / "out", max_bad_fraction=1.0)
 
 
 def test_a_file_that_cannot_be_read_is_reported_not_fatal(tmp_path):
     gone = tmp_path / "images" / "cat" / "gone.png"
-    result = ingestion.read_file_to_result(fileio.ReadableFile(FileMetadata(str(gone), 10)), str(tmp_path / "images"),
-                                           config_lib.Config().data.max_image_pixels)
+    result = ingestion.read_file_to_result(
+        fileio.ReadableFile(FileMetadata(str(gone), 10)),
+        str(tmp_path / "images"),
+        config_lib.Config().data.max_image_pixels,
+    )
     assert result["filename"] == "cat/gone.png"
     assert result["reason"].startswith("cannot read file (FileNotFoundError") and "example" not in result
 
 
-@pytest.mark.parametrize("relative, reason", [("loose.png", "not inside a class folder"),
-                                              ("  /a.png", "is blank"), ("a\rb/a.png", "contains a line break"),
-                                              ("a\u2028b/a.png", "contains a line break")])
+@pytest.mark.parametrize(
+    "relative, reason",
+    [
+        ("loose.png", "not inside a class folder"),
+        ("  /a.png", "is blank"),
+        ("a\rb/a.png", "contains a line break"),
+        ("a\u2028b/a.png", "contains a line break"),
+    ],
+)
 def test_unusable_class_folder_names(relative, reason):
     with pytest.raises(image_files.BadImage, match=reason):
         image_files.label_of(relative)
@@ -213,8 +240,10 @@ def test_the_cli_warns_about_empty_class_folders_and_stray_files(messy_folder):
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("data: ") and "in 6 classes" in lines[0]
     assert "warning: class folder 'empty class' is empty and is ignored" in lines
-    assert ("warning: 1 file(s) directly under the data folder are ignored (e.g. README.txt); "
-            "images must be inside class folders") in lines
+    assert (
+        "warning: 1 file(s) directly under the data folder are ignored (e.g. README.txt); "
+        "images must be inside class folders"
+    ) in lines
 
 
 def test_a_single_class_folder_stops_the_run_before_anything_runs(tmp_path, capsys):
@@ -223,8 +252,9 @@ def test_a_single_class_folder_stops_the_run_before_anything_runs(tmp_path, caps
     home, registry = tmp_path / "home", tmp_path / "registry"
     code = cli.main(["run", "--data", str(data), "--home", str(home), "--registry", str(registry)])
     assert code == 2
-    assert capsys.readouterr().err == (f"error: {data}: found 1 class folder(s) with files (cat); "
-                                       "a classifier needs at least 2\n")
+    assert capsys.readouterr().err == (
+        f"error: {data}: found 1 class folder(s) with files (cat); a classifier needs at least 2\n"
+    )
     assert not home.exists() and not registry.exists()
 
 
@@ -232,14 +262,39 @@ def test_a_failed_run_says_why_and_pushes_nothing(messy_folder, tmp_path):
     """A real `pipeline run` over the messy folder with a 10% budget: ImageExampleGen fails, nothing after it runs."""
     home, registry = tmp_path / "home", tmp_path / "registry"
     run = subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--data", str(messy_folder), "--home", str(home),
-         "--registry", str(registry), "--models", "v1", "--set", "data.max_bad_fraction=0.1",
-         "--set", "beam.direct_running_mode=in_memory", "--set", "beam.direct_num_workers=1"],
-        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=600, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--data",
+            str(messy_folder),
+            "--home",
+            str(home),
+            "--registry",
+            str(registry),
+            "--models",
+            "v1",
+            "--set",
+            "data.max_bad_fraction=0.1",
+            "--set",
+            "beam.direct_running_mode=in_memory",
+            "--set",
+            "beam.direct_num_workers=1",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        timeout=600,
+        check=False,
+    )
     assert run.returncode == 1, run.stdout + run.stderr
-    assert re.search(r"^error: ImageExampleGen failed: TooManyBadFiles: 10 of \d+ files \(\d+\.\d%\) could not be "
-                     r"used, over the budget data\.max_bad_fraction=10\.0%; see .*bad_files\.json$",
-                     run.stdout, re.MULTILINE), run.stdout
+    assert re.search(
+        r"^error: ImageExampleGen failed: TooManyBadFiles: 10 of \d+ files \(\d+\.\d%\) could not be "
+        r"used, over the budget data\.max_bad_fraction=10\.0%; see .*bad_files\.json$",
+        run.stdout,
+        re.MULTILINE,
+    ), run.stdout
     assert "Nothing was pushed by the failed step." in run.stdout
     assert "> Transform" not in run.stdout and "> Trainer_mobilenet_v1" not in run.stdout
     assert not registry.exists()
@@ -260,10 +315,30 @@ string_domain { name: "label" value: "circle" value: "square" }
 
 def _run_pipeline(root: Path, *settings: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "pipeline", "run", "--data", str(root / "data"), "--home", str(root / "home"),
-         "--registry", str(root / "registry"), "--models", "v1", *TINY_RUN,
-         "--set", f"data.schema_path={root / 'schema.pbtxt'}", *settings],
-        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=900, check=False)
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--data",
+            str(root / "data"),
+            "--home",
+            str(root / "home"),
+            "--registry",
+            str(root / "registry"),
+            "--models",
+            "v1",
+            *TINY_RUN,
+            "--set",
+            f"data.schema_path={root / 'schema.pbtxt'}",
+            *settings,
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        timeout=900,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -280,8 +355,9 @@ def unknown_class_runs(tmp_path_factory) -> dict:
     return {"root": root, "first": first, "second": second}
 
 
-ANOMALY = ("split train: feature 'label': Unexpected string values (Examples contain values missing from the "
-           "schema: triangle")
+ANOMALY = (
+    "split train: feature 'label': Unexpected string values (Examples contain values missing from the schema: triangle"
+)
 
 
 @pytest.mark.slow
@@ -294,8 +370,11 @@ def test_an_anomaly_and_the_evaluator_each_hold_the_push_back_and_say_why(unknow
     assert "min_accuracy" in line  # the TFLite step's own accuracy gate
     assert str(unknown_class_runs["root"] / "registry" / "mobilenet_v1" / "1") not in first.stdout
     (record,) = registry.held_back("mobilenet_v1")
-    assert [reason.split(" ", 1)[0] for reason in record["reasons"]] == ["model_blessing", "tflite_blessing",
-                                                                        "anomalies:"]
+    assert [reason.split(" ", 1)[0] for reason in record["reasons"]] == [
+        "model_blessing",
+        "tflite_blessing",
+        "anomalies:",
+    ]
     assert ANOMALY in record["reasons"][-1] and "is not blessed by the Evaluator" in record["reasons"][0]
 
 
@@ -306,5 +385,6 @@ def test_with_block_on_anomalies_off_the_same_data_is_pushed_and_the_anomaly_log
     (version,) = Registry(str(root / "registry")).versions("mobilenet_v1")
     assert str(version.path) in second.stdout
     first_log, second_log = sorted((root / "home" / "logs").glob("*.log"))  # run-<date>-<time>.log
-    assert ("mobilenet_v1: ExampleValidator found anomalies, not blocking (gates.block_on_anomalies=false): "
-            + ANOMALY) in second_log.read_text(encoding="utf-8")
+    assert (
+        "mobilenet_v1: ExampleValidator found anomalies, not blocking (gates.block_on_anomalies=false): " + ANOMALY
+    ) in second_log.read_text(encoding="utf-8")

@@ -1,5 +1,6 @@
 """The caches of Beam's DoFn state and timer specs and of its options views give Beam's own answers: the specs only
 where the DoFn's kind decides them, the views as live as Beam's."""
+
 import functools
 import sys
 import types
@@ -80,6 +81,7 @@ def _counting_calls():
     def introspect(dofn):
         calls.append(type(dofn).__name__)
         return ORIGINAL(dofn)
+
     return calls, caching(introspect)
 
 
@@ -113,8 +115,14 @@ def test_maps_of_plain_functions_share_an_answer_and_a_dofn_holding_a_method_is_
 def test_dofns_whose_instances_could_differ_are_introspected_every_time():
     method_of_unhashable = Plain()
     method_of_unhashable.helper = types.MethodType(Unhashable(), method_of_unhashable)
-    dofns = [TypeCheckWrapperDoFn(Counting(), IOTypeHints.empty()), WithProperty(), Delegating(), Lazy(True),
-             Lazy(False), method_of_unhashable]
+    dofns = [
+        TypeCheckWrapperDoFn(Counting(), IOTypeHints.empty()),
+        WithProperty(),
+        Delegating(),
+        Lazy(True),
+        Lazy(False),
+        method_of_unhashable,
+    ]
     for dofn in dofns:
         assert specs_key(dofn) is None
     calls, cached = _counting_calls()
@@ -172,18 +180,21 @@ def test_every_answer_in_a_real_pipeline_is_beams_own(monkeypatch, options):
         assert answer == ORIGINAL(dofn), type(dofn)
         answers.append((type(dofn).__name__, specs_key(dofn) is not None))
         return answer
+
     monkeypatch.setattr(userstate, "get_dofn_specs", checked)
     monkeypatch.setattr(PipelineOptions, "view_as", caching_views(PipelineOptions.view_as))
     holder = Holder()
     with beam.Pipeline(options=PipelineOptions(options)) as pipeline:
         numbers = pipeline | beam.Create([1, 2, 3, 4])
         total = numbers | "Sum" >> beam.CombineGlobally(sum)
-        keyed = (numbers | "Plain" >> beam.FlatMap(holder.plain) | beam.Map(lambda n, t: (n % 2, n * t),
-                                                                             t=beam.pvalue.AsSingleton(total)))
+        keyed = (
+            numbers
+            | "Plain" >> beam.FlatMap(holder.plain)
+            | beam.Map(lambda n, t: (n % 2, n * t), t=beam.pvalue.AsSingleton(total))
+        )
         counted = keyed | "Count" >> beam.ParDo(Counting())
         grouped = keyed | beam.GroupByKey() | beam.MapTuple(lambda key, values: (key, sorted(values)))
-        assert_that(counted | "Values" >> beam.Map(lambda pair: pair[1]), equal_to([10, 20, 30, 40]),
-                    label="counted")
+        assert_that(counted | "Values" >> beam.Map(lambda pair: pair[1]), equal_to([10, 20, 30, 40]), label="counted")
         assert_that(grouped, equal_to([(0, [20, 40]), (1, [10, 30])]), label="grouped")
     assert len(answers) > 20 and any(keyed for _, keyed in answers)
     assert any(kind.endswith("CheckWrapperDoFn") for kind, _ in answers) == bool(options)
@@ -193,7 +204,8 @@ def test_every_answer_in_a_real_pipeline_is_beams_own(monkeypatch, options):
 def test_every_answer_in_the_projects_pipeline_up_to_the_evaluator_is_beams_own(tmp_path, monkeypatch):
     """The pipeline's own DoFns (TFX's ExampleGen, TFDV, tf.Transform, TFMA), run to the Evaluator on a tiny folder
     by `local_runner.run_pipeline`, with each answer the cache gives checked against Beam's."""
-    from pipeline import beam_caches as caches, local_runner
+    from pipeline import beam_caches as caches
+    from pipeline import local_runner
     from tests.helpers import tiny_config, write_image_folder
 
     real_caching, kinds, mismatches = caches.caching, [], []
@@ -207,13 +219,20 @@ def test_every_answer_in_the_projects_pipeline_up_to_the_evaluator_is_beams_own(
             if answer != get_specs(dofn):
                 mismatches.append(type(dofn).__name__)
             return answer
+
         check.uncached = get_specs
         return check
+
     monkeypatch.setattr(caches, "caching", checking)
     data = write_image_folder(tmp_path / "data", {"circle": 8, "square": 8}, size=24)
-    config, paths = local_runner.localize(tiny_config(
-        "model.architectures=v1", f"data.root={data}", f"pipeline.home={tmp_path / 'home'}",
-        f"registry.root={tmp_path / 'registry'}"))
+    config, paths = local_runner.localize(
+        tiny_config(
+            "model.architectures=v1",
+            f"data.root={data}",
+            f"pipeline.home={tmp_path / 'home'}",
+            f"registry.root={tmp_path / 'registry'}",
+        )
+    )
     local_runner.run_pipeline(config, paths, example_count=16, to_nodes=["Evaluator_mobilenet_v1"])
     assert not mismatches
     assert len(kinds) > 1000 and {"CallableWrapperDoFn", "_RunMetaGraphDoFn", "ModelSignaturesDoFn"} <= set(kinds)

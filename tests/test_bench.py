@@ -1,5 +1,6 @@
 """The benchmark's pure parts: the script's split and hyperparameters match the pipeline's, targets, Markdown,
 plots, and the process-tree memory sampler. The benchmark run itself is not part of the tests."""
+
 import json
 import sys
 
@@ -7,8 +8,8 @@ import pytest
 import tensorflow as tf
 
 from bench import report, targets
-from pipeline import process_memory
 from bench.command import build_parser as command_parser
+from pipeline import process_memory
 from tests.helpers import png_picture
 
 
@@ -25,9 +26,10 @@ def test_baseline_split_is_example_gens_split(baseline, eval_fraction, validatio
 
     from components.ingestion.executor import output_split_config
 
-    split_config = output_split_config(eval_fraction, by_filename=True,
-                                       validation_fraction=validation_fraction).split_config
-    buckets = [sum(s.hash_buckets for s in split_config.splits[:i + 1]) for i in range(len(split_config.splits))]
+    split_config = output_split_config(
+        eval_fraction, by_filename=True, validation_fraction=validation_fraction
+    ).split_config
+    buckets = [sum(s.hash_buckets for s in split_config.splits[: i + 1]) for i in range(len(split_config.splits))]
     names = [f"{label}/img-{i:05d}.png" for label in ("ankle boot", "bag", "t-shirt top") for i in range(150)]
     for name in names:
         example = tf.train.Example()
@@ -49,12 +51,24 @@ def test_baseline_lists_class_folder_files_only(baseline, image_folder):
 
 
 def _row(model, mode, size, accuracy, latency_1t, latency_2t, float_accuracy=0.90):
-    return {"variant": "a", "model": model, "architecture": model[-2:], "alpha": 0.25, "input_size": 32,
-            "mode": mode, "size_bytes": size, "float_accuracy": float_accuracy, "tflite_accuracy": accuracy,
-            "accuracy_drop_points": 100 * (float_accuracy - accuracy), "eval_examples": 200,
-            "latency_ms": {"1": {"median": latency_1t, "p90": latency_1t * 1.2},
-                           "2": {"median": latency_2t, "p90": latency_2t * 1.2}},
-            "peak_memory_bytes": 3_000_000}
+    return {
+        "variant": "a",
+        "model": model,
+        "architecture": model[-2:],
+        "alpha": 0.25,
+        "input_size": 32,
+        "mode": mode,
+        "size_bytes": size,
+        "float_accuracy": float_accuracy,
+        "tflite_accuracy": accuracy,
+        "accuracy_drop_points": 100 * (float_accuracy - accuracy),
+        "eval_examples": 200,
+        "latency_ms": {
+            "1": {"median": latency_1t, "p90": latency_1t * 1.2},
+            "2": {"median": latency_2t, "p90": latency_2t * 1.2},
+        },
+        "peak_memory_bytes": 3_000_000,
+    }
 
 
 MODELS = [
@@ -72,8 +86,15 @@ INGESTION = [
 
 
 def test_targets_take_the_worst_case_and_say_whether_it_is_met():
-    fixed_cost = {"wall_ratio": 1.6, "component_seconds": {"ImageExampleGen": 12.0, "Evaluator_mobilenet_v1": 31.5,
-                                                           "Trainer_mobilenet_v2": 80.0, "TFLite_mobilenet_v2": 60.0}}
+    fixed_cost = {
+        "wall_ratio": 1.6,
+        "component_seconds": {
+            "ImageExampleGen": 12.0,
+            "Evaluator_mobilenet_v1": 31.5,
+            "Trainer_mobilenet_v2": 80.0,
+            "TFLite_mobilenet_v2": 60.0,
+        },
+    }
     found, details = targets.compute_targets(MODELS, {"a": 1.2, "b": 2.1}, INGESTION, fixed_cost)
     assert set(found) == set(targets.TARGETS)
     assert found["int8_size_ratio"] == {"measured": 0.32, "limit": 0.30, "met": False}
@@ -85,10 +106,15 @@ def test_targets_take_the_worst_case_and_say_whether_it_is_met():
     assert found["pipeline_wall_ratio"] == {"measured": 2.1, "limit": 1.3, "met": False}
     assert found["fixed_cost_wall_ratio"] == {"measured": 1.6, "limit": 1.5, "met": False}
     assert found["fixed_cost_slowest_other_component_seconds"] == {"measured": 31.5, "limit": 30.0, "met": False}
-    assert details["fixed_cost_slowest_other_component_seconds"] == {"ImageExampleGen": 12.0,
-                                                                     "Evaluator_mobilenet_v1": 31.5}
-    assert found["ingestion_speedup_2_workers"] == {"measured": pytest.approx(1.6667, abs=1e-4), "limit": 1.5,
-                                                    "met": True}
+    assert details["fixed_cost_slowest_other_component_seconds"] == {
+        "ImageExampleGen": 12.0,
+        "Evaluator_mobilenet_v1": 31.5,
+    }
+    assert found["ingestion_speedup_2_workers"] == {
+        "measured": pytest.approx(1.6667, abs=1e-4),
+        "limit": 1.5,
+        "met": True,
+    }
     assert found["ingestion_peak_memory_growth"]["measured"] == pytest.approx(1.2)
     assert found["ingestion_peak_memory_growth"]["met"] is False
 
@@ -108,36 +134,81 @@ def test_markdown_table_escapes_pipes_and_shows_missing_values():
 
 def _results():
     found, details = targets.compute_targets(MODELS, {"a": 1.7}, INGESTION)
-    baseline_run = {"wall_seconds": 100.0, "peak_rss_bytes": 2e9, "import_seconds": 9.5,
-                    "heavy_modules_imported": ["tfx"], "steps": {"load_seconds": 3.0, "train_seconds_v1": 40.0},
-                    "models": [{"model": "mobilenet_v1", "float_accuracy": 0.9,
-                                "modes": [{"quantization": "float32", "tflite_accuracy": 0.9},
-                                          {"quantization": "int8", "tflite_accuracy": 0.89}]}]}
-    pipeline_run = {"wall_seconds": 170.0, "peak_rss_bytes": 3e9,
-                    "component_seconds": {"ImageExampleGen": 20.0, "Trainer_mobilenet_v1": 60.0}}
-    return {"created": "2026-11-25T10:00:00", "options": {"quick": True},
-            "machine": {"cpus": 2, "processor": "test cpu", "tensorflow": "2.16.2"},
-            "targets": found, "target_details": details, "models": MODELS,
-            "variants": [{"variant": "a", "pipeline": pipeline_run, "baseline": baseline_run, "wall_ratio": 1.7}],
-            "fixed_cost": {"images": 40, "wall_seconds": 90.0, "baseline": {"wall_seconds": 60.0}, "wall_ratio": 1.5,
-                           "component_seconds": {"ImageExampleGen": 15.0, "Trainer_mobilenet_v1": 30.0}},
-            "ingestion": [{**row, "example_gen_seconds": 10.0, "transform_seconds": 20.0, "process_seconds": 60.0}
-                          for row in INGESTION],
-            "ingestion_marginal_images_per_second": {"1": 130.0, "2": 220.0},
-            "size_sweep": [{"architecture": "v1", "alpha": 0.25, "input_size": 32, "parameters": 218_000,
-                            "float32_bytes": 880_000, "int8_bytes": 302_000, "int8_ratio": 0.3432,
-                            "quantization_aware_int8_bytes": 303_000, "quantization_aware_full_integer": True,
-                            "quantization_aware_builtin_ops_only": True}]}
+    baseline_run = {
+        "wall_seconds": 100.0,
+        "peak_rss_bytes": 2e9,
+        "import_seconds": 9.5,
+        "heavy_modules_imported": ["tfx"],
+        "steps": {"load_seconds": 3.0, "train_seconds_v1": 40.0},
+        "models": [
+            {
+                "model": "mobilenet_v1",
+                "float_accuracy": 0.9,
+                "modes": [
+                    {"quantization": "float32", "tflite_accuracy": 0.9},
+                    {"quantization": "int8", "tflite_accuracy": 0.89},
+                ],
+            }
+        ],
+    }
+    pipeline_run = {
+        "wall_seconds": 170.0,
+        "peak_rss_bytes": 3e9,
+        "component_seconds": {"ImageExampleGen": 20.0, "Trainer_mobilenet_v1": 60.0},
+    }
+    return {
+        "created": "2026-11-25T10:00:00",
+        "options": {"quick": True},
+        "machine": {"cpus": 2, "processor": "test cpu", "tensorflow": "2.16.2"},
+        "targets": found,
+        "target_details": details,
+        "models": MODELS,
+        "variants": [{"variant": "a", "pipeline": pipeline_run, "baseline": baseline_run, "wall_ratio": 1.7}],
+        "fixed_cost": {
+            "images": 40,
+            "wall_seconds": 90.0,
+            "baseline": {"wall_seconds": 60.0},
+            "wall_ratio": 1.5,
+            "component_seconds": {"ImageExampleGen": 15.0, "Trainer_mobilenet_v1": 30.0},
+        },
+        "ingestion": [
+            {**row, "example_gen_seconds": 10.0, "transform_seconds": 20.0, "process_seconds": 60.0}
+            for row in INGESTION
+        ],
+        "ingestion_marginal_images_per_second": {"1": 130.0, "2": 220.0},
+        "size_sweep": [
+            {
+                "architecture": "v1",
+                "alpha": 0.25,
+                "input_size": 32,
+                "parameters": 218_000,
+                "float32_bytes": 880_000,
+                "int8_bytes": 302_000,
+                "int8_ratio": 0.3432,
+                "quantization_aware_int8_bytes": 303_000,
+                "quantization_aware_full_integer": True,
+                "quantization_aware_builtin_ops_only": True,
+            }
+        ],
+    }
 
 
 def test_outputs_are_written(tmp_path):
     results = _results()
     written = report.write_outputs(results, tmp_path / "out")
-    assert {p.name for p in written} == {"results.json", "results.md", "accuracy_vs_size.png",
-                                         "accuracy_vs_latency.png", "ingestion.png"}
+    assert {p.name for p in written} == {
+        "results.json",
+        "results.md",
+        "accuracy_vs_size.png",
+        "accuracy_vs_latency.png",
+        "ingestion.png",
+    }
     pictures = {path.name: png_picture(path) for path in written if path.suffix == ".png"}
     assert {name: size for name, (size, _) in pictures.items()} == {
-        "accuracy_vs_size.png": (700, 500), "accuracy_vs_latency.png": (1200, 500), "ingestion.png": (1100, 400)}
+        "accuracy_vs_size.png": (700, 500),
+        "accuracy_vs_latency.png": (1200, 500),
+        "ingestion.png": (1100, 400),
+    }
     assert all(coloured > 300 for _, coloured in pictures.values()), pictures  # the plotted points and lines
     assert json.loads((tmp_path / "out" / "results.json").read_text())["targets"]["int8_size_ratio"]["met"] is False
     markdown = (tmp_path / "out" / "results.md").read_text()
@@ -184,7 +255,10 @@ def test_the_recipe_benchmark_before_settings_are_valid_and_differ_from_the_phot
     after = load_config(str(PHOTO_PROFILE))
     assert (before.data.validation_fraction, before.train.recalibrate_bn_batches, before.train.augment) == (0, 0, False)
     assert (after.data.validation_fraction > 0, after.train.recalibrate_bn_batches > 0, after.train.augment) == (
-        True, True, True)
+        True,
+        True,
+        True,
+    )
 
 
 def test_a_fixed_cost_only_bench_writes_its_markdown_without_models_or_plots(tmp_path):
@@ -208,15 +282,23 @@ def test_the_fixed_cost_is_the_pair_of_the_median_ratio_with_every_pair_beside_i
         def measured(data, work, overrides):
             ran.append(name)
             return {"wall_seconds": next(seconds), "work": work.name}
+
         return measured
+
     monkeypatch.setattr(runs, "run_pipeline", run("pipeline", pipeline_seconds))
     monkeypatch.setattr(runs, "run_baseline", run("script", script_seconds))
     fixed_cost = command._fixed_cost_pairs("data", 40, tmp_path, [], 3)
     assert ran == ["pipeline", "script", "script", "pipeline", "pipeline", "script"]
     assert [pair["wall_ratio"] for pair in fixed_cost["pairs"]] == [2.0, 1.5, 2.6]
     assert fixed_cost["wall_ratio"] == 2.0 and fixed_cost["work"] == "pair-1"
-    results = {**_results(), "models": [], "variants": [], "ingestion": [], "size_sweep": [],
-               "fixed_cost": {**fixed_cost, "images": 40, "component_seconds": {"Transform": 4.0}}}
+    results = {
+        **_results(),
+        "models": [],
+        "variants": [],
+        "ingestion": [],
+        "size_sweep": [],
+        "fixed_cost": {**fixed_cost, "images": 40, "component_seconds": {"Transform": 4.0}},
+    }
     results["targets"], results["target_details"] = targets.compute_targets([], {}, [], results["fixed_cost"])
     report.write_outputs(results, tmp_path / "out")
     markdown = (tmp_path / "out" / "results.md").read_text()
@@ -235,12 +317,20 @@ def test_the_branch_study_reports_both_wall_times_and_each_latency_beside_the_ot
     beside = {"component_seconds": {}, "latency_median_ms": {"mobilenet_v1": {"int8": 0.5, "dynamic": 36.0}}}
     results = _results()
     results["fixed_cost"]["branches"] = {
-        "sequential": {"wall_seconds": 200.0, **alone}, "wall_ratio": 0.8,
-        "concurrent": {"wall_seconds": 160.0, "upstream_seconds": 50.0, "branch_seconds": {"v1": 80.0, "v2": 110.0},
-                       **beside}}
+        "sequential": {"wall_seconds": 200.0, **alone},
+        "wall_ratio": 0.8,
+        "concurrent": {
+            "wall_seconds": 160.0,
+            "upstream_seconds": 50.0,
+            "branch_seconds": {"v1": 80.0, "v2": 110.0},
+            **beside,
+        },
+    }
     report.write_outputs(results, tmp_path / "out")
     markdown = (tmp_path / "out" / "results.md").read_text()
-    assert ("One after the other 200.0 s; at once 160.0 s (upstream 50.0 s, then the branches together: v1 80.0 s, "
-            "v2 110.0 s); ratio 0.80.") in markdown
+    assert (
+        "One after the other 200.0 s; at once 160.0 s (upstream 50.0 s, then the branches together: v1 80.0 s, "
+        "v2 110.0 s); ratio 0.80."
+    ) in markdown
     assert "| mobilenet_v1 | dynamic | 12.0 | 36.0 | 3.00 |" in markdown
     assert "| mobilenet_v1 | int8 | 0.4 | 0.5 | 1.25 |" in markdown

@@ -1,5 +1,6 @@
 """`python -m bench.calls` times the functions it names where their callers look them up, and can run without the
 local runner's Beam caches."""
+
 from bench import calls
 from pipeline.reporting import tables
 

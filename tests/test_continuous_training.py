@@ -6,6 +6,7 @@ the network, so the no-regression gate, comparing the classes both models know, 
 records the candidate. Night 3: nothing added; the run ends after the new-data check with the `no new data`
 line, trains nothing and adds no version, in at most a third of night 2's time.
 """
+
 import json
 import os
 import subprocess
@@ -31,12 +32,34 @@ REGRESSION_GATE = ["--set", "gates.max_regression=0"]
 
 
 def _run(root: Path, *args: str) -> tuple[subprocess.CompletedProcess, float]:
-    command = [str(Path(sys.executable).parent / "mobilenet-pipeline"), "run", "--data", str(root / "data"),
-               "--home", str(root / "home"), "--registry", str(root / "registry"), "--models", "v1",
-               *TINY_RUN, *REGRESSION_GATE, "--set", "data.spans=2", "--set", "model.weights=production", *args]
+    command = [
+        str(Path(sys.executable).parent / "mobilenet-pipeline"),
+        "run",
+        "--data",
+        str(root / "data"),
+        "--home",
+        str(root / "home"),
+        "--registry",
+        str(root / "registry"),
+        "--models",
+        "v1",
+        *TINY_RUN,
+        *REGRESSION_GATE,
+        "--set",
+        "data.spans=2",
+        "--set",
+        "model.weights=production",
+        *args,
+    ]
     started = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, timeout=1200, check=False,
-                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
     return result, time.monotonic() - started
 
 
@@ -70,10 +93,13 @@ def test_night_2_warm_starts_from_version_1_and_the_regression_gate_holds_back_a
     (result, _), root = nights["second"], nights["root"]
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{MODEL}: new data since {MODEL} version 1 (span {SPAN_A} -> spans {SPAN_A}..{SPAN_B})" in result.stdout
-    assert ("warm start from mobilenet_v1 version 1 (latest version, channel production is not set): loaded 54 of "
-            "55 layers; classifier head re-initialised: the classes changed (added bird)") in result.stdout
-    assert ("no-regression baseline: version 1 (latest version, channel production is not set): accuracy"
-            in result.stdout) and "eval images of the classes both know; class added: bird" in result.stdout
+    assert (
+        "warm start from mobilenet_v1 version 1 (latest version, channel production is not set): loaded 54 of "
+        "55 layers; classifier head re-initialised: the classes changed (added bird)"
+    ) in result.stdout
+    assert (
+        "no-regression baseline: version 1 (latest version, channel production is not set): accuracy" in result.stdout
+    ) and "eval images of the classes both know; class added: bird" in result.stdout
     assert "gate max_regression failed" in result.stdout
     assert f"{MODEL} was held back and not pushed: max_regression" in result.stdout
     assert f"{MODEL}: class added: bird since the baseline" in result.stdout

@@ -1,9 +1,10 @@
 """The layering ARCHITECTURE.md describes: one owner per shared name, and imports that run one way."""
+
 from __future__ import annotations
 
 import ast
-import re
 import functools
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,8 +16,11 @@ from pipeline.config import REPO_ROOT
 
 PRODUCT_PACKAGES = ("components", "pipeline", "kubeflow", "bench")
 # Values distinctive enough to find by text ("label" is also an ordinary word and keyword argument).
-OWNED_VALUES = {value: name for name, value in vars(contracts).items()
-                if name.isupper() and isinstance(value, str) and any(mark in value for mark in "._")}
+OWNED_VALUES = {
+    value: name
+    for name, value in vars(contracts).items()
+    if name.isupper() and isinstance(value, str) and any(mark in value for mark in "._")
+}
 
 
 def _sources(*packages: str) -> list[Path]:
@@ -36,24 +40,37 @@ def _imported_modules(path: Path) -> set[str]:
 
 
 def _imports_of(package: str, targets: tuple[str, ...]) -> list[str]:
-    return [f"{path.relative_to(REPO_ROOT)} imports {module}" for path in _sources(package)
-            for module in _imported_modules(path) if module.split(".")[0] in targets]
+    return [
+        f"{path.relative_to(REPO_ROOT)} imports {module}"
+        for path in _sources(package)
+        for module in _imported_modules(path)
+        if module.split(".")[0] in targets
+    ]
 
 
 @functools.lru_cache(maxsize=None)
 def _string_literals(path: Path) -> list[tuple[int, str]]:
     """(line, value) of every string constant that is not a docstring."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    docstrings = {id(node.value) for node in ast.walk(tree)
-                  if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)}
-    return [(node.lineno, node.value) for node in ast.walk(tree)
-            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+    docstrings = {
+        id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    return [
+        (node.lineno, node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
 
 
 def _spelled_outside_contracts(value: str) -> list[str]:
     """`file:line` of every product string literal equal to `value`, but in contracts.py."""
-    return [f"{path.relative_to(REPO_ROOT)}:{line}" for path in _sources(*PRODUCT_PACKAGES)
-            if path.name != "contracts.py" for line, text in _string_literals(path) if text == value]
+    return [
+        f"{path.relative_to(REPO_ROOT)}:{line}"
+        for path in _sources(*PRODUCT_PACKAGES)
+        if path.name != "contracts.py"
+        for line, text in _string_literals(path)
+        if text == value
+    ]
 
 
 def test_components_import_neither_the_pipeline_nor_kubeflow():
@@ -90,16 +107,20 @@ def test_the_contracts_module_loads_without_tensorflow():
     assert result.stdout.strip() == "[]"
 
 
-OWNED_SEQUENCES = {name: value for name, value in vars(contracts).items()
-                   if name.isupper() and isinstance(value, tuple)}
+OWNED_SEQUENCES = {
+    name: value for name, value in vars(contracts).items() if name.isupper() and isinstance(value, tuple)
+}
 
 
 def _sequence_literals(path: Path) -> list[tuple[int, tuple]]:
     """(line, value) of every tuple or list literal of constants."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, (ast.Tuple, ast.List)) and node.elts and all(
-                isinstance(element, ast.Constant) for element in node.elts):
+        if (
+            isinstance(node, (ast.Tuple, ast.List))
+            and node.elts
+            and all(isinstance(element, ast.Constant) for element in node.elts)
+        ):
             found.append((node.lineno, tuple(element.value for element in node.elts)))
     return found
 
@@ -107,9 +128,13 @@ def _sequence_literals(path: Path) -> list[tuple[int, tuple]]:
 @pytest.mark.parametrize("name", sorted(OWNED_SEQUENCES))
 def test_a_contract_list_is_written_only_by_its_owner(name):
     """The quantization modes, the architectures and each one's widths: one literal, in contracts.py."""
-    spelled = [f"{path.relative_to(REPO_ROOT)}:{line}" for path in _sources(*PRODUCT_PACKAGES)
-               if path.name != "contracts.py" for line, value in _sequence_literals(path)
-               if value == OWNED_SEQUENCES[name]]
+    spelled = [
+        f"{path.relative_to(REPO_ROOT)}:{line}"
+        for path in _sources(*PRODUCT_PACKAGES)
+        if path.name != "contracts.py"
+        for line, value in _sequence_literals(path)
+        if value == OWNED_SEQUENCES[name]
+    ]
     assert spelled == [], f"{OWNED_SEQUENCES[name]} is contracts.{name}; import it instead"
 
 
@@ -122,10 +147,17 @@ def test_the_plain_script_imports_no_tfx_beam_tf_transform_or_ml_metadata():
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
 
-HISTORY = [re.compile(pattern, re.IGNORECASE) for pattern in (
-    r"\bissue #?\d+", r"\bsession \d+", r"\btook \d", r"\d[\d.,]* ?(?:s|ms|min)\b ?(?:->|→)",
-    r"\d[\d.,]* ?(?:s|ms|min|MB|GB)\b[^.\n]{0,30}\b(?:with|against|instead of|before|after)\b[^.\n]{0,30}"
-    r"\d[\d.,]* ?(?:s|ms|min|MB|GB)\b")]
+HISTORY = [
+    re.compile(pattern, re.IGNORECASE)
+    for pattern in (
+        r"\bissue #?\d+",
+        r"\bsession \d+",
+        r"\btook \d",
+        r"\d[\d.,]* ?(?:s|ms|min)\b ?(?:->|→)",
+        r"\d[\d.,]* ?(?:s|ms|min|MB|GB)\b[^.\n]{0,30}\b(?:with|against|instead of|before|after)\b[^.\n]{0,30}"
+        r"\d[\d.,]* ?(?:s|ms|min|MB|GB)\b",
+    )
+]
 """How a story reads: an issue or session number, or a before/after figure (`5.3 s -> 0.1 s`, `3.7 s with dill
 against 2.1 s`). Evidence goes in a test, a benchmark or CHANGELOG.md."""
 
@@ -135,8 +167,11 @@ def _comments_and_docstrings(path: Path) -> list[tuple[int, str]]:
     import tokenize
 
     text = path.read_text(encoding="utf-8")
-    found = [(token.start[0], token.string) for token in tokenize.generate_tokens(io.StringIO(text).readline)
-             if token.type == tokenize.COMMENT]
+    found = [
+        (token.start[0], token.string)
+        for token in tokenize.generate_tokens(io.StringIO(text).readline)
+        if token.type == tokenize.COMMENT
+    ]
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             docstring = ast.get_docstring(node, clean=False)
@@ -148,18 +183,30 @@ def _comments_and_docstrings(path: Path) -> list[tuple[int, str]]:
 
 
 def test_docstrings_and_comments_state_contracts_not_history():
-    told = [f"{path.relative_to(REPO_ROOT)}:{line}: {pattern.search(text).group(0)!r}"
-            for path in _sources("components", "pipeline", "kubeflow")
-            for line, text in _comments_and_docstrings(path) for pattern in HISTORY if pattern.search(text)]
+    told = [
+        f"{path.relative_to(REPO_ROOT)}:{line}: {pattern.search(text).group(0)!r}"
+        for path in _sources("components", "pipeline", "kubeflow")
+        for line, text in _comments_and_docstrings(path)
+        for pattern in HISTORY
+        if pattern.search(text)
+    ]
     assert told == []
 
 
 def test_the_trainer_and_the_tflite_step_import_each_other_one_way_only():
     """The TFLite step reads what the Trainer wrote; the Trainer never needs the TFLite step's code."""
-    trainer_to_tflite = [f"{path.relative_to(REPO_ROOT)} imports {module}" for path in _sources("components")
-                         if "components/trainer/" in path.as_posix()
-                         for module in _imported_modules(path) if module.startswith("components.tflite")]
-    tflite_to_trainer = [f"{path.relative_to(REPO_ROOT)} imports {module}" for path in _sources("components")
-                         if "components/tflite/" in path.as_posix()
-                         for module in _imported_modules(path) if module.startswith("components.trainer")]
+    trainer_to_tflite = [
+        f"{path.relative_to(REPO_ROOT)} imports {module}"
+        for path in _sources("components")
+        if "components/trainer/" in path.as_posix()
+        for module in _imported_modules(path)
+        if module.startswith("components.tflite")
+    ]
+    tflite_to_trainer = [
+        f"{path.relative_to(REPO_ROOT)} imports {module}"
+        for path in _sources("components")
+        if "components/tflite/" in path.as_posix()
+        for module in _imported_modules(path)
+        if module.startswith("components.trainer")
+    ]
     assert not (trainer_to_tflite and tflite_to_trainer), (trainer_to_tflite, tflite_to_trainer)

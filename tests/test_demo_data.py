@@ -1,4 +1,5 @@
 """The built-in datasets written as image folders."""
+
 import pytest
 from PIL import Image
 
@@ -27,12 +28,14 @@ def test_refuses_a_non_empty_folder_and_bad_sizes(tmp_path):
 
 def test_photos_are_jittered_views_of_the_package_photos_six_classes_of_jpegs(tmp_path):
     counts = demo_data.write_dataset(tmp_path / "photos", dataset="photos", per_class=3)
-    assert counts == {f"{photo}-{half}": 3 for photo in ("china", "flower", "grace_hopper")
-                      for half in ("left", "right")}
+    assert counts == {
+        f"{photo}-{half}": 3 for photo in ("china", "flower", "grace_hopper") for half in ("left", "right")
+    }
     files = sorted((tmp_path / "photos").glob("*/*"))
     sizes = {Image.open(path).size for path in files}
     assert all(path.suffix == ".jpg" and Image.open(path).format == "JPEG" for path in files)
     assert all(width == height and 154 <= width <= 320 for width, height in sizes) and len(sizes) > 1
     again = demo_data.write_dataset(tmp_path / "again", dataset="photos", per_class=3)
-    assert again == counts and all((tmp_path / "again" / path.relative_to(tmp_path / "photos")).read_bytes()
-                                   == path.read_bytes() for path in files)
+    assert again == counts and all(
+        (tmp_path / "again" / path.relative_to(tmp_path / "photos")).read_bytes() == path.read_bytes() for path in files
+    )

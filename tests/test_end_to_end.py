@@ -8,6 +8,7 @@ holds both back and pushes nothing. The no-regression gate's verdicts are tested
 Both runs use a non-editable install (`pip install .` into a fresh venv) started from a folder outside the
 checkout, so they also show that the installed package finds its schema, profiles and module files by itself.
 """
+
 import json
 import os
 import subprocess
@@ -42,13 +43,30 @@ def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     bin_dir = install_project(root / "venv", root / "install")
     data = write_image_folder(root / "data", {"circle": 40, "square": 40, "ankle boot": 40}, size=24)
-    common = ["run", "--data", str(data), "--home", str(root / "home"), "--registry", str(root / "registry"),
-              *TINY_RUN, "--set", f"train.epochs={EPOCHS}"]
+    common = [
+        "run",
+        "--data",
+        str(data),
+        "--home",
+        str(root / "home"),
+        "--registry",
+        str(root / "registry"),
+        *TINY_RUN,
+        "--set",
+        f"train.epochs={EPOCHS}",
+    ]
     first = _run_installed(bin_dir, root, "mobilenet-pipeline", *common)
-    second = _run_installed(bin_dir, root, "mobilenet-pipeline", *common, "--set", "gates.max_model_bytes=1000",
-                            "--fail-on-held-back")
-    where = _run_installed(bin_dir, root, "python", "-c", "import json, pipeline.config as c; print(json.dumps(["
-                           "c.__file__, str(c.DEFAULT_SCHEMA), c.DEFAULT_SCHEMA.is_file(), c.DEMO_PROFILE.is_file()]))")
+    second = _run_installed(
+        bin_dir, root, "mobilenet-pipeline", *common, "--set", "gates.max_model_bytes=1000", "--fail-on-held-back"
+    )
+    where = _run_installed(
+        bin_dir,
+        root,
+        "python",
+        "-c",
+        "import json, pipeline.config as c; print(json.dumps(["
+        "c.__file__, str(c.DEFAULT_SCHEMA), c.DEFAULT_SCHEMA.is_file(), c.DEMO_PROFILE.is_file()]))",
+    )
     return {"first": first, "second": second, "root": root, "venv": root / "venv", "where": where}
 
 
@@ -59,8 +77,13 @@ def _versions(registry: Path, name: str) -> list[str]:
 def test_first_run_pushes_both_models(runs):
     first, registry = runs["first"], runs["root"] / "registry"
     assert first.returncode == 0, first.stdout + first.stderr
-    for component in ("ImageExampleGen", "Transform", "Trainer_mobilenet_v1", "TFLite_mobilenet_v2",
-                      "Pusher_mobilenet_v2"):
+    for component in (
+        "ImageExampleGen",
+        "Transform",
+        "Trainer_mobilenet_v1",
+        "TFLite_mobilenet_v2",
+        "Pusher_mobilenet_v2",
+    ):
         assert f"> {component}" in first.stdout
     assert f"epoch {EPOCHS}/{EPOCHS}" in first.stdout
     assert "beam: DirectRunner in_memory, 1 worker(s) (beam.direct_running_mode=auto" in first.stdout
@@ -85,9 +108,11 @@ def test_the_runs_used_a_non_editable_install_from_outside_the_checkout(runs):
     site_packages = str(runs["venv"] / "lib")
     assert module.startswith(site_packages) and schema.startswith(site_packages), (module, schema)
     assert schema_found and profile_found
-    schema_files = {execution.custom_properties["schema_file"].string_value
-                    for execution in open_store(str(runs["root"] / "home" / "metadata.sqlite")).get_executions()
-                    if "schema_file" in execution.custom_properties}
+    schema_files = {
+        execution.custom_properties["schema_file"].string_value
+        for execution in open_store(str(runs["root"] / "home" / "metadata.sqlite")).get_executions()
+        if "schema_file" in execution.custom_properties
+    }
     assert schema_files == {schema}
 
 
@@ -114,9 +139,9 @@ def test_second_run_reuses_cache_and_holds_back_oversized_models(runs):
         assert f"{name} was held back and not pushed: max_model_bytes" in second.stdout
         assert str(registry / name / "2") not in second.stdout
         assert _versions(registry, name) == ["1"]
-        assert (f"{name}: no-regression baseline: version 1 (latest version, channel production is not set): "
-                "accuracy") in second.stdout
-
+        assert (
+            f"{name}: no-regression baseline: version 1 (latest version, channel production is not set): accuracy"
+        ) in second.stdout
 
 
 def test_the_three_signatures_agree_and_the_savedmodel_holds_the_network_once(runs):
@@ -128,30 +153,47 @@ def test_the_three_signatures_agree_and_the_savedmodel_holds_the_network_once(ru
     from tensorflow.core.protobuf import saved_model_pb2
 
     from bench.models import find_outputs, load_split
-    from components.contracts import IMAGE_KEY, PREPROCESSED_SIGNATURE, SERVING_SIGNATURE
-    from components.contracts import TRANSFORMED_EXAMPLES_SIGNATURE
+    from components.contracts import (
+        IMAGE_KEY,
+        PREPROCESSED_SIGNATURE,
+        SERVING_SIGNATURE,
+        TRANSFORMED_EXAMPLES_SIGNATURE,
+    )
 
     home = runs["root"] / "home"
     outputs = find_outputs(str(home / "metadata.sqlite"), str(home / "pipeline_root"))
     examples = sorted((home / "pipeline_root" / "ImageExampleGen" / "examples").iterdir(), key=lambda p: int(p.name))
-    raw = [tf.io.parse_single_example(record, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})[IMAGE_KEY]
-           for record in tf.data.TFRecordDataset([str(f) for f in sorted((examples[-1] / "Split-eval").iterdir())],
-                                                 compression_type="GZIP")]
-    transformed = list(tf.data.TFRecordDataset(
-        [str(f) for f in sorted(Path(outputs.transformed_examples, "Split-eval").iterdir())], compression_type="GZIP"))
+    raw = [
+        tf.io.parse_single_example(record, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})[IMAGE_KEY]
+        for record in tf.data.TFRecordDataset(
+            [str(f) for f in sorted((examples[-1] / "Split-eval").iterdir())], compression_type="GZIP"
+        )
+    ]
+    transformed = list(
+        tf.data.TFRecordDataset(
+            [str(f) for f in sorted(Path(outputs.transformed_examples, "Split-eval").iterdir())],
+            compression_type="GZIP",
+        )
+    )
     images, _ = load_split(outputs, "eval")
     assert len(raw) == len(transformed) == len(images) > 0
     for name, saved_model in outputs.saved_models.items():
         signatures = tf.saved_model.load(saved_model).signatures
-        scores = [signatures[SERVING_SIGNATURE](image_bytes=tf.stack(raw))["probabilities"].numpy(),
-                  signatures[TRANSFORMED_EXAMPLES_SIGNATURE](examples=tf.stack(transformed))["probabilities"].numpy(),
-                  signatures[PREPROCESSED_SIGNATURE](image=tf.constant(images))["probabilities"].numpy()]
+        scores = [
+            signatures[SERVING_SIGNATURE](image_bytes=tf.stack(raw))["probabilities"].numpy(),
+            signatures[TRANSFORMED_EXAMPLES_SIGNATURE](examples=tf.stack(transformed))["probabilities"].numpy(),
+            signatures[PREPROCESSED_SIGNATURE](image=tf.constant(images))["probabilities"].numpy(),
+        ]
         for other in scores[1:]:  # the splits' files are not in one order: compare each model's sorted scores
             np.testing.assert_allclose(np.sort(other, axis=0), np.sort(scores[0], axis=0), atol=1e-4, err_msg=name)
         proto = saved_model_pb2.SavedModel.FromString(Path(saved_model, "saved_model.pb").read_bytes())
-        holding = [function.signature.name for function in proto.meta_graphs[0].graph_def.library.function
-                   if any(node.op in ("Conv2D", "DepthwiseConv2dNative") for node in function.node_def)]
+        holding = [
+            function.signature.name
+            for function in proto.meta_graphs[0].graph_def.library.function
+            if any(node.op in ("Conv2D", "DepthwiseConv2dNative") for node in function.node_def)
+        ]
         assert len(holding) == 1, f"{name}: the network's convolutions are in {holding}"
+
 
 # The Android runtimes (issue #14): each pushed file, and an integer-I/O conversion of the same model, loaded from
 # its own metadata by MediaPipe Tasks and the TFLite Task Library.
@@ -208,8 +250,9 @@ def test_android_runtimes_load_each_pushed_model_from_its_metadata(runs, runtime
     for name in ("mobilenet_v1", "mobilenet_v2"):
         version = runs["root"] / "registry" / name / "1"
         assert len(images) == json.loads((version / "manifest.json").read_text())["eval_examples"]
-        _check_runtime(runtime, version / "model.tflite", (version / "labels.txt").read_text().splitlines(), images,
-                       tmp_path)
+        _check_runtime(
+            runtime, version / "model.tflite", (version / "labels.txt").read_text().splitlines(), images, tmp_path
+        )
 
 
 ACCURACY_FLOOR = 0.8
@@ -244,7 +287,8 @@ def test_android_runtimes_reach_the_pipelines_accuracy(runs, runtime, tmp_path):
         assert manifest["eval_examples"] == len(images)
         pipeline = manifest["tflite_accuracy"]
         assert abs(accuracy - pipeline) <= RESIZE_TOLERANCE / len(images) + 1e-9, (
-            f"{runtime} {name}: {accuracy:.3f} on {len(images)} images, the pipeline measured {pipeline:.3f}")
+            f"{runtime} {name}: {accuracy:.3f} on {len(images)} images, the pipeline measured {pipeline:.3f}"
+        )
         assert accuracy >= ACCURACY_FLOOR, f"{runtime} {name}: {accuracy:.3f}"
 
 
@@ -263,8 +307,13 @@ def test_android_runtimes_load_an_integer_io_model(runs, runtime, tmp_path):
     images, _ = eval_images(home)
     labels = (runs["root"] / "registry" / "mobilenet_v1" / "1" / "labels.txt").read_text().splitlines()
     representative = np.stack([image_codec.scale_to_model_range(frame).numpy() for frame in _frames(images, 32)[1]])
-    model_bytes = metadata.add_metadata(conversion.convert(saved_model, "int8", representative, "uint8"), labels,
-                                        name="mobilenet_v1", version="1", description="integer I/O")
+    model_bytes = metadata.add_metadata(
+        conversion.convert(saved_model, "int8", representative, "uint8"),
+        labels,
+        name="mobilenet_v1",
+        version="1",
+        description="integer I/O",
+    )
     model = tmp_path / "integer_io.tflite"
     model.write_bytes(model_bytes)
     interpreter = tf.lite.Interpreter(model_content=model_bytes)

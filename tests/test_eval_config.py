@@ -1,4 +1,5 @@
 """The Evaluator's TFMA config: the metrics and floor the gates read, and nothing that reloads the Keras model."""
+
 from components.contracts import TRANSFORMED_EXAMPLES_SIGNATURE
 from pipeline.config import load_config
 from pipeline.pipeline import eval_config

@@ -1,4 +1,5 @@
 """Ingestion of a folder of class sub-folders on Beam: labels, a deterministic split, bad files and the budget."""
+
 import io
 import json
 
@@ -106,11 +107,14 @@ def test_a_photo_tagged_upright_is_kept_byte_for_byte():
     assert image_files.normalise_image(photo, MAX_PIXELS) == photo
 
 
-@pytest.mark.parametrize("data, reason", [
-    (b"", "empty file"),
-    (b"hello", "not a decodable image"),
-    (_encode(np.zeros((32, 32, 3), np.uint8), "RGB", "JPEG")[:40], "not a decodable image"),
-])
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (b"", "empty file"),
+        (b"hello", "not a decodable image"),
+        (_encode(np.zeros((32, 32, 3), np.uint8), "RGB", "JPEG")[:40], "not a decodable image"),
+    ],
+)
 def test_unusable_files_say_why(data, reason):
     with pytest.raises(image_files.BadImage, match=reason):
         image_files.normalise_image(data, MAX_PIXELS)
@@ -154,8 +158,11 @@ def test_the_cli_notes_when_small_images_meet_the_large_default_input(tmp_path):
             (tmp_path / str(side) / label).mkdir(parents=True)
             Image.new("RGB", (side + 10, side)).save(tmp_path / str(side) / label / "0.png")
     assert image_files.typical_side(tmp_path / "28", ["a", "b"]) == 28
-    for side, config_file, noted in ((28, None, True), (300, None, False),
-                                     (28, str(REPO_ROOT / "pipeline" / "profiles" / "demo.yaml"), False)):
+    for side, config_file, noted in (
+        (28, None, True),
+        (300, None, False),
+        (28, str(REPO_ROOT / "pipeline" / "profiles" / "demo.yaml"), False),
+    ):
         out = io.StringIO()
         assert local._check_data(load_config(config_file, [f"data.root={tmp_path / str(side)}"]), out) == 2
         assert ("note: the images are about 28 px, upscaled to model.input_size=224" in out.getvalue()) == noted

@@ -1,4 +1,5 @@
 """The pipeline compiled for Kubeflow Pipelines v2 / Vertex AI, checked with KFP's own loaders."""
+
 import argparse
 import json
 import re
@@ -9,14 +10,16 @@ from google.protobuf import json_format
 from kfp.components import load_component_from_file
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from kubeflow import compile as kubeflow_compile
 from kubeflow import commands as kubeflow_commands
+from kubeflow import compile as kubeflow_compile
 from pipeline.config import REPO_ROOT, load_config
 
 IMAGE = "registry.example.com/ml/mobilenet-pipeline:1.2.3"
 DATA_ROOT = "gs://example-bucket/images"
 REGISTRY_ROOT = "gs://example-bucket/registry"
 OVERRIDES = [f"data.root={DATA_ROOT}", f"registry.root={REGISTRY_ROOT}"]
+
+
 @pytest.fixture(scope="module")
 def compiled(tmp_path_factory):
     """The default config compiled to a .yaml package: (path, text, spec dict)."""
@@ -57,20 +60,25 @@ def test_every_step_is_a_container_of_the_configured_image_with_the_project_entr
     assert all(set(executor) == {"container"} for executor in executors.values())
     assert {executor["container"]["image"] for executor in executors.values()} == {IMAGE}
     assert {tuple(executor["container"]["command"]) for executor in executors.values()} == {
-        ("python", "-m", "kubeflow.entrypoint")}
+        ("python", "-m", "kubeflow.entrypoint")
+    }
 
 
 def test_a_spec_with_a_resolver_is_refused():
-    spec = {"deploymentSpec": {"executors": {"Trainer_executor": {"container": {}},
-                                             "Latest-resolver_executor": {"resolver": {}}}}}
+    spec = {
+        "deploymentSpec": {
+            "executors": {"Trainer_executor": {"container": {}}, "Latest-resolver_executor": {"resolver": {}}}
+        }
+    }
     with pytest.raises(ValueError, match="cannot run .*: Latest-resolver_executor"):
         kubeflow_compile.check_runnable(spec)
 
 
 def test_a_minio_pipeline_root_is_refused_with_what_works(tmp_path):
     with pytest.raises(ValueError, match="no minio:// filesystem. Use gs://BUCKET/PATH .* s3://"):
-        kubeflow_compile.compile_pipeline(load_config(), str(tmp_path / "p.yaml"),
-                                          pipeline_root="minio://mlpipeline/v2/artifacts")
+        kubeflow_compile.compile_pipeline(
+            load_config(), str(tmp_path / "p.yaml"), pipeline_root="minio://mlpipeline/v2/artifacts"
+        )
     assert not (tmp_path / "p.yaml").exists()
 
 
@@ -96,8 +104,13 @@ def test_modules_by_dotted_path_and_files_inside_the_container(compiled):
 
 def test_vertex_job_is_a_whole_pipeline_job(tmp_path):
     path = tmp_path / "job.json"
-    kubeflow_compile.compile_pipeline(load_config(None, OVERRIDES + ["model.architectures=v2"]), str(path),
-                                      image=IMAGE, pipeline_root="gs://example-bucket/root", vertex_job=True)
+    kubeflow_compile.compile_pipeline(
+        load_config(None, OVERRIDES + ["model.architectures=v2"]),
+        str(path),
+        image=IMAGE,
+        pipeline_root="gs://example-bucket/root",
+        vertex_job=True,
+    )
     job = json.loads(path.read_text(encoding="utf-8"))
     parsed = json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())
     assert parsed.display_name == "mobilenet-pipeline"
@@ -109,15 +122,19 @@ def test_vertex_job_is_a_whole_pipeline_job(tmp_path):
     assert "Trainer_mobilenet_v1" not in job["pipelineSpec"]["root"]["dag"]["tasks"]
 
 
-@pytest.mark.parametrize("output, vertex_job, root, message", [
-    ("job.json", False, "", "needs --pipeline-root gs://"),
-    ("job.yaml", True, "gs://b/root", "name the output *.json"),
-    ("pipeline.txt", False, "", "name it *.yaml"),
-])
+@pytest.mark.parametrize(
+    "output, vertex_job, root, message",
+    [
+        ("job.json", False, "", "needs --pipeline-root gs://"),
+        ("job.yaml", True, "gs://b/root", "name the output *.json"),
+        ("pipeline.txt", False, "", "name it *.yaml"),
+    ],
+)
 def test_impossible_outputs_are_refused_before_compiling(tmp_path, output, vertex_job, root, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        kubeflow_compile.compile_pipeline(load_config(), str(tmp_path / output), pipeline_root=root,
-                                          vertex_job=vertex_job)
+        kubeflow_compile.compile_pipeline(
+            load_config(), str(tmp_path / output), pipeline_root=root, vertex_job=vertex_job
+        )
     assert not (tmp_path / output).exists()
 
 
@@ -132,8 +149,19 @@ def test_compile_command_writes_the_package(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     kubeflow_commands.add_kubeflow_subparsers(parser.add_subparsers(dest="command"))
     output = tmp_path / "out" / "pipeline.yaml"
-    args = parser.parse_args(["compile-kubeflow", "--output", str(output), "--image", IMAGE,
-                              "--set", "model.architectures=v1", "--set", f"data.root={DATA_ROOT}"])
+    args = parser.parse_args(
+        [
+            "compile-kubeflow",
+            "--output",
+            str(output),
+            "--image",
+            IMAGE,
+            "--set",
+            "model.architectures=v1",
+            "--set",
+            f"data.root={DATA_ROOT}",
+        ]
+    )
     assert kubeflow_commands.run_kubeflow_command(args) == 0
     spec = yaml.safe_load(output.read_text(encoding="utf-8"))
     assert "Trainer_mobilenet_v1" in spec["root"]["dag"]["tasks"]
@@ -143,16 +171,19 @@ def test_compile_command_writes_the_package(tmp_path, capsys):
 def _resources(spec: dict) -> dict[str, dict]:
     """Task name -> the `resources` of its executor's container."""
     tasks, executors = spec["root"]["dag"]["tasks"], spec["deploymentSpec"]["executors"]
-    return {name: executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]]["container"]
-            ["resources"] for name, task in tasks.items()}
+    return {
+        name: executors[spec["components"][task["componentRef"]["name"]]["executorLabel"]]["container"]["resources"]
+        for name, task in tasks.items()
+    }
 
 
 def test_each_step_kind_gets_its_pod_and_only_the_trainers_a_gpu(tmp_path):
     """`compile-kubeflow --set kubeflow.trainer_gpus=1 --set kubeflow.gpu_type=nvidia.com/gpu
     --set kubeflow.trainer_memory=32G`: the fields the KFP backend's driver and Vertex AI read (CPU and memory
     requests and limits, in cores and gigabytes; the accelerator's type and count)."""
-    config = load_config(None, [*OVERRIDES, "kubeflow.trainer_gpus=1", "kubeflow.gpu_type=nvidia.com/gpu",
-                                "kubeflow.trainer_memory=32G"])
+    config = load_config(
+        None, [*OVERRIDES, "kubeflow.trainer_gpus=1", "kubeflow.gpu_type=nvidia.com/gpu", "kubeflow.trainer_memory=32G"]
+    )
     path = tmp_path / "pipeline.yaml"
     kubeflow_compile.compile_pipeline(config, str(path), image=IMAGE)
     resources = _resources(yaml.safe_load(path.read_text(encoding="utf-8")))
@@ -165,18 +196,28 @@ def test_each_step_kind_gets_its_pod_and_only_the_trainers_a_gpu(tmp_path):
         if name.startswith("TFLite_"):
             cpu, memory = max(cpu, config.tflite.threads), 8.0
         assert {key: given[key] for key in ("cpuLimit", "cpuRequest", "memoryLimit", "memoryRequest")} == {
-            "cpuLimit": cpu, "cpuRequest": cpu, "memoryLimit": memory, "memoryRequest": memory}, name
+            "cpuLimit": cpu,
+            "cpuRequest": cpu,
+            "memoryLimit": memory,
+            "memoryRequest": memory,
+        }, name
         assert ("accelerator" in given) == (kind == "trainer"), name
     assert resources["Trainer_mobilenet_v2"]["accelerator"] == {"type": "nvidia.com/gpu", "count": "1"}
-    parsed = json_format.ParseDict(yaml.safe_load(path.read_text(encoding="utf-8"))["deploymentSpec"],
-                                   pipeline_spec_pb2.PipelineDeploymentConfig())
+    parsed = json_format.ParseDict(
+        yaml.safe_load(path.read_text(encoding="utf-8"))["deploymentSpec"], pipeline_spec_pb2.PipelineDeploymentConfig()
+    )
     trainer = parsed.executors["Trainer_mobilenet_v1_executor"].container.resources
     assert (trainer.memory_limit, trainer.accelerator.count) == (32.0, 1)
 
 
-@pytest.mark.parametrize("setting, message", [("kubeflow.trainer_memory=lots", "kubeflow.trainer_memory"),
-                                              ("kubeflow.beam_cpu=0", "kubeflow.beam_cpu"),
-                                              ("kubeflow.trainer_gpus=-1", "kubeflow.trainer_gpus")])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("kubeflow.trainer_memory=lots", "kubeflow.trainer_memory"),
+        ("kubeflow.beam_cpu=0", "kubeflow.beam_cpu"),
+        ("kubeflow.trainer_gpus=-1", "kubeflow.trainer_gpus"),
+    ],
+)
 def test_impossible_pod_sizes_are_refused_naming_the_key(setting, message):
     from pipeline.config import ConfigError
 
@@ -187,8 +228,9 @@ def test_impossible_pod_sizes_are_refused_naming_the_key(setting, message):
 def test_compiling_without_a_pullable_image_warns(tmp_path, capsys):
     parser = argparse.ArgumentParser()
     kubeflow_commands.add_kubeflow_subparsers(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["compile-kubeflow", "--output", str(tmp_path / "p.yaml"), "--set",
-                              "model.architectures=v1"])
+    args = parser.parse_args(
+        ["compile-kubeflow", "--output", str(tmp_path / "p.yaml"), "--set", "model.architectures=v1"]
+    )
     assert kubeflow_commands.run_kubeflow_command(args) == 0
     assert "warning: image 'mobilenet-pipeline:latest' names no registry" in capsys.readouterr().err
     assert kubeflow_compile.image_registry("localhost:5000/x:1") == "localhost:5000"

@@ -1,7 +1,9 @@
 """The container entrypoint's repair of untyped input artifacts, and custom artifact types importable by title."""
+
 import json
 
 import pytest
+from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration.kubeflow.v2 import compiler_utils
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
@@ -9,21 +11,35 @@ from tfx.types import standard_artifacts
 from tfx.utils import import_utils
 
 import components
-from google.protobuf import json_format
 from kubeflow import entrypoint
 
 MODEL_SCHEMA = "title: tfx.Model\ntype: object\n"
-INPUTS_SPEC = {"artifacts": {"model": {"artifactType": {"instanceSchema": MODEL_SCHEMA}}},
-               "parameters": {"model_name": {"parameterType": "STRING"}}}
+INPUTS_SPEC = {
+    "artifacts": {"model": {"artifactType": {"instanceSchema": MODEL_SCHEMA}}},
+    "parameters": {"model_name": {"parameterType": "STRING"}},
+}
 
 
 def _executor_input(artifact_type: dict) -> dict:
     """An ExecutorInput as open-source KFP's driver builds it for a task with one upstream Model."""
-    return {"inputs": {"parameterValues": {"model_name": "mobilenet_v1"},
-                       "artifacts": {"model": {"artifacts": [{"name": "42", "type": artifact_type,
-                                                              "uri": "/root/Trainer/1/model",
-                                                              "metadata": {"display_name": "model"}}]}}},
-            "outputs": {"outputFile": "/root/Pusher/2/output_metadata.json"}}
+    return {
+        "inputs": {
+            "parameterValues": {"model_name": "mobilenet_v1"},
+            "artifacts": {
+                "model": {
+                    "artifacts": [
+                        {
+                            "name": "42",
+                            "type": artifact_type,
+                            "uri": "/root/Trainer/1/model",
+                            "metadata": {"display_name": "model"},
+                        }
+                    ]
+                }
+            },
+        },
+        "outputs": {"outputFile": "/root/Pusher/2/output_metadata.json"},
+    }
 
 
 def _parse_inputs(executor_input: dict) -> dict:
@@ -53,18 +69,25 @@ def test_repair_argv_rewrites_only_the_invocation_argument(style):
     invocation = json.dumps(_executor_input({"instanceSchema": ""}))
     spec = json.dumps(INPUTS_SPEC)
     if style == "separate":
-        argv = ["--executor_class_path", "x.Executor", entrypoint.INVOCATION_FLAG, invocation,
-                entrypoint.INPUTS_SPEC_FLAG, spec, "--runner=DirectRunner"]
+        argv = [
+            "--executor_class_path",
+            "x.Executor",
+            entrypoint.INVOCATION_FLAG,
+            invocation,
+            entrypoint.INPUTS_SPEC_FLAG,
+            spec,
+            "--runner=DirectRunner",
+        ]
         index, prefix = 3, ""
     else:
         argv = [f"{entrypoint.INVOCATION_FLAG}={invocation}", f"{entrypoint.INPUTS_SPEC_FLAG}={spec}"]
         index, prefix = 0, f"{entrypoint.INVOCATION_FLAG}="
     result = entrypoint.repair_argv(argv)
     assert result[index].startswith(prefix)
-    artifact = json.loads(result[index][len(prefix):])["inputs"]["artifacts"]["model"]["artifacts"][0]
+    artifact = json.loads(result[index][len(prefix) :])["inputs"]["artifacts"]["model"]["artifacts"][0]
     assert artifact["type"] == {"instanceSchema": MODEL_SCHEMA}
     assert artifact["uri"] == "/root/Trainer/1/model"
-    assert result[:index] + result[index + 1:] == argv[:index] + argv[index + 1:]
+    assert result[:index] + result[index + 1 :] == argv[:index] + argv[index + 1 :]
 
 
 def test_an_untyped_input_the_spec_does_not_declare_is_an_error_naming_it():

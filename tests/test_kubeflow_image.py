@@ -1,5 +1,6 @@
 """The container images' inputs: the GPU lock adds CUDA's wheels without moving a pin of the project's lock, and the
 Dockerfile installs it only for ACCELERATOR=gpu. (No Docker engine runs here: the images themselves are not built.)"""
+
 import re
 
 from pipeline.config import REPO_ROOT

@@ -7,6 +7,7 @@ version 1; with span B added the next run trains on both, warm-started from vers
 class by class; with nothing added the third run ends after the new-data check, every other task skipped by its
 trigger condition. A `vertex` run, with the ExampleGen driver, pushes to a registry of its own.
 """
+
 import concurrent.futures
 import json
 import os
@@ -16,18 +17,40 @@ import time
 import pytest
 
 from kubeflow import compile as kubeflow_compile
-from kubeflow.local_launcher import (LaunchError, LocalLauncher, check_executors, condition_holds, load_spec,
-                                     outcome_lines, task_order)
+from kubeflow.local_launcher import (
+    LaunchError,
+    LocalLauncher,
+    check_executors,
+    condition_holds,
+    load_spec,
+    outcome_lines,
+    task_order,
+)
 from pipeline.config import load_config
 from tests.helpers import invoke_tflite, write_image_folder
 
 # The vertex run shares the 2 cores with the kfp runs, so latency is not measured fairly here: its gate is opened
 # (an int8 invoke of this model measured 200 ms median under that contention, 0.06 ms alone).
-TINY = ["train.augment=false", "train.warmup_epochs=0", "train.label_smoothing=0", "train.learning_rate=0.002",
-        "model.architectures=v1", "model.input_size=32", "model.v1_alpha=0.25", "train.epochs=2",
-        "train.batch_size=16", "gates.min_accuracy=0", "gates.max_accuracy_drop=1", "gates.max_latency_ms=100000",
-        "tflite.representative_examples=8", "tflite.latency_runs=3", "beam.direct_num_workers=1",
-        "beam.direct_running_mode=in_memory", "data.spans=2", "model.weights=production"]
+TINY = [
+    "train.augment=false",
+    "train.warmup_epochs=0",
+    "train.label_smoothing=0",
+    "train.learning_rate=0.002",
+    "model.architectures=v1",
+    "model.input_size=32",
+    "model.v1_alpha=0.25",
+    "train.epochs=2",
+    "train.batch_size=16",
+    "gates.min_accuracy=0",
+    "gates.max_accuracy_drop=1",
+    "gates.max_latency_ms=100000",
+    "tflite.representative_examples=8",
+    "tflite.latency_runs=3",
+    "beam.direct_num_workers=1",
+    "beam.direct_running_mode=in_memory",
+    "data.spans=2",
+    "model.weights=production",
+]
 UPSTREAM = ("ImageExampleGen", "ImportSchemaGen", "StatisticsGen", "ExampleValidator", "Transform")
 MODEL = "mobilenet_v1"
 SPAN_A, SPAN_B = "2026-12-01", "2026-12-02"
@@ -48,12 +71,21 @@ def runs(tmp_path_factory):
     results = {}
 
     def launch(name, mode, data_root, registry):
-        launcher = LocalLauncher(spec, str(root / f"{mode}-root"), mode=mode, cache=False,
-                                 parameters={"data_root": str(data_root), "registry_root": str(root / registry)})
+        launcher = LocalLauncher(
+            spec,
+            str(root / f"{mode}-root"),
+            mode=mode,
+            cache=False,
+            parameters={"data_root": str(data_root), "registry_root": str(root / registry)},
+        )
         started = time.monotonic()
         task_runs = launcher.run()
-        results[name] = (launcher, {run.name: run for run in task_runs}, outcome_lines(task_runs),
-                         time.monotonic() - started)
+        results[name] = (
+            launcher,
+            {run.name: run for run in task_runs},
+            outcome_lines(task_runs),
+            time.monotonic() - started,
+        )
 
     # The vertex run shares nothing with the kfp runs; run beside them, it fills the cores a lone task leaves idle.
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
@@ -179,7 +211,8 @@ def test_vertex_run_types_inputs_runs_the_example_gen_driver_and_pushes(runs):
     launcher, task_runs, lines, _ = runs["vertex"]
     executor_input = launcher.executor_input(f"Trainer_{MODEL}", str(runs["root"] / "probe"))
     assert executor_input["inputs"]["artifacts"]["examples"]["artifacts"][0]["type"]["instanceSchema"].startswith(
-        "title: tfx.Examples")
+        "title: tfx.Examples"
+    )
     example_gen_log = _log(task_runs["ImageExampleGen"])
     assert "Calculated fingerprint" in example_gen_log
     assert "typed the untyped" not in _log(task_runs[f"Trainer_{MODEL}"])
@@ -189,11 +222,20 @@ def test_vertex_run_types_inputs_runs_the_example_gen_driver_and_pushes(runs):
 
 def _spec(executors: dict, tasks: dict) -> dict:
     components = {name: {"executorLabel": f"{name}_executor"} for name in tasks}
-    return {"pipelineInfo": {"name": "p"}, "deploymentSpec": {"executors": executors}, "components": components,
-            "root": {"dag": {"tasks": {name: {"componentRef": {"name": name}, "taskInfo": {"name": name},
-                                              "dependentTasks": deps} for name, deps in tasks.items()}},
-                     "inputDefinitions": {"parameters": {"data_root": {"parameterType": "STRING",
-                                                                       "defaultValue": "/data"}}}}}
+    return {
+        "pipelineInfo": {"name": "p"},
+        "deploymentSpec": {"executors": executors},
+        "components": components,
+        "root": {
+            "dag": {
+                "tasks": {
+                    name: {"componentRef": {"name": name}, "taskInfo": {"name": name}, "dependentTasks": deps}
+                    for name, deps in tasks.items()
+                }
+            },
+            "inputDefinitions": {"parameters": {"data_root": {"parameterType": "STRING", "defaultValue": "/data"}}},
+        },
+    }
 
 
 def test_tasks_run_after_their_dependencies_and_a_cycle_is_refused():
@@ -228,8 +270,10 @@ def test_a_condition_is_evaluated_over_the_inputs_with_numbers_as_doubles_as_the
     """TFX compiles `custom_property('train') == 1` to `... == 1.0` because KFP's metadata is a protobuf Struct
     (numbers are doubles) and CEL does not compare an int with a double: the JSON's integer 1 must compare
     equal, as it does in the driver."""
-    condition = (f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train'] == 1.0) && "
-                 f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train_m'] == 1.0)")
+    condition = (
+        f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train'] == 1.0) && "
+        f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train_m'] == 1.0)"
+    )
     assert condition_holds(condition, _executor_input({"train": 1, "train_m": 1}))
     assert not condition_holds(condition, _executor_input({"train": 1, "train_m": 0}))
     with pytest.raises(LaunchError, match="evaluation error"):
@@ -239,18 +283,22 @@ def test_a_condition_is_evaluated_over_the_inputs_with_numbers_as_doubles_as_the
 def test_a_task_whose_condition_is_false_is_skipped_and_everything_after_it_omitted(tmp_path):
     """`a` runs; `b` (a condition on a's output, false) is skipped; `c` after `b` is omitted without running; `d`,
     after `a` only, runs."""
-    writer = ("import json, sys; spec = json.loads(sys.argv[1]); out = spec['outputs']; "
-              "json.dump({'artifacts': {'decision': {'artifacts': [{'metadata': {'train': 0}}]}}}, "
-              "open(out['outputFile'], 'w')) if 'decision' in out['artifacts'] else None")
+    writer = (
+        "import json, sys; spec = json.loads(sys.argv[1]); out = spec['outputs']; "
+        "json.dump({'artifacts': {'decision': {'artifacts': [{'metadata': {'train': 0}}]}}}, "
+        "open(out['outputFile'], 'w')) if 'decision' in out['artifacts'] else None"
+    )
     container = {"container": {"image": "x", "command": ["python", "-c", writer, "{{$}}"]}}
     spec = _spec({f"{name}_executor": container for name in "abcd"}, {"a": [], "b": ["a"], "c": ["b"], "d": ["a"]})
-    spec["components"]["a"]["outputDefinitions"] = {"artifacts": {"decision": {"artifactType": {
-        "schemaTitle": "system.Artifact"}}}}
-    spec["root"]["dag"]["tasks"]["b"]["inputs"] = {"artifacts": {DECISION: {"taskOutputArtifact": {
-        "producerTask": "a", "outputArtifactKey": "decision"}}}}
+    spec["components"]["a"]["outputDefinitions"] = {
+        "artifacts": {"decision": {"artifactType": {"schemaTitle": "system.Artifact"}}}
+    }
+    spec["root"]["dag"]["tasks"]["b"]["inputs"] = {
+        "artifacts": {DECISION: {"taskOutputArtifact": {"producerTask": "a", "outputArtifactKey": "decision"}}}
+    }
     spec["root"]["dag"]["tasks"]["b"]["triggerPolicy"] = {
-        "condition": f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train'] == 1.0)"}
+        "condition": f"(inputs.artifacts['{DECISION}'].artifacts[0].metadata['train'] == 1.0)"
+    }
     runs = {run.name: run for run in LocalLauncher(spec, str(tmp_path), cache=False).run()}
-    assert {name: run.state for name, run in runs.items()} == {"a": "ran", "b": "skipped", "c": "skipped",
-                                                                "d": "ran"}
+    assert {name: run.state for name, run in runs.items()} == {"a": "ran", "b": "skipped", "c": "skipped", "d": "ran"}
     assert runs["b"].skipped == "its condition is false" and runs["c"].skipped == "upstream b did not run"

@@ -1,5 +1,6 @@
 """Beam profiles for Dataflow, Flink, Spark and the portable path: loaded as configs, they reach every Beam step's
 arguments; the portable runner's settings are checked."""
+
 import pytest
 from apache_beam.options import pipeline_options
 
@@ -9,13 +10,26 @@ from pipeline.pipeline import DIRECT_PICKLER, LOCAL_WORKERS, beam_pipeline_args
 PROFILES = REPO_ROOT / "pipeline" / "profiles"
 
 
-@pytest.mark.parametrize("profile, runner, options_class, option, expected", [
-    ("dataflow", "DataflowRunner", pipeline_options.GoogleCloudOptions, "temp_location", "gs://my-bucket/beam/tmp"),
-    ("flink", "FlinkRunner", pipeline_options.FlinkRunnerOptions, "flink_master",
-     "http://flink-jobmanager.flink.svc.cluster.local:8081"),
-    ("spark", "SparkRunner", pipeline_options.SparkRunnerOptions, "spark_master_url",
-     "spark://spark-master.spark.svc.cluster.local:7077"),
-])
+@pytest.mark.parametrize(
+    "profile, runner, options_class, option, expected",
+    [
+        ("dataflow", "DataflowRunner", pipeline_options.GoogleCloudOptions, "temp_location", "gs://my-bucket/beam/tmp"),
+        (
+            "flink",
+            "FlinkRunner",
+            pipeline_options.FlinkRunnerOptions,
+            "flink_master",
+            "http://flink-jobmanager.flink.svc.cluster.local:8081",
+        ),
+        (
+            "spark",
+            "SparkRunner",
+            pipeline_options.SparkRunnerOptions,
+            "spark_master_url",
+            "spark://spark-master.spark.svc.cluster.local:7077",
+        ),
+    ],
+)
 def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, option, expected):
     config = load_config(str(PROFILES / f"{profile}.yaml"))
     args = beam_pipeline_args(config)
@@ -32,7 +46,11 @@ def test_profile_gives_beam_args_of_its_runner(profile, runner, options_class, o
 
 def test_local_default_of_unknown_size_stays_direct_runner_multi_processing():
     assert beam_pipeline_args(load_config()) == [
-        "--runner=DirectRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2", LOCAL_WORKERS]
+        "--runner=DirectRunner",
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=2",
+        LOCAL_WORKERS,
+    ]
 
 
 def test_flink_profile_reaches_every_beam_step_of_the_compiled_pipeline(tmp_path):
@@ -68,8 +86,12 @@ def test_local_runs_tell_tfx_their_workers_need_no_package():
 
 def test_local_default_runs_a_small_folder_in_memory():
     assert beam_pipeline_args(load_config(), example_count=120) == [
-        "--runner=DirectRunner", "--direct_running_mode=in_memory", "--direct_num_workers=1", DIRECT_PICKLER,
-        LOCAL_WORKERS]
+        "--runner=DirectRunner",
+        "--direct_running_mode=in_memory",
+        "--direct_num_workers=1",
+        DIRECT_PICKLER,
+        LOCAL_WORKERS,
+    ]
 
 
 def test_the_portable_profile_starts_local_services_and_needs_no_endpoint():
@@ -81,9 +103,13 @@ def test_the_portable_profile_starts_local_services_and_needs_no_endpoint():
 def test_the_portable_runner_without_local_services_needs_a_job_endpoint():
     with pytest.raises(ConfigError, match="beam.extra_args: .* --job_endpoint=HOST:PORT"):
         load_config(str(PROFILES / "portable.yaml"), ["beam.local_services=false"])
-    config = load_config(str(PROFILES / "portable.yaml"), [
-        "beam.local_services=false",
-        "beam.extra_args=--job_endpoint=localhost:8099,--environment_type=EXTERNAL,--environment_config=localhost:5"])
+    config = load_config(
+        str(PROFILES / "portable.yaml"),
+        [
+            "beam.local_services=false",
+            "beam.extra_args=--job_endpoint=localhost:8099,--environment_type=EXTERNAL,--environment_config=localhost:5",
+        ],
+    )
     assert beam_pipeline_args(config)[1] == "--job_endpoint=localhost:8099"
 
 
@@ -93,8 +119,11 @@ def test_local_services_go_with_the_portable_runner_only():
 
 
 def test_an_unknown_runner_is_refused_with_the_list():
-    with pytest.raises(ConfigError, match="beam.runner: 'DaskRunner' is invalid; expected one of DirectRunner, "
-                                          "DataflowRunner, FlinkRunner, SparkRunner, PortableRunner"):
+    with pytest.raises(
+        ConfigError,
+        match="beam.runner: 'DaskRunner' is invalid; expected one of DirectRunner, "
+        "DataflowRunner, FlinkRunner, SparkRunner, PortableRunner",
+    ):
         load_config(None, ["beam.runner=DaskRunner"])
 
 

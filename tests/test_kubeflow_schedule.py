@@ -1,5 +1,6 @@
 """Scheduling through kfp.Client: one clear line when Kubeflow Pipelines cannot be reached, the requests kfp.Client
 sends for a schedule (to a local stand-in of the REST API), cron expressions and the runs table."""
+
 import argparse
 import datetime
 import socket
@@ -8,8 +9,8 @@ import kfp_server_api
 import pytest
 import yaml
 
-from kubeflow import schedule
 from kubeflow import commands as kubeflow_commands
+from kubeflow import schedule
 from tests.kfp_api_stub import KfpApiState, kfp_api
 
 
@@ -27,13 +28,21 @@ def _package_spec(check_caching: bool = False, guarded: bool = True) -> dict:
     check = {"taskInfo": {"name": "NewDataCheck"}}
     if check_caching:
         check["cachingOptions"] = {"enableCache": True}
-    example_gen = {"taskInfo": {"name": "ImageExampleGen"}, "cachingOptions": {"enableCache": True},
-                   "dependentTasks": ["NewDataCheck"] if guarded else []}
+    example_gen = {
+        "taskInfo": {"name": "ImageExampleGen"},
+        "cachingOptions": {"enableCache": True},
+        "dependentTasks": ["NewDataCheck"] if guarded else [],
+    }
     image = {"container": {"image": "registry.example.com/ml/mobilenet-pipeline:1"}}
-    return {"pipelineInfo": {"name": "mobilenet-pipeline"}, "schemaVersion": "2.1.0",
-            "deploymentSpec": {"executors": {"NewDataCheck_executor": image, "ImageExampleGen_executor": image}},
-            "root": {"dag": {"tasks": {"NewDataCheck": check, "ImageExampleGen": example_gen}},
-                     "inputDefinitions": {"parameters": {"data_root": {"defaultValue": "gs://bucket/images"}}}}}
+    return {
+        "pipelineInfo": {"name": "mobilenet-pipeline"},
+        "schemaVersion": "2.1.0",
+        "deploymentSpec": {"executors": {"NewDataCheck_executor": image, "ImageExampleGen_executor": image}},
+        "root": {
+            "dag": {"tasks": {"NewDataCheck": check, "ImageExampleGen": example_gen}},
+            "inputDefinitions": {"parameters": {"data_root": {"defaultValue": "gs://bucket/images"}}},
+        },
+    }
 
 
 @pytest.fixture
@@ -43,11 +52,14 @@ def package(tmp_path) -> str:
     return str(path)
 
 
-@pytest.mark.parametrize("spec, refusal", [
-    ({"pipelineInfo": {"name": "mobilenet-pipeline"}, "root": {"dag": {"tasks": {}}}}, "has no NewDataCheck task"),
-    (_package_spec(check_caching=True), "caches NewDataCheck"),
-    (_package_spec(guarded=False), "do not wait for the new-data check \\(ImageExampleGen\\)"),
-])
+@pytest.mark.parametrize(
+    "spec, refusal",
+    [
+        ({"pipelineInfo": {"name": "mobilenet-pipeline"}, "root": {"dag": {"tasks": {}}}}, "has no NewDataCheck task"),
+        (_package_spec(check_caching=True), "caches NewDataCheck"),
+        (_package_spec(guarded=False), "do not wait for the new-data check \\(ImageExampleGen\\)"),
+    ],
+)
 def test_schedule_refuses_a_package_whose_runs_could_not_see_new_data(tmp_path, closed_port_url, spec, refusal):
     """Before any request: a package compiled before the new-data check existed, or edited so that a step cache
     replays an earlier night, is refused with the fix."""
@@ -64,11 +76,14 @@ def _run(argv: list[str]) -> int:
     return kubeflow_commands.run_kubeflow_command(parser.parse_args(argv))
 
 
-@pytest.mark.parametrize("command", [
-    ["schedule", "--cron", "0 3 * * *", "--experiment", "nightly", "--max-concurrency", "1"],
-    ["unschedule", "mobilenet-pipeline-recurring"],
-    ["runs", "--experiment", "nightly"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["schedule", "--cron", "0 3 * * *", "--experiment", "nightly", "--max-concurrency", "1"],
+        ["unschedule", "mobilenet-pipeline-recurring"],
+        ["runs", "--experiment", "nightly"],
+    ],
+)
 def test_unreachable_host_is_one_clear_line_and_exit_code_2(command, closed_port_url, package, capsys):
     argv = command[:1] + ["--host", closed_port_url] + command[1:]
     if command[0] == "schedule":
@@ -105,10 +120,20 @@ def test_cron_in_kfp_six_field_form():
 def test_runs_table_lists_runs_in_aligned_columns():
     created = datetime.datetime(2026, 11, 24, 3, 0, tzinfo=datetime.timezone.utc)
     runs = [
-        kfp_server_api.V2beta1Run(run_id="run-1", display_name="nightly 1", state="SUCCEEDED", created_at=created,
-                                  finished_at=created + datetime.timedelta(minutes=42)),
-        kfp_server_api.V2beta1Run(run_id="run-2", display_name="nightly 2", state="RUNNING", created_at=created,
-                                  finished_at=datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)),
+        kfp_server_api.V2beta1Run(
+            run_id="run-1",
+            display_name="nightly 1",
+            state="SUCCEEDED",
+            created_at=created,
+            finished_at=created + datetime.timedelta(minutes=42),
+        ),
+        kfp_server_api.V2beta1Run(
+            run_id="run-2",
+            display_name="nightly 2",
+            state="RUNNING",
+            created_at=created,
+            finished_at=datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc),
+        ),
     ]
     lines = schedule.runs_table(runs).splitlines()
     assert lines[0].split() == ["run", "id", "name", "state", "created", "finished"]
@@ -125,22 +150,48 @@ def compiled_package(tmp_path_factory) -> str:
     from pipeline.config import load_config
 
     path = tmp_path_factory.mktemp("package") / "pipeline.yaml"
-    config = load_config(None, ["model.architectures=v1", "data.root=gs://bucket/images",
-                                "registry.root=gs://bucket/registry"])
+    config = load_config(
+        None, ["model.architectures=v1", "data.root=gs://bucket/images", "registry.root=gs://bucket/registry"]
+    )
     kubeflow_compile.compile_pipeline(config, str(path), image="registry.example.com/ml/mobilenet-pipeline:1")
     return str(path)
 
 
 def _schedule(host: str, package: str, *extra: str) -> int:
-    return _run(["schedule", "--host", host, "--cron", "0 3 * * *", "--experiment", "nightly", "--package", package,
-                 "--pipeline-root", "gs://bucket/root", *extra])
+    return _run(
+        [
+            "schedule",
+            "--host",
+            host,
+            "--cron",
+            "0 3 * * *",
+            "--experiment",
+            "nightly",
+            "--package",
+            package,
+            "--pipeline-root",
+            "gs://bucket/root",
+            *extra,
+        ]
+    )
 
 
 def test_schedule_uploads_the_package_and_creates_a_cron_recurring_run(compiled_package, capsys):
     state = KfpApiState()
     with kfp_api(state) as host:
-        assert _schedule(host, compiled_package, "--max-concurrency", "2", "--name", "nightly-job",
-                         "--param", "data_root=gs://bucket/images") == 0
+        assert (
+            _schedule(
+                host,
+                compiled_package,
+                "--max-concurrency",
+                "2",
+                "--name",
+                "nightly-job",
+                "--param",
+                "data_root=gs://bucket/images",
+            )
+            == 0
+        )
     calls = [(method, path) for method, path, _ in state.requests]
     upload, recurring_run = ("POST", "/apis/v2beta1/pipelines/upload"), ("POST", "/apis/v2beta1/recurringruns")
     assert calls.index(upload) < calls.index(recurring_run)
@@ -149,8 +200,10 @@ def test_schedule_uploads_the_package_and_creates_a_cron_recurring_run(compiled_
     assert body["max_concurrency"] == 2
     assert body["pipeline_version_reference"] == {"pipeline_id": "p-1", "pipeline_version_id": "v-1"}
     assert body["experiment_id"] == "e-1"
-    assert body["runtime_config"] == {"parameters": {"data_root": "gs://bucket/images"},
-                                      "pipeline_root": "gs://bucket/root"}
+    assert body["runtime_config"] == {
+        "parameters": {"data_root": "gs://bucket/images"},
+        "pipeline_root": "gs://bucket/root",
+    }
     assert "scheduled recurring run nightly-job (j-1) on '0 0 3 * * *'" in capsys.readouterr().out
 
 

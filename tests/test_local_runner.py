@@ -1,4 +1,5 @@
 """The local runner's own pieces that need no pipeline run."""
+
 import gc
 
 from pipeline.local_runner import frozen_heap

@@ -1,6 +1,7 @@
 """`train.mixed_precision` on this CPU: the epochs compute in float16 with float32 variables, and what leaves the
 Trainer (the Keras model, its SavedModel, every `.tflite`) is float32 at its boundaries, as accurate as float32
 training within noise."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -40,10 +41,15 @@ def trained():
     for mixed in (False, True):
         watcher = _Dtypes()
         watcher.seen = []
-        hparams = hyperparameters(alpha=0.25, input_size=32, epochs=6, batch_size=16, learning_rate=0.005,
-                                   mixed_precision=mixed)
-        results[mixed] = (fitting.train_model(mobilenet_v1.build_network, _dataset(*train), _dataset(*held_out), 2,
-                                              hparams, callbacks=[watcher]), watcher.seen)
+        hparams = hyperparameters(
+            alpha=0.25, input_size=32, epochs=6, batch_size=16, learning_rate=0.005, mixed_precision=mixed
+        )
+        results[mixed] = (
+            fitting.train_model(
+                mobilenet_v1.build_network, _dataset(*train), _dataset(*held_out), 2, hparams, callbacks=[watcher]
+            ),
+            watcher.seen,
+        )
     return results, held_out
 
 
@@ -70,6 +76,8 @@ def test_the_returned_model_and_its_tflite_files_are_float32_at_their_boundaries
 
 def test_mixed_precision_is_as_accurate_as_float32_within_noise(trained):
     results, (images, labels) = trained
-    accuracy = {mixed: measurement.accuracy(result.model.predict(images, verbose=0), labels)["top1"]
-                for mixed, (result, _) in results.items()}
+    accuracy = {
+        mixed: measurement.accuracy(result.model.predict(images, verbose=0), labels)["top1"]
+        for mixed, (result, _) in results.items()
+    }
     assert accuracy[False] > 0.9 and abs(accuracy[True] - accuracy[False]) <= 0.05, accuracy

@@ -1,4 +1,5 @@
 """MobileNet V1/V2 builders: parameter counts and layer structure against the Keras reference, alphas, outputs."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,10 +18,13 @@ def _next_layers(model: tf.keras.Model, layer: tf.keras.layers.Layer) -> list[tf
     return [node.outbound_layer for node in layer._outbound_nodes if node.outbound_layer in model.layers]
 
 
-@pytest.mark.parametrize("module, reference, expected", [
-    (mobilenet_v1, tf.keras.applications.MobileNet, 4_253_864),
-    (mobilenet_v2, tf.keras.applications.MobileNetV2, 3_538_984),
-])
+@pytest.mark.parametrize(
+    "module, reference, expected",
+    [
+        (mobilenet_v1, tf.keras.applications.MobileNet, 4_253_864),
+        (mobilenet_v2, tf.keras.applications.MobileNetV2, 3_538_984),
+    ],
+)
 def test_parameters_match_keras_reference(module, reference, expected):
     model = module.build_network((224, 224, 3), 1000, alpha=1.0)
     keras_model = reference(input_shape=(224, 224, 3), alpha=1.0, weights=None, classes=1000)
@@ -60,8 +64,9 @@ def test_v2_inverted_residual_blocks():
         (bn,) = _next_layers(model, projection)
         assert isinstance(bn, tf.keras.layers.BatchNormalization)
         # Linear bottleneck: nothing after the projection's BN is an activation.
-        assert not any(isinstance(layer, (tf.keras.layers.ReLU, tf.keras.layers.Activation))
-                       for layer in _next_layers(model, bn))
+        assert not any(
+            isinstance(layer, (tf.keras.layers.ReLU, tf.keras.layers.Activation)) for layer in _next_layers(model, bn)
+        )
     assert model.get_layer("Conv_1").output_shape == (None, 7, 7, 1280)
 
 

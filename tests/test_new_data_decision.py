@@ -1,5 +1,6 @@
 """Whether a model trains: its training input and settings against the last model the registry judged, and the
 line that says why; and the registry weights the check hands a Trainer."""
+
 import json
 from pathlib import Path
 
@@ -16,8 +17,12 @@ NOW = TrainingInput(("2026-12-01", "2026-12-03"), "f" * 64, 120)
 
 
 def _manifest(version: int, created_at: str, data: TrainingInput | None = NOW, settings: str = "s") -> dict:
-    return {"version": version, "created_at": created_at, "settings_sha256": settings,
-            "training_input": data.to_json() if data else None}
+    return {
+        "version": version,
+        "created_at": created_at,
+        "settings_sha256": settings,
+        "training_input": data.to_json() if data else None,
+    }
 
 
 def test_the_last_judged_is_the_newest_version_or_held_back_candidate():
@@ -37,13 +42,19 @@ def test_the_same_data_and_settings_skip_with_the_line_naming_the_version_and_sp
     assert decision.decide("mobilenet_v2", NOW, "s", last, skip_unchanged=False).train
 
 
-@pytest.mark.parametrize("last, settings, reason", [
-    (None, "s", "mobilenet_v1: first model in the registry; training on spans 2026-12-01..2026-12-03"),
-    (_manifest(3, "t", TrainingInput(("2026-12-01",), "e" * 64, 80)), "s",
-     "mobilenet_v1: new data since mobilenet_v1 version 3 (span 2026-12-01 -> spans 2026-12-01..2026-12-03)"),
-    (_manifest(3, "t"), "other", "mobilenet_v1: settings changed since mobilenet_v1 version 3; training on spans"),
-    (_manifest(3, "t", None), "s", "mobilenet_v1: mobilenet_v1 version 3 records no training input"),
-])
+@pytest.mark.parametrize(
+    "last, settings, reason",
+    [
+        (None, "s", "mobilenet_v1: first model in the registry; training on spans 2026-12-01..2026-12-03"),
+        (
+            _manifest(3, "t", TrainingInput(("2026-12-01",), "e" * 64, 80)),
+            "s",
+            "mobilenet_v1: new data since mobilenet_v1 version 3 (span 2026-12-01 -> spans 2026-12-01..2026-12-03)",
+        ),
+        (_manifest(3, "t"), "other", "mobilenet_v1: settings changed since mobilenet_v1 version 3; training on spans"),
+        (_manifest(3, "t", None), "s", "mobilenet_v1: mobilenet_v1 version 3 records no training input"),
+    ],
+)
 def test_anything_else_trains_and_says_why(last, settings, reason):
     judged = decision.last_judged([last], []) if last else None
     decided = decision.decide("mobilenet_v1", NOW, settings, judged)
@@ -55,14 +66,20 @@ def _publish(registry: Registry, folder: Path, labels: list[str]) -> None:
     labels_path.write_text("\n".join(labels) + "\n")
     weights = folder / "weights.h5"
     weights.write_bytes(b"float weights")
-    registry.publish("mobilenet_v1", str(tflite), str(labels_path), tflite_report(labels_count=len(labels)),
-                     extra_files={"weights": str(weights)})
+    registry.publish(
+        "mobilenet_v1",
+        str(tflite),
+        str(labels_path),
+        tflite_report(labels_count=len(labels)),
+        extra_files={"weights": str(weights)},
+    )
 
 
 def test_the_check_hands_the_trainer_the_shipped_versions_weights_and_labels(tmp_path):
     registry = Registry(str(tmp_path / "registry"))
-    assert new_data.registry_weights_record(registry, "mobilenet_v1", "production", "production",
-                                            str(tmp_path / "out"))["reason"].startswith("nothing in the registry")
+    assert new_data.registry_weights_record(
+        registry, "mobilenet_v1", "production", "production", str(tmp_path / "out")
+    )["reason"].startswith("nothing in the registry")
     _publish(registry, tmp_path / "a", ["bag", "coat"])
     _publish(registry, tmp_path / "b", ["bag", "coat", "eel"])
     registry.promote("mobilenet_v1", 1, "production")

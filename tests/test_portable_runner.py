@@ -6,6 +6,7 @@ and stops both.
 Checked against a DirectRunner run of the same folder: the same split counts, label vocabulary and statistics;
 the Beam work ran in the pool's worker processes; nothing of the services is left running afterwards.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -30,8 +31,10 @@ PORTABLE_PROFILE = REPO_ROOT / "pipeline" / "profiles" / "portable.yaml"
 BEAM_STEPS = ("ImageExampleGen", "StatisticsGen", "Transform", "Evaluator_mobilenet_v1")
 ONE_MODEL = ["--models", "v1", "--set", "tflite.latency_warmup=0", "--set", "tflite.latency_runs=1"]
 TIMEOUT_SECONDS = 1500
-SERVICES_LINE = re.compile(r"beam: PortableRunner, job service (\S+) \(pid (\d+)\), external SDK worker pool (\S+) "
-                           r"\(pid (\d+)\)")
+SERVICES_LINE = re.compile(
+    r"beam: PortableRunner, job service (\S+) \(pid (\d+)\), external SDK worker pool (\S+) "
+    r"\(pid (\d+)\)"
+)
 
 
 class WorkerSampler(threading.Thread):
@@ -55,10 +58,29 @@ class WorkerSampler(threading.Thread):
 def _run(data: Path, home: Path, *extra: str) -> tuple[subprocess.CompletedProcess, WorkerSampler | None]:
     """`mobilenet-pipeline run` on `data` (output merged into stdout; the whole process group killed if it outlives
     TIMEOUT_SECONDS or the test fails); with the portable profile, the worker pool's processes are sampled."""
-    command = [sys.executable, "-m", "pipeline", "run", "--data", str(data), "--home", str(home / "home"),
-               "--registry", str(home / "registry"), *TINY_RUN, *ONE_MODEL, *extra]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), start_new_session=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--data",
+        str(data),
+        "--home",
+        str(home / "home"),
+        "--registry",
+        str(home / "registry"),
+        *TINY_RUN,
+        *ONE_MODEL,
+        *extra,
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        start_new_session=True,
+    )
     watchdog = threading.Timer(TIMEOUT_SECONDS, os.killpg, (process.pid, signal.SIGKILL))
     watchdog.start()
     sampler, lines = None, []
@@ -98,9 +120,10 @@ def _split_counts(home: Path) -> dict[str, int]:
     import tensorflow as tf
 
     examples = _latest(home, "ImageExampleGen", "examples")
-    return {split.name: sum(1 for _ in tf.data.TFRecordDataset(sorted(map(str, split.iterdir())),
-                                                              compression_type="GZIP"))
-            for split in sorted(examples.glob("Split-*"))}
+    return {
+        split.name: sum(1 for _ in tf.data.TFRecordDataset(sorted(map(str, split.iterdir())), compression_type="GZIP"))
+        for split in sorted(examples.glob("Split-*"))
+    }
 
 
 def _vocabulary(home: Path) -> list[str]:
@@ -120,11 +143,18 @@ def _statistics(home: Path) -> dict[str, tuple]:
         stats = statistics_pb2.DatasetFeatureStatisticsList.FromString((split / "FeatureStats.pb").read_bytes())
         (dataset,) = stats.datasets
         for feature in dataset.features:
-            common = (feature.string_stats.common_stats if feature.HasField("string_stats")
-                      else feature.num_stats.common_stats)
+            common = (
+                feature.string_stats.common_stats
+                if feature.HasField("string_stats")
+                else feature.num_stats.common_stats
+            )
             top = sorted((value.value, value.frequency) for value in feature.string_stats.top_values)
-            found[f"{split.name}/{feature.path.step[0]}"] = (dataset.num_examples, common.num_non_missing,
-                                                             feature.string_stats.unique, top)
+            found[f"{split.name}/{feature.path.step[0]}"] = (
+                dataset.num_examples,
+                common.num_non_missing,
+                feature.string_stats.unique,
+                top,
+            )
     return found
 
 
@@ -166,5 +196,6 @@ def test_no_service_or_worker_is_left_running(runs):
     assert [pid for pid in pids if alive(pid)] == []
     for endpoint in (match.group(1), match.group(3)):
         port = int(endpoint.rsplit(":", 1)[1])
-        assert not any(c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN
-                       for c in psutil.net_connections("tcp"))
+        assert not any(
+            c.laddr and c.laddr.port == port and c.status == psutil.CONN_LISTEN for c in psutil.net_connections("tcp")
+        )

@@ -1,4 +1,5 @@
 """The Transform preprocessing_fn, run for real with tf.Transform on Beam over a few encoded images."""
+
 import functools
 import io
 import os
@@ -6,9 +7,9 @@ import os
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
+from google.protobuf import text_format
 from PIL import Image
 from tensorflow_metadata.proto.v0 import schema_pb2
-from google.protobuf import text_format
 from tensorflow_transform.tf_metadata import dataset_metadata
 
 from components.transform import image_codec, preprocessing
@@ -31,14 +32,19 @@ def test_preprocessing_fn_decodes_resizes_scales_and_builds_vocabulary(tmp_path)
     schema = text_format.Parse(DEFAULT_SCHEMA.read_text(), schema_pb2.Schema())
     raw = [
         {"image_raw": [_png(np.zeros((28, 28), np.uint8), "L")], "label": [b"dress"], "filename": [b"dress/a.png"]},
-        {"image_raw": [_png(np.full((10, 14, 3), 255, np.uint8), "RGB")], "label": [b"bag"],
-         "filename": [b"bag/b.png"]},
+        {
+            "image_raw": [_png(np.full((10, 14, 3), 255, np.uint8), "RGB")],
+            "label": [b"bag"],
+            "filename": [b"bag/b.png"],
+        },
         {"image_raw": [_jpeg(np.full((40, 40, 3), 128, np.uint8))], "label": [b"dress"], "filename": [b"dress/c.jpg"]},
     ]
     preprocessing_fn = functools.partial(preprocessing.preprocessing_fn, custom_config={"input_size": 32})
     with tft_beam.Context(temp_dir=str(tmp_path)):
-        (transformed, _), transform_fn = ((raw, dataset_metadata.DatasetMetadata(schema))
-                                          | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn))
+        (transformed, _), transform_fn = (
+            raw,
+            dataset_metadata.DatasetMetadata(schema),
+        ) | tft_beam.AnalyzeAndTransformDataset(preprocessing_fn)
         _ = transform_fn | tft_beam.WriteTransformFn(str(tmp_path / "transform_fn"))
     serialized = [row[preprocessing.IMAGE_XF] for row in transformed]
     assert all(len(value) < 32 * 32 * 3 * 1.1 for value in serialized)  # uint8 pixels, not float32
@@ -61,9 +67,9 @@ def test_preprocessing_fn_stores_a_jpeg_at_the_configured_quality(tmp_path):
     raw = [{"image_raw": [_png(ramp, "RGB")], "label": [b"ramp"], "filename": [b"ramp/a.png"]}]
     config = {"input_size": 32, "jpeg_quality": 95}
     with tft_beam.Context(temp_dir=str(tmp_path)):
-        (transformed, _), _ = ((raw, dataset_metadata.DatasetMetadata(schema))
-                               | tft_beam.AnalyzeAndTransformDataset(functools.partial(
-                                   preprocessing.preprocessing_fn, custom_config=config)))
+        (transformed, _), _ = (raw, dataset_metadata.DatasetMetadata(schema)) | tft_beam.AnalyzeAndTransformDataset(
+            functools.partial(preprocessing.preprocessing_fn, custom_config=config)
+        )
     stored = transformed[0][preprocessing.IMAGE_XF]
     assert stored.startswith(image_codec.JPEG_MAGIC)
     exact = image_codec.decode_images(tf.constant([_png(ramp, "RGB")]), 32)
@@ -94,13 +100,15 @@ def test_stored_photos_are_small_next_to_their_pixels_and_their_source_files(tmp
         assert measured["larger_examples"] == 2
         assert measured["jpeg_bytes_per_example"] <= 1.1 * measured["uint8_pixel_bytes"]
         assert measured["jpeg_over_raw_larger"] <= 1.5
-        assert measured["jpeg_bytes_per_example"] < measured["uint8_bytes_per_example"] < measured[
-            "float32_bytes_per_example"]
+        assert (
+            measured["jpeg_bytes_per_example"]
+            < measured["uint8_bytes_per_example"]
+            < measured["float32_bytes_per_example"]
+        )
 
 
 def test_decode_images_handles_any_channel_count():
-    batch = tf.constant([_png(np.zeros((5, 7), np.uint8), "L"),
-                         _png(np.zeros((5, 7, 4), np.uint8), "RGBA")])
+    batch = tf.constant([_png(np.zeros((5, 7), np.uint8), "L"), _png(np.zeros((5, 7, 4), np.uint8), "RGBA")])
     images = image_codec.decode_images(batch, 33).numpy()
     assert images.shape == (2, 33, 33, 3) and images.dtype == np.uint8
 

@@ -1,4 +1,5 @@
 """Terminal progress: component lines, cached marks, the progress logger, and output capture to the log file."""
+
 import io
 import logging
 import os
@@ -14,8 +15,12 @@ def _record(message: str, name: str = "absl") -> logging.LogRecord:
 def test_reporter_prints_components_epochs_and_timings():
     stream = io.StringIO()
     reporter = progress.ProgressReporter(stream)
-    for message in ("Component Transform is running.", "A cached execution 3 is used.",
-                    "Component Transform is finished.", "Component Trainer_x is running."):
+    for message in (
+        "Component Transform is running.",
+        "A cached execution 3 is used.",
+        "Component Transform is finished.",
+        "Component Trainer_x is running.",
+    ):
         reporter.emit(_record(message))
     reporter.emit(_record("x epoch 1/2: loss 1.0", name=PROGRESS_LOGGER))
     reporter.emit(_record("Some other TFX chatter"))
@@ -24,7 +29,9 @@ def test_reporter_prints_components_epochs_and_timings():
     assert "> Transform ..." in text and "(cached)" in text and "    x epoch 1/2" in text
     assert "chatter" not in text
     assert [(t.component, t.cached, t.failed) for t in reporter.timings] == [
-        ("Transform", True, False), ("Trainer_x", False, True)]
+        ("Transform", True, False),
+        ("Trainer_x", False, True),
+    ]
     table = run_summary.timings_table(reporter.timings)
     assert "cached" in table and "failed" in table and "total" in table
 
@@ -41,9 +48,10 @@ def test_capture_output_sends_fds_to_log_and_keeps_terminal(tmp_path, capfd):
 
 
 def test_results_table_says_why_a_model_was_held_back():
-    results = [run_summary.ModelResult("m_v1", "int8", 0.9, 0.89, 400_000, 1.5, True, True, "/r/m_v1/3"),
-               run_summary.ModelResult("m_v2", "int8", 0.9, 0.7, 400_000, 1.5, True, False, None,
-                                       ["max_accuracy_drop"])]
+    results = [
+        run_summary.ModelResult("m_v1", "int8", 0.9, 0.89, 400_000, 1.5, True, True, "/r/m_v1/3"),
+        run_summary.ModelResult("m_v2", "int8", 0.9, 0.7, 400_000, 1.5, True, False, None, ["max_accuracy_drop"]),
+    ]
     table = run_summary.results_table(results)
     assert "/r/m_v1/3" in table
     assert "held back: max_accuracy_drop" in table

@@ -1,5 +1,6 @@
 """Quantization-aware fine-tuning: the Trainer's second model converts to a full-integer, builtin-ops-only TFLite
 model, its BatchNorm statistics are recomputed rather than drifting, and the setting needs int8 to be tried."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -21,8 +22,11 @@ def test_quantize_keeps_the_float_weights_and_holds_batchnorm_statistics():
     x = tf.keras.layers.GlobalAveragePooling2D()(x)
     model = tf.keras.Model(inputs, tf.keras.layers.Dense(2, activation="softmax")(x))
     quantized = quantization_aware.quantize(model)
-    batch_norms = [layer.layer for layer in quantized.layers
-                   if isinstance(getattr(layer, "layer", None), tf.keras.layers.BatchNormalization)]
+    batch_norms = [
+        layer.layer
+        for layer in quantized.layers
+        if isinstance(getattr(layer, "layer", None), tf.keras.layers.BatchNormalization)
+    ]
     assert len(batch_norms) == 1 and batch_norms[0].momentum == 1.0
     (kernel,) = [w for w in quantized.get_layer("quant_conv").trainable_weights if "kernel" in w.name]
     np.testing.assert_array_equal(kernel.numpy(), model.get_layer("conv").kernel.numpy())
@@ -50,8 +54,11 @@ def test_the_input_is_quantized_over_the_whole_model_range_even_after_low_contra
     low_contrast = np.random.default_rng(0).uniform(-0.3, 0.4, (16, 8, 8, 3)).astype(np.float32)
     quantized.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     quantized.fit(low_contrast, np.zeros(16, np.int64), epochs=1, verbose=0)
-    (input_range,) = [[v.numpy() for v in layer.quantizer_vars.values() if v.dtype == tf.float32]
-                      for layer in quantized.layers if hasattr(layer, "quantizer_vars")]
+    (input_range,) = [
+        [v.numpy() for v in layer.quantizer_vars.values() if v.dtype == tf.float32]
+        for layer in quantized.layers
+        if hasattr(layer, "quantizer_vars")
+    ]
     assert sorted(input_range) == [-1.0, 1.0]
 
     @tf.function(input_signature=[tf.TensorSpec([None, 8, 8, 3], tf.float32, name="image")])
@@ -66,7 +73,8 @@ def test_the_input_is_quantized_over_the_whole_model_range_even_after_low_contra
 
 def test_the_quantization_aware_model_sits_beside_the_float_one():
     assert quantization_aware.model_dir("/p/Trainer/model/7/Format-Serving") == (
-        "/p/Trainer/model/7/" + QUANTIZATION_AWARE_DIR)
+        "/p/Trainer/model/7/" + QUANTIZATION_AWARE_DIR
+    )
 
 
 @pytest.mark.parametrize("builder, alpha", [(mobilenet_v1.build_network, 0.25), (mobilenet_v2.build_network, 0.35)])
@@ -91,8 +99,9 @@ def test_train_model_fine_tunes_a_quantization_aware_copy_that_is_not_part_of_th
     rng = np.random.default_rng(0)
     images = rng.uniform(-1, 1, (32, 32, 32, 3)).astype(np.float32)
     data = tf.data.Dataset.from_tensor_slices((images, np.arange(32) % 2)).batch(16)
-    hparams = hyperparameters(input_size=32, alpha=0.25, epochs=1, quantization_aware_epochs=1,
-                              recalibrate_bn_batches=1)
+    hparams = hyperparameters(
+        input_size=32, alpha=0.25, epochs=1, quantization_aware_epochs=1, recalibrate_bn_batches=1
+    )
     result = fitting.train_model(mobilenet_v1.build_network, data, data, num_classes=2, hparams=hparams)
     model = result.model
     fresh = mobilenet_v1.build_network(input_shape=(32, 32, 3), num_classes=2, alpha=0.25)
@@ -105,12 +114,16 @@ def test_train_model_fine_tunes_a_quantization_aware_copy_that_is_not_part_of_th
 
 def test_the_training_record_is_read_back_and_absent_without_quantization_aware_training(tmp_path):
     assert quantization_aware.read_training_record(str(tmp_path)) is None
-    fine_tuned = quantization_aware.FineTuned(None, 2, 30.04, {"float_kept": 0.81234, "float_weights_after": 0.83,
-                                                              "quantization_aware": 0.8249})
+    fine_tuned = quantization_aware.FineTuned(
+        None, 2, 30.04, {"float_kept": 0.81234, "float_weights_after": 0.83, "quantization_aware": 0.8249}
+    )
     quantization_aware.write_training_record(str(tmp_path), fine_tuned, 12.96)
     assert quantization_aware.read_training_record(str(tmp_path)) == {
-        "epochs": 2, "fine_tune_seconds": 30.0, "save_seconds": 13.0,
-        "validation_accuracy": {"float_kept": 0.8123, "float_weights_after": 0.83, "quantization_aware": 0.8249}}
+        "epochs": 2,
+        "fine_tune_seconds": 30.0,
+        "save_seconds": 13.0,
+        "validation_accuracy": {"float_kept": 0.8123, "float_weights_after": 0.83, "quantization_aware": 0.8249},
+    }
 
 
 def test_the_setting_needs_int8_among_the_modes_tried():

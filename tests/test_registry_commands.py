@@ -1,4 +1,5 @@
 """`registry list|show|promote|rollback` on a real registry folder: tables, --json and one-line errors."""
+
 from __future__ import annotations
 
 import json
@@ -34,7 +35,8 @@ def test_list_shows_an_aligned_table_and_json(registry, capsys):
     code, out, _ = run_registry_cli(registry, capsys, "list", "--json")
     assert code == 0 and json.loads(out) == [
         {"name": "mobilenet_v1", "versions": [1, 2], "latest_version": 2, "channels": {"production": 1}},
-        {"name": "mobilenet_v2", "versions": [1], "latest_version": 1, "channels": {}}]
+        {"name": "mobilenet_v2", "versions": [1], "latest_version": 1, "channels": {}},
+    ]
 
 
 def test_show_lists_versions_or_one_manifest(registry, capsys):
@@ -63,16 +65,23 @@ def test_promote_and_rollback_move_the_channel(registry, capsys):
     assert registry.channels("mobilenet_v1")["production"].version == 1
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["show", "mobilenet_v1", "7"], "error: model 'mobilenet_v1' has no version 7 (versions: 1, 2)"),
-    (["show", "resnet"], "error: model 'resnet' has no versions in registry"),
-    (["promote", "../x", "1", "--channel", "production"],
-     "error: invalid model name '../x': contains a path separator"),
-    (["promote", "mobilenet_v1", "1", "--channel", "/abs"], "error: invalid channel '/abs': is an absolute path"),
-    (["rollback", "mobilenet_v1", "--channel", "staging"],
-     "error: channel 'staging' of model 'mobilenet_v1' is not set"),
-    (["list", "--registry", "/nonexistent/registry"], "error: registry /nonexistent/registry does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["show", "mobilenet_v1", "7"], "error: model 'mobilenet_v1' has no version 7 (versions: 1, 2)"),
+        (["show", "resnet"], "error: model 'resnet' has no versions in registry"),
+        (
+            ["promote", "../x", "1", "--channel", "production"],
+            "error: invalid model name '../x': contains a path separator",
+        ),
+        (["promote", "mobilenet_v1", "1", "--channel", "/abs"], "error: invalid channel '/abs': is an absolute path"),
+        (
+            ["rollback", "mobilenet_v1", "--channel", "staging"],
+            "error: channel 'staging' of model 'mobilenet_v1' is not set",
+        ),
+        (["list", "--registry", "/nonexistent/registry"], "error: registry /nonexistent/registry does not exist"),
+    ],
+)
 def test_errors_are_one_line_on_stderr_with_exit_code_2(registry, capsys, argv, message):
     code, out, err = run_registry_cli(registry, capsys, *argv)
     assert code == 2 and out == ""

@@ -2,6 +2,7 @@
 (fake-gcs-server), each writer a separate process released at one barrier. Every push gets a version of its own
 whose files are its own, and no channel move or index rewrite is lost. A pusher paused between choosing its
 version and its first write there (a slow network, a long pause) still does not share that version."""
+
 from __future__ import annotations
 
 import hashlib
@@ -68,9 +69,15 @@ def test_concurrent_pushes_get_distinct_complete_verifiable_versions(registry_ro
     payloads = [f"model from pusher {i}".encode() for i in range(PUSHERS)]
     for i, payload in enumerate(payloads):
         write_model_files(tmp_path / f"src{i}", payload)
-    _run_all([SPAWN.Process(target=_publish_after_barrier,
-                            args=(registry_root, str(tmp_path / f"src{i}"), payload, barrier, results))
-              for i, payload in enumerate(payloads)])
+    _run_all(
+        [
+            SPAWN.Process(
+                target=_publish_after_barrier,
+                args=(registry_root, str(tmp_path / f"src{i}"), payload, barrier, results),
+            )
+            for i, payload in enumerate(payloads)
+        ]
+    )
 
     published = dict(results.get(timeout=5) for _ in payloads)
     assert sorted(published) == list(range(1, PUSHERS + 1))
@@ -87,9 +94,14 @@ def test_concurrent_promotes_lose_no_channel_move_and_no_index_update(registry_r
     for i in range(PUSHERS):
         publish_files(registry, tmp_path / f"src{i}", f"model {i}".encode())
     barrier = SPAWN.Barrier(PUSHERS)
-    _run_all([SPAWN.Process(target=_promote_after_barrier,
-                            args=(registry_root, version, ("production", f"team-{version}"), barrier))
-              for version in range(1, PUSHERS + 1)])
+    _run_all(
+        [
+            SPAWN.Process(
+                target=_promote_after_barrier, args=(registry_root, version, ("production", f"team-{version}"), barrier)
+            )
+            for version in range(1, PUSHERS + 1)
+        ]
+    )
 
     production = registry.channels("mobilenet_v1")["production"]
     served = [entry.version for entry in (*production.history, production.current)]
@@ -109,11 +121,16 @@ def test_a_pusher_paused_after_choosing_its_version_does_not_share_it(s3_root, s
     results = {name: SPAWN.Queue() for name in payloads}
     for name, payload in payloads.items():
         write_model_files(tmp_path / name, payload)
-    with HoldingProxy(s3_server.endpoint, VERSION_FOLDER_WRITES) as proxy_a, \
-            HoldingProxy(s3_server.endpoint, MODEL_FILE_WRITES) as proxy_b:
-        pushers = {name: SPAWN.Process(target=_publish_via, args=(proxy.endpoint, s3_root, str(tmp_path / name),
-                                                                  payloads[name], results[name]))
-                   for name, proxy in (("a", proxy_a), ("b", proxy_b))}
+    with (
+        HoldingProxy(s3_server.endpoint, VERSION_FOLDER_WRITES) as proxy_a,
+        HoldingProxy(s3_server.endpoint, MODEL_FILE_WRITES) as proxy_b,
+    ):
+        pushers = {
+            name: SPAWN.Process(
+                target=_publish_via, args=(proxy.endpoint, s3_root, str(tmp_path / name), payloads[name], results[name])
+            )
+            for name, proxy in (("a", proxy_a), ("b", proxy_b))
+        }
         try:
             pushers["a"].start()
             assert proxy_a.held.wait(timeout=60), "pusher A never wrote into a version folder"

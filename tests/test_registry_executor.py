@@ -1,5 +1,6 @@
 """RegistryPusher's executor with real TFX artifacts: pushes only when both blessings are there and blessed and,
 unless told otherwise, ExampleValidator found no anomalies."""
+
 from __future__ import annotations
 
 import json
@@ -17,15 +18,22 @@ from components.registry.names import InvalidName
 from components.registry.store import Registry
 from tests.helpers import anomalies_artifact, blessing_artifact, tflite_report, write_model_files
 
-
 UNEXPECTED_LABEL = anomalies_pb2.AnomalyInfo(
     short_description="Unexpected string values",
-    description="Examples contain values missing from the schema: triangle (~33%).")
+    description="Examples contain values missing from the schema: triangle (~33%).",
+)
 
 
-def _push(tmp_path: Path, model_blessed: int | None, tflite_blessed: int, run_id: str = "run-1",
-          report: dict | None = None, attempt: str = "0", anomalies: dict | None = None,
-          block_on_anomalies: int = 1) -> standard_artifacts.PushedModel:
+def _push(
+    tmp_path: Path,
+    model_blessed: int | None,
+    tflite_blessed: int,
+    run_id: str = "run-1",
+    report: dict | None = None,
+    attempt: str = "0",
+    anomalies: dict | None = None,
+    block_on_anomalies: int = 1,
+) -> standard_artifacts.PushedModel:
     """Run the executor once on a TFLite Model artifact written under tmp_path, with ExampleValidator's
     `anomalies` (feature -> anomaly; none by default); return the PushedModel."""
     model = standard_artifacts.Model()
@@ -35,15 +43,23 @@ def _push(tmp_path: Path, model_blessed: int | None, tflite_blessed: int, run_id
         (Path(model.uri) / "report.json").write_text(json.dumps(report or tflite_report()))
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(tmp_path / "Pusher" / attempt)
-    input_dict = {"model": [model],
-                  "tflite_blessing": [blessing_artifact(tmp_path / f"tflite_blessing{attempt}", tflite_blessed)],
-                  "anomalies": [anomalies_artifact(tmp_path / f"anomalies{attempt}", anomalies or {})]}
+    input_dict = {
+        "model": [model],
+        "tflite_blessing": [blessing_artifact(tmp_path / f"tflite_blessing{attempt}", tflite_blessed)],
+        "anomalies": [anomalies_artifact(tmp_path / f"anomalies{attempt}", anomalies or {})],
+    }
     if model_blessed is not None:
         input_dict["model_blessing"] = [blessing_artifact(tmp_path / f"model_blessing{attempt}", model_blessed)]
     executor = registry_executor.Executor(BaseExecutor.Context(pipeline_run_id=run_id))
-    executor.Do(input_dict, {"pushed_model": [pushed]},
-                {"registry_root": str(tmp_path / "registry"), "model_name": "mobilenet_v1",
-                 "block_on_anomalies": block_on_anomalies})
+    executor.Do(
+        input_dict,
+        {"pushed_model": [pushed]},
+        {
+            "registry_root": str(tmp_path / "registry"),
+            "model_name": "mobilenet_v1",
+            "block_on_anomalies": block_on_anomalies,
+        },
+    )
     return pushed
 
 
@@ -79,21 +95,26 @@ def test_holds_back_without_the_evaluatorsblessing_artifact(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         pushed = _push(tmp_path, model_blessed=None, tflite_blessed=1)
     assert pushed.get_int_custom_property("pushed") == 0
-    assert ("held back and not pushed: model_blessing: no blessing from the Evaluator (TFMA accuracy thresholds)"
-            in caplog.text)
+    assert (
+        "held back and not pushed: model_blessing: no blessing from the Evaluator (TFMA accuracy thresholds)"
+        in caplog.text
+    )
     assert Registry(str(tmp_path / "registry")).versions("mobilenet_v1") == []
 
 
 def test_anomalies_hold_back_a_blessed_model_naming_each_one(tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         pushed = _push(tmp_path, 1, 1, anomalies={"label": UNEXPECTED_LABEL})
-    expected = ("anomalies: ExampleValidator found anomalies against the schema: split train: feature 'label': "
-                "Unexpected string values (Examples contain values missing from the schema: triangle (~33%).)")
+    expected = (
+        "anomalies: ExampleValidator found anomalies against the schema: split train: feature 'label': "
+        "Unexpected string values (Examples contain values missing from the schema: triangle (~33%).)"
+    )
     assert pushed.get_int_custom_property("pushed") == 0
     assert f"mobilenet_v1 was held back and not pushed: {expected}" in caplog.text
     assert pushed.get_string_custom_property("blocking_anomalies") == (
         "split train: feature 'label': Unexpected string values (Examples contain values missing from the schema: "
-        "triangle (~33%).)")
+        "triangle (~33%).)"
+    )
     registry = Registry(str(tmp_path / "registry"))
     assert registry.versions("mobilenet_v1") == []
     (record,) = registry.held_back("mobilenet_v1")
@@ -104,17 +125,25 @@ def test_anomalies_that_do_not_block_are_logged_and_the_model_is_pushed(tmp_path
     with caplog.at_level(logging.WARNING):
         pushed = _push(tmp_path, 1, 1, anomalies={"label": UNEXPECTED_LABEL}, block_on_anomalies=0)
     assert pushed.get_int_custom_property("pushed") == 1
-    assert ("mobilenet_v1: ExampleValidator found anomalies, not blocking (gates.block_on_anomalies=false): "
-            "split train: feature 'label': Unexpected string values") in caplog.text
+    assert (
+        "mobilenet_v1: ExampleValidator found anomalies, not blocking (gates.block_on_anomalies=false): "
+        "split train: feature 'label': Unexpected string values"
+    ) in caplog.text
     assert not pushed.has_custom_property("blocking_anomalies")
 
 
-@pytest.mark.parametrize("model_blessed, tflite_blessed, held_by", [(0, 1, "model_blessing"), (1, 0, "tflite_blessing"),
-                                                                     (0, 0, "model_blessing")])
+@pytest.mark.parametrize(
+    "model_blessed, tflite_blessed, held_by",
+    [(0, 1, "model_blessing"), (1, 0, "tflite_blessing"), (0, 0, "model_blessing")],
+)
 def test_holds_back_when_a_blessing_is_not_blessed(tmp_path, caplog, model_blessed, tflite_blessed, held_by):
-    report = tflite_report(blessed=False, gates=[
-        {"name": "max_model_bytes", "measured": 3485000, "limit": 1000, "passed": False},
-        {"name": "min_accuracy", "measured": 0.81, "limit": 0.5, "passed": True}])
+    report = tflite_report(
+        blessed=False,
+        gates=[
+            {"name": "max_model_bytes", "measured": 3485000, "limit": 1000, "passed": False},
+            {"name": "min_accuracy", "measured": 0.81, "limit": 0.5, "passed": True},
+        ],
+    )
     with caplog.at_level(logging.WARNING):
         pushed = _push(tmp_path, model_blessed, tflite_blessed, report=report)
 
@@ -131,16 +160,22 @@ def test_holds_back_when_a_blessing_is_not_blessed(tmp_path, caplog, model_bless
 
 
 def test_component_declares_inputs_outputs_and_validates_the_model_name():
-    inputs = {"model": channel.Channel(type=standard_artifacts.Model),
-              "tflite_blessing": channel.Channel(type=standard_artifacts.ModelBlessing),
-              "model_blessing": channel.Channel(type=standard_artifacts.ModelBlessing),
-              "anomalies": channel.Channel(type=standard_artifacts.ExampleAnomalies)}
-    pusher = RegistryPusher(**inputs, registry_root="gs://bucket/registry", model_name="mobilenet_v2",
-                            block_on_anomalies=True)
+    inputs = {
+        "model": channel.Channel(type=standard_artifacts.Model),
+        "tflite_blessing": channel.Channel(type=standard_artifacts.ModelBlessing),
+        "model_blessing": channel.Channel(type=standard_artifacts.ModelBlessing),
+        "anomalies": channel.Channel(type=standard_artifacts.ExampleAnomalies),
+    }
+    pusher = RegistryPusher(
+        **inputs, registry_root="gs://bucket/registry", model_name="mobilenet_v2", block_on_anomalies=True
+    )
     assert set(pusher.inputs) == {"model", "tflite_blessing", "model_blessing", "anomalies"}
     assert pusher.outputs["pushed_model"].type == standard_artifacts.PushedModel
-    assert pusher.exec_properties == {"registry_root": "gs://bucket/registry", "model_name": "mobilenet_v2",
-                                      "block_on_anomalies": 1}
+    assert pusher.exec_properties == {
+        "registry_root": "gs://bucket/registry",
+        "model_name": "mobilenet_v2",
+        "block_on_anomalies": 1,
+    }
     with pytest.raises(InvalidName, match="invalid model name '../x'"):
         RegistryPusher(**inputs, registry_root="registry", model_name="../x", block_on_anomalies=True)
 
@@ -152,7 +187,11 @@ def test_the_pusher_cannot_be_wired_without_the_evaluators_blessing_or_the_anoma
     assert not RegistryPusherSpec.INPUTS["model_blessing"].optional
     assert not RegistryPusherSpec.INPUTS["anomalies"].optional
     with pytest.raises(TypeError, match="model_blessing"):
-        RegistryPusher(model=channel.Channel(type=standard_artifacts.Model),
-                       tflite_blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
-                       anomalies=channel.Channel(type=standard_artifacts.ExampleAnomalies),
-                       registry_root="registry", model_name="mobilenet_v1", block_on_anomalies=True)
+        RegistryPusher(
+            model=channel.Channel(type=standard_artifacts.Model),
+            tflite_blessing=channel.Channel(type=standard_artifacts.ModelBlessing),
+            anomalies=channel.Channel(type=standard_artifacts.ExampleAnomalies),
+            registry_root="registry",
+            model_name="mobilenet_v1",
+            block_on_anomalies=True,
+        )

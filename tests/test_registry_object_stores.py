@@ -1,14 +1,20 @@
 """The registry's stores against real servers: a local folder, S3 (moto) and GCS (fake-gcs-server) through the
 product's own clients. Each store's create-if-absent and compare-and-swap are enforced by the server, the file
 operations the registry and `registry pull` use behave alike on all three, and any other root is refused."""
+
 from __future__ import annotations
 
 import concurrent.futures
 
 import pytest
 
-from components.registry.filesystems import (LocalFilesystem, create_or_own, filesystem_for, registry_filesystem_for,
-                                             swap)
+from components.registry.filesystems import (
+    LocalFilesystem,
+    create_or_own,
+    filesystem_for,
+    registry_filesystem_for,
+    swap,
+)
 from components.registry.object_stores import GCSStore, ObjectStoreError, S3Store
 from components.registry.store import Registry, RegistryError
 
@@ -30,9 +36,12 @@ def test_each_root_gets_the_store_with_atomic_primitives():
 
 @pytest.mark.parametrize("root", ["hdfs://namenode/registry", "ram://registry", "az://container/registry"])
 def test_a_root_without_atomic_primitives_is_refused_naming_it_and_what_is_supported(root):
-    with pytest.raises(RegistryError, match=f"^registry {root}: .* has no atomic create-if-absent and "
-                                            "compare-and-swap.*a registry root is a local folder, gs://BUCKET/PATH "
-                                            r"\(Google Cloud Storage\) or s3://BUCKET/PATH"):
+    with pytest.raises(
+        RegistryError,
+        match=f"^registry {root}: .* has no atomic create-if-absent and "
+        "compare-and-swap.*a registry root is a local folder, gs://BUCKET/PATH "
+        r"\(Google Cloud Storage\) or s3://BUCKET/PATH",
+    ):
         Registry(root)
 
 

@@ -2,6 +2,7 @@
 channel refused with nothing written, a pull killed before its commit leaving the previous files intact, a
 registry on S3 (moto) and on GCS (fake-gcs-server) pulled to a local folder and to a tf.io.gfile URL (ram://), and
 the one-line errors."""
+
 from __future__ import annotations
 
 import functools
@@ -41,17 +42,20 @@ def test_pull_copies_the_production_version_and_prints_what_it_checked(registry,
     assert (code, err) == (0, "")
     version = registry.show("mobilenet_v1", 1)
     assert _files(assets) == {name: (Path(version.path) / name).read_bytes() for name in pull_lib.PULLED_FILES}
-    assert out.splitlines()[0] == (f"pulled mobilenet_v1 version 1 (channel production) into {assets}: "
-                                   "model.tflite, labels.txt, manifest.json")
+    assert out.splitlines()[0] == (
+        f"pulled mobilenet_v1 version 1 (channel production) into {assets}: model.tflite, labels.txt, manifest.json"
+    )
     assert f"sha256 {version.sha256} verified against the manifest and the channel" in out
 
-    code, out, _ = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--channel", "staging", "--to",
-                                    str(assets), "--json")
+    code, out, _ = run_registry_cli(
+        registry, capsys, "pull", "mobilenet_v1", "--channel", "staging", "--to", str(assets), "--json"
+    )
     pulled = json.loads(out)
     assert code == 0 and (pulled["version"], pulled["channel"]) == (2, "staging")
     assert hashlib.sha256((assets / "model.tflite").read_bytes()).hexdigest() == pulled["sha256"]
-    code, out, _ = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--version", "1", "--to", str(assets),
-                                    "--json")
+    code, out, _ = run_registry_cli(
+        registry, capsys, "pull", "mobilenet_v1", "--version", "1", "--to", str(assets), "--json"
+    )
     assert code == 0 and (json.loads(out)["version"], json.loads(out)["channel"]) == (1, None)
 
 
@@ -74,12 +78,18 @@ def test_a_tampered_file_or_a_moved_channel_is_refused_and_nothing_is_written(re
     assert code == 2 and "the channel recorded sha256 0000" in err and _files(assets) == before
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["unknown_model"], "error: model 'unknown_model' has no versions in registry"),
-    (["mobilenet_v1", "--channel", "beta"], "error: channel 'beta' of model 'mobilenet_v1' serves no version "
-                                            "(channels: production (version 1), staging (version 2)); promote one"),
-    (["mobilenet_v1", "--version", "9"], "error: model 'mobilenet_v1' has no version 9 (versions: 1, 2)"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["unknown_model"], "error: model 'unknown_model' has no versions in registry"),
+        (
+            ["mobilenet_v1", "--channel", "beta"],
+            "error: channel 'beta' of model 'mobilenet_v1' serves no version "
+            "(channels: production (version 1), staging (version 2)); promote one",
+        ),
+        (["mobilenet_v1", "--version", "9"], "error: model 'mobilenet_v1' has no version 9 (versions: 1, 2)"),
+    ],
+)
 def test_an_unknown_model_channel_or_version_is_one_line_and_exit_2(registry, tmp_path, capsys, argv, message):
     code, out, err = run_registry_cli(registry, capsys, "pull", *argv, "--to", str(tmp_path / "assets"))
     assert (code, out) == (2, "") and err.startswith(message) and len(err.splitlines()) == 1
@@ -90,14 +100,21 @@ def test_an_empty_channel_says_how_to_fill_it(tmp_path, capsys):
     registry = Registry(str(tmp_path / "registry"))
     publish_files(registry, tmp_path / "a", b"only")
     code, _, err = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--to", str(tmp_path / "assets"))
-    assert code == 2 and err.startswith("error: channel 'production' of model 'mobilenet_v1' serves no version "
-                                        "(channels: none); promote one with: registry promote mobilenet_v1 VERSION "
-                                        "--channel production")
+    assert code == 2 and err.startswith(
+        "error: channel 'production' of model 'mobilenet_v1' serves no version "
+        "(channels: none); promote one with: registry promote mobilenet_v1 VERSION "
+        "--channel production"
+    )
 
 
 def _pull_and_hang_before_commit(root: str, destination: str, started) -> None:
-    pull_lib.pull(Registry(root), "mobilenet_v1", destination, channel="staging",
-                  before_commit=functools.partial(signal_and_hang, started))
+    pull_lib.pull(
+        Registry(root),
+        "mobilenet_v1",
+        destination,
+        channel="staging",
+        before_commit=functools.partial(signal_and_hang, started),
+    )
 
 
 def test_a_pull_killed_before_its_commit_leaves_the_previous_files_and_the_next_pull_cleans_up(registry, tmp_path):
@@ -127,8 +144,7 @@ def test_a_failure_while_staging_removes_what_it_staged(registry, tmp_path):
     assert _files(assets) == before
 
 
-def test_a_failure_between_the_renames_leaves_a_manifest_that_does_not_match_the_model(registry, tmp_path,
-                                                                                      monkeypatch):
+def test_a_failure_between_the_renames_leaves_a_manifest_that_does_not_match_the_model(registry, tmp_path, monkeypatch):
     """The documented window: the renames are not one step. The previous manifest.json stays (renamed last), so
     its sha256 tells the new model apart; no staged file is left."""
     from components.registry import filesystems
@@ -153,15 +169,29 @@ def test_a_failure_between_the_renames_leaves_a_manifest_that_does_not_match_the
     assert hashlib.sha256(after["model.tflite"]).hexdigest() != json.loads(after["manifest.json"])["sha256"]
 
 
-def test_registry_pull_from_an_object_store_verifies_the_files_into_a_local_folder(object_store_root, tmp_path,
-                                                                                    capsys):
+def test_registry_pull_from_an_object_store_verifies_the_files_into_a_local_folder(object_store_root, tmp_path, capsys):
     registry = Registry(object_store_root)
     publish_files(registry, tmp_path / "a", b"remote first")
     publish_files(registry, tmp_path / "b", b"remote second")
     registry.promote("mobilenet_v1", 2, "production")
     assets = tmp_path / "app" / "src" / "main" / "assets"
-    command = subprocess.run([sys.executable, "-m", "pipeline", "registry", "pull", "mobilenet_v1", "--registry",
-                              object_store_root, "--to", str(assets)], capture_output=True, text=True, timeout=120)
+    command = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "registry",
+            "pull",
+            "mobilenet_v1",
+            "--registry",
+            object_store_root,
+            "--to",
+            str(assets),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     out = command.stdout
 
     assert (command.returncode, command.stderr) == (0, "")
@@ -171,8 +201,9 @@ def test_registry_pull_from_an_object_store_verifies_the_files_into_a_local_fold
     assert hashlib.sha256((assets / "model.tflite").read_bytes()).hexdigest() == manifest["sha256"]
     assert hashlib.sha256((assets / "labels.txt").read_bytes()).hexdigest() == manifest["labels_sha256"]
     assert f"sha256 {manifest['sha256']} verified against the manifest and the channel" in out
-    code, _, err = run_registry_cli(registry, capsys, "pull", "mobilenet_v1", "--channel", "staging", "--to",
-                                    str(assets))
+    code, _, err = run_registry_cli(
+        registry, capsys, "pull", "mobilenet_v1", "--channel", "staging", "--to", str(assets)
+    )
     assert code == 2 and "channel 'staging' of model 'mobilenet_v1' serves no version" in err
 
 

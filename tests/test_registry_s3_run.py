@@ -6,6 +6,7 @@ imported in the process, and a process that loaded it aborts at interpreter exit
 `os._exit`. Beam's own S3 filesystem (ExampleGen's and Transform's writes) and the registry's client (boto3) take
 the same AWS_* settings; tensorflow-io takes S3_ENDPOINT and S3_USE_HTTPS.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -34,9 +35,16 @@ def _run_pipeline_on_s3(data: str, pipeline_root: str, registry_root: str, metad
 
         from pipeline.pipeline import create_pipeline
 
-        config = tiny_config(f"data.root={data}", f"registry.root={registry_root}", "beam.direct_running_mode=in_memory")
-        LocalDagRunner().run(create_pipeline(config, pipeline_root=pipeline_root,
-                                             metadata_connection_config=sqlite_metadata_connection_config(metadata)))
+        config = tiny_config(
+            f"data.root={data}", f"registry.root={registry_root}", "beam.direct_running_mode=in_memory"
+        )
+        LocalDagRunner().run(
+            create_pipeline(
+                config,
+                pipeline_root=pipeline_root,
+                metadata_connection_config=sqlite_metadata_connection_config(metadata),
+            )
+        )
         code = 0
     finally:
         sys.stdout.flush()
@@ -50,8 +58,9 @@ def test_a_whole_run_on_s3_then_registry_pull_from_it(s3_root, s3_server, monkey
     data = write_image_folder(tmp_path / "images", {"cat": 12, "dog": 12, "ankle boot": 12})
     bucket = s3_root.rsplit("/", 1)[0]
     pipeline_root = f"{bucket}/pipeline_root"
-    child = SPAWN.Process(target=_run_pipeline_on_s3,
-                          args=(str(data), pipeline_root, s3_root, str(tmp_path / "metadata.sqlite")))
+    child = SPAWN.Process(
+        target=_run_pipeline_on_s3, args=(str(data), pipeline_root, s3_root, str(tmp_path / "metadata.sqlite"))
+    )
     child.start()
     child.join(timeout=RUN_SECONDS)
     if child.is_alive():
@@ -70,8 +79,24 @@ def test_a_whole_run_on_s3_then_registry_pull_from_it(s3_root, s3_server, monkey
 
     registry.promote("mobilenet_v1", 1, "production")
     assets = tmp_path / "assets"
-    pulled = subprocess.run([sys.executable, "-m", "pipeline", "registry", "pull", "mobilenet_v1", "--registry",
-                             s3_root, "--to", str(assets), "--json"], capture_output=True, text=True, timeout=120)
+    pulled = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "registry",
+            "pull",
+            "mobilenet_v1",
+            "--registry",
+            s3_root,
+            "--to",
+            str(assets),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert pulled.returncode == 0, pulled.stderr
     assert json.loads(pulled.stdout)["version"] == 1
     manifest = json.loads((assets / "manifest.json").read_text())

@@ -1,5 +1,6 @@
 """Registry safety on real folders: hostile model and channel names never become paths, and `promote` / `rollback`
 refuse a version whose files do not match its manifest, leaving the channel where it was."""
+
 from __future__ import annotations
 
 import json
@@ -84,15 +85,23 @@ def _edit_manifest(version_dir: Path, **changes) -> None:
 
 
 TAMPERINGS = {
-    "manifest sha256 edited": (lambda folder: _edit_manifest(folder, sha256="0" * 64),
-                               "model.tflite has sha256 .* but the manifest says 0000"),
-    "model file replaced": (lambda folder: (folder / "model.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 evil"),
-                            "model.tflite has sha256 .* but the manifest says"),
+    "manifest sha256 edited": (
+        lambda folder: _edit_manifest(folder, sha256="0" * 64),
+        "model.tflite has sha256 .* but the manifest says 0000",
+    ),
+    "model file replaced": (
+        lambda folder: (folder / "model.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3 evil"),
+        "model.tflite has sha256 .* but the manifest says",
+    ),
     "model file deleted": (lambda folder: (folder / "model.tflite").unlink(), "model.tflite is missing"),
-    "labels edited": (lambda folder: (folder / "labels.txt").write_text("cat\ndog\nbag\n"),
-                      "labels.txt has sha256 .* but the manifest says"),
-    "manifest copied from another version": (lambda folder: _edit_manifest(folder, version=1),
-                                             "manifest names mobilenet_v1 version 1"),
+    "labels edited": (
+        lambda folder: (folder / "labels.txt").write_text("cat\ndog\nbag\n"),
+        "labels.txt has sha256 .* but the manifest says",
+    ),
+    "manifest copied from another version": (
+        lambda folder: _edit_manifest(folder, version=1),
+        "manifest names mobilenet_v1 version 1",
+    ),
 }
 
 

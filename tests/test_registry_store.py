@@ -1,4 +1,5 @@
 """The model registry on real folders: versions, atomic and concurrent publishes, index, channels, names."""
+
 from __future__ import annotations
 
 import functools
@@ -13,8 +14,15 @@ from components.registry import store
 from components.registry.filesystems import filesystem_for
 from components.registry.names import InvalidName
 from components.registry.store import IntegrityError, Registry, RegistryError, VersionNotFound
-from tests.helpers import (SPAWN, TFLITE_HEADER, kill_at_commit, publish_files, signal_and_hang, tflite_report,
-                           write_model_files)
+from tests.helpers import (
+    SPAWN,
+    TFLITE_HEADER,
+    kill_at_commit,
+    publish_files,
+    signal_and_hang,
+    tflite_report,
+    write_model_files,
+)
 
 
 def numbered_folders(model_dir: Path) -> list[str]:
@@ -48,6 +56,7 @@ def _publish_concurrently(root: str, source: str, payload: bytes, barrier, resul
 
 # Tests
 
+
 def test_publish_twice_gives_versions_1_and_2_with_full_manifests_and_index(tmp_path):
     registry = Registry(str(tmp_path / "registry"))
     first = publish_files(registry, tmp_path / "a", b"first model")
@@ -59,9 +68,22 @@ def test_publish_twice_gives_versions_1_and_2_with_full_manifests_and_index(tmp_
     folder = tmp_path / "registry" / "mobilenet_v1" / "2"
     assert sorted(path.name for path in folder.iterdir()) == ["labels.txt", "manifest.json", "model.tflite"]
     manifest = json.loads((folder / "manifest.json").read_text())
-    for field in ("model_name", "version", "architecture", "quantization", "size_bytes", "sha256", "tflite_accuracy",
-                  "float_accuracy", "latency_ms", "input_shape", "labels_count", "created_at", "pipeline_run_id",
-                  "source_examples"):
+    for field in (
+        "model_name",
+        "version",
+        "architecture",
+        "quantization",
+        "size_bytes",
+        "sha256",
+        "tflite_accuracy",
+        "float_accuracy",
+        "latency_ms",
+        "input_shape",
+        "labels_count",
+        "created_at",
+        "pipeline_run_id",
+        "source_examples",
+    ):
         assert field in manifest, field
     model_bytes = (folder / "model.tflite").read_bytes()
     assert manifest["sha256"] == hashlib.sha256(model_bytes).hexdigest()
@@ -74,7 +96,9 @@ def test_publish_twice_gives_versions_1_and_2_with_full_manifests_and_index(tmp_
     model = index["models"]["mobilenet_v1"]
     assert model["latest_version"] == 2
     assert [(entry["version"], entry["sha256"], entry["model_file"]) for entry in model["versions"]] == [
-        (1, first.sha256, "mobilenet_v1/1/model.tflite"), (2, second.sha256, "mobilenet_v1/2/model.tflite")]
+        (1, first.sha256, "mobilenet_v1/1/model.tflite"),
+        (2, second.sha256, "mobilenet_v1/2/model.tflite"),
+    ]
     assert registry.read_index() == index
 
 
@@ -88,8 +112,12 @@ def test_publish_carries_the_report_files_and_lists_them_in_the_manifest(tmp_pat
     folder = tmp_path / "registry" / "mobilenet_v1" / "1"
     assert (folder / "report.md").read_text() == "# mobilenet_v1\n"
     assert (folder / "report.png").read_bytes() == b"\x89PNG picture"
-    assert version.manifest["files"] == {"model": "model.tflite", "labels": "labels.txt", "report": "report.md",
-                                         "report_picture": "report.png"}
+    assert version.manifest["files"] == {
+        "model": "model.tflite",
+        "labels": "labels.txt",
+        "report": "report.md",
+        "report_picture": "report.png",
+    }
     with pytest.raises(RegistryError, match="clashes with a version file"):
         registry.publish("mobilenet_v1", str(tflite), str(labels), tflite_report(), extra_files={"x": str(labels)})
     assert [v.version for v in registry.versions("mobilenet_v1")] == [1]
@@ -136,9 +164,12 @@ def test_concurrent_publishes_get_distinct_complete_versions(tmp_path):
     payloads = [f"model from publisher {i}".encode() for i in range(publishers)]
     for i, payload in enumerate(payloads):
         write_model_files(tmp_path / f"src{i}", payload)
-    processes = [SPAWN.Process(target=_publish_concurrently,
-                               args=(str(root), str(tmp_path / f"src{i}"), payload, barrier, results))
-                 for i, payload in enumerate(payloads)]
+    processes = [
+        SPAWN.Process(
+            target=_publish_concurrently, args=(str(root), str(tmp_path / f"src{i}"), payload, barrier, results)
+        )
+        for i, payload in enumerate(payloads)
+    ]
     for process in processes:
         process.start()
     for process in processes:
@@ -207,8 +238,12 @@ def test_model_and_channel_names_are_validated(tmp_path, bad):
 def test_object_store_root_claims_each_version_and_writes_its_manifest_last(object_store_root, tmp_path):
     root = object_store_root
     seen_before_commit = []
-    registry = Registry(root, before_commit=lambda folder: seen_before_commit.append(
-        (folder, filesystem_for(folder).exists(f"{folder}/model.tflite"), registry.versions("mobilenet_v1"))))
+    registry = Registry(
+        root,
+        before_commit=lambda folder: seen_before_commit.append(
+            (folder, filesystem_for(folder).exists(f"{folder}/model.tflite"), registry.versions("mobilenet_v1"))
+        ),
+    )
     first = publish_files(registry, tmp_path / "a", b"first")
     second = publish_files(registry, tmp_path / "b", b"second")
 
@@ -231,8 +266,11 @@ def test_a_push_killed_on_an_object_store_leaves_no_version_and_its_number_is_no
     kill_at_commit(_publish_and_hang_before_commit, (object_store_root, str(tmp_path / "src")))
 
     fs = filesystem_for(object_store_root)
-    assert sorted(fs.listdir(f"{object_store_root}/mobilenet_v1/1")) == [store.CLAIM_FILE, "labels.txt",
-                                                                          "model.tflite"]  # the killed push got that far
+    assert sorted(fs.listdir(f"{object_store_root}/mobilenet_v1/1")) == [
+        store.CLAIM_FILE,
+        "labels.txt",
+        "model.tflite",
+    ]  # the killed push got that far
     registry = Registry(object_store_root)
     assert registry.list_models() == [] and registry.versions("mobilenet_v1") == []
     fresh = publish_files(registry, tmp_path / "next", b"the next model")

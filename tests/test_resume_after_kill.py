@@ -5,6 +5,7 @@ The one full-pipeline test of the reliability cases (V1 only, tiny data, 1 epoch
 also fine-tunes quantization-aware for one epoch (issue #13), so the pipeline's quantization-aware path is checked
 here, once, rather than in every pipeline test.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,9 +23,20 @@ from tests.helpers import TINY_RUN, write_image_folder
 pytestmark = pytest.mark.slow
 
 KILL_AT = "> Trainer_mobilenet_v1"
-CHEAP = ["--models", "v1", "--set", "train.quantization_aware_epochs=1",
-         "--set", "tflite.latency_warmup=0", "--set", "tflite.latency_runs=1",
-         "--set", "beam.direct_running_mode=in_memory", "--set", "beam.direct_num_workers=1"]
+CHEAP = [
+    "--models",
+    "v1",
+    "--set",
+    "train.quantization_aware_epochs=1",
+    "--set",
+    "tflite.latency_warmup=0",
+    "--set",
+    "tflite.latency_runs=1",
+    "--set",
+    "beam.direct_running_mode=in_memory",
+    "--set",
+    "beam.direct_num_workers=1",
+]
 TIMEOUT_SECONDS = 1200
 
 
@@ -35,8 +47,14 @@ def _env() -> dict[str, str]:
 def _run_until_killed(args: list[str], stderr_path: Path) -> tuple[str, int]:
     """Start the CLI in its own session, SIGKILL its process group when KILL_AT appears; return stdout and code."""
     with open(stderr_path, "w") as stderr:
-        process = subprocess.Popen([sys.executable, "-m", "pipeline", *args], stdout=subprocess.PIPE, stderr=stderr,
-                                   text=True, env=_env(), start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline", *args],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+            env=_env(),
+            start_new_session=True,
+        )
         watchdog = threading.Timer(TIMEOUT_SECONDS, os.killpg, (process.pid, signal.SIGKILL))
         watchdog.start()
         lines = []
@@ -67,14 +85,34 @@ def _execution_folders(pipeline_root: Path, component: str, output: str) -> list
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("resume")
     data = write_image_folder(root / "data", {"circle": 12, "square": 12}, size=24)
-    args = ["run", "--data", str(data), "--home", str(root / "home"), "--registry", str(root / "registry"),
-            *TINY_RUN, *CHEAP]
+    args = [
+        "run",
+        "--data",
+        str(data),
+        "--home",
+        str(root / "home"),
+        "--registry",
+        str(root / "registry"),
+        *TINY_RUN,
+        *CHEAP,
+    ]
     killed_stdout, killed_code = _run_until_killed(args, root / "killed.stderr")
     killed_registry_existed = (root / "registry").exists()
-    second = subprocess.run([sys.executable, "-m", "pipeline", *args], capture_output=True, text=True, env=_env(),
-                            timeout=TIMEOUT_SECONDS, check=False)
-    return {"root": root, "killed_stdout": killed_stdout, "killed_code": killed_code,
-            "killed_registry_existed": killed_registry_existed, "second": second}
+    second = subprocess.run(
+        [sys.executable, "-m", "pipeline", *args],
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=TIMEOUT_SECONDS,
+        check=False,
+    )
+    return {
+        "root": root,
+        "killed_stdout": killed_stdout,
+        "killed_code": killed_code,
+        "killed_registry_existed": killed_registry_existed,
+        "second": second,
+    }
 
 
 def test_the_first_run_was_killed_in_the_trainer_before_any_push(runs):
@@ -123,8 +161,9 @@ def test_quantization_aware_int8_is_tried_and_what_is_pushed_is_full_integer_wit
     assert "| int8 | " in report and "| int8 (quantization-aware) | " in report
     interpreter = tf.lite.Interpreter(model_path=str(version / "model.tflite"))
     ends = {d["index"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
-    assert not [d["name"] for d in interpreter.get_tensor_details()
-                if d["dtype"] == np.float32 and d["index"] not in ends]
+    assert not [
+        d["name"] for d in interpreter.get_tensor_details() if d["dtype"] == np.float32 and d["index"] not in ends
+    ]
     (report_json,) = (runs["root"] / "home").glob("pipeline_root/TFLite_mobilenet_v1/report/*/report.json")
     full_report = json.loads(report_json.read_text())
     candidates = full_report["candidates"]
@@ -134,5 +173,7 @@ def test_quantization_aware_int8_is_tried_and_what_is_pushed_is_full_integer_wit
     assert set(training["validation_accuracy"]) == {"float_kept", "float_weights_after", "quantization_aware"}
     assert "1 quantization-aware epoch(s): " in report
     best = max(candidates, key=lambda c: (c["selection_accuracy"], bool(c["quantization_aware"])))
-    assert (manifest["quantization_aware"], manifest["tflite_accuracy"]) == (best["quantization_aware"],
-                                                                             best["tflite_accuracy"])
+    assert (manifest["quantization_aware"], manifest["tflite_accuracy"]) == (
+        best["quantization_aware"],
+        best["tflite_accuracy"],
+    )

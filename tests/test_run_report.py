@@ -1,4 +1,5 @@
 """The per-run report: Markdown with the run's tables, a PNG, and JSON that reads back to the same results."""
+
 from pipeline.reporting import run_report
 from pipeline.reporting.progress import ComponentTiming
 from pipeline.reporting.run_summary import ModelResult
@@ -8,8 +9,11 @@ RESULTS = [
     ModelResult("mobilenet_v1", "int8", 0.81, 0.80, 310_000, 0.4, True, True, "/registry/mobilenet_v1/3"),
     ModelResult("mobilenet_v2", "int8", 0.78, 0.70, 650_000, 0.9, True, False, None, ["max_accuracy_drop"]),
 ]
-TIMINGS = [ComponentTiming("ImageExampleGen", 12.5), ComponentTiming("Transform", 20.0, cached=True),
-           ComponentTiming("Trainer_mobilenet_v1", 61.0)]
+TIMINGS = [
+    ComponentTiming("ImageExampleGen", 12.5),
+    ComponentTiming("Transform", 20.0, cached=True),
+    ComponentTiming("Trainer_mobilenet_v1", 61.0),
+]
 
 
 def test_report_is_written_and_reads_back(tmp_path):

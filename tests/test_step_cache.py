@@ -1,4 +1,5 @@
 """The step cache's view of the new-data check's outputs: by content, and not at all for a condition."""
+
 from __future__ import annotations
 
 import pytest
@@ -28,8 +29,10 @@ def _model(artifact_id: int, content: str | None) -> standard_artifacts.Model:
 
 
 def _key(inputs: dict) -> dict:
-    return {key: [a.mlmd_artifact.SerializeToString(deterministic=True) for a in artifacts]
-            for key, artifacts in inputs.items()}
+    return {
+        key: [a.mlmd_artifact.SerializeToString(deterministic=True) for a in artifacts]
+        for key, artifacts in inputs.items()
+    }
 
 
 NODE = _node(base_model=NEW_DATA_CHECK, examples=EXAMPLE_GEN, **{f"_{NEW_DATA_CHECK}.decision": NEW_DATA_CHECK})
@@ -38,10 +41,14 @@ NODE = _node(base_model=NEW_DATA_CHECK, examples=EXAMPLE_GEN, **{f"_{NEW_DATA_CH
 def test_the_new_data_checks_outputs_count_by_content_and_its_condition_not_at_all():
     examples = standard_artifacts.Examples()
     examples.id = 7
-    first = cache_inputs(NODE, {"base_model": [_model(1, "abc")], "examples": [examples],
-                                f"_{NEW_DATA_CHECK}.decision": [_model(2, None)]})
-    again = cache_inputs(NODE, {"base_model": [_model(3, "abc")], "examples": [examples],
-                                f"_{NEW_DATA_CHECK}.decision": [_model(4, None)]})
+    first = cache_inputs(
+        NODE,
+        {"base_model": [_model(1, "abc")], "examples": [examples], f"_{NEW_DATA_CHECK}.decision": [_model(2, None)]},
+    )
+    again = cache_inputs(
+        NODE,
+        {"base_model": [_model(3, "abc")], "examples": [examples], f"_{NEW_DATA_CHECK}.decision": [_model(4, None)]},
+    )
     changed = cache_inputs(NODE, {"base_model": [_model(5, "def")], "examples": [examples]})
     assert set(first) == {"base_model", "examples"}
     assert _key(first) == _key(again)

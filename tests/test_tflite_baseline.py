@@ -1,4 +1,5 @@
 """The no-regression baseline: the registry's current model, compared on the same eval images, and its gate."""
+
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,16 @@ def _publish(registry: Registry, folder: Path, payload: bytes, labels=LABELS, in
     folder.mkdir(parents=True)
     (folder / "model.tflite").write_bytes(b"\x1c\x00\x00\x00TFL3" + payload)
     (folder / "labels.txt").write_text("\n".join(labels) + "\n")
-    fields = {"architecture": "mobilenet_v1", "quantization": "int8", "tflite_accuracy": 0.8, "float_accuracy": 0.8,
-              "latency_ms": {"median": 1.0}, "input_shape": input_shape, "labels_count": len(labels),
-              "source_examples": "Transform/transformed_examples/7"}
+    fields = {
+        "architecture": "mobilenet_v1",
+        "quantization": "int8",
+        "tflite_accuracy": 0.8,
+        "float_accuracy": 0.8,
+        "latency_ms": {"median": 1.0},
+        "input_shape": input_shape,
+        "labels_count": len(labels),
+        "source_examples": "Transform/transformed_examples/7",
+    }
     return registry.publish("mobilenet_v1", str(folder / "model.tflite"), str(folder / "labels.txt"), fields).version
 
 
@@ -28,8 +36,9 @@ EVAL_IMAGES = np.arange(6, dtype=np.float32).reshape(6, 1, 1, 1)
 """Image i holds the value i, so a fake predictor can tell which eval images it was given."""
 
 
-def _measure(root: Path, channel: str = "production", predicted_names=("ankle boot", "bag", "coat") * 2,
-             labels=LABELS) -> tuple[baseline.Baseline, np.ndarray, list[bytes]]:
+def _measure(
+    root: Path, channel: str = "production", predicted_names=("ankle boot", "bag", "coat") * 2, labels=LABELS
+) -> tuple[baseline.Baseline, np.ndarray, list[bytes]]:
     """measure_baseline with a predictor that answers, for eval image i, the class `predicted_names[i]` in the
     baseline's own label order (read back from the registry's labels.txt)."""
     seen: list[bytes] = []
@@ -42,8 +51,9 @@ def _measure(root: Path, channel: str = "production", predicted_names=("ankle bo
             scores[row, version_labels.index(predicted_names[int(image.reshape(-1)[0])])] = 1.0
         return scores
 
-    result, subset = baseline.measure_baseline(str(root), "mobilenet_v1", channel, labels, INPUT_SHAPE, EVAL_IMAGES,
-                                               EVAL_LABELS, predict)
+    result, subset = baseline.measure_baseline(
+        str(root), "mobilenet_v1", channel, labels, INPUT_SHAPE, EVAL_IMAGES, EVAL_LABELS, predict
+    )
     return result, subset, seen
 
 
@@ -79,21 +89,25 @@ def test_a_baseline_with_the_labels_in_another_order_is_compared_class_by_class(
     """An older version whose vocabulary was ordered by frequency (or any order): its outputs are read by name.
     Compared by position, its right answers would all count as wrong (and before, it was not compared at all)."""
     _publish(Registry(str(tmp_path / "registry")), tmp_path / "a", b"first", labels=["coat", "ankle boot", "bag"])
-    result, subset, _ = _measure(tmp_path / "registry", predicted_names=("ankle boot", "bag", "coat", "bag", "bag",
-                                                                          "coat"))
+    result, subset, _ = _measure(
+        tmp_path / "registry", predicted_names=("ankle boot", "bag", "coat", "bag", "bag", "coat")
+    )
     assert result.compared and not result.classes_changed and subset.all()
     assert result.accuracy == pytest.approx(5 / 6)
 
 
 def test_a_class_added_is_named_and_the_gate_compares_the_classes_both_know(tmp_path):
     _publish(Registry(str(tmp_path / "registry")), tmp_path / "a", b"first", labels=["ankle boot", "bag"])
-    result, subset, _ = _measure(tmp_path / "registry", predicted_names=("ankle boot", "ankle boot", "-", "ankle boot",
-                                                                          "bag", "-"))
+    result, subset, _ = _measure(
+        tmp_path / "registry", predicted_names=("ankle boot", "ankle boot", "-", "ankle boot", "bag", "-")
+    )
     assert result.classes_added == ("coat",) and result.classes_removed == ()
     assert subset.tolist() == [True, True, False, True, True, False] and result.compared_images == 4
     assert result.accuracy == pytest.approx(3 / 4)
-    assert result.describe() == ("version 1 (latest version, channel production is not set): accuracy 0.7500 on the 4 "
-                                 "eval images of the classes both know; class added: coat")
+    assert result.describe() == (
+        "version 1 (latest version, channel production is not set): accuracy 0.7500 on the 4 "
+        "eval images of the classes both know; class added: coat"
+    )
 
 
 def test_a_baseline_of_another_input_shape_or_no_shared_class_is_not_measured(tmp_path):
@@ -123,21 +137,35 @@ def test_a_baseline_that_cannot_be_read_holds_the_model_back_with_the_reason(tmp
     def predict(model_bytes: bytes, images: np.ndarray) -> np.ndarray:
         raise ValueError("Model provided has model identifier 'TFL3', should be a valid flatbuffer")
 
-    result, _ = baseline.measure_baseline(str(root), "mobilenet_v1", "production", LABELS, INPUT_SHAPE, EVAL_IMAGES,
-                                          EVAL_LABELS, predict)
+    result, _ = baseline.measure_baseline(
+        str(root), "mobilenet_v1", "production", LABELS, INPUT_SHAPE, EVAL_IMAGES, EVAL_LABELS, predict
+    )
     assert not result.readable and not result.compared
-    expected = {"model bytes": "IntegrityError", "labels file": "IntegrityError", "manifest": "JSONDecodeError",
-                "model that does not load": "ValueError"}[damage]
+    expected = {
+        "model bytes": "IntegrityError",
+        "labels file": "IntegrityError",
+        "manifest": "JSONDecodeError",
+        "model that does not load": "ValueError",
+    }[damage]
     assert result.reason.startswith(expected), result.reason
     assert "cannot be read" in result.describe() and "held back" in result.describe()
-    (gate,) = [r for r in gates.evaluate_gates({**_measured(0.9, None), "baseline_unreadable": result.reason},
-                                               LIMITS) if r.name == gates.BASELINE_GATE]
+    (gate,) = [
+        r
+        for r in gates.evaluate_gates({**_measured(0.9, None), "baseline_unreadable": result.reason}, LIMITS)
+        if r.name == gates.BASELINE_GATE
+    ]
     assert not gate.passed and gate.measured == result.reason
 
 
 def _measured(tflite_accuracy: float, baseline_accuracy: float | None) -> dict:
-    return {"builtin_ops_only": True, "tflite_accuracy": tflite_accuracy, "accuracy_drop": 0.0, "size_bytes": 1,
-            "latency_ms": 1.0, "baseline_accuracy": baseline_accuracy}
+    return {
+        "builtin_ops_only": True,
+        "tflite_accuracy": tflite_accuracy,
+        "accuracy_drop": 0.0,
+        "size_bytes": 1,
+        "latency_ms": 1.0,
+        "baseline_accuracy": baseline_accuracy,
+    }
 
 
 def test_the_regression_gate_compares_with_the_baseline_within_max_regression():
@@ -147,18 +175,33 @@ def test_the_regression_gate_compares_with_the_baseline_within_max_regression():
     assert equal.passed and equal.measured == 0.0 and equal.limit == 0.0
     (worse,) = [r for r in gates.evaluate_gates(_measured(0.6, 0.7), LIMITS) if r.name == gates.REGRESSION_GATE]
     assert not worse.passed and worse.measured == pytest.approx(0.1)
-    (allowed,) = [r for r in gates.evaluate_gates(_measured(0.6, 0.7), {**LIMITS, "max_regression": 0.1})
-                  if r.name == gates.REGRESSION_GATE]
+    (allowed,) = [
+        r
+        for r in gates.evaluate_gates(_measured(0.6, 0.7), {**LIMITS, "max_regression": 0.1})
+        if r.name == gates.REGRESSION_GATE
+    ]
     assert allowed.passed
 
 
 def test_the_summary_names_the_baseline():
-    candidate = report.candidate_entry({"quantization": "int8", "size_bytes": 10, "tflite_accuracy": 0.6,
-                                        "accuracy_drop": 0.0, "latency_ms": {"median": 1.0}},
-                                       gates.evaluate_gates(_measured(0.6, 0.7), LIMITS))
-    identity = {"model_name": "mobilenet_v1", "architecture": "mobilenet_v1", "input_shape": INPUT_SHAPE,
-                "labels_count": 3, "eval_examples": 10,
-                "baseline": baseline.Baseline(1, "channel production", 0.7, compared_images=10).to_json()}
+    candidate = report.candidate_entry(
+        {
+            "quantization": "int8",
+            "size_bytes": 10,
+            "tflite_accuracy": 0.6,
+            "accuracy_drop": 0.0,
+            "latency_ms": {"median": 1.0},
+        },
+        gates.evaluate_gates(_measured(0.6, 0.7), LIMITS),
+    )
+    identity = {
+        "model_name": "mobilenet_v1",
+        "architecture": "mobilenet_v1",
+        "input_shape": INPUT_SHAPE,
+        "labels_count": 3,
+        "eval_examples": 10,
+        "baseline": baseline.Baseline(1, "channel production", 0.7, compared_images=10).to_json(),
+    }
     built = report.build_report(identity, 0.6, [candidate], None)
     text = report.summary(built)
     assert "no-regression baseline: version 1 (channel production): accuracy 0.7000" in text

@@ -1,4 +1,5 @@
 """The int8 calibration set: drawn from the training split, as even across the classes as the data allows."""
+
 import numpy as np
 
 from components.tflite.executor import class_balanced
@@ -7,7 +8,7 @@ from components.tflite.executor import class_balanced
 def _batches(labels: list[int], batch_size: int = 4):
     images = np.arange(len(labels), dtype=np.float32)[:, None]  # each image is its position in the split
     for start in range(0, len(labels), batch_size):
-        yield images[start:start + batch_size], np.array(labels[start:start + batch_size])
+        yield images[start : start + batch_size], np.array(labels[start : start + batch_size])
 
 
 def test_a_split_sorted_by_class_still_calibrates_on_every_class():

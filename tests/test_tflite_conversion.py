@@ -3,6 +3,7 @@ raw 0..255 pixels as [-1, 1] whatever the calibration images), the op check, and
 
 The small classifier SavedModel and its flatbuffers, built once per test session, come from `tests/helpers.py`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,8 +16,15 @@ from tensorflow.lite.python import schema_py_generated as schema
 from components.contracts import PREPROCESSED_SIGNATURE, QUANTIZATION_MODES
 from components.tflite import conversion, measurement
 from components.transform import image_codec
-from tests.helpers import (IMAGE_SIZE, NUM_CLASSES, converted, raw_pixel_scores, sample_images,
-                           save_with_signature, saved_classifier)
+from tests.helpers import (
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    converted,
+    raw_pixel_scores,
+    sample_images,
+    save_with_signature,
+    saved_classifier,
+)
 
 # (mode, integer_io) pairs the component can be configured with.
 CONFIGURATIONS = [("float32", None), ("dynamic", None), ("float16", None), ("int8", None), ("int8", "uint8")]
@@ -56,8 +64,9 @@ def test_each_mode_uses_builtin_ops_only(tmp_path_factory, mode, integer_io):
 
 def test_quantized_weights_make_the_file_smaller(tmp_path_factory):
     float_size = len(converted(tmp_path_factory, "float32"))
-    ratios = {mode: len(converted(tmp_path_factory, mode, integer_io)) / float_size
-              for mode, integer_io in CONFIGURATIONS[1:]}
+    ratios = {
+        mode: len(converted(tmp_path_factory, mode, integer_io)) / float_size for mode, integer_io in CONFIGURATIONS[1:]
+    }
     assert ratios["int8"] < 0.4 and ratios["dynamic"] < 0.4
     assert ratios["float16"] < 0.6
     assert ratios["int8"] < ratios["float16"]
@@ -65,8 +74,9 @@ def test_quantized_weights_make_the_file_smaller(tmp_path_factory):
 
 @pytest.mark.parametrize("mode, integer_io", CONFIGURATIONS)
 def test_predictions_agree_with_the_float_model(tmp_path_factory, float_scores, mode, integer_io):
-    scores = measurement.tflite_predictions(converted(tmp_path_factory, mode, integer_io), sample_images(40, seed=3),
-                                            threads=1)
+    scores = measurement.tflite_predictions(
+        converted(tmp_path_factory, mode, integer_io), sample_images(40, seed=3), threads=1
+    )
     assert len(set(np.argmax(float_scores, axis=1))) == NUM_CLASSES  # the agreement below is not trivial
     agreement = np.mean(np.argmax(scores, axis=1) == np.argmax(float_scores, axis=1))
     assert agreement >= (1.0 if mode == "float32" else 0.85)
@@ -114,7 +124,7 @@ def test_a_uint8_input_reads_raw_pixels_as_the_model_range_whatever_the_calibrat
     interpreter = tf.lite.Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
     interpreter.allocate_tensors()
     frame = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE, 3), np.uint8)
-    frame[:, IMAGE_SIZE // 2:] = 255
+    frame[:, IMAGE_SIZE // 2 :] = 255
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], frame)
     interpreter.invoke()
     first = interpreter._get_ops_details()[0]  # the QUANTIZE op: uint8 pixels to the network's int8 input
@@ -142,11 +152,19 @@ def _tensors(model_bytes: bytes) -> list[tuple]:
     for index in range(subgraph.TensorsLength()):
         tensor = subgraph.Tensors(index)
         quantization = tensor.Quantization()
-        found.append((tensor.Name(), tensor.Type(), tensor.ShapeAsNumpy().tolist(),
-                      (quantization.ScaleAsNumpy().tolist(), quantization.ZeroPointAsNumpy().tolist())
-                      if quantization and quantization.ScaleLength() else None,
-                      model.Buffers(tensor.Buffer()).DataAsNumpy().tobytes()
-                      if model.Buffers(tensor.Buffer()).DataLength() else b""))
+        found.append(
+            (
+                tensor.Name(),
+                tensor.Type(),
+                tensor.ShapeAsNumpy().tolist(),
+                (quantization.ScaleAsNumpy().tolist(), quantization.ZeroPointAsNumpy().tolist())
+                if quantization and quantization.ScaleLength()
+                else None,
+                model.Buffers(tensor.Buffer()).DataAsNumpy().tobytes()
+                if model.Buffers(tensor.Buffer()).DataLength()
+                else b"",
+            )
+        )
     return found
 
 
@@ -165,9 +183,12 @@ def test_a_uint8_input_off_the_contract_is_refused_naming_what_the_app_would_see
     """What `convert` checks every uint8-input model against (a quantization-aware model's input range is its
     own): the converter's own model calibrated on low-contrast images fails it."""
     own = _converters_own(saved_classifier(tmp_path_factory), LOW_CONTRAST, "uint8")
-    with pytest.raises(conversion.ConversionError, match=r"uint8 input with scale 0\.00\d+ and zero point \d+: the "
-                       r"app's runtimes feed raw 0\.\.255 pixels, so pixels 0 and 255 would reach the network as "
-                       r"-0\.\d+ and 0\.\d+ instead of -1 and 1"):
+    with pytest.raises(
+        conversion.ConversionError,
+        match=r"uint8 input with scale 0\.00\d+ and zero point \d+: the "
+        r"app's runtimes feed raw 0\.\.255 pixels, so pixels 0 and 255 would reach the network as "
+        r"-0\.\d+ and 0\.\d+ instead of -1 and 1",
+    ):
         conversion.check_app_input(own)
     conversion.check_app_input(converted(tmp_path_factory, "int8", "uint8"))
     conversion.check_app_input(converted(tmp_path_factory, "int8"))  # float input
@@ -239,7 +260,8 @@ def test_one_loaded_model_converts_every_mode_as_its_folder_does(tmp_path_factor
     for mode, integer_io in CONFIGURATIONS:
         representative = sample_images(16, seed=2) if mode == "int8" else None
         assert conversion.convert(loaded, mode, representative, integer_io) == converted(
-            tmp_path_factory, mode, integer_io), (mode, integer_io)
+            tmp_path_factory, mode, integer_io
+        ), (mode, integer_io)
 
 
 class _SavedModelPath:
@@ -257,17 +279,23 @@ class _SavedModelPath:
 
 
 @pytest.mark.parametrize("mode, integer_io", CONFIGURATIONS)
-def test_the_frozen_graph_route_gives_the_saved_model_routes_ops_and_scores(tmp_path_factory, monkeypatch, mode,
-                                                                          integer_io):
+def test_the_frozen_graph_route_gives_the_saved_model_routes_ops_and_scores(
+    tmp_path_factory, monkeypatch, mode, integer_io
+):
     """The converter's default route saves the loaded model to a temporary SavedModel and reloads it for each
     conversion; the frozen-graph route `convert` takes instead must give the same model."""
     original = tf.lite.TFLiteConverter.from_concrete_functions
-    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_concrete_functions",
-                        lambda functions, trackable: _SavedModelPath(original(functions, trackable)))
+    monkeypatch.setattr(
+        tf.lite.TFLiteConverter,
+        "from_concrete_functions",
+        lambda functions, trackable: _SavedModelPath(original(functions, trackable)),
+    )
     representative = sample_images(16, seed=2) if mode == "int8" else None
     default_route = conversion.convert(saved_classifier(tmp_path_factory), mode, representative, integer_io)
     frozen_route = converted(tmp_path_factory, mode, integer_io)
     assert conversion.model_ops(frozen_route) == conversion.model_ops(default_route)
     images = sample_images(40, seed=3)
-    np.testing.assert_array_equal(measurement.tflite_predictions(frozen_route, images, threads=1),
-                                  measurement.tflite_predictions(default_route, images, threads=1))
+    np.testing.assert_array_equal(
+        measurement.tflite_predictions(frozen_route, images, threads=1),
+        measurement.tflite_predictions(default_route, images, threads=1),
+    )

@@ -1,4 +1,5 @@
 """Measurements on the TFLite interpreter: accuracy, predictions against the SavedModel, latency, peak memory."""
+
 import numpy as np
 import pytest
 
@@ -7,19 +8,22 @@ from tests.helpers import NUM_CLASSES, converted, sample_images, saved_classifie
 
 
 def test_accuracy_top1_without_top5_for_five_classes_or_fewer():
-    scores = np.array([[0.1, 0.6, 0.1, 0.1, 0.1],
-                       [0.5, 0.2, 0.1, 0.1, 0.1],
-                       [0.1, 0.1, 0.1, 0.2, 0.5],
-                       [0.3, 0.1, 0.4, 0.1, 0.1]])
+    scores = np.array(
+        [[0.1, 0.6, 0.1, 0.1, 0.1], [0.5, 0.2, 0.1, 0.1, 0.1], [0.1, 0.1, 0.1, 0.2, 0.5], [0.3, 0.1, 0.4, 0.1, 0.1]]
+    )
     assert measurement.accuracy(scores, np.array([1, 0, 3, 2])) == {"top1": 0.75, "top5": None}
     assert measurement.accuracy(scores[:, :3], np.array([[1], [0], [2], [0]])) == {"top1": 0.5, "top5": None}
 
 
 def test_accuracy_top5_with_more_than_five_classes():
     # Class 0 is ranked 1st, 5th and 6th (last) in the three rows.
-    scores = np.array([[0.50, 0.10, 0.10, 0.10, 0.10, 0.10],
-                       [0.06, 0.30, 0.25, 0.20, 0.19, 0.00],
-                       [0.00, 0.30, 0.25, 0.20, 0.15, 0.10]])
+    scores = np.array(
+        [
+            [0.50, 0.10, 0.10, 0.10, 0.10, 0.10],
+            [0.06, 0.30, 0.25, 0.20, 0.19, 0.00],
+            [0.00, 0.30, 0.25, 0.20, 0.15, 0.10],
+        ]
+    )
     result = measurement.accuracy(scores, np.array([0, 0, 0]))
     assert result["top1"] == pytest.approx(1 / 3)
     assert result["top5"] == pytest.approx(2 / 3)
@@ -51,8 +55,7 @@ def test_integer_io_predictions_are_quantized_and_dequantized(tmp_path_factory, 
 
 @pytest.mark.parametrize("mode, integer_io", [("float32", None), ("int8", "uint8")])
 def test_latency_reports_median_p90_runs_and_threads(tmp_path_factory, mode, integer_io):
-    latency = measurement.measure_latency(converted(tmp_path_factory, mode, integer_io), threads=1, warmup=2,
-                                          runs=7)
+    latency = measurement.measure_latency(converted(tmp_path_factory, mode, integer_io), threads=1, warmup=2, runs=7)
     assert set(latency) == {"median", "p90", "threads", "runs"}
     assert latency["threads"] == 1 and latency["runs"] == 7
     assert 0 < latency["median"] <= latency["p90"]

@@ -1,4 +1,5 @@
 """TFLite metadata: written by `add_metadata`, read back through tflite_support's MetadataDisplayer."""
+
 import io
 import json
 import os
@@ -18,8 +19,13 @@ LABELS = ["ankle boot", "crème brûlée", "dog"]
 
 
 def _package(model_bytes: bytes) -> bytes:
-    return metadata.add_metadata(model_bytes, LABELS, name="mobilenet_v1", version="7",
-                                 description="mobilenet_v1 image classifier, int8 TFLite, 3 labels")
+    return metadata.add_metadata(
+        model_bytes,
+        LABELS,
+        name="mobilenet_v1",
+        version="7",
+        description="mobilenet_v1 image classifier, int8 TFLite, 3 labels",
+    )
 
 
 @pytest.mark.parametrize("mode, integer_io", [("float32", None), ("int8", "uint8")])
@@ -51,15 +57,24 @@ def test_packaged_model_predicts_like_the_bare_model(tmp_path_factory):
     packaged = _package(bare)
     assert len(packaged) > len(bare)
     images = sample_images(4, seed=5)
-    np.testing.assert_array_equal(measurement.tflite_predictions(packaged, images, threads=1),
-                                  measurement.tflite_predictions(bare, images, threads=1))
+    np.testing.assert_array_equal(
+        measurement.tflite_predictions(packaged, images, threads=1),
+        measurement.tflite_predictions(bare, images, threads=1),
+    )
 
 
 def test_no_local_path_is_packaged(tmp_path_factory):
     packaged = _package(converted(tmp_path_factory, "float32"))
     metadata_json = json.dumps(metadata.read_metadata(packaged)["metadata"])
-    local_paths = {"/tmp", "/work", "/home", str(Path.home()), tempfile.gettempdir(), os.getcwd(),
-                   str(tmp_path_factory.getbasetemp())}
+    local_paths = {
+        "/tmp",
+        "/work",
+        "/home",
+        str(Path.home()),
+        tempfile.gettempdir(),
+        os.getcwd(),
+        str(tmp_path_factory.getbasetemp()),
+    }
     for path in local_paths:
         assert path not in metadata_json
         assert path.encode() not in packaged
@@ -75,5 +90,6 @@ def test_packing_the_same_model_twice_gives_the_same_bytes(tmp_path_factory, mon
     assert first == second
     with zipfile.ZipFile(io.BytesIO(first)) as packed:
         assert [(entry.filename, entry.date_time) for entry in packed.infolist()] == [
-            (contracts.LABELS_FILE, metadata.FIXED_ZIP_TIME)]
+            (contracts.LABELS_FILE, metadata.FIXED_ZIP_TIME)
+        ]
     assert measurement.tflite_predictions(first, sample_images(2, seed=0), 1).shape == (2, 3)

@@ -1,41 +1,79 @@
 """The validation report: candidate entries, `report.json`'s keys and verdict, and the human summary."""
+
 import json
 
 from components.tflite import gates, report
 from tests.helpers import png_picture
 
 LIMITS = {"min_accuracy": 0.80, "max_accuracy_drop": 0.01, "max_model_bytes": 1_000_000, "max_latency_ms": 20.0}
-IDENTITY = {"model_name": "mobilenet_v1", "architecture": "mobilenet_v1", "input_shape": [1, 32, 32, 3],
-            "labels_count": 3, "eval_examples": 40,
-            "source_examples": {"uri": "pipeline_root/ImportExampleGen/examples/1", "span": 0}}
+IDENTITY = {
+    "model_name": "mobilenet_v1",
+    "architecture": "mobilenet_v1",
+    "input_shape": [1, 32, 32, 3],
+    "labels_count": 3,
+    "eval_examples": 40,
+    "source_examples": {"uri": "pipeline_root/ImportExampleGen/examples/1", "span": 0},
+}
 FLOAT_ACCURACY = 0.90
 # Keys report.json must have (the shared contract).
-REPORT_KEYS = {"model_name", "architecture", "quantization", "integer_io", "input_shape", "input_dtype",
-               "labels_count", "size_bytes", "tflite_accuracy", "tflite_top5_accuracy", "float_accuracy",
-               "accuracy_drop", "latency_ms", "peak_memory_bytes", "ops", "builtin_ops_only", "gates", "blessed",
-               "candidates", "source_examples", "eval_examples"}
+REPORT_KEYS = {
+    "model_name",
+    "architecture",
+    "quantization",
+    "integer_io",
+    "input_shape",
+    "input_dtype",
+    "labels_count",
+    "size_bytes",
+    "tflite_accuracy",
+    "tflite_top5_accuracy",
+    "float_accuracy",
+    "accuracy_drop",
+    "latency_ms",
+    "peak_memory_bytes",
+    "ops",
+    "builtin_ops_only",
+    "gates",
+    "blessed",
+    "candidates",
+    "source_examples",
+    "eval_examples",
+}
 
 
-def _measured(mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None,
-              validation_accuracy: float | None = None) -> dict:
-    return {"quantization": mode, "integer_io": integer_io, "size_bytes": size_bytes, "tflite_accuracy": accuracy,
-            "selection_accuracy": accuracy if validation_accuracy is None else validation_accuracy,
-            "tflite_top5_accuracy": None, "accuracy_drop": FLOAT_ACCURACY - accuracy,
-            "latency_ms": {"median": 3.2, "p90": 4.1, "threads": 2, "runs": 50}, "peak_memory_bytes": 2_400_000,
-            "ops": ["CONV_2D", "DEPTHWISE_CONV_2D", "SOFTMAX"], "builtin_ops_only": True,
-            "input_dtype": integer_io or "float32"}
+def _measured(
+    mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None, validation_accuracy: float | None = None
+) -> dict:
+    return {
+        "quantization": mode,
+        "integer_io": integer_io,
+        "size_bytes": size_bytes,
+        "tflite_accuracy": accuracy,
+        "selection_accuracy": accuracy if validation_accuracy is None else validation_accuracy,
+        "tflite_top5_accuracy": None,
+        "accuracy_drop": FLOAT_ACCURACY - accuracy,
+        "latency_ms": {"median": 3.2, "p90": 4.1, "threads": 2, "runs": 50},
+        "peak_memory_bytes": 2_400_000,
+        "ops": ["CONV_2D", "DEPTHWISE_CONV_2D", "SOFTMAX"],
+        "builtin_ops_only": True,
+        "input_dtype": integer_io or "float32",
+    }
 
 
-def _entry(mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None,
-           validation_accuracy: float | None = None) -> dict:
+def _entry(
+    mode: str, size_bytes: int, accuracy: float, integer_io: str | None = None, validation_accuracy: float | None = None
+) -> dict:
     measured = _measured(mode, size_bytes, accuracy, integer_io, validation_accuracy)
     results = gates.evaluate_gates({**measured, "latency_ms": measured["latency_ms"]["median"]}, LIMITS)
     return report.candidate_entry(measured, results)
 
 
 def _error_entry(mode: str) -> dict:
-    return report.candidate_entry({"quantization": mode, "integer_io": None}, [],
-                                  f"{mode} conversion failed: op FlexMatrixDeterminant is not supported")
+    return report.candidate_entry(
+        {"quantization": mode, "integer_io": None},
+        [],
+        f"{mode} conversion failed: op FlexMatrixDeterminant is not supported",
+    )
 
 
 def _build(candidates: list[dict]) -> dict:
@@ -156,7 +194,8 @@ def test_the_quantization_aware_candidate_is_named_kept_and_shown_beside_post_tr
     post_training = _entry("int8", 300_000, 0.85)
     quantization_aware = report.candidate_entry(
         {**_measured("int8", 301_000, 0.895), "quantization_aware": True},
-        gates.evaluate_gates({**_measured("int8", 301_000, 0.895), "latency_ms": 3.2}, LIMITS))
+        gates.evaluate_gates({**_measured("int8", 301_000, 0.895), "latency_ms": 3.2}, LIMITS),
+    )
     built = _build([post_training, quantization_aware])
     assert built["blessed"] and built["quantization_aware"] is True
     text = report.summary(built)
@@ -171,10 +210,14 @@ def test_the_validation_split_chooses_between_the_int8_candidates_and_eval_repor
     post_training = _entry("int8", 300_000, 0.895, validation_accuracy=0.85)
     quantization_aware = report.candidate_entry(
         {**_measured("int8", 301_000, 0.893, validation_accuracy=0.87), "quantization_aware": True},
-        gates.evaluate_gates({**_measured("int8", 301_000, 0.893), "latency_ms": 3.2}, LIMITS))
-    built = report.build_report({**IDENTITY, "selection_split": "validation", "selection_examples": 20},
-                                FLOAT_ACCURACY, [post_training, quantization_aware],
-                                gates.choose_candidate([post_training, quantization_aware]))
+        gates.evaluate_gates({**_measured("int8", 301_000, 0.893), "latency_ms": 3.2}, LIMITS),
+    )
+    built = report.build_report(
+        {**IDENTITY, "selection_split": "validation", "selection_examples": 20},
+        FLOAT_ACCURACY,
+        [post_training, quantization_aware],
+        gates.choose_candidate([post_training, quantization_aware]),
+    )
     assert built["quantization_aware"] is True and built["tflite_accuracy"] == 0.893
     assert built["selection_accuracy"] == 0.87
     text = report.summary(built)
@@ -187,10 +230,15 @@ def test_the_quantization_aware_training_record_says_what_the_extra_epochs_did()
     built = _build([_entry("int8", 300_000, 0.85)])
     assert report.quantization_aware_training(built) is None
     built["quantization_aware_training"] = {
-        "epochs": 2, "fine_tune_seconds": 30.5, "save_seconds": 12.0,
-        "validation_accuracy": {"float_kept": 0.81, "float_weights_after": 0.83, "quantization_aware": 0.825}}
-    line = ("2 quantization-aware epoch(s): 30.5 s, saving 12.0 s; validation accuracy 0.8100 float, 0.8300 with "
-            "the epochs' weights in float, 0.8250 fake-quantized")
+        "epochs": 2,
+        "fine_tune_seconds": 30.5,
+        "save_seconds": 12.0,
+        "validation_accuracy": {"float_kept": 0.81, "float_weights_after": 0.83, "quantization_aware": 0.825},
+    }
+    line = (
+        "2 quantization-aware epoch(s): 30.5 s, saving 12.0 s; validation accuracy 0.8100 float, 0.8300 with "
+        "the epochs' weights in float, 0.8250 fake-quantized"
+    )
     assert line in report.summary(built) and line in report.markdown(built)
 
 

@@ -1,4 +1,5 @@
 """The shared training path generalizes in a short from-scratch run (eval accuracy, not train accuracy)."""
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -18,16 +19,19 @@ def _split(per_class_train: int, per_class_eval: int, size: int):
     x = (tf.image.resize(rgb.astype(np.float32), [size, size]) / 127.5 - 1.0).numpy()
     y = labels[chosen].astype(np.int64)
     cut = len(chosen) * per_class_train // (per_class_train + per_class_eval)
-    return (tf.data.Dataset.from_tensor_slices((x[:cut], y[:cut])).shuffle(4096, seed=1).batch(64),
-            tf.data.Dataset.from_tensor_slices((x[cut:], y[cut:])).batch(256))
+    return (
+        tf.data.Dataset.from_tensor_slices((x[:cut], y[:cut])).shuffle(4096, seed=1).batch(64),
+        tf.data.Dataset.from_tensor_slices((x[cut:], y[cut:])).batch(256),
+    )
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("module, alpha", [(mobilenet_v1, 0.25), (mobilenet_v2, 0.35)])
 def test_short_from_scratch_run_generalizes(module, alpha):
     train_data, eval_data = _split(per_class_train=150, per_class_eval=40, size=32)
-    hparams = hyperparameters(module.ARCHITECTURE[-2:], alpha=alpha, input_size=32, epochs=4, learning_rate=0.003,
-                              seed=7)
+    hparams = hyperparameters(
+        module.ARCHITECTURE[-2:], alpha=alpha, input_size=32, epochs=4, learning_rate=0.003, seed=7
+    )
     model = fitting.train_model(module.build_network, train_data, eval_data, num_classes=10, hparams=hparams).model
     _, eval_accuracy = model.evaluate(eval_data, verbose=0)
     assert eval_accuracy > 0.4, f"{module.ARCHITECTURE} eval accuracy {eval_accuracy:.3f} (chance is 0.1)"
@@ -35,20 +39,35 @@ def test_short_from_scratch_run_generalizes(module, alpha):
 
 def test_read_transformed_parses_images_and_labels(tmp_path):
     import tensorflow_transform as tft
-    from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils, metadata_io
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
-    spec = {preprocessing.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
-            preprocessing.LABEL_XF: tf.io.FixedLenFeature([], tf.int64)}
-    metadata_io.write_metadata(dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec)),
-                               str(tmp_path / "transform" / tft.TFTransformOutput.TRANSFORMED_METADATA_DIR))
+    spec = {
+        preprocessing.IMAGE_XF: tf.io.FixedLenFeature([], tf.string),
+        preprocessing.LABEL_XF: tf.io.FixedLenFeature([], tf.int64),
+    }
+    metadata_io.write_metadata(
+        dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(spec)),
+        str(tmp_path / "transform" / tft.TFTransformOutput.TRANSFORMED_METADATA_DIR),
+    )
     path = tmp_path / "data.gz"
     with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
         for label in range(5):
-            example = tf.train.Example(features=tf.train.Features(feature={
-                preprocessing.IMAGE_XF: tf.train.Feature(bytes_list=tf.train.BytesList(value=[
-                    image_codec.encode_pixels(tf.fill([1, 4, 4, 3], tf.constant(label * 50, tf.uint8)))[0].numpy()])),
-                preprocessing.LABEL_XF: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
-            }))
+            example = tf.train.Example(
+                features=tf.train.Features(
+                    feature={
+                        preprocessing.IMAGE_XF: tf.train.Feature(
+                            bytes_list=tf.train.BytesList(
+                                value=[
+                                    image_codec.encode_pixels(tf.fill([1, 4, 4, 3], tf.constant(label * 50, tf.uint8)))[
+                                        0
+                                    ].numpy()
+                                ]
+                            )
+                        ),
+                        preprocessing.LABEL_XF: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+                    }
+                )
+            )
             writer.write(example.SerializeToString())
     transform_output = tft.TFTransformOutput(str(tmp_path / "transform"))
     batches = list(transformed_examples.read_transformed([str(tmp_path / "*.gz")], transform_output, batch_size=2))
@@ -57,7 +76,9 @@ def test_read_transformed_parses_images_and_labels(tmp_path):
     assert images.shape == (5, 4, 4, 3) and list(labels) == [0, 1, 2, 3, 4]
     np.testing.assert_allclose(images[3], 150 / 127.5 - 1.0, atol=1e-6)
     with pytest.raises(FileNotFoundError, match="no transformed examples"):
-        transformed_examples.read_transformed([str(tmp_path / "none-*.gz")], tft.TFTransformOutput(str(tmp_path / "transform")), 2)
+        transformed_examples.read_transformed(
+            [str(tmp_path / "none-*.gz")], tft.TFTransformOutput(str(tmp_path / "transform")), 2
+        )
 
 
 def test_training_keeps_autograph_out_of_legacy_keras():

@@ -1,5 +1,6 @@
 """Span folders and the training input's fingerprint: TFX's span numbers and rolling window, the layouts a data
 root may have, and one fingerprint whether the new-data check or ImageExampleGen computes it."""
+
 import json
 import os
 import shutil
@@ -35,10 +36,15 @@ def test_the_rolling_window_is_tfx_span_range_strategy(numbers, num_spans):
         artifact = standard_artifacts.Examples()
         artifact.set_int_custom_property("span", number)
         artifacts.append(artifact)
-    strategy = SpanRangeStrategy(range_config_pb2.RangeConfig(
-        rolling_range=range_config_pb2.RollingRange(num_spans=num_spans)))
-    expected = sorted(artifact.get_int_custom_property("span") for artifact in strategy._resolve(  # noqa: SLF001
-        {"examples": artifacts})["examples"])
+    strategy = SpanRangeStrategy(
+        range_config_pb2.RangeConfig(rolling_range=range_config_pb2.RollingRange(num_spans=num_spans))
+    )
+    expected = sorted(
+        artifact.get_int_custom_property("span")
+        for artifact in strategy._resolve(  # noqa: SLF001
+            {"examples": artifacts}
+        )["examples"]
+    )
     spans = [training_input.Span(number, f"span-{number}") for number in numbers]
     assert [span.number for span in training_input.rolling_window(spans, num_spans)] == expected
 
@@ -54,12 +60,15 @@ def test_all_latest_and_n_pick_spans_and_a_plain_root_is_one_span(tmp_path):
     assert plain.spans == () and plain.patterns == ["*/*"]
 
 
-@pytest.mark.parametrize("folders, selection, message", [
-    (["span-1", "cat"], "all", "has span folders \\(span-1\\) and other folders \\(cat\\)"),
-    (["span-1", "2026-12-01"], "all", "mixes dated span folders and span-N folders"),
-    (["cat", "dog"], "latest", "asks for span folders, but .* has none"),
-    (["span-1"], "yesterday", "expected all, latest or a positive number"),
-])
+@pytest.mark.parametrize(
+    "folders, selection, message",
+    [
+        (["span-1", "cat"], "all", "has span folders \\(span-1\\) and other folders \\(cat\\)"),
+        (["span-1", "2026-12-01"], "all", "mixes dated span folders and span-N folders"),
+        (["cat", "dog"], "latest", "asks for span folders, but .* has none"),
+        (["span-1"], "yesterday", "expected all, latest or a positive number"),
+    ],
+)
 def test_a_root_that_is_neither_layout_is_refused_naming_its_folders(tmp_path, folders, selection, message):
     for name in folders:
         (tmp_path / name).mkdir()
@@ -78,8 +87,12 @@ def test_the_config_checks_data_spans():
 def test_the_fingerprint_is_order_independent_and_sees_names_sizes_and_contents():
     files = [("a/1.png", 3, "x"), ("b/2.png", 4, "y")]
     assert training_input.fingerprint(files) == training_input.fingerprint(files[::-1])
-    for changed in ([("a/1.png", 3, "z"), files[1]], [("a/9.png", 3, "x"), files[1]], [("a/1.png", 5, "x"), files[1]],
-                    files[:1]):
+    for changed in (
+        [("a/1.png", 3, "z"), files[1]],
+        [("a/9.png", 3, "x"), files[1]],
+        [("a/1.png", 5, "x"), files[1]],
+        files[:1],
+    ):
         assert training_input.fingerprint(changed) != training_input.fingerprint(files)
 
 

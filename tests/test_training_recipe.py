@@ -1,5 +1,6 @@
 """The training recipe: the best validation epoch is kept, warm-up then cosine decay, label smoothing,
 augmentation only in training, and the split wiring that keeps eval away from the Trainer."""
+
 import json
 
 import numpy as np
@@ -12,8 +13,15 @@ from components.trainer import export, fitting, mobilenet_v1
 from pipeline.config import ConfigError, load_config
 from tests.helpers import hyperparameters
 
-AUGMENTATION_OPS = {"SampleDistortedBoundingBoxV2", "RandomUniform", "RandomUniformInt", "AdjustContrastv2",
-                    "StatelessRandomUniformV2", "StatelessRandomGetKeyCounter", "RandomShuffle"}
+AUGMENTATION_OPS = {
+    "SampleDistortedBoundingBoxV2",
+    "RandomUniform",
+    "RandomUniformInt",
+    "AdjustContrastv2",
+    "StatelessRandomUniformV2",
+    "StatelessRandomGetKeyCounter",
+    "RandomShuffle",
+}
 
 
 def _tiny_data(seed: int = 0, count: int = 48, size: int = 32) -> tf.data.Dataset:
@@ -35,7 +43,6 @@ def test_the_best_validation_epoch_is_restored():
     np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), 1.0))
 
 
-
 def test_a_tied_validation_accuracy_goes_to_the_lower_validation_loss():
     """With a small validation split several epochs score the same; the better-fitting one is kept, and without a
     logged loss the first."""
@@ -51,6 +58,7 @@ def test_a_tied_validation_accuracy_goes_to_the_lower_validation_loss():
         assert keep.best_epoch == kept
         np.testing.assert_array_equal(model.get_weights()[0], np.full((2, 1), kept - 1.0))
 
+
 def test_batchnorm_statistics_are_recomputed_from_training_batches_before_the_epoch_is_scored():
     """The moving mean and variance become the average of the batches' own statistics, whatever they were."""
     model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.BatchNormalization(momentum=0.99, name="bn")])
@@ -63,10 +71,10 @@ def test_batchnorm_statistics_are_recomputed_from_training_batches_before_the_ep
     logs = {}
     scoring.on_epoch_end(0, logs)
     layer = model.get_layer("bn")
-    np.testing.assert_allclose(layer.moving_mean.numpy(), np.mean([b.mean(axis=0) for b in batches], axis=0),
-                               rtol=1e-5)
-    np.testing.assert_allclose(layer.moving_variance.numpy(), np.mean([b.var(axis=0) for b in batches], axis=0),
-                               rtol=0.05)  # Keras keeps the unbiased (n - 1) variance
+    np.testing.assert_allclose(layer.moving_mean.numpy(), np.mean([b.mean(axis=0) for b in batches], axis=0), rtol=1e-5)
+    np.testing.assert_allclose(
+        layer.moving_variance.numpy(), np.mean([b.var(axis=0) for b in batches], axis=0), rtol=0.05
+    )  # Keras keeps the unbiased (n - 1) variance
     assert layer.momentum == 0.99 and set(logs) == {"val_loss", "val_accuracy"}
 
 
@@ -106,13 +114,23 @@ def test_a_frozen_backbone_learns_only_its_head_then_fine_tunes_every_layer(tmp_
                 self.on_epoch_end(-1)
 
         def on_epoch_end(self, epoch, logs=None):
-            snapshots.append({layer.name: [w.copy() for w in layer.get_weights()] for layer in self.model.layers
-                              if layer.weights})
+            snapshots.append(
+                {layer.name: [w.copy() for w in layer.get_weights()] for layer in self.model.layers if layer.weights}
+            )
 
-    hparams = hyperparameters(alpha=0.25, input_size=32, weights=str(path), epochs=2, frozen_epochs=1,
-                              fine_tune_rate=0.5, learning_rate=0.01, dropout=0.0)
-    model = fitting.train_model(mobilenet_v1.build_network, _tiny_data(), _tiny_data(1), 2, hparams,
-                                callbacks=[Snapshot()]).model
+    hparams = hyperparameters(
+        alpha=0.25,
+        input_size=32,
+        weights=str(path),
+        epochs=2,
+        frozen_epochs=1,
+        fine_tune_rate=0.5,
+        learning_rate=0.01,
+        dropout=0.0,
+    )
+    model = fitting.train_model(
+        mobilenet_v1.build_network, _tiny_data(), _tiny_data(1), 2, hparams, callbacks=[Snapshot()]
+    ).model
     head = "conv_preds"  # 5 classes in the file, 2 here: not loaded
     loaded = {layer.name: layer.get_weights() for layer in source.layers if layer.weights and layer.name != head}
     initial, after_frozen, after_fine_tuning = snapshots
@@ -135,24 +153,37 @@ def test_frozen_epochs_need_warm_start_weights():
 
 @pytest.mark.slow
 def test_recipe_trains_keeps_an_epoch_and_no_augmentation_reaches_the_serving_graph(tmp_path):
-    hparams = hyperparameters(name="tiny", alpha=0.25, input_size=32, epochs=3, learning_rate=0.003, warmup_epochs=1,
-                              label_smoothing=0.1, augment=True, flip=True, seed=1)
-    result = fitting.train_model(mobilenet_v1.build_network, _tiny_data(0), _tiny_data(1), num_classes=2,
-                                 hparams=hparams)
+    hparams = hyperparameters(
+        name="tiny",
+        alpha=0.25,
+        input_size=32,
+        epochs=3,
+        learning_rate=0.003,
+        warmup_epochs=1,
+        label_smoothing=0.1,
+        augment=True,
+        flip=True,
+        seed=1,
+    )
+    result = fitting.train_model(
+        mobilenet_v1.build_network, _tiny_data(0), _tiny_data(1), num_classes=2, hparams=hparams
+    )
     model = result.model
     assert 1 <= result.kept_epoch <= 3
     export.save_for_conversion(model, str(tmp_path / "saved"), 32)
     signature = tf.saved_model.load(str(tmp_path / "saved")).signatures[PREPROCESSED_SIGNATURE]
     graph = signature.graph.as_graph_def()
-    ops = {node.op for node in graph.node} | {node.op for function in graph.library.function
-                                              for node in function.node_def}
+    ops = {node.op for node in graph.node} | {
+        node.op for function in graph.library.function for node in function.node_def
+    }
     assert not ops & AUGMENTATION_OPS, ops & AUGMENTATION_OPS
     assert "Conv2D" in ops
 
 
 @pytest.mark.parametrize("validation_fraction, watched", [(0.1, "validation"), (0.0, "eval")])
-def test_the_trainer_never_reads_the_eval_split_when_there_is_a_validation_split(tmp_path, validation_fraction,
-                                                                                 watched):
+def test_the_trainer_never_reads_the_eval_split_when_there_is_a_validation_split(
+    tmp_path, validation_fraction, watched
+):
     from pipeline.pipeline import create_pipeline
 
     config = load_config(None, ["model.architectures=v1", f"data.validation_fraction={validation_fraction}"])

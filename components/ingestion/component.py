@@ -1,5 +1,6 @@
 """`ImageFolderExampleGen`: TFX's file-based ExampleGen with this package's executor (`executor.py`) and driver
 (`driver.py`)."""
+
 from __future__ import annotations
 
 from tfx.components.example_gen.component import FileBasedExampleGen

@@ -5,6 +5,7 @@ name is not UTF-8 made every listing of the root fail (UnicodeDecodeError). Pyth
 as surrogates, so the folder's files are listed, and ingestion reports each of them as a bad file, named by
 `readable_name`. Object-store names are UTF-8 by the stores' own rules.
 """
+
 from __future__ import annotations
 
 import glob as local_glob
@@ -48,7 +49,7 @@ def glob(pattern: str) -> list[str]:
 
 def read(path: str) -> bytes:
     """The bytes of the file at `path`."""
-    with (_gfile().GFile(path, "rb") if is_remote(path) else open(path, "rb")) as handle:
+    with _gfile().GFile(path, "rb") if is_remote(path) else open(path, "rb") as handle:
         return handle.read()
 
 

@@ -8,6 +8,7 @@
   side, at the crop's own resolution (154 to 320 px), with brightness, contrast, colour and blur jitter. Small,
   but real camera pixels: the classes differ in texture and structure, and the halves of one photo share colours.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -22,8 +23,18 @@ import numpy as np
 from PIL import Image
 
 FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
-FASHION_MNIST_LABELS = ("t-shirt top", "trouser", "pullover", "dress", "coat",
-                        "sandal", "shirt", "sneaker", "bag", "ankle boot")
+FASHION_MNIST_LABELS = (
+    "t-shirt top",
+    "trouser",
+    "pullover",
+    "dress",
+    "coat",
+    "sandal",
+    "shirt",
+    "sneaker",
+    "bag",
+    "ankle boot",
+)
 DIGIT_LABELS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 DATASETS = ("fashion-mnist", "digits", "photos")
 PHOTO_SEED = 12
@@ -41,7 +52,7 @@ def read_idx(path: Path) -> np.ndarray:
     zero, dtype_code, ndim = struct.unpack(">HBB", data[:4])
     if zero != 0 or dtype_code != 0x08:
         raise ValueError(f"{path}: not an unsigned-byte IDX file")
-    shape = struct.unpack(f">{ndim}I", data[4:4 + 4 * ndim])
+    shape = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
@@ -53,7 +64,8 @@ def load_fashion_mnist(source_dir: Path = FASHION_MNIST_DIR) -> tuple[np.ndarray
         raise DatasetUnavailable(
             f"{source_dir}: Fashion-MNIST is not installed. Install Debian's package with "
             "`apt-get install dataset-fashion-mnist` (make setup does this where apt exists), "
-            "or use `--dataset digits`, which scikit-learn ships.")
+            "or use `--dataset digits`, which scikit-learn ships."
+        )
     return read_idx(images_path), read_idx(labels_path), FASHION_MNIST_LABELS
 
 
@@ -119,8 +131,9 @@ def _images(dataset: str, per_class: int) -> Iterator[tuple[str, str, Image.Imag
         yield names[int(labels[index])], f"{dataset}-{index:05d}.png", Image.fromarray(images[index], mode="L")
 
 
-def write_dataset(output_dir: str | os.PathLike, dataset: str = "fashion-mnist", per_class: int = 300,
-                  image_size: int | None = None) -> dict[str, int]:
+def write_dataset(
+    output_dir: str | os.PathLike, dataset: str = "fashion-mnist", per_class: int = 300, image_size: int | None = None
+) -> dict[str, int]:
     """Write `per_class` images of each class under `output_dir/<label>/` (PNGs, or JPEGs for `photos`); returns
     counts per label.
     `image_size` scales them up to that many pixels square (bilinear), e.g. to load ingestion like photos do.

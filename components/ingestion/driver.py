@@ -6,6 +6,7 @@ so one such folder failed the run before ingestion could list it as a bad file. 
 number, bytes and modification times (to the second) of the files each split's pattern matches. On Kubeflow the
 ExampleGen runs TFX's driver over an object store, whose names are UTF-8.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,10 @@ def input_fingerprint(split_name: str, pattern: str) -> str:
         total_bytes += size
         xor_checksum ^= mtime
         sum_checksum += mtime
-    return (f"split:{split_name},num_files:{len(files)},total_bytes:{total_bytes},xor_checksum:{xor_checksum},"
-            f"sum_checksum:{sum_checksum}")
+    return (
+        f"split:{split_name},num_files:{len(files)},total_bytes:{total_bytes},xor_checksum:{xor_checksum},"
+        f"sum_checksum:{sum_checksum}"
+    )
 
 
 class _InputProcessor(input_processor.FileBasedInputProcessor):
@@ -35,18 +38,24 @@ class _InputProcessor(input_processor.FileBasedInputProcessor):
 
     def resolve_span_and_version(self) -> tuple[int, None]:
         if self._is_match_span or self._is_match_date or self._is_match_version:
-            raise ValueError("ImageExampleGen's input patterns take no {SPAN}, date or {VERSION} spec; "
-                             "span folders are chosen by data.spans")
-        self._fingerprint = "\n".join(input_fingerprint(split.name, os.path.join(self._input_base_uri, split.pattern))
-                                      for split in self._splits)
+            raise ValueError(
+                "ImageExampleGen's input patterns take no {SPAN}, date or {VERSION} spec; "
+                "span folders are chosen by data.spans"
+            )
+        self._fingerprint = "\n".join(
+            input_fingerprint(split.name, os.path.join(self._input_base_uri, split.pattern)) for split in self._splits
+        )
         return 0, None
 
 
 class ImageFolderDriver(driver.FileBasedDriver):
     """The file-based ExampleGen driver with `_InputProcessor`."""
 
-    def get_input_processor(self, splits: Iterable[example_gen_pb2.Input.Split],
-                            range_config: range_config_pb2.RangeConfig | None = None,
-                            input_base_uri: str | None = None) -> input_processor.InputProcessor:
+    def get_input_processor(
+        self,
+        splits: Iterable[example_gen_pb2.Input.Split],
+        range_config: range_config_pb2.RangeConfig | None = None,
+        input_base_uri: str | None = None,
+    ) -> input_processor.InputProcessor:
         """The input processor of `input_base_uri`'s `splits` (no range config: see `_InputProcessor`)."""
         return _InputProcessor(input_base_uri, splits, range_config)

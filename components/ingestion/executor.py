@@ -8,6 +8,7 @@ not UTF-8 is one, named with its undecodable bytes as `\\xNN`). `training_input.
 and the fingerprint of every file read. A run fails when the share of bad files
 exceeds `max_bad_fraction` or when fewer than two classes have a usable image.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -58,8 +59,9 @@ def custom_config_values(exec_properties: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def make_custom_config(max_bad_fraction: float, max_image_pixels: int,
-                       spans: str = training_input.ALL_SPANS) -> example_gen_pb2.CustomConfig:
+def make_custom_config(
+    max_bad_fraction: float, max_image_pixels: int, spans: str = training_input.ALL_SPANS
+) -> example_gen_pb2.CustomConfig:
     """Pack the ingestion settings (`data.max_bad_fraction`, `data.max_image_pixels`, `data.spans`) into the
     ExampleGen's CustomConfig."""
     struct = struct_pb2.Struct()
@@ -69,13 +71,17 @@ def make_custom_config(max_bad_fraction: float, max_image_pixels: int,
     return config
 
 
-def output_split_config(eval_fraction: float, by_filename: bool,
-                        validation_fraction: float = 0.0) -> example_gen_pb2.Output:
+def output_split_config(
+    eval_fraction: float, by_filename: bool, validation_fraction: float = 0.0
+) -> example_gen_pb2.Output:
     """Hash-bucket train/(validation/)eval split (100 buckets); by the `filename` feature so a file keeps its split
     across runs. Eval takes the last buckets, so a file's eval membership does not depend on the validation share."""
-    split_config = example_gen_pb2.SplitConfig(splits=[
-        example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=count)
-        for name, count in image_files.split_buckets(eval_fraction, validation_fraction).items()])
+    split_config = example_gen_pb2.SplitConfig(
+        splits=[
+            example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=count)
+            for name, count in image_files.split_buckets(eval_fraction, validation_fraction).items()
+        ]
+    )
     if by_filename:
         split_config.partition_feature_name = image_files.FILENAME_KEY
     return example_gen_pb2.Output(split_config=split_config)
@@ -86,17 +92,24 @@ def read_file_to_result(readable: fileio.ReadableFile, input_base: str, max_pixe
     with the file's `size` and content `sha256` (-1 and "" when it could not be read). `max_pixels` is
     `data.max_image_pixels`."""
     path = readable.metadata.path
-    relative = path[len(input_base):].lstrip("/") if is_remote(path) else os.path.relpath(path, input_base)
+    relative = path[len(input_base) :].lstrip("/") if is_remote(path) else os.path.relpath(path, input_base)
     filename = data_files.readable_name(relative)
     try:
         data = readable.read()
     except OSError as error:  # vanished since it was matched, no permission, I/O error
-        return {"filename": filename, "size": -1, "sha256": "",
-                "reason": f"cannot read file ({type(error).__name__}: {error})"}
+        return {
+            "filename": filename,
+            "size": -1,
+            "sha256": "",
+            "reason": f"cannot read file ({type(error).__name__}: {error})",
+        }
     read = {"filename": filename, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
     if not data_files.is_utf8(relative):
-        return {**read, "reason": "path is not UTF-8 (labels, labels.txt and the examples' file names are UTF-8 "
-                                  "text); rename the folder or file"}
+        return {
+            **read,
+            "reason": "path is not UTF-8 (labels, labels.txt and the examples' file names are UTF-8 "
+            "text); rename the folder or file",
+        }
     try:
         label = image_files.label_of(filename)
         image = image_files.normalise_image(data, max_pixels)
@@ -106,9 +119,14 @@ def read_file_to_result(readable: fileio.ReadableFile, input_base: str, max_pixe
 
 
 def _write_report(bad: list[dict[str, str]], total: int, classes: dict[str, int], path: str) -> None:
-    report = {"total_files": total, "bad_count": len(bad), "classes": dict(sorted(classes.items())),
-              "bad_files": sorted(({"filename": row["filename"], "reason": row["reason"]} for row in bad),
-                                  key=lambda row: row["filename"])}
+    report = {
+        "total_files": total,
+        "bad_count": len(bad),
+        "classes": dict(sorted(classes.items())),
+        "bad_files": sorted(
+            ({"filename": row["filename"], "reason": row["reason"]} for row in bad), key=lambda row: row["filename"]
+        ),
+    }
     json_files.write(path, report)
 
 
@@ -120,23 +138,30 @@ def _write_training_input(files: list[tuple[str, int, str]], spans: list[str], p
 def resolve_spans(exec_properties: dict[str, Any]) -> training_input.SpanSelection:
     """The spans of the data root that `data.spans` picks, resolved now."""
     spans = str(custom_config_values(exec_properties).get(SPANS_KEY, training_input.ALL_SPANS))
-    return training_input.resolve(exec_properties[standard_component_specs.INPUT_BASE_KEY].rstrip("/"), spans,
-                                  data_files.listdir, data_files.isdir)
+    return training_input.resolve(
+        exec_properties[standard_component_specs.INPUT_BASE_KEY].rstrip("/"),
+        spans,
+        data_files.listdir,
+        data_files.isdir,
+    )
 
 
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
-def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str,
-                          output_uri: str) -> beam.pvalue.PCollection:
+def _ImageFolderToExample(
+    pipeline: beam.Pipeline, exec_properties: dict[str, Any], split_pattern: str, output_uri: str
+) -> beam.pvalue.PCollection:
     """Match `split_pattern` in each chosen span folder (or in `input_base`), read each file and emit tf.Examples;
     report the rest, and record the spans and the fingerprint of every file read."""
     input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
     selection = resolve_spans(exec_properties)
     max_pixels = int(custom_config_values(exec_properties)[MAX_IMAGE_PIXELS_KEY])
     folders = [os.path.join(input_base, name) for name in selection.names] or [input_base]
-    matched = [pipeline | f"MatchImages[{index}]" >> fileio.MatchFiles(os.path.join(folder, split_pattern))
-               for index, folder in enumerate(folders)]
+    matched = [
+        pipeline | f"MatchImages[{index}]" >> fileio.MatchFiles(os.path.join(folder, split_pattern))
+        for index, folder in enumerate(folders)
+    ]
     results = (
         matched
         | "AllSpans" >> beam.Flatten()
@@ -148,8 +173,12 @@ def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: dict[str, An
         results
         | "FileIdentity" >> beam.Map(lambda row: (row["filename"], row["size"], row["sha256"]))
         | "ListFiles" >> beam.combiners.ToList()
-        | "WriteTrainingInput" >> beam.Map(_write_training_input, spans=selection.names,
-                                           path=os.path.join(output_uri, training_input.TRAINING_INPUT_FILE))
+        | "WriteTrainingInput"
+        >> beam.Map(
+            _write_training_input,
+            spans=selection.names,
+            path=os.path.join(output_uri, training_input.TRAINING_INPUT_FILE),
+        )
     )
     total = results | "CountFiles" >> beam.combiners.Count.Globally()
     classes = (
@@ -162,9 +191,13 @@ def _ImageFolderToExample(pipeline: beam.Pipeline, exec_properties: dict[str, An
         results
         | "KeepBad" >> beam.Filter(lambda row: "reason" in row)
         | "ListBad" >> beam.combiners.ToList()
-        | "WriteBadReport" >> beam.Map(_write_report, total=beam.pvalue.AsSingleton(total),
-                                       classes=beam.pvalue.AsSingleton(classes),
-                                       path=os.path.join(output_uri, BAD_FILES_REPORT))
+        | "WriteBadReport"
+        >> beam.Map(
+            _write_report,
+            total=beam.pvalue.AsSingleton(total),
+            classes=beam.pvalue.AsSingleton(classes),
+            path=os.path.join(output_uri, BAD_FILES_REPORT),
+        )
     )
     return results | "KeepGood" >> beam.FlatMap(lambda row: [row["example"]] if "example" in row else [])
 
@@ -206,13 +239,22 @@ class ImageFolderExecutor(base_example_gen_executor.BaseExampleGenExecutor):
         if bad / total > budget:
             raise TooManyBadFiles(
                 f"{bad} of {total} files ({bad / total:.1%}) could not be used, over the budget "
-                f"data.max_bad_fraction={budget:.1%}; see {report_path}")
+                f"data.max_bad_fraction={budget:.1%}; see {report_path}"
+            )
         classes = report["classes"]
         if len(classes) < 2:
             raise TooFewClasses(
                 f"{exec_properties[standard_component_specs.INPUT_BASE_KEY]}: usable images in {len(classes)} class "
-                f"folder(s) ({', '.join(classes) or 'none'}); a classifier needs at least 2; see {report_path}")
-        progress.log(logging.WARNING if bad else logging.INFO,
-                     "%d images in %d classes%s; %d unusable files skipped (%.1f%%, budget %.1f%%), listed in %s",
-                     total - bad, len(classes), f" from {ingested.describe()}" if ingested.spans else "", bad,
-                     100 * bad / total, 100 * budget, report_path)
+                f"folder(s) ({', '.join(classes) or 'none'}); a classifier needs at least 2; see {report_path}"
+            )
+        progress.log(
+            logging.WARNING if bad else logging.INFO,
+            "%d images in %d classes%s; %d unusable files skipped (%.1f%%, budget %.1f%%), listed in %s",
+            total - bad,
+            len(classes),
+            f" from {ingested.describe()}" if ingested.spans else "",
+            bad,
+            100 * bad / total,
+            100 * budget,
+            report_path,
+        )

@@ -9,6 +9,7 @@ converted to an 8-bit RGB PNG. Every stored image is then decoded with the Trans
 `data.max_bad_fraction`, rather than a failed Transform. Images of more than `data.max_image_pixels` are refused
 from their header, before any decoding. Undecodable files are reported with the reason.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -148,8 +149,9 @@ def _open(data: bytes, max_pixels: int) -> Image.Image:
             image = Image.open(io.BytesIO(data))
         pixels = image.width * image.height
         if pixels > max_pixels:
-            raise BadImage(f"{image.width}x{image.height} is {pixels:,} pixels, over data.max_image_pixels="
-                           f"{max_pixels:,}")
+            raise BadImage(
+                f"{image.width}x{image.height} is {pixels:,} pixels, over data.max_image_pixels={max_pixels:,}"
+            )
         image.load()
     except UnidentifiedImageError:
         raise BadImage("not a decodable image (unknown image format)") from None
@@ -219,11 +221,15 @@ def make_example(image_bytes: bytes, label: str, filename: str):
     def _bytes(value: bytes) -> tf.train.Feature:
         return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
 
-    return tf.train.Example(features=tf.train.Features(feature={
-        IMAGE_KEY: _bytes(image_bytes),
-        LABEL_KEY: _bytes(label.encode("utf-8")),
-        FILENAME_KEY: _bytes(filename.encode("utf-8")),
-    }))
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                IMAGE_KEY: _bytes(image_bytes),
+                LABEL_KEY: _bytes(label.encode("utf-8")),
+                FILENAME_KEY: _bytes(filename.encode("utf-8")),
+            }
+        )
+    )
 
 
 def split_buckets(eval_fraction: float, validation_fraction: float = 0.0) -> dict[str, int]:

@@ -12,6 +12,7 @@ Kubeflow Pipelines never runs), and the new-data check and ImageExampleGen compu
 SHA-256 over the sorted (relative path, size, content SHA-256) of every file, so it does not depend on listing
 order.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -116,27 +117,35 @@ def describe_spans(names: Sequence[str]) -> str:
     return f"spans {names[0]}..{names[-1]}"
 
 
-def resolve(root: str, selection: str, listdir: Callable[[str], list[str]],
-            isdir: Callable[[str], bool]) -> SpanSelection:
+def resolve(
+    root: str, selection: str, listdir: Callable[[str], list[str]], isdir: Callable[[str], bool]
+) -> SpanSelection:
     """The spans of `root` that `selection` (`data.spans`) picks; the whole root when it holds class folders.
 
     `listdir` and `isdir` are the filesystem's (os or tf.io.gfile). A root with both span folders and other
     folders, or with both kinds of span names, is refused (SpanError naming them): either could be a class."""
     num_spans = parse_selection(selection)
-    folders = sorted(name.rstrip("/") for name in listdir(root)
-                     if not name.startswith(".") and isdir(posixpath.join(root, name.rstrip("/"))))
+    folders = sorted(
+        name.rstrip("/")
+        for name in listdir(root)
+        if not name.startswith(".") and isdir(posixpath.join(root, name.rstrip("/")))
+    )
     spans = {name: span_of(name) for name in folders}
     found = [span for span in spans.values() if span is not None]
     if not found:
         if num_spans is not None:
-            raise SpanError(f"data.spans: {selection!r} asks for span folders, but {root} has none (its folders "
-                            f"are classes: {', '.join(folders[:5]) or 'none'}); name span folders "
-                            f"{' or '.join(SPAN_FOLDER_PATTERNS)}, or set data.spans=all")
+            raise SpanError(
+                f"data.spans: {selection!r} asks for span folders, but {root} has none (its folders "
+                f"are classes: {', '.join(folders[:5]) or 'none'}); name span folders "
+                f"{' or '.join(SPAN_FOLDER_PATTERNS)}, or set data.spans=all"
+            )
         return SpanSelection(root, (), 0)
     others = [name for name, span in spans.items() if span is None]
     if others:
-        raise SpanError(f"{root}: has span folders ({found[0].name}) and other folders ({', '.join(others[:5])}); "
-                        "put every class folder inside a span folder")
+        raise SpanError(
+            f"{root}: has span folders ({found[0].name}) and other folders ({', '.join(others[:5])}); "
+            "put every class folder inside a span folder"
+        )
     if len({bool(_DATED.fullmatch(span.name)) for span in found}) > 1:
         raise SpanError(f"{root}: mixes dated span folders and span-N folders; use one kind")
     return SpanSelection(root, tuple(rolling_window(found, num_spans)), len(found))
@@ -182,21 +191,33 @@ class TrainingInput:
         return json.dumps(self.to_json(), sort_keys=True)
 
 
-def scan(selection: SpanSelection, glob: Callable[[str], list[str]], isdir: Callable[[str], bool],
-         read: Callable[[str], bytes], hidden: Callable[[str], bool], patterns: Sequence[str] | None = None,
-         threads: int = 8) -> TrainingInput:
+def scan(
+    selection: SpanSelection,
+    glob: Callable[[str], list[str]],
+    isdir: Callable[[str], bool],
+    read: Callable[[str], bytes],
+    hidden: Callable[[str], bool],
+    patterns: Sequence[str] | None = None,
+    threads: int = 8,
+) -> TrainingInput:
     """The `TrainingInput` of the files `selection` picks (or of `patterns` below its root), read with the
     filesystem's `glob`, `isdir` and `read`, skipping what `hidden` says is not data; files are hashed on
     `threads` threads (remote stores answer one request at a time)."""
     from concurrent.futures import ThreadPoolExecutor
 
     root = selection.root.rstrip("/")
-    paths = sorted({path for pattern in (patterns or selection.patterns)
-                    for path in glob(posixpath.join(root, pattern)) if not hidden(path) and not isdir(path)})
+    paths = sorted(
+        {
+            path
+            for pattern in (patterns or selection.patterns)
+            for path in glob(posixpath.join(root, pattern))
+            if not hidden(path) and not isdir(path)
+        }
+    )
 
     def identity(path: str) -> tuple[str, int, str]:
         data = read(path)
-        return path[len(root):].lstrip("/"), len(data), hashlib.sha256(data).hexdigest()
+        return path[len(root) :].lstrip("/"), len(data), hashlib.sha256(data).hexdigest()
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         files = list(pool.map(identity, paths))

@@ -4,6 +4,7 @@ The last judged model is the newest of the registry's versions of it and of the 
 (each records what it was trained on). When the data and the settings are the same as that model's, training
 again would make the same model and meet the same verdict, so the run skips it.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -30,8 +31,12 @@ class Judged:
 
 
 def _judged(record: Mapping[str, Any], version: int | None) -> Judged:
-    return Judged(str(record.get("created_at", "")), version, TrainingInput.from_json(record.get(TRAINING_INPUT_FIELD)),
-                  record.get(SETTINGS_FIELD))
+    return Judged(
+        str(record.get("created_at", "")),
+        version,
+        TrainingInput.from_json(record.get(TRAINING_INPUT_FIELD)),
+        record.get(SETTINGS_FIELD),
+    )
 
 
 def last_judged(manifests: Sequence[Mapping[str, Any]], held_back: Sequence[Mapping[str, Any]]) -> Judged | None:
@@ -58,25 +63,32 @@ class Decision:
         return dataclasses.asdict(self)
 
 
-def decide(model_name: str, current: TrainingInput, settings: str, last: Judged | None,
-           skip_unchanged: bool = True) -> Decision:
+def decide(
+    model_name: str, current: TrainingInput, settings: str, last: Judged | None, skip_unchanged: bool = True
+) -> Decision:
     """Train unless `current` and `settings` equal what `last` was trained on (and `skip_unchanged`)."""
     if last is None:
-        return Decision(model_name, True, f"{model_name}: first model in the registry; training on "
-                        f"{describe_input(current)}")
+        return Decision(
+            model_name, True, f"{model_name}: first model in the registry; training on {describe_input(current)}"
+        )
     judged = last.describe(model_name)
     if last.training_input is None:
-        return Decision(model_name, True, f"{model_name}: {judged} records no training input; training on "
-                        f"{describe_input(current)}")
+        return Decision(
+            model_name, True, f"{model_name}: {judged} records no training input; training on {describe_input(current)}"
+        )
     same_data = last.training_input.fingerprint == current.fingerprint
     if same_data and last.settings == settings:
         if skip_unchanged:
             return Decision(model_name, False, f"no new data since {judged} ({describe_input(current)})")
-        return Decision(model_name, True, f"{model_name}: no new data since {judged}, training anyway "
-                        "(pipeline.skip_unchanged=false)")
+        return Decision(
+            model_name,
+            True,
+            f"{model_name}: no new data since {judged}, training anyway (pipeline.skip_unchanged=false)",
+        )
     if same_data:
-        return Decision(model_name, True, f"{model_name}: settings changed since {judged}; training on "
-                        f"{describe_input(current)}")
+        return Decision(
+            model_name, True, f"{model_name}: settings changed since {judged}; training on {describe_input(current)}"
+        )
     before = last.training_input
     before_text = describe_input(before) if before.spans else f"{before.files} files"
     now_text = describe_input(current) if current.spans else f"{current.files} files"

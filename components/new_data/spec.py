@@ -1,5 +1,6 @@
 """The new-data check's contract: its keys, its decision artifact type and its spec. The executor, the constructor
 and the pipeline import the keys from here; nothing here imports either of them."""
+
 from __future__ import annotations
 
 from tfx import types

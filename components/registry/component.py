@@ -1,5 +1,6 @@
 """RegistryPusher: a Pusher that publishes the validated TFLite model as the next version of the model registry
 (its keys and spec are in `spec.py`)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -21,12 +22,27 @@ class RegistryPusher(base_component.BaseComponent):
     SPEC_CLASS = RegistryPusherSpec
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-    def __init__(self, model: types.BaseChannel, model_blessing: types.BaseChannel,
-                 tflite_blessing: types.BaseChannel, anomalies: types.BaseChannel, registry_root: Any,
-                 model_name: str, block_on_anomalies: bool) -> None:
+    def __init__(
+        self,
+        model: types.BaseChannel,
+        model_blessing: types.BaseChannel,
+        tflite_blessing: types.BaseChannel,
+        anomalies: types.BaseChannel,
+        registry_root: Any,
+        model_name: str,
+        block_on_anomalies: bool,
+    ) -> None:
         """`registry_root` is a path/URL or a RuntimeParameter; `model_name` must be a valid registry name."""
         validate_name(model_name, "model name")
-        super().__init__(spec=RegistryPusherSpec(
-            model=model, model_blessing=model_blessing, tflite_blessing=tflite_blessing, anomalies=anomalies,
-            registry_root=registry_root, model_name=model_name, block_on_anomalies=int(block_on_anomalies),
-            pushed_model=types.Channel(type=standard_artifacts.PushedModel)))
+        super().__init__(
+            spec=RegistryPusherSpec(
+                model=model,
+                model_blessing=model_blessing,
+                tflite_blessing=tflite_blessing,
+                anomalies=anomalies,
+                registry_root=registry_root,
+                model_name=model_name,
+                block_on_anomalies=int(block_on_anomalies),
+                pushed_model=types.Channel(type=standard_artifacts.PushedModel),
+            )
+        )

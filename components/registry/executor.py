@@ -1,5 +1,6 @@
 """RegistryPusher executor: publish the TFLite model as the next registry version when every gate says so: the
 TFLite step's blessing, the Evaluator's, and (with `block_on_anomalies`) no ExampleValidator anomalies."""
+
 from __future__ import annotations
 
 import json
@@ -13,24 +14,69 @@ from tfx.components.util import model_utils
 from tfx.types import artifact_utils
 
 from components.artifact_locations import portable_examples_reference
-from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
-                                  REPORT_PICTURE_FILE, SETTINGS_FIELD, TRAINING_INPUT_FIELD, WEIGHTS_FILE)
+from components.contracts import (
+    LABELS_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    REPORT_MARKDOWN_FILE,
+    REPORT_PICTURE_FILE,
+    SETTINGS_FIELD,
+    TRAINING_INPUT_FIELD,
+    WEIGHTS_FILE,
+)
 from components.registry import data_anomalies, store
 from components.registry.filesystems import filesystem_for
-from components.registry.spec import (ANOMALIES_KEY, BLOCK_ON_ANOMALIES_KEY, BLOCKING_ANOMALIES_PROPERTY,
-                                      MODEL_BLESSING_KEY, MODEL_KEY, MODEL_NAME_KEY, PUSHED_MODEL_KEY,
-                                      REGISTRY_ROOT_KEY, TFLITE_BLESSING_KEY)
+from components.registry.spec import (
+    ANOMALIES_KEY,
+    BLOCK_ON_ANOMALIES_KEY,
+    BLOCKING_ANOMALIES_PROPERTY,
+    MODEL_BLESSING_KEY,
+    MODEL_KEY,
+    MODEL_NAME_KEY,
+    PUSHED_MODEL_KEY,
+    REGISTRY_ROOT_KEY,
+    TFLITE_BLESSING_KEY,
+)
+
 VERSION_FILES = {"report": REPORT_MARKDOWN_FILE, "report_picture": REPORT_PICTURE_FILE, "weights": WEIGHTS_FILE}
 """The files a version carries beside the model and labels, by role, when the TFLite step wrote them."""
-BLESSING_SOURCES = {MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
-                    TFLITE_BLESSING_KEY: "the TFLite validation gates"}
-MANIFEST_REPORT_FIELDS = ("architecture", "quantization", "quantization_aware", "integer_io", "input_shape",
-                          "input_dtype", "labels_count", "tflite_accuracy", "tflite_top5_accuracy", "float_accuracy",
-                          "accuracy_drop", "latency_ms", "peak_memory_bytes", "builtin_ops_only", "ops", "gates",
-                          "source_examples", "eval_examples", "baseline", "warm_start", TRAINING_INPUT_FIELD,
-                          SETTINGS_FIELD)
-HELD_BACK_FIELDS = ("tflite_accuracy", "float_accuracy", "gates", "baseline", "warm_start", TRAINING_INPUT_FIELD,
-                    SETTINGS_FIELD)
+BLESSING_SOURCES = {
+    MODEL_BLESSING_KEY: "the Evaluator (TFMA accuracy thresholds)",
+    TFLITE_BLESSING_KEY: "the TFLite validation gates",
+}
+MANIFEST_REPORT_FIELDS = (
+    "architecture",
+    "quantization",
+    "quantization_aware",
+    "integer_io",
+    "input_shape",
+    "input_dtype",
+    "labels_count",
+    "tflite_accuracy",
+    "tflite_top5_accuracy",
+    "float_accuracy",
+    "accuracy_drop",
+    "latency_ms",
+    "peak_memory_bytes",
+    "builtin_ops_only",
+    "ops",
+    "gates",
+    "source_examples",
+    "eval_examples",
+    "baseline",
+    "warm_start",
+    TRAINING_INPUT_FIELD,
+    SETTINGS_FIELD,
+)
+HELD_BACK_FIELDS = (
+    "tflite_accuracy",
+    "float_accuracy",
+    "gates",
+    "baseline",
+    "warm_start",
+    TRAINING_INPUT_FIELD,
+    SETTINGS_FIELD,
+)
 """What a held-back candidate's registry record keeps of its report: enough to tell a later run it was judged."""
 
 
@@ -62,12 +108,16 @@ def manifest_fields(report: dict[str, Any]) -> dict[str, Any]:
 
 def failing_gates(report: dict[str, Any] | None) -> list[str]:
     """The gates of a TFLite report that did not pass, as 'name: measured X, limit Y'."""
-    return [f"{gate['name']}: measured {gate.get('measured')}, limit {gate.get('limit')}"
-            for gate in (report or {}).get("gates", []) if not gate.get("passed")]
+    return [
+        f"{gate['name']}: measured {gate.get('measured')}, limit {gate.get('limit')}"
+        for gate in (report or {}).get("gates", [])
+        if not gate.get("passed")
+    ]
 
 
-def hold_back_reasons(input_dict: dict[str, list[types.Artifact]], report: dict[str, Any] | None,
-                      anomalies: list[str]) -> list[str]:
+def hold_back_reasons(
+    input_dict: dict[str, list[types.Artifact]], report: dict[str, Any] | None, anomalies: list[str]
+) -> list[str]:
     """Why the model must not be pushed: one line per blessing that is missing or not `blessed` == 1, and one for
     `anomalies` (ExampleValidator's that block: see `blocking_anomalies`)."""
     reasons = []
@@ -83,9 +133,11 @@ def hold_back_reasons(input_dict: dict[str, list[types.Artifact]], report: dict[
             reason += "; failing gates: " + "; ".join(failing_gates(report))
         reasons.append(reason)
     if anomalies:
-        reasons.append(f"{ANOMALIES_KEY}: ExampleValidator found anomalies against the schema: "
-                       f"{'; '.join(anomalies)} (fix the data or the schema, or set "
-                       "gates.block_on_anomalies=false)")
+        reasons.append(
+            f"{ANOMALIES_KEY}: ExampleValidator found anomalies against the schema: "
+            f"{'; '.join(anomalies)} (fix the data or the schema, or set "
+            "gates.block_on_anomalies=false)"
+        )
     return reasons
 
 
@@ -93,8 +145,11 @@ def blocking_anomalies(input_dict: dict[str, list[types.Artifact]], model_name: 
     """ExampleValidator's anomalies when they hold the model back (`block`); otherwise they are only logged."""
     found = data_anomalies.found(artifact_utils.get_single_instance(input_dict[ANOMALIES_KEY]))
     if found and not block:
-        logging.warning("%s: ExampleValidator found anomalies, not blocking (gates.block_on_anomalies=false): %s",
-                        model_name, " | ".join(found))
+        logging.warning(
+            "%s: ExampleValidator found anomalies, not blocking (gates.block_on_anomalies=false): %s",
+            model_name,
+            " | ".join(found),
+        )
     return found if block else []
 
 
@@ -110,8 +165,12 @@ def _copy(source: str, destination: str) -> None:
 class Executor(pusher_executor.Executor):
     """Pushes `model` (model.tflite, labels.txt, report.json) to the registry at `registry_root` as `model_name`."""
 
-    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
-           exec_properties: dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         """Publish a new version if every gate passed, and record where on `pushed_model`."""
         self._log_startup(input_dict, output_dict, exec_properties)
         pushed_model = artifact_utils.get_single_instance(output_dict[PUSHED_MODEL_KEY])
@@ -126,8 +185,9 @@ class Executor(pusher_executor.Executor):
             if anomalies:
                 pushed_model.set_string_custom_property(BLOCKING_ANOMALIES_PROPERTY, "\n".join(anomalies))
             if report is not None:
-                registry.record_held_back(model_name, {
-                    "reasons": reasons, **{key: report[key] for key in HELD_BACK_FIELDS if key in report}})
+                registry.record_held_back(
+                    model_name, {"reasons": reasons, **{key: report[key] for key in HELD_BACK_FIELDS if key in report}}
+                )
             self._MarkNotPushed(pushed_model)
             return
         if report is None:
@@ -135,8 +195,13 @@ class Executor(pusher_executor.Executor):
         tflite_path = os.path.join(model.uri, MODEL_FILE)
         run_id = self._context.pipeline_run_id if self._context else None
         version = self._published_copy(registry, model_name, tflite_path) or registry.publish(
-            model_name, tflite_path, os.path.join(model.uri, LABELS_FILE), manifest_fields(report),
-            pipeline_run_id=run_id, extra_files=version_files(model.uri))
+            model_name,
+            tflite_path,
+            os.path.join(model.uri, LABELS_FILE),
+            manifest_fields(report),
+            pipeline_run_id=run_id,
+            extra_files=version_files(model.uri),
+        )
         for file_name in (MODEL_FILE, LABELS_FILE, store.MANIFEST_FILE):
             _copy(os.path.join(version.path, file_name), os.path.join(pushed_model.uri, file_name))
         self._MarkPushed(pushed_model, pushed_destination=version.path, pushed_version=str(version.version))
@@ -150,7 +215,11 @@ class Executor(pusher_executor.Executor):
         sha256 = store.file_sha256(tflite_path)
         for version in registry.versions(model_name):
             if version.sha256 == sha256:
-                logging.info("%s version %d already holds this model (sha256 %s); no new version", model_name,
-                             version.version, sha256)
+                logging.info(
+                    "%s version %d already holds this model (sha256 %s); no new version",
+                    model_name,
+                    version.version,
+                    sha256,
+                )
                 return version
         return None

@@ -9,6 +9,7 @@ folder rename that fails when the target exists, and fsync. Other tf.io.gfile UR
 neither primitive: they serve as files to read and as `registry pull` destinations, never as a registry root.
 TensorFlow and the object stores' SDKs are imported only for paths that need them, so local commands start fast.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,10 @@ from components.contracts import is_remote, url_parts
 if TYPE_CHECKING:
     from components.registry.object_stores import ObjectStore
 
-REGISTRY_STORES = ("a local folder, gs://BUCKET/PATH (Google Cloud Storage) or s3://BUCKET/PATH (Amazon S3, or an "
-                   "S3-compatible store with conditional writes)")
+REGISTRY_STORES = (
+    "a local folder, gs://BUCKET/PATH (Google Cloud Storage) or s3://BUCKET/PATH (Amazon S3, or an "
+    "S3-compatible store with conditional writes)"
+)
 """The roots a registry can have: stores with atomic create-if-absent and compare-and-swap."""
 MAX_SWAP_ATTEMPTS = 50
 _MAX_BACKOFF_SECONDS = 1.0
@@ -225,8 +228,9 @@ class SwapConflict(RuntimeError):
     """Other writers changed a file between every read and compare-and-swap of it."""
 
 
-def swap(fs: RegistryFilesystem, path: str,
-         change: Callable[[bytes | None], bytes | None]) -> tuple[bytes | None, bytes | None]:
+def swap(
+    fs: RegistryFilesystem, path: str, change: Callable[[bytes | None], bytes | None]
+) -> tuple[bytes | None, bytes | None]:
     """Replace the file `path` with `change(its bytes, None if absent)` by compare-and-swap, retried from a fresh
     read (after a random pause) while others write in between, so no writer's update is lost; (bytes read, bytes
     written), the latter None when `change` returns None (nothing to write). A write that the next read finds in
@@ -243,7 +247,7 @@ def swap(fs: RegistryFilesystem, path: str,
         if fs.replace_if_unchanged(path, after, stored.token if stored else None):
             return before, after
         attempted = before, after
-        time.sleep(random.uniform(0, min(_MAX_BACKOFF_SECONDS, 0.01 * 2 ** attempt)))
+        time.sleep(random.uniform(0, min(_MAX_BACKOFF_SECONDS, 0.01 * 2**attempt)))
     raise SwapConflict(f"{path} was changed by other writers at each of {MAX_SWAP_ATTEMPTS} attempts")
 
 

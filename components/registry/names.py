@@ -1,4 +1,5 @@
 """Validation of the names that become path components of the registry: model names and channel names."""
+
 from __future__ import annotations
 
 import re

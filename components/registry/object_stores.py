@@ -15,6 +15,7 @@ AWS_ENDPOINT_URL for MinIO and other S3-compatible stores, which then get path-s
 Default Credentials (Workload Identity on GKE and Vertex AI); STORAGE_EMULATOR_HOST points the client at a local
 server. A client is made once per process and setting, and its SDK is imported only when a path needs it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -108,7 +109,7 @@ class ObjectStore:
         """The names directly under `path/` (objects and sub-folders); [] when there are none."""
         bucket, key = split_url(path)
         prefix = _prefix(key)
-        names = {name[len(prefix):].rstrip("/") for name in self._children(bucket, prefix)}
+        names = {name[len(prefix) :].rstrip("/") for name in self._children(bucket, prefix)}
         return sorted(name for name in names if name)  # a folder marker (an object named `path/`) is no entry
 
     def makedirs(self, path: str) -> None:
@@ -209,7 +210,9 @@ class S3Store(ObjectStore):
             yield
         except ClientError as error:
             details = error.response.get("Error", {})
-            raise ObjectStoreError(f"{self.url(bucket, key)}: {details.get('Code')}: {details.get('Message')}") from error
+            raise ObjectStoreError(
+                f"{self.url(bucket, key)}: {details.get('Code')}: {details.get('Message')}"
+            ) from error
         except BotoCoreError as error:
             raise ObjectStoreError(f"{self.url(bucket, key)}: {error}") from error
 
@@ -234,7 +237,10 @@ class S3Store(ObjectStore):
                 # 412: the condition failed; 409: a concurrent conditional write of the key won; 404: If-Match on
                 # an object deleted since it was read.
                 if condition and error.response.get("Error", {}).get("Code") in (
-                        "PreconditionFailed", "ConditionalRequestConflict", "NoSuchKey"):
+                    "PreconditionFailed",
+                    "ConditionalRequestConflict",
+                    "NoSuchKey",
+                ):
                     return False
                 raise
         return True

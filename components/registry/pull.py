@@ -10,6 +10,7 @@ at most, hidden temporary files that the next pull removes. The three renames ar
 between them (a window of microseconds on a local disk) leaves the new model beside the previous
 `manifest.json`, whose sha256 then does not match `model.tflite`. Pulls into one folder must not run at once.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -38,10 +39,18 @@ class Pulled:
     manifest: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "version": self.version, "channel": self.channel,
-                "destination": self.destination, "files": list(PULLED_FILES), "sha256": self.manifest["sha256"],
-                **{key: self.manifest.get(key) for key in ("size_bytes", "tflite_accuracy", "float_accuracy",
-                                                           "quantization")}}
+        return {
+            "model_name": self.model_name,
+            "version": self.version,
+            "channel": self.channel,
+            "destination": self.destination,
+            "files": list(PULLED_FILES),
+            "sha256": self.manifest["sha256"],
+            **{
+                key: self.manifest.get(key)
+                for key in ("size_bytes", "tflite_accuracy", "float_accuracy", "quantization")
+            },
+        }
 
 
 def _sha256(data: bytes) -> str:
@@ -57,13 +66,16 @@ def _resolve(registry: Registry, model_name: str, channel: str | None, version: 
     pointer = pointers.get(channel)
     if pointer is None:
         served = ", ".join(f"{name} (version {p.version})" for name, p in pointers.items()) or "none"
-        raise RegistryError(f"channel '{channel}' of model '{model_name}' serves no version (channels: {served}); "
-                            f"promote one with: registry promote {model_name} VERSION --channel {channel}")
+        raise RegistryError(
+            f"channel '{channel}' of model '{model_name}' serves no version (channels: {served}); "
+            f"promote one with: registry promote {model_name} VERSION --channel {channel}"
+        )
     return pointer.version, pointer.current.sha256
 
 
-def _read_checked(registry: Registry, model_name: str, version: int,
-                  channel_sha256: str | None) -> tuple[dict[str, bytes], dict[str, Any]]:
+def _read_checked(
+    registry: Registry, model_name: str, version: int, channel_sha256: str | None
+) -> tuple[dict[str, bytes], dict[str, Any]]:
     """The version's files as bytes, each checked against the manifest (and the model against the channel)."""
     folder = registry.show(model_name, version).path
     filesystem = filesystem_for(folder)
@@ -76,22 +88,34 @@ def _read_checked(registry: Registry, model_name: str, version: int,
             files[name] = handle.read()
     manifest = json.loads(files[MANIFEST_FILE])
     if (manifest.get("model_name"), manifest.get("version")) != (model_name, version):
-        raise IntegrityError(f"{model_name} version {version}: the manifest names {manifest.get('model_name')} "
-                             f"version {manifest.get('version')}")
+        raise IntegrityError(
+            f"{model_name} version {version}: the manifest names {manifest.get('model_name')} "
+            f"version {manifest.get('version')}"
+        )
     for name, key in ((MODEL_FILE, "sha256"), (LABELS_FILE, "labels_sha256")):
         actual = _sha256(files[name])
         if actual != manifest.get(key):
-            raise IntegrityError(f"{model_name} version {version}: {name} has sha256 {actual}, but the manifest "
-                                 f"says {manifest.get(key)}; nothing was written")
+            raise IntegrityError(
+                f"{model_name} version {version}: {name} has sha256 {actual}, but the manifest "
+                f"says {manifest.get(key)}; nothing was written"
+            )
     if channel_sha256 is not None and channel_sha256 != manifest["sha256"]:
-        raise IntegrityError(f"{model_name} version {version}: the channel recorded sha256 {channel_sha256} when it "
-                             f"was promoted, but the version's {MODEL_FILE} has {manifest['sha256']}; nothing was "
-                             "written")
+        raise IntegrityError(
+            f"{model_name} version {version}: the channel recorded sha256 {channel_sha256} when it "
+            f"was promoted, but the version's {MODEL_FILE} has {manifest['sha256']}; nothing was "
+            "written"
+        )
     return files, manifest
 
 
-def pull(registry: Registry, model_name: str, destination: str, channel: str | None = None,
-         version: int | None = None, before_commit: Callable[[str], None] | None = None) -> Pulled:
+def pull(
+    registry: Registry,
+    model_name: str,
+    destination: str,
+    channel: str | None = None,
+    version: int | None = None,
+    before_commit: Callable[[str], None] | None = None,
+) -> Pulled:
     """Copy `model_name`'s version (`version`, else the one `channel` serves, else production's) into the folder
     `destination` (any tf.io.gfile path). `before_commit` is called with `destination` once every file is staged
     and checked, just before they replace the previous ones (tests stop a pull there)."""

@@ -2,13 +2,15 @@
 
 The no-regression baseline and the warm start from `production` both start from it, so both agree on which
 version that is."""
+
 from __future__ import annotations
 
 from components.registry import store
 
 
-def shipped_version(registry: store.Registry, model_name: str,
-                    channel: str) -> tuple[store.RegistryVersion, str] | None:
+def shipped_version(
+    registry: store.Registry, model_name: str, channel: str
+) -> tuple[store.RegistryVersion, str] | None:
     """The version `channel` serves, else the latest complete one, checked against its manifest; with where it
     came from (`channel production`, or `latest version, channel production is not set`). None if there is none."""
     if not registry.exists() or not registry.versions(model_name):

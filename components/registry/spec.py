@@ -1,5 +1,6 @@
 """The RegistryPusher's contract: its keys and its spec. The executor and the constructor import the keys from
 here; nothing here imports either of them."""
+
 from __future__ import annotations
 
 from tfx import types

@@ -31,6 +31,7 @@ What holds, and why:
 - A conditional write whose reply was lost, and whose retry by the client finds its own object, counts as done:
   the object is compared with what was written (claims are unique, so another push's never matches).
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -43,8 +44,14 @@ from typing import Any, Callable, Mapping
 from absl import logging
 
 from components.contracts import LABELS_FILE, MODEL_FILE, url_of, url_parts
-from components.registry.filesystems import (REGISTRY_STORES, LocalFilesystem, create_or_own, filesystem_for,
-                                             registry_filesystem_for, swap)
+from components.registry.filesystems import (
+    REGISTRY_STORES,
+    LocalFilesystem,
+    create_or_own,
+    filesystem_for,
+    registry_filesystem_for,
+    swap,
+)
 from components.registry.names import validate_name
 
 MANIFEST_FILE = "manifest.json"
@@ -54,10 +61,28 @@ STAGING_PREFIX = ".staging-"
 CLAIM_FILE = ".claim"
 HELD_BACK_DIR = "held_back"
 FORMAT_VERSION = 1
-REQUIRED_MANIFEST_FIELDS = ("architecture", "quantization", "tflite_accuracy", "float_accuracy", "latency_ms",
-                            "input_shape", "labels_count", "source_examples")
-INDEX_VERSION_FIELDS = ("sha256", "size_bytes", "architecture", "quantization", "tflite_accuracy", "float_accuracy",
-                        "latency_ms", "input_shape", "labels_count", "created_at")
+REQUIRED_MANIFEST_FIELDS = (
+    "architecture",
+    "quantization",
+    "tflite_accuracy",
+    "float_accuracy",
+    "latency_ms",
+    "input_shape",
+    "labels_count",
+    "source_examples",
+)
+INDEX_VERSION_FIELDS = (
+    "sha256",
+    "size_bytes",
+    "architecture",
+    "quantization",
+    "tflite_accuracy",
+    "float_accuracy",
+    "latency_ms",
+    "input_shape",
+    "labels_count",
+    "created_at",
+)
 TFLITE_FILE_IDENTIFIER = b"TFL3"
 MAX_PUBLISH_ATTEMPTS = 100
 _COPY_CHUNK_BYTES = 1 << 20
@@ -115,14 +140,21 @@ class ChannelPointer:
         return self.current.version
 
     def to_json(self) -> dict[str, Any]:
-        return {"model_name": self.model_name, "channel": self.channel, **self.current.to_json(),
-                "history": [entry.to_json() for entry in self.history]}
+        return {
+            "model_name": self.model_name,
+            "channel": self.channel,
+            **self.current.to_json(),
+            "history": [entry.to_json() for entry in self.history],
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ChannelPointer:
-        return cls(model_name=data["model_name"], channel=data["channel"],
-                   current=ChannelEntry(data["version"], data["sha256"], data["promoted_at"]),
-                   history=tuple(ChannelEntry(**entry) for entry in data.get("history", [])))
+        return cls(
+            model_name=data["model_name"],
+            channel=data["channel"],
+            current=ChannelEntry(data["version"], data["sha256"], data["promoted_at"]),
+            history=tuple(ChannelEntry(**entry) for entry in data.get("history", [])),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -165,14 +197,17 @@ class Registry:
     by crashed pushes and are removed by the next publish of that model.
     """
 
-    def __init__(self, root: str, *, before_commit: Callable[[str], None] | None = None,
-                 stale_staging_seconds: float = 3600.0) -> None:
+    def __init__(
+        self, root: str, *, before_commit: Callable[[str], None] | None = None, stale_staging_seconds: float = 3600.0
+    ) -> None:
         self.root = root.rstrip("/") or "/"
         filesystem = registry_filesystem_for(self.root)
         if filesystem is None:
-            raise RegistryError(f"registry {self.root}: {url_of(url_parts(self.root)[0], '')} has no atomic "
-                                "create-if-absent and compare-and-swap, which concurrent pushes need; a registry "
-                                f"root is {REGISTRY_STORES}")
+            raise RegistryError(
+                f"registry {self.root}: {url_of(url_parts(self.root)[0], '')} has no atomic "
+                "create-if-absent and compare-and-swap, which concurrent pushes need; a registry "
+                f"root is {REGISTRY_STORES}"
+            )
         self._fs = filesystem
         self._before_commit = before_commit
         self._stale_staging_seconds = stale_staging_seconds
@@ -241,19 +276,25 @@ class Registry:
         records); IntegrityError on any difference."""
         entry = self.show(model_name, version)
         manifest = entry.manifest
-        expected = {MODEL_FILE: manifest.get("sha256"), LABELS_FILE: manifest.get("labels_sha256"),
-                    **(manifest.get("file_sha256") or {})}
+        expected = {
+            MODEL_FILE: manifest.get("sha256"),
+            LABELS_FILE: manifest.get("labels_sha256"),
+            **(manifest.get("file_sha256") or {}),
+        }
         for file_name, digest in expected.items():
             path = self._fs.join(entry.path, file_name)
             if not self._fs.exists(path):
                 raise IntegrityError(f"{model_name} version {version}: {file_name} is missing")
             actual = file_sha256(path)
             if actual != digest:
-                raise IntegrityError(f"{model_name} version {version}: {file_name} has sha256 {actual}, "
-                                     f"but the manifest says {digest}")
+                raise IntegrityError(
+                    f"{model_name} version {version}: {file_name} has sha256 {actual}, but the manifest says {digest}"
+                )
         if manifest.get("model_name") != model_name or manifest.get("version") != version:
-            raise IntegrityError(f"{model_name} version {version}: manifest names {manifest.get('model_name')} "
-                                 f"version {manifest.get('version')}")
+            raise IntegrityError(
+                f"{model_name} version {version}: manifest names {manifest.get('model_name')} "
+                f"version {manifest.get('version')}"
+            )
         return entry
 
     def file_path(self, entry: RegistryVersion, role: str) -> str | None:
@@ -291,8 +332,15 @@ class Registry:
 
     # Writing
 
-    def publish(self, model_name: str, tflite_path: str, labels_path: str, manifest_fields: Mapping[str, Any],
-                pipeline_run_id: str | None = None, extra_files: Mapping[str, str] | None = None) -> RegistryVersion:
+    def publish(
+        self,
+        model_name: str,
+        tflite_path: str,
+        labels_path: str,
+        manifest_fields: Mapping[str, Any],
+        pipeline_run_id: str | None = None,
+        extra_files: Mapping[str, str] | None = None,
+    ) -> RegistryVersion:
         """Add a new version of `model_name` with the model and labels files (any tf.io.gfile paths), plus
         `extra_files` (role -> path, e.g. the validation report) copied under their own names.
 
@@ -313,8 +361,9 @@ class Registry:
         for role, path in (extra_files or {}).items():
             name = path.rsplit("/", 1)[-1]
             if role in sources or name in (MODEL_FILE, LABELS_FILE, MANIFEST_FILE):
-                raise RegistryError(f"cannot publish {model_name}: extra file {role}={path} clashes with a version "
-                                    "file")
+                raise RegistryError(
+                    f"cannot publish {model_name}: extra file {role}={path} clashes with a version file"
+                )
             sources[role] = (path, name)
         if isinstance(self._fs, LocalFilesystem):
             version = self._publish_staged(model_dir, sources, fields)
@@ -355,20 +404,26 @@ class Registry:
             if current is None:
                 raise RegistryError(f"channel '{channel}' of model '{model_name}' is not set: nothing to roll back")
             if not current.history:
-                raise RegistryError(f"channel '{channel}' of model '{model_name}' has only ever served version "
-                                    f"{current.version}: nothing to roll back to")
+                raise RegistryError(
+                    f"channel '{channel}' of model '{model_name}' has only ever served version "
+                    f"{current.version}: nothing to roll back to"
+                )
             previous = current.history[-1]
             entry = self.verify(model_name, previous.version)
             if entry.sha256 != previous.sha256:
-                raise IntegrityError(f"{model_name} version {previous.version} has sha256 {entry.sha256}, but "
-                                     f"channel '{channel}' recorded {previous.sha256}")
-            return ChannelPointer(model_name, channel, ChannelEntry(previous.version, previous.sha256, utc_now()),
-                                  current.history[:-1])
+                raise IntegrityError(
+                    f"{model_name} version {previous.version} has sha256 {entry.sha256}, but "
+                    f"channel '{channel}' recorded {previous.sha256}"
+                )
+            return ChannelPointer(
+                model_name, channel, ChannelEntry(previous.version, previous.sha256, utc_now()), current.history[:-1]
+            )
 
         current, pointer = self._move_channel(model_name, channel, back)
         self._update_index()
-        logging.info("Rolled %s channel %s back from version %d to %d", model_name, channel, current.version,
-                     pointer.version)
+        logging.info(
+            "Rolled %s channel %s back from version %d to %d", model_name, channel, current.version, pointer.version
+        )
         return pointer
 
     # Internals
@@ -380,8 +435,7 @@ class Registry:
     def _complete_versions(self, model_name: str) -> list[int]:
         model_dir = self._fs.join(self.root, model_name)
         numbers = sorted(filter(None, map(_version_number, self._fs.listdir(model_dir))))
-        return [number for number in numbers
-                if self._fs.exists(self._fs.join(model_dir, str(number), MANIFEST_FILE))]
+        return [number for number in numbers if self._fs.exists(self._fs.join(model_dir, str(number), MANIFEST_FILE))]
 
     def _next_version(self, model_dir: str) -> int:
         """One more than every numbered folder, complete or not: numbers are never reused."""
@@ -399,11 +453,12 @@ class Registry:
         stored = self._fs.read_versioned(self._channel_path(model_name, channel))
         return _parse_channel(stored.data if stored else None)
 
-    def _move_channel(self, model_name: str, channel: str,
-                      move: Callable[[ChannelPointer | None], ChannelPointer | None]
-                      ) -> tuple[ChannelPointer | None, ChannelPointer | None]:
+    def _move_channel(
+        self, model_name: str, channel: str, move: Callable[[ChannelPointer | None], ChannelPointer | None]
+    ) -> tuple[ChannelPointer | None, ChannelPointer | None]:
         """Replace a channel's pointer with `move(current pointer)` by compare-and-swap (None: leave it); the
         pointer `move` was given and the one written."""
+
         def change(data: bytes | None) -> bytes | None:
             pointer = move(_parse_channel(data))
             return _json_bytes(pointer.to_json()) if pointer else None
@@ -421,22 +476,43 @@ class Registry:
             versions = []
             for entry in self.versions(summary.name):
                 relative = f"{summary.name}/{entry.version}"
-                versions.append({"version": entry.version, "path": relative,
-                                 "model_file": f"{relative}/{MODEL_FILE}", "labels_file": f"{relative}/{LABELS_FILE}",
-                                 **{key: entry.manifest.get(key) for key in INDEX_VERSION_FIELDS}})
+                versions.append(
+                    {
+                        "version": entry.version,
+                        "path": relative,
+                        "model_file": f"{relative}/{MODEL_FILE}",
+                        "labels_file": f"{relative}/{LABELS_FILE}",
+                        **{key: entry.manifest.get(key) for key in INDEX_VERSION_FIELDS},
+                    }
+                )
             channels = {name: pointer.current.to_json() for name, pointer in self.channels(summary.name).items()}
-            models[summary.name] = {"latest_version": summary.latest_version, "versions": versions,
-                                    "channels": channels}
+            models[summary.name] = {
+                "latest_version": summary.latest_version,
+                "versions": versions,
+                "channels": channels,
+            }
         return {"format_version": FORMAT_VERSION, "updated_at": utc_now(), "models": models}
 
     def _copy_payload(self, folder: str, sources: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
         """Copy each (source, name) of `sources` into `folder`; return the fields the manifest gets from them."""
-        hashes = {role: self._copy_and_hash(source, self._fs.join(folder, name))
-                  for role, (source, name) in sources.items()}
-        return {"size_bytes": hashes["model"][0], "sha256": hashes["model"][1], "labels_sha256": hashes["labels"][1],
-                "files": {role: name for role, (_, name) in sources.items()},
-                **({"file_sha256": others} if (others := {name: hashes[role][1] for role, (_, name) in sources.items()
-                                                          if role not in ("model", "labels")}) else {})}
+        hashes = {
+            role: self._copy_and_hash(source, self._fs.join(folder, name)) for role, (source, name) in sources.items()
+        }
+        return {
+            "size_bytes": hashes["model"][0],
+            "sha256": hashes["model"][1],
+            "labels_sha256": hashes["labels"][1],
+            "files": {role: name for role, (_, name) in sources.items()},
+            **(
+                {"file_sha256": others}
+                if (
+                    others := {
+                        name: hashes[role][1] for role, (_, name) in sources.items() if role not in ("model", "labels")
+                    }
+                )
+                else {}
+            ),
+        }
 
     def _copy_and_hash(self, source: str, destination: str) -> tuple[int, str]:
         digest, size = hashlib.sha256(), 0
@@ -473,12 +549,14 @@ class Registry:
         self._fs.remove_tree(staged)
         raise RegistryError(f"could not claim a version under {model_dir} after {MAX_PUBLISH_ATTEMPTS} attempts")
 
-    def _publish_claimed(self, model_dir: str, sources: Mapping[str, tuple[str, str]],
-                         fields: Mapping[str, Any]) -> int:
+    def _publish_claimed(
+        self, model_dir: str, sources: Mapping[str, tuple[str, str]], fields: Mapping[str, Any]
+    ) -> int:
         """Object stores: claim the next free number (create-if-absent of its claim), write the files into it, then
         the manifest (create-if-absent: nobody but the claim's owner writes there)."""
-        claim = _json_bytes({"claim_id": uuid.uuid4().hex, "claimed_at": utc_now(),
-                             "pipeline_run_id": fields.get("pipeline_run_id")})
+        claim = _json_bytes(
+            {"claim_id": uuid.uuid4().hex, "claimed_at": utc_now(), "pipeline_run_id": fields.get("pipeline_run_id")}
+        )
         version = 0
         for _ in range(MAX_PUBLISH_ATTEMPTS):
             version = max(self._next_version(model_dir), version + 1)
@@ -493,8 +571,10 @@ class Registry:
             self._before_commit(target)
         manifest = self._fs.join(target, MANIFEST_FILE)
         if not create_or_own(self._fs, manifest, self._manifest(fields, payload, version)):
-            raise RegistryError(f"{manifest} exists, written by another writer while this push held version "
-                                f"{version}'s claim: the store's create-if-absent did not hold")
+            raise RegistryError(
+                f"{manifest} exists, written by another writer while this push held version "
+                f"{version}'s claim: the store's create-if-absent did not hold"
+            )
         return version
 
     def _remove_stale_staging(self, model_dir: str) -> None:

@@ -8,6 +8,7 @@ exists but cannot be read (a broken registry, a file that fails its checksum or 
 model back with the reason. There is no baseline on a first run, or when the baseline takes another input
 shape or shares no class; then the model is judged on the absolute gates alone, and the report says why.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -50,8 +51,11 @@ class Baseline:
         return bool(self.classes_added or self.classes_removed)
 
     def to_json(self) -> dict[str, Any]:
-        return {**dataclasses.asdict(self), "classes_added": list(self.classes_added),
-                "classes_removed": list(self.classes_removed)}
+        return {
+            **dataclasses.asdict(self),
+            "classes_added": list(self.classes_added),
+            "classes_removed": list(self.classes_removed),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Baseline:
@@ -73,8 +77,11 @@ class Baseline:
         """One line for the summary, e.g. `version 2 (channel production): accuracy 0.7310 on the same eval images`."""
         changes = f"; {self.class_changes()}" if self.classes_changed else ""
         if self.compared:
-            images = ("the same eval images" if not self.classes_changed else
-                      f"the {self.compared_images} eval images of the classes both know")
+            images = (
+                "the same eval images"
+                if not self.classes_changed
+                else f"the {self.compared_images} eval images of the classes both know"
+            )
             return f"version {self.version} ({self.source}): accuracy {self.accuracy:.4f} on {images}{changes}"
         if not self.readable:
             return f"version {self.version} ({self.source}) cannot be read ({self.reason}); the model is held back"
@@ -93,9 +100,16 @@ def compared_subset(labels: Sequence[str], baseline_labels: Sequence[str], eval_
     return np.array([labels[int(index)] in known for index in eval_labels], dtype=bool)
 
 
-def measure_baseline(registry_root: str, model_name: str, channel: str, labels: Sequence[str],
-                     input_shape: list[int], eval_images: np.ndarray, eval_labels: np.ndarray,
-                     predict: Predict) -> tuple[Baseline, np.ndarray]:
+def measure_baseline(
+    registry_root: str,
+    model_name: str,
+    channel: str,
+    labels: Sequence[str],
+    input_shape: list[int],
+    eval_images: np.ndarray,
+    eval_labels: np.ndarray,
+    predict: Predict,
+) -> tuple[Baseline, np.ndarray]:
     """Find the baseline in the registry and measure it on the eval images, matching classes by name; returns it
     with the mask of the eval images it was compared on (the candidates are scored on the same ones)."""
     everything = np.ones(len(eval_labels), dtype=bool)
@@ -112,8 +126,11 @@ def measure_baseline(registry_root: str, model_name: str, channel: str, labels: 
         removed = tuple(sorted(set(baseline_labels) - set(labels)))
         identity = {"version": entry.version, "source": source, "classes_added": added, "classes_removed": removed}
         if list(entry.manifest.get("input_shape") or []) != list(input_shape):
-            return Baseline(**identity, reason=f"version {entry.version} takes input "
-                            f"{entry.manifest.get('input_shape')}, this model {list(input_shape)}"), everything
+            return Baseline(
+                **identity,
+                reason=f"version {entry.version} takes input "
+                f"{entry.manifest.get('input_shape')}, this model {list(input_shape)}",
+            ), everything
         subset = compared_subset(labels, baseline_labels, eval_labels)
         if not subset.any():
             return Baseline(**identity, reason=f"version {entry.version} shares no class with this model"), everything

@@ -15,12 +15,12 @@ already spans [-1, 1]. A quantization-aware model's input range is its input Qua
 `components/trainer/quantization_aware.py` fixes to [-1, 1]; every uint8-input model is checked
 (`check_app_input`).
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
-
 import math
+from typing import Any, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -67,16 +67,18 @@ def load(saved_model_dir: str) -> LoadedModel:
     return LoadedModel(loaded, fixed_batch.get_concrete_function())
 
 
-def convert(model: str | LoadedModel, mode: str, representative_images: np.ndarray | None = None,
-            integer_io: str | None = None) -> bytes:
+def convert(
+    model: str | LoadedModel, mode: str, representative_images: np.ndarray | None = None, integer_io: str | None = None
+) -> bytes:
     """Convert a SavedModel (its folder, or `load`ed once for several modes) to a `.tflite` flatbuffer. `int8` needs
     `representative_images` [N, H, W, 3] float32 in [-1, 1]; `integer_io` ("uint8") makes an int8 model's input
     and output integer too."""
     if mode not in QUANTIZATION_MODES:
         raise ValueError(f"unknown quantization mode {mode!r}; choose from {', '.join(QUANTIZATION_MODES)}")
     if integer_io and integer_io not in INTEGER_IO_TYPES:
-        raise ValueError(f"integer input/output {integer_io!r} is not one the app's runtimes take "
-                         f"({', '.join(INTEGER_IO_TYPES)})")
+        raise ValueError(
+            f"integer input/output {integer_io!r} is not one the app's runtimes take ({', '.join(INTEGER_IO_TYPES)})"
+        )
     if integer_io and mode != "int8":
         raise ValueError(f"integer input/output ({integer_io}) needs the int8 mode, not {mode}")
     source = load(model) if isinstance(model, str) else model
@@ -109,8 +111,9 @@ def convert(model: str | LoadedModel, mode: str, representative_images: np.ndarr
         if mode != "int8":
             return converted
         io_type = INTEGER_IO_TYPES[integer_io] if integer_io else tf.float32
-        quantized = lite_convert.mlir_quantize(with_model_input_range(converted), input_data_type=io_type,
-                                               output_data_type=io_type)
+        quantized = lite_convert.mlir_quantize(
+            with_model_input_range(converted), input_data_type=io_type, output_data_type=io_type
+        )
         model_bytes = lite_convert.deduplicate_readonly_buffers(quantized)
     except Exception as error:  # the converter raises ConverterError and others with the op details
         raise ConversionError(f"{mode} conversion failed: {error}") from error
@@ -149,7 +152,8 @@ def check_app_input(model_bytes: bytes) -> None:
             f"uint8 input with scale {scale:.6g} and zero point {zero_point}: the app's runtimes feed raw 0..255 "
             f"pixels, so pixels 0 and 255 would reach the network as {(0 - zero_point) * scale:.3f} and "
             f"{(255 - zero_point) * scale:.3f} instead of -1 and 1 (needs scale 1/{PIXEL_SCALE:g}, zero point "
-            f"{' or '.join(map(str, UINT8_INPUT_ZERO_POINTS))})")
+            f"{' or '.join(map(str, UINT8_INPUT_ZERO_POINTS))})"
+        )
 
 
 def model_ops(model_bytes: bytes) -> list[str]:
@@ -176,5 +180,4 @@ def float_tensors_inside(model_bytes: bytes) -> list[str]:
     model (float I/O kept)."""
     interpreter = tf.lite.Interpreter(model_content=model_bytes)
     ends = {d["index"] for d in interpreter.get_input_details() + interpreter.get_output_details()}
-    return [d["name"] for d in interpreter.get_tensor_details()
-            if d["dtype"] == np.float32 and d["index"] not in ends]
+    return [d["name"] for d in interpreter.get_tensor_details() if d["dtype"] == np.float32 and d["index"] not in ends]

@@ -1,4 +1,5 @@
 """Executor of TFLite quantize-and-validate: reads artifacts, calls the plain functions, writes the outputs."""
+
 from __future__ import annotations
 
 import json
@@ -16,20 +17,31 @@ from tfx.utils import path_utils
 
 from components import PROGRESS_LOGGER, json_files
 from components.artifact_locations import portable_uri
-from components.contracts import (LABELS_FILE, MODEL_FILE, REPORT_FILE, REPORT_MARKDOWN_FILE,
-                                  REPORT_PICTURE_FILE, SETTINGS_FIELD, TRAINING_INPUT_FIELD, WEIGHTS_FILE)
+from components.contracts import (
+    LABELS_FILE,
+    MODEL_FILE,
+    REPORT_FILE,
+    REPORT_MARKDOWN_FILE,
+    REPORT_PICTURE_FILE,
+    SETTINGS_FIELD,
+    TRAINING_INPUT_FIELD,
+    WEIGHTS_FILE,
+)
 from components.ingestion import image_files, training_input
-from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement, metadata
-from components.tflite import report as report_lib, report_plot, spec, validation
+from components.tflite import baseline as baseline_lib
+from components.tflite import conversion, measurement, metadata, report_plot, spec, validation
+from components.tflite import gates as gates_lib
+from components.tflite import report as report_lib
 from components.trainer import quantization_aware, warm_start
-from components.transform.transformed_examples import load_transformed, read_transformed
 from components.transform.preprocessing import LABEL_VOCAB
+from components.transform.transformed_examples import load_transformed, read_transformed
 
 progress = logging.getLogger(PROGRESS_LOGGER)
 
 
-def class_balanced(batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int,
-                   num_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def class_balanced(
+    batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int, num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Up to `count` (image, label) pairs from `batches`, as even across the `num_classes` classes as the data
     allows: each class gets count // num_classes (the first classes one more for the remainder), and when a class
     runs short its places go to the others. Reading stops once every class has its share."""
@@ -46,7 +58,7 @@ def class_balanced(batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int,
         if all(len(taken[label]) >= shares[label] for label in range(num_classes)):
             break
     chosen = [(image, label) for label in range(num_classes) for image in taken[label]]
-    chosen += spare[:count - len(chosen)]
+    chosen += spare[: count - len(chosen)]
     if not chosen:
         return np.zeros((0,), np.float32), np.zeros((0,), np.int64)
     return np.stack([image for image, _ in chosen]), np.array([label for _, label in chosen], np.int64)
@@ -55,43 +67,72 @@ def class_balanced(batches: Iterable[tuple[np.ndarray, np.ndarray]], count: int,
 class Executor(base_executor.BaseExecutor):
     """Converts, packages and validates; blesses the smallest quantization mode that passes every gate."""
 
-    def Do(self, input_dict: dict[str, list[types.Artifact]], output_dict: dict[str, list[types.Artifact]],
-           exec_properties: dict[str, Any]) -> None:
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
         """Write `model.tflite` + `labels.txt` + `report.json`, the report artifact and the blessing."""
         model = artifact_utils.get_single_instance(input_dict[spec.MODEL_KEY])
         saved_model_dir = path_utils.serving_model_path(model.uri, path_utils.is_old_model_artifact(model))
         tf_transform_output = tft.TFTransformOutput(
-            artifact_utils.get_single_instance(input_dict[spec.TRANSFORM_GRAPH_KEY]).uri)
+            artifact_utils.get_single_instance(input_dict[spec.TRANSFORM_GRAPH_KEY]).uri
+        )
         labels = read_labels(tf_transform_output)
         name, architecture = exec_properties[spec.MODEL_NAME_KEY], exec_properties[spec.ARCHITECTURE_KEY]
         measuring = validation.Measuring(
             threads=int(exec_properties[spec.THREADS_KEY]),
             latency_warmup=int(exec_properties[spec.LATENCY_WARMUP_KEY]),
             latency_runs=int(exec_properties[spec.LATENCY_RUNS_KEY]),
-            integer_io=exec_properties.get(spec.INTEGER_IO_KEY) or "", limits=json.loads(exec_properties[spec.GATES_KEY]))
+            integer_io=exec_properties.get(spec.INTEGER_IO_KEY) or "",
+            limits=json.loads(exec_properties[spec.GATES_KEY]),
+        )
         examples = input_dict[spec.EXAMPLES_KEY]
         float_model = conversion.load(saved_model_dir)
         data, selection_split = read_validation_data(
-            examples, tf_transform_output, float_model, labels, name, measuring.threads,
-            int(exec_properties[spec.REPRESENTATIVE_EXAMPLES_KEY]), int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0),
-            exec_properties.get(spec.REGISTRY_ROOT_KEY) or "", exec_properties.get(spec.BASELINE_CHANNEL_KEY) or "production")
+            examples,
+            tf_transform_output,
+            float_model,
+            labels,
+            name,
+            measuring.threads,
+            int(exec_properties[spec.REPRESENTATIVE_EXAMPLES_KEY]),
+            int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0),
+            exec_properties.get(spec.REGISTRY_ROOT_KEY) or "",
+            exec_properties.get(spec.BASELINE_CHANNEL_KEY) or "production",
+        )
 
         def package(model_bytes: bytes, label: str) -> bytes:
-            return metadata.add_metadata(model_bytes, labels, name=name, version=str(model.id),
-                                         description=f"{architecture} image classifier, {label} TFLite, "
-                                                     f"{len(labels)} labels")
+            return metadata.add_metadata(
+                model_bytes,
+                labels,
+                name=name,
+                version=str(model.id),
+                description=f"{architecture} image classifier, {label} TFLite, {len(labels)} labels",
+            )
 
         sources = validation.candidate_sources(saved_model_dir, json.loads(exec_properties[spec.QUANTIZATION_KEY]))
-        candidates = validation.validate_candidates(sources, data, measuring, package, {saved_model_dir: float_model},
-                                                    progress=lambda line: progress.info("%s: %s", name, line))
+        candidates = validation.validate_candidates(
+            sources,
+            data,
+            measuring,
+            package,
+            {saved_model_dir: float_model},
+            progress=lambda line: progress.info("%s: %s", name, line),
+        )
         entries = [candidate.entry for candidate in candidates]
         chosen = gates_lib.choose_candidate(entries)
         shown = chosen or next((entry for entry in entries if entry["error"] is None), None)
 
         identity = {
-            "model_name": name, "architecture": architecture, "input_shape": [1, *data.eval_images.shape[1:]],
-            "labels_count": len(labels), "baseline": data.baseline.to_json(),
-            "eval_examples": int(len(data.eval_labels)), "selection_split": selection_split,
+            "model_name": name,
+            "architecture": architecture,
+            "input_shape": [1, *data.eval_images.shape[1:]],
+            "labels_count": len(labels),
+            "baseline": data.baseline.to_json(),
+            "eval_examples": int(len(data.eval_labels)),
+            "selection_split": selection_split,
             "selection_examples": int(len((data.selection or (None, data.eval_labels))[1])),
             "source_examples": {"uri": portable_uri(examples[0].uri), "span": examples[0].span},
             SETTINGS_FIELD: exec_properties.get(spec.SETTINGS_KEY) or None,
@@ -101,13 +142,15 @@ class Executor(base_executor.BaseExecutor):
         qat_sources = [source for source in sources if source.quantization_aware]
         if qat_sources:
             identity["quantization_aware_training"] = quantization_aware.read_training_record(
-                qat_sources[0].saved_model_dir)
+                qat_sources[0].saved_model_dir
+            )
         output = artifact_utils.get_single_instance(output_dict[spec.TFLITE_MODEL_KEY])
         shipped = next((c.flatbuffer for c in candidates if shown is not None and c.entry is shown), None)
         write_model_files(output.uri, shipped, labels, model.uri)
         if shipped is not None:
-            shown["peak_memory_bytes"] = measurement.measure_peak_memory(os.path.join(output.uri, MODEL_FILE),
-                                                                         measuring.threads)
+            shown["peak_memory_bytes"] = measurement.measure_peak_memory(
+                os.path.join(output.uri, MODEL_FILE), measuring.threads
+            )
         report = report_lib.build_report(identity, data.float_accuracy, entries, chosen)
         report = json.loads(json.dumps(report, default=_json_default))
         write_report_files(report, [output.uri, artifact_utils.get_single_instance(output_dict[spec.REPORT_KEY]).uri])
@@ -121,27 +164,49 @@ def read_labels(tf_transform_output: tft.TFTransformOutput) -> list[str]:
         return [line.rstrip("\n") for line in handle if line.strip()]
 
 
-def read_validation_data(examples: Sequence[types.Artifact], tf_transform_output: tft.TFTransformOutput,
-                         float_model: Any, labels: list[str], name: str, threads: int, representative_count: int,
-                         limit: int, registry_root: str, baseline_channel: str
-                         ) -> tuple[validation.ValidationData, str]:
+def read_validation_data(
+    examples: Sequence[types.Artifact],
+    tf_transform_output: tft.TFTransformOutput,
+    float_model: Any,
+    labels: list[str],
+    name: str,
+    threads: int,
+    representative_count: int,
+    limit: int,
+    registry_root: str,
+    baseline_channel: str,
+) -> tuple[validation.ValidationData, str]:
     """The calibration images (class-balanced, from train), the eval split (its first `limit`; 0: all), the split
-    that chooses, the float model's (`float_model`, loaded) eval accuracy and the registry baseline measured on the same images; with the
-    choosing split's name."""
+    that chooses, the float model's (`float_model`, loaded) eval accuracy and the registry baseline measured on
+    the same images; with the choosing split's name."""
     train_pattern = os.path.join(artifact_utils.get_split_uri(examples, image_files.TRAIN_SPLIT), "*")
     representative, _ = class_balanced(
-        ((batch_images.numpy(), batch_labels.numpy()) for batch_images, batch_labels in
-         read_transformed([train_pattern], tf_transform_output, batch_size=256)), representative_count, len(labels))
+        (
+            (batch_images.numpy(), batch_labels.numpy())
+            for batch_images, batch_labels in read_transformed([train_pattern], tf_transform_output, batch_size=256)
+        ),
+        representative_count,
+        len(labels),
+    )
     eval_images, eval_labels = load_transformed(
-        [os.path.join(artifact_utils.get_split_uri(examples, image_files.EVAL_SPLIT), "*")], tf_transform_output, limit)
+        [os.path.join(artifact_utils.get_split_uri(examples, image_files.EVAL_SPLIT), "*")], tf_transform_output, limit
+    )
     selection_split, selection = read_selection_split(examples, tf_transform_output, limit, name)
     float_accuracy = measurement.float_accuracy(float_model, eval_images, eval_labels)
     baseline, compared = baseline_lib.measure_baseline(
-        registry_root, name, baseline_channel, labels, [1, *eval_images.shape[1:]], eval_images, eval_labels,
-        lambda model_bytes, images: measurement.tflite_predictions(model_bytes, images, threads))
+        registry_root,
+        name,
+        baseline_channel,
+        labels,
+        [1, *eval_images.shape[1:]],
+        eval_images,
+        eval_labels,
+        lambda model_bytes, images: measurement.tflite_predictions(model_bytes, images, threads),
+    )
     progress.info("%s: no-regression baseline: %s", name, baseline.describe())
-    return validation.ValidationData(representative, eval_images, eval_labels, selection, float_accuracy, baseline,
-                                     compared), selection_split
+    return validation.ValidationData(
+        representative, eval_images, eval_labels, selection, float_accuracy, baseline, compared
+    ), selection_split
 
 
 def write_model_files(uri: str, flatbuffer: bytes | None, labels: list[str], trainer_model_uri: str) -> None:
@@ -158,14 +223,20 @@ def write_model_files(uri: str, flatbuffer: bytes | None, labels: list[str], tra
         tf.io.gfile.copy(weights, os.path.join(uri, WEIGHTS_FILE), overwrite=True)
 
 
-def read_selection_split(examples: Sequence[types.Artifact], tf_transform_output: tft.TFTransformOutput, limit: int,
-                         name: str) -> tuple[str, tuple[np.ndarray, np.ndarray] | None]:
+def read_selection_split(
+    examples: Sequence[types.Artifact], tf_transform_output: tft.TFTransformOutput, limit: int, name: str
+) -> tuple[str, tuple[np.ndarray, np.ndarray] | None]:
     """The split the candidates are chosen on, and its images and labels (the first `limit`; 0: all): validation,
     so that eval only judges and reports the choice. Without a validation split (`data.validation_fraction` 0),
     eval, said in the run's log, and None (the candidates' eval accuracy is their selection accuracy)."""
     if image_files.VALIDATION_SPLIT not in artifact_utils.decode_split_names(examples[0].split_names):
-        progress.warning("%s: no %s split (data.validation_fraction is 0): the candidates are chosen on the %s "
-                         "split, which also judges them", name, image_files.VALIDATION_SPLIT, image_files.EVAL_SPLIT)
+        progress.warning(
+            "%s: no %s split (data.validation_fraction is 0): the candidates are chosen on the %s "
+            "split, which also judges them",
+            name,
+            image_files.VALIDATION_SPLIT,
+            image_files.EVAL_SPLIT,
+        )
         return image_files.EVAL_SPLIT, None
     pattern = os.path.join(artifact_utils.get_split_uri(examples, image_files.VALIDATION_SPLIT), "*")
     return image_files.VALIDATION_SPLIT, load_transformed([pattern], tf_transform_output, limit)
@@ -180,9 +251,11 @@ def read_training_input(examples: Sequence[types.Artifact] | None) -> dict[str, 
 
 def write_report_files(report: dict[str, Any], uris: Sequence[str]) -> None:
     """`report.json`, `report.md` and `report.png` of one validation, rendered once, in each folder of `uris`."""
-    files = {REPORT_FILE: json.dumps(report, indent=2).encode(),
-             REPORT_MARKDOWN_FILE: report_lib.markdown(report).encode(),
-             REPORT_PICTURE_FILE: report_plot.report_png(report)}
+    files = {
+        REPORT_FILE: json.dumps(report, indent=2).encode(),
+        REPORT_MARKDOWN_FILE: report_lib.markdown(report).encode(),
+        REPORT_PICTURE_FILE: report_plot.report_png(report),
+    }
     for uri in uris:
         tf.io.gfile.makedirs(uri)
         for name, content in files.items():

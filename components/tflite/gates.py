@@ -1,4 +1,5 @@
 """Gate decisions over a candidate's measurements, and the choice among several quantization modes. Pure."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -36,14 +37,30 @@ def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> li
     """
     results = [
         GateResult("android_ready", measured["builtin_ops_only"], True, bool(measured["builtin_ops_only"])),
-        GateResult("min_accuracy", measured["tflite_accuracy"], limits["min_accuracy"],
-                   measured["tflite_accuracy"] >= limits["min_accuracy"]),
-        GateResult("max_accuracy_drop", measured["accuracy_drop"], limits["max_accuracy_drop"],
-                   measured["accuracy_drop"] <= limits["max_accuracy_drop"] + _DROP_ROUNDING),
-        GateResult("max_model_bytes", measured["size_bytes"], limits["max_model_bytes"],
-                   measured["size_bytes"] <= limits["max_model_bytes"]),
-        GateResult("max_latency_ms", measured["latency_ms"], limits["max_latency_ms"],
-                   measured["latency_ms"] <= limits["max_latency_ms"]),
+        GateResult(
+            "min_accuracy",
+            measured["tflite_accuracy"],
+            limits["min_accuracy"],
+            measured["tflite_accuracy"] >= limits["min_accuracy"],
+        ),
+        GateResult(
+            "max_accuracy_drop",
+            measured["accuracy_drop"],
+            limits["max_accuracy_drop"],
+            measured["accuracy_drop"] <= limits["max_accuracy_drop"] + _DROP_ROUNDING,
+        ),
+        GateResult(
+            "max_model_bytes",
+            measured["size_bytes"],
+            limits["max_model_bytes"],
+            measured["size_bytes"] <= limits["max_model_bytes"],
+        ),
+        GateResult(
+            "max_latency_ms",
+            measured["latency_ms"],
+            limits["max_latency_ms"],
+            measured["latency_ms"] <= limits["max_latency_ms"],
+        ),
     ]
     if measured.get("baseline_accuracy") is not None:
         regression = measured["baseline_accuracy"] - measured.get("compared_accuracy", measured["tflite_accuracy"])

@@ -1,4 +1,5 @@
 """Measurements on the real TFLite interpreter: accuracy, the float reference, CPU latency and peak memory."""
+
 from __future__ import annotations
 
 import json
@@ -50,8 +51,10 @@ def saved_model_predictions(model: str | LoadedModel, images: np.ndarray, batch_
     loaded = tf.saved_model.load(model) if isinstance(model, str) else model.trackable
     signature = loaded.signatures[PREPROCESSED_SIGNATURE]
     (name,) = signature.structured_input_signature[1]
-    outputs = [signature(**{name: tf.constant(images[i:i + batch_size], tf.float32)})["probabilities"].numpy()
-               for i in range(0, len(images), batch_size)]
+    outputs = [
+        signature(**{name: tf.constant(images[i : i + batch_size], tf.float32)})["probabilities"].numpy()
+        for i in range(0, len(images), batch_size)
+    ]
     return np.concatenate(outputs)
 
 
@@ -72,13 +75,18 @@ def float_accuracy(model: str | LoadedModel, images: np.ndarray, labels: np.ndar
     return accuracy(saved_model_predictions(model, images), labels)["top1"]
 
 
-def measure_flatbuffer(model_bytes: bytes, images: np.ndarray, labels: np.ndarray, threads: int, warmup: int,
-                       runs: int) -> dict[str, Any]:
+def measure_flatbuffer(
+    model_bytes: bytes, images: np.ndarray, labels: np.ndarray, threads: int, warmup: int, runs: int
+) -> dict[str, Any]:
     """What the gates, the report and the benchmark read of one converted model: its bytes, its top-1 and top-5
     accuracy on `images` and its `invoke` latency, all at `threads` interpreter threads."""
     scores = accuracy(tflite_predictions(model_bytes, images, threads), labels)
-    return {"size_bytes": len(model_bytes), "tflite_accuracy": scores["top1"], "tflite_top5_accuracy": scores["top5"],
-            "latency_ms": measure_latency(model_bytes, threads, warmup, runs)}
+    return {
+        "size_bytes": len(model_bytes),
+        "tflite_accuracy": scores["top1"],
+        "tflite_top5_accuracy": scores["top5"],
+        "latency_ms": measure_latency(model_bytes, threads, warmup, runs),
+    }
 
 
 def measure_latency(model_bytes: bytes, threads: int, warmup: int, runs: int) -> dict[str, float | int]:
@@ -94,8 +102,7 @@ def measure_latency(model_bytes: bytes, threads: int, warmup: int, runs: int) ->
         start = time.perf_counter()
         interpreter.invoke()
         times.append((time.perf_counter() - start) * 1000.0)
-    return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90)), "threads": threads,
-            "runs": runs}
+    return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90)), "threads": threads, "runs": runs}
 
 
 _PEAK_MEMORY_PROBE = """
@@ -125,8 +132,13 @@ def measure_peak_memory(model_path: str, threads: int, runs: int = 5) -> int | N
     buffer, the tensor arena and kernel scratch space. None where the child cannot report it.
     """
     try:
-        result = subprocess.run([sys.executable, "-c", _PEAK_MEMORY_PROBE, model_path, str(threads), str(runs)],
-                                capture_output=True, text=True, timeout=300, check=True)
+        result = subprocess.run(
+            [sys.executable, "-c", _PEAK_MEMORY_PROBE, model_path, str(threads), str(runs)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=True,
+        )
         return int(json.loads(result.stdout.strip().splitlines()[-1])["peak_memory_bytes"])
     except (subprocess.SubprocessError, ValueError, IndexError, KeyError, OSError):
         return None

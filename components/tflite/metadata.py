@@ -4,6 +4,7 @@ and the labels as an associated file; and reading it back.
 `import tflite_support` fails in this stack (a pybind name clash with TensorFlow), so the metadata modules are
 imported from `tensorflow_lite_support` directly; they are the same code.
 """
+
 from __future__ import annotations
 
 import io
@@ -38,14 +39,19 @@ def add_metadata(model_bytes: bytes, labels: list[str], name: str, version: str,
             bytearray(model_bytes),
             general_md=metadata_info.GeneralMd(name=name, version=version, description=description),
             input_md=metadata_info.InputImageTensorMd(
-                name="image", description="RGB image, any size is resized to the model input by the app",
-                norm_mean=[NORM_MEAN], norm_std=[NORM_STD],
+                name="image",
+                description="RGB image, any size is resized to the model input by the app",
+                norm_mean=[NORM_MEAN],
+                norm_std=[NORM_STD],
                 color_space_type=metadata_fb.ColorSpaceType.RGB,
-                tensor_type=writer_utils.get_input_tensor_types(bytearray(model_bytes))[0]),
+                tensor_type=writer_utils.get_input_tensor_types(bytearray(model_bytes))[0],
+            ),
             output_md=metadata_info.ClassificationTensorMd(
-                name="probabilities", description="Probability of each label in labels.txt",
+                name="probabilities",
+                description="Probability of each label in labels.txt",
                 label_files=[metadata_info.LabelFileMd(file_path=labels_path)],
-                tensor_type=writer_utils.get_output_tensor_types(bytearray(model_bytes))[0]),
+                tensor_type=writer_utils.get_output_tensor_types(bytearray(model_bytes))[0],
+            ),
         )
         return with_fixed_file_times(bytes(writer.populate()))
 
@@ -59,7 +65,7 @@ def with_fixed_file_times(model_bytes: bytes) -> bytes:
     with zipfile.ZipFile(io.BytesIO(model_bytes)) as packed:
         entries = packed.infolist()
         files = [(entry.filename, packed.read(entry)) for entry in entries]
-    buffer = io.BytesIO(model_bytes[:min(entry.header_offset for entry in entries)])
+    buffer = io.BytesIO(model_bytes[: min(entry.header_offset for entry in entries)])
     buffer.seek(0, io.SEEK_END)
     with zipfile.ZipFile(buffer, "a") as repacked:
         for name, data in files:
@@ -73,6 +79,7 @@ def read_metadata(model_bytes: bytes) -> dict[str, Any]:
     files = displayer.get_packed_associated_file_list()
     labels: list[str] = []
     if LABELS_FILE in files:
-        labels = [line for line in displayer.get_associated_file_buffer(LABELS_FILE).decode("utf-8").splitlines()
-                  if line]
+        labels = [
+            line for line in displayer.get_associated_file_buffer(LABELS_FILE).decode("utf-8").splitlines() if line
+        ]
     return {"metadata": json.loads(displayer.get_metadata_json()), "associated_files": files, "labels": labels}

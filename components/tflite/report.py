@@ -1,4 +1,5 @@
 """The validation report: `report.json` for machines (and the registry manifest) and a summary for people."""
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -8,9 +9,21 @@ from components.ingestion.training_input import TrainingInput
 from components.tflite.baseline import Baseline
 from components.tflite.gates import GateResult
 
-CANDIDATE_KEYS = ("quantization", "quantization_aware", "integer_io", "size_bytes", "tflite_accuracy",
-                  "tflite_top5_accuracy", "selection_accuracy", "accuracy_drop", "latency_ms", "peak_memory_bytes",
-                  "ops", "builtin_ops_only", "input_dtype")
+CANDIDATE_KEYS = (
+    "quantization",
+    "quantization_aware",
+    "integer_io",
+    "size_bytes",
+    "tflite_accuracy",
+    "tflite_top5_accuracy",
+    "selection_accuracy",
+    "accuracy_drop",
+    "latency_ms",
+    "peak_memory_bytes",
+    "ops",
+    "builtin_ops_only",
+    "input_dtype",
+)
 """`selection_accuracy` is the candidate's top-1 on the split it is chosen on (`selection_split` in the report:
 validation, or eval where there is none); the other accuracies and every gate are on eval."""
 QUANTIZATION_AWARE_SETTING = "train.quantization_aware_epochs"
@@ -30,9 +43,11 @@ def quantization_aware_hint(candidates: list[Mapping[str, Any]]) -> str | None:
     for candidate in candidates:
         failed = [gate["name"] for gate in candidate.get("gates", []) if not gate["passed"]]
         if candidate["quantization"] == "int8" and failed == ["max_accuracy_drop"]:
-            return (f"post-training int8 lost {candidate['accuracy_drop'] * 100:.2f} pts, more than "
-                    f"gates.max_accuracy_drop allows; quantization-aware training usually wins that back: set "
-                    f"{QUANTIZATION_AWARE_SETTING}=2")
+            return (
+                f"post-training int8 lost {candidate['accuracy_drop'] * 100:.2f} pts, more than "
+                f"gates.max_accuracy_drop allows; quantization-aware training usually wins that back: set "
+                f"{QUANTIZATION_AWARE_SETTING}=2"
+            )
     return None
 
 
@@ -41,13 +56,17 @@ def quantization_aware_training(report: Mapping[str, Any]) -> str | None:
     record = report.get("quantization_aware_training")
     if not record:
         return None
-    text = (f"{record['epochs']} quantization-aware epoch(s): {record['fine_tune_seconds']:.1f} s, saving "
-            f"{record['save_seconds']:.1f} s")
+    text = (
+        f"{record['epochs']} quantization-aware epoch(s): {record['fine_tune_seconds']:.1f} s, saving "
+        f"{record['save_seconds']:.1f} s"
+    )
     validation = record.get("validation_accuracy")
     if validation:
-        text += (f"; validation accuracy {validation['float_kept']:.4f} float, {validation['float_weights_after']:.4f}"
-                 f" with the epochs' weights in float, {validation['quantization_aware']:.4f} fake-quantized "
-                 "(the int8 drop is against the float model, so it includes what the extra epochs learned)")
+        text += (
+            f"; validation accuracy {validation['float_kept']:.4f} float, {validation['float_weights_after']:.4f}"
+            f" with the epochs' weights in float, {validation['quantization_aware']:.4f} fake-quantized "
+            "(the int8 drop is against the float model, so it includes what the extra epochs learned)"
+        )
     return text
 
 
@@ -61,8 +80,10 @@ def provenance(report: Mapping[str, Any]) -> list[str]:
         lines.append(f"trained on {where} ({trained_on.files} files)")
     warm = report.get("warm_start")
     if warm:
-        lines.append(f"warm start: {warm['source']}, {warm['layers_loaded']} of {warm['layers']} layers; classifier "
-                     f"head {warm['head']}")
+        lines.append(
+            f"warm start: {warm['source']}, {warm['layers_loaded']} of {warm['layers']} layers; classifier "
+            f"head {warm['head']}"
+        )
     elif TRAINING_INPUT_FIELD in report:
         lines.append("warm start: none (trained from scratch)")
     return lines
@@ -74,8 +95,10 @@ def selection(report: Mapping[str, Any]) -> str | None:
     split = report.get("selection_split")
     if not split:
         return None
-    return (f"candidates chosen on the {split} split ({report.get('selection_examples')} examples); accuracies and "
-            "gates on eval")
+    return (
+        f"candidates chosen on the {split} split ({report.get('selection_examples')} examples); accuracies and "
+        "gates on eval"
+    )
 
 
 def candidate_entry(measured: Mapping[str, Any], gates: list[GateResult], error: str | None = None) -> dict[str, Any]:
@@ -87,19 +110,25 @@ def candidate_entry(measured: Mapping[str, Any], gates: list[GateResult], error:
     return entry
 
 
-def build_report(identity: Mapping[str, Any], float_accuracy: float, candidates: list[dict[str, Any]],
-                 chosen: Mapping[str, Any] | None) -> dict[str, Any]:
+def build_report(
+    identity: Mapping[str, Any],
+    float_accuracy: float,
+    candidates: list[dict[str, Any]],
+    chosen: Mapping[str, Any] | None,
+) -> dict[str, Any]:
     """The report. Top-level measurements are the chosen candidate's, or, when none passed, the first tried one's
     (so a held-back model still shows what failed)."""
     shown = chosen or next((c for c in candidates if c.get("error") is None), candidates[0])
     report = dict(identity)
     report.update({key: shown.get(key) for key in CANDIDATE_KEYS})
-    report.update({
-        "float_accuracy": float_accuracy,
-        "gates": shown.get("gates", []),
-        "blessed": chosen is not None,
-        "candidates": candidates,
-    })
+    report.update(
+        {
+            "float_accuracy": float_accuracy,
+            "gates": shown.get("gates", []),
+            "blessed": chosen is not None,
+            "candidates": candidates,
+        }
+    )
     return report
 
 
@@ -122,8 +151,12 @@ def summary(report: Mapping[str, Any]) -> str:
             f"{candidate['tflite_accuracy']:.4f} (float {report['float_accuracy']:.4f}, drop "
             f"{candidate['accuracy_drop'] * 100:.2f} pts), latency median {latency.get('median', 0):.2f} ms "
             f"p90 {latency.get('p90', 0):.2f} ms, {'passed' if candidate['passed'] else 'failed'}"
-            + (f" ({report['selection_split']} accuracy {candidate['selection_accuracy']:.4f})"
-               if report.get("selection_split", "eval") != "eval" else ""))
+            + (
+                f" ({report['selection_split']} accuracy {candidate['selection_accuracy']:.4f})"
+                if report.get("selection_split", "eval") != "eval"
+                else ""
+            )
+        )
         for gate in candidate["gates"]:
             if not gate["passed"]:
                 lines.append(f"    gate {gate['name']} failed: measured {gate['measured']}, limit {gate['limit']}")
@@ -154,7 +187,11 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"- float SavedModel accuracy on {report['eval_examples']} eval examples: {report['float_accuracy']:.4f}",
         f"- verdict: {verdict}",
         *[f"- {line}" for line in provenance(report)],
-        *([f"- no-regression baseline: {Baseline.from_json(report['baseline']).describe()}"] if "baseline" in report else []),
+        *(
+            [f"- no-regression baseline: {Baseline.from_json(report['baseline']).describe()}"]
+            if "baseline" in report
+            else []
+        ),
         *([f"- {quantization_aware_training(report)}"] if quantization_aware_training(report) else []),
         *([f"- {selection(report)}"] if selection(report) else []),
         "",
@@ -163,8 +200,9 @@ def markdown(report: Mapping[str, Any]) -> str:
     ]
     for candidate in report["candidates"]:
         if candidate.get("error"):
-            lines.append(f"| {candidate_label(candidate)} | - | - | - | - | - | - | - | - | "
-                         f"error: {candidate['error']} |")
+            lines.append(
+                f"| {candidate_label(candidate)} | - | - | - | - | - | - | - | - | error: {candidate['error']} |"
+            )
             continue
         latency = candidate.get("latency_ms") or {}
         drop = candidate.get("accuracy_drop")
@@ -175,13 +213,19 @@ def markdown(report: Mapping[str, Any]) -> str:
             f"{_cell(None if drop is None else drop * 100, '.2f')} | {_cell(latency.get('median'), '.2f')} | "
             f"{_cell(latency.get('p90'), '.2f')} | {_cell(candidate.get('peak_memory_bytes'), ',')} | "
             f"{'yes' if candidate.get('builtin_ops_only') else 'no'} | "
-            f"{'failed: ' + ', '.join(failed) if failed else 'passed'} |")
-    failing = [(candidate_label(candidate), gate) for candidate in report["candidates"]
-               for gate in candidate.get("gates", []) if not gate["passed"]]
+            f"{'failed: ' + ', '.join(failed) if failed else 'passed'} |"
+        )
+    failing = [
+        (candidate_label(candidate), gate)
+        for candidate in report["candidates"]
+        for gate in candidate.get("gates", [])
+        if not gate["passed"]
+    ]
     if failing:
         lines += ["", "Failing gates:", ""]
-        lines += [f"- {mode}: {gate['name']} measured {gate['measured']}, limit {gate['limit']}"
-                  for mode, gate in failing]
+        lines += [
+            f"- {mode}: {gate['name']} measured {gate['measured']}, limit {gate['limit']}" for mode, gate in failing
+        ]
     hint = quantization_aware_hint(report["candidates"])
     if hint:
         lines += ["", f"Hint: {hint}."]

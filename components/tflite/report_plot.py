@@ -1,5 +1,6 @@
 """The picture of a TFLite validation: accuracy against size and against latency, one point per quantization
 mode, with the gate limits drawn; saved as `report.png` beside the model (and so in each registry version)."""
+
 from __future__ import annotations
 
 from typing import Any, Mapping
@@ -21,11 +22,15 @@ def report_png(report: Mapping[str, Any]) -> bytes:
     figure, (size_axis, latency_axis) = pyplot.subplots(1, 2, figsize=(11, 4.2), sharey=True)
     for candidate in measured:
         kept = report["blessed"] and report_lib.candidate_label(candidate) == report_lib.candidate_label(report)
-        style = {"s": 90 if kept else 50, "marker": "*" if kept else "o",
-                 "label": report_lib.candidate_label(candidate) + (" (kept)" if kept else "")}
+        style = {
+            "s": 90 if kept else 50,
+            "marker": "*" if kept else "o",
+            "label": report_lib.candidate_label(candidate) + (" (kept)" if kept else ""),
+        }
         size_axis.scatter(candidate["size_bytes"] / 1e6, candidate["tflite_accuracy"], **style)
-        latency_axis.scatter((candidate.get("latency_ms") or {}).get("median", 0.0), candidate["tflite_accuracy"],
-                             **style)
+        latency_axis.scatter(
+            (candidate.get("latency_ms") or {}).get("median", 0.0), candidate["tflite_accuracy"], **style
+        )
     for axis in (size_axis, latency_axis):
         axis.axhline(report["float_accuracy"], color="grey", linestyle=":", label="float SavedModel")
         if limits.get("min_accuracy") is not None:

@@ -2,6 +2,7 @@
 
 The executor and the component constructor import the keys from here; nothing here imports either of them.
 """
+
 from __future__ import annotations
 
 from tfx import types

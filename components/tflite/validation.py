@@ -1,5 +1,6 @@
 """Convert a trained model to every candidate `.tflite`, package each with metadata and measure and gate it:
 the TFLite step's work, as plain functions the executor calls and the tests can call without TFX."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -8,7 +9,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from components.tflite import baseline as baseline_lib, conversion, gates as gates_lib, measurement
+from components.tflite import baseline as baseline_lib
+from components.tflite import conversion, measurement
+from components.tflite import gates as gates_lib
 from components.tflite import report as report_lib
 from components.trainer import quantization_aware
 
@@ -72,9 +75,14 @@ def candidate_sources(saved_model_dir: str, modes: Sequence[str]) -> list[Source
     return sources
 
 
-def validate_candidates(sources: Iterable[Source], data: ValidationData, measuring: Measuring,
-                        package: Callable[[bytes, str], bytes], loaded: dict[str, Any] | None = None,
-                        progress: Callable[[str], None] = lambda line: None) -> list[Candidate]:
+def validate_candidates(
+    sources: Iterable[Source],
+    data: ValidationData,
+    measuring: Measuring,
+    package: Callable[[bytes, str], bytes],
+    loaded: dict[str, Any] | None = None,
+    progress: Callable[[str], None] = lambda line: None,
+) -> list[Candidate]:
     """Convert, package (`package(flatbuffer, label)` adds the metadata) and measure every source, each SavedModel
     loaded once (`loaded`: those already loaded, by folder)."""
     loaded = dict(loaded or {})
@@ -87,8 +95,9 @@ def validate_candidates(sources: Iterable[Source], data: ValidationData, measuri
     return candidates
 
 
-def validate_candidate(model: Any, source: Source, data: ValidationData, measuring: Measuring,
-                       package: Callable[[bytes, str], bytes]) -> Candidate:
+def validate_candidate(
+    model: Any, source: Source, data: ValidationData, measuring: Measuring, package: Callable[[bytes, str], bytes]
+) -> Candidate:
     """Convert `model` (a SavedModel folder, or loaded) as `source` says, package it and measure what ships. The
     drop is measured against the float model's accuracy, also for the quantization-aware model. A compared baseline
     adds the no-regression gate, and one that cannot be read the failing `baseline_readable` gate. The candidates
@@ -100,25 +109,42 @@ def validate_candidate(model: Any, source: Source, data: ValidationData, measuri
     except conversion.ConversionError as error:
         return Candidate(source, None, report_lib.candidate_entry(identity, [], str(error)))
     ops = conversion.model_ops(flatbuffer)
-    measured = measurement.measure_flatbuffer(flatbuffer, data.eval_images, data.eval_labels, measuring.threads,
-                                              measuring.latency_warmup, measuring.latency_runs)
+    measured = measurement.measure_flatbuffer(
+        flatbuffer,
+        data.eval_images,
+        data.eval_labels,
+        measuring.threads,
+        measuring.latency_warmup,
+        measuring.latency_runs,
+    )
     input_dtype = tf.lite.Interpreter(model_content=flatbuffer).get_input_details()[0]["dtype"]
-    selection_accuracy = measured["tflite_accuracy"] if data.selection is None else _accuracy(
-        flatbuffer, *data.selection, measuring.threads)
-    measured = {"selection_accuracy": selection_accuracy, **identity, **measured,
-                "accuracy_drop": data.float_accuracy - measured["tflite_accuracy"], "ops": ops,
-                "builtin_ops_only": not conversion.non_builtin_ops(ops), "input_dtype": np.dtype(input_dtype).name}
+    selection_accuracy = (
+        measured["tflite_accuracy"]
+        if data.selection is None
+        else _accuracy(flatbuffer, *data.selection, measuring.threads)
+    )
+    measured = {
+        "selection_accuracy": selection_accuracy,
+        **identity,
+        **measured,
+        "accuracy_drop": data.float_accuracy - measured["tflite_accuracy"],
+        "ops": ops,
+        "builtin_ops_only": not conversion.non_builtin_ops(ops),
+        "input_dtype": np.dtype(input_dtype).name,
+    }
     judged = {**measured, "latency_ms": measured["latency_ms"]["median"]}
     baseline = data.baseline
     if baseline is not None and baseline.compared:
         judged["baseline_accuracy"] = baseline.accuracy
         if data.compared is not None and not data.compared.all():
-            judged["compared_accuracy"] = _accuracy(flatbuffer, data.eval_images[data.compared],
-                                                    data.eval_labels[data.compared], measuring.threads)
+            judged["compared_accuracy"] = _accuracy(
+                flatbuffer, data.eval_images[data.compared], data.eval_labels[data.compared], measuring.threads
+            )
     if baseline is not None and not baseline.readable:
         judged["baseline_unreadable"] = baseline.reason
-    return Candidate(source, flatbuffer,
-                     report_lib.candidate_entry(measured, gates_lib.evaluate_gates(judged, measuring.limits)))
+    return Candidate(
+        source, flatbuffer, report_lib.candidate_entry(measured, gates_lib.evaluate_gates(judged, measuring.limits))
+    )
 
 
 def _accuracy(flatbuffer: bytes, images: np.ndarray, labels: np.ndarray, threads: int) -> float:

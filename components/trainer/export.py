@@ -1,5 +1,6 @@
 """A Keras model saved as a SavedModel with only the preprocessed-image signature the TFLite converter reads: the
 quantization-aware model beside the Trainer's, and the models the benchmark trains outside the pipeline."""
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -16,6 +17,9 @@ def save_for_conversion(model: tf.keras.Model, directory: str, size: int, save_t
     def serve_preprocessed(image: tf.Tensor) -> dict[str, tf.Tensor]:
         return {"probabilities": model(image, training=False)}
 
-    model.save(directory, save_format="tf",
-               signatures={PREPROCESSED_SIGNATURE: serve_preprocessed.get_concrete_function()},
-               save_traces=save_traces)
+    model.save(
+        directory,
+        save_format="tf",
+        signatures={PREPROCESSED_SIGNATURE: serve_preprocessed.get_concrete_function()},
+        save_traces=save_traces,
+    )

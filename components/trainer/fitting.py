@@ -2,6 +2,7 @@
 from its `Hyperparameters`, fit it with per-epoch progress, warm start, warm-up and decay, BatchNorm
 recalibration, and keep the best epoch. Keras only: no TFX or tf.Transform, so the plain script can use it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,8 +30,14 @@ def augment(images: tf.Tensor, seed: int, flip: bool = True) -> tf.Tensor:
 
     def crop_one(image: tf.Tensor) -> tf.Tensor:
         begin, extent, _ = tf.image.sample_distorted_bounding_box(
-            tf.shape(image), tf.zeros([1, 0, 4]), min_object_covered=0.0, aspect_ratio_range=(0.75, 1.33),
-            area_range=(0.08, 1.0), use_image_if_no_bounding_boxes=True, seed=seed)
+            tf.shape(image),
+            tf.zeros([1, 0, 4]),
+            min_object_covered=0.0,
+            aspect_ratio_range=(0.75, 1.33),
+            area_range=(0.08, 1.0),
+            use_image_if_no_bounding_boxes=True,
+            seed=seed,
+        )
         return tf.image.resize(tf.slice(image, begin, extent), size, method="bilinear")
 
     images = tf.map_fn(crop_one, images)
@@ -110,8 +117,11 @@ class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
 
     def recalibrate(self) -> None:
         """Set the BatchNorm statistics to the average of `batches` batches' statistics."""
-        layers = [inner for inner in (getattr(layer, "layer", layer) for layer in self.model.layers)
-                  if isinstance(inner, tf.keras.layers.BatchNormalization) and inner.trainable]
+        layers = [
+            inner
+            for inner in (getattr(layer, "layer", layer) for layer in self.model.layers)
+            if isinstance(inner, tf.keras.layers.BatchNormalization) and inner.trainable
+        ]
         momenta = [layer.momentum for layer in layers]
         for layer in layers:
             layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
@@ -143,10 +153,16 @@ class EpochProgress(tf.keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
-        progress.info("%s epoch %d/%d: loss %.3f, train accuracy %.3f, validation accuracy %.3f (%.1f s)",
-                      self._name, epoch + 1, self._epochs, logs.get("loss", float("nan")),
-                      logs.get("accuracy", float("nan")), logs.get("val_accuracy", float("nan")),
-                      time.monotonic() - self._start)
+        progress.info(
+            "%s epoch %d/%d: loss %.3f, train accuracy %.3f, validation accuracy %.3f (%.1f s)",
+            self._name,
+            epoch + 1,
+            self._epochs,
+            logs.get("loss", float("nan")),
+            logs.get("accuracy", float("nan")),
+            logs.get("val_accuracy", float("nan")),
+            time.monotonic() - self._start,
+        )
 
 
 def count_batches(dataset: tf.data.Dataset) -> int:
@@ -157,8 +173,15 @@ def count_batches(dataset: tf.data.Dataset) -> int:
     return int(dataset.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
 
 
-def _fit_phase(model: tf.keras.Model, train_data: tf.data.Dataset, rate: Any, loss: tf.keras.losses.Loss,
-               first_epoch: int, last_epoch: int, callbacks: list[tf.keras.callbacks.Callback]) -> None:
+def _fit_phase(
+    model: tf.keras.Model,
+    train_data: tf.data.Dataset,
+    rate: Any,
+    loss: tf.keras.losses.Loss,
+    first_epoch: int,
+    last_epoch: int,
+    callbacks: list[tf.keras.callbacks.Callback],
+) -> None:
     """Compile `model` (so a change of trainable layers takes effect) and fit epochs `first_epoch`+1 to `last_epoch`
     (the first callback scores each epoch on the validation data)."""
     model.compile(optimizer=tf.keras.optimizers.Adam(rate), loss=loss, metrics=["accuracy"])
@@ -183,27 +206,44 @@ class TrainResult:
     quantization_aware: quantization_aware.FineTuned | None = None
 
 
-def build_and_warm_start(build_network: NetworkBuilder, num_classes: int, hparams: Hyperparameters,
-                         registry_weights: warm_start.RegistryWeights | None = None,
-                         labels: Sequence[str] | None = None) -> tuple[tf.keras.Model, warm_start.WarmStart | None]:
+def build_and_warm_start(
+    build_network: NetworkBuilder,
+    num_classes: int,
+    hparams: Hyperparameters,
+    registry_weights: warm_start.RegistryWeights | None = None,
+    labels: Sequence[str] | None = None,
+) -> tuple[tf.keras.Model, warm_start.WarmStart | None]:
     """The network `hparams` describe, with the weights `hparams.weights` names loaded by layer name: a registry
     version's (`registry_weights`, its head matched to `labels` by class name), ImageNet's or a file's."""
     size = hparams.input_size
-    model = build_network(input_shape=(size, size, 3), num_classes=num_classes, alpha=hparams.alpha,
-                          dropout=hparams.dropout, bn_momentum=hparams.bn_momentum)
+    model = build_network(
+        input_shape=(size, size, 3),
+        num_classes=num_classes,
+        alpha=hparams.alpha,
+        dropout=hparams.dropout,
+        bn_momentum=hparams.bn_momentum,
+    )
     weights = hparams.weights or weight_sources.NONE
     if weight_sources.registry_source(weights) is not None:
         if registry_weights is None:
             return model, None
-        return model, warm_start.load_matching(model, registry_weights.path, registry_weights.description,
-                                               registry_weights.labels, labels)
+        return model, warm_start.load_matching(
+            model, registry_weights.path, registry_weights.description, registry_weights.labels, labels
+        )
     path = warm_start.resolve(weights, hparams.architecture, hparams.alpha, size)
     return model, (warm_start.load_matching(model, path) if path else None)
 
 
-def _fit(model: tf.keras.Model, train_data: tf.data.Dataset, unaugmented: tf.data.Dataset,
-         validation_data: tf.data.Dataset, loss: tf.keras.losses.Loss, hparams: Hyperparameters,
-         backbone: Sequence[str], callbacks: list[tf.keras.callbacks.Callback]) -> KeepBestEpoch:
+def _fit(
+    model: tf.keras.Model,
+    train_data: tf.data.Dataset,
+    unaugmented: tf.data.Dataset,
+    validation_data: tf.data.Dataset,
+    loss: tf.keras.losses.Loss,
+    hparams: Hyperparameters,
+    backbone: Sequence[str],
+    callbacks: list[tf.keras.callbacks.Callback],
+) -> KeepBestEpoch:
     """Fit `hparams.epochs` epochs (the first `frozen_epochs` with the warm-started `backbone` frozen), scoring
     each on `validation_data`; the model ends with the best epoch's weights, which the returned callback names."""
     epochs, name = hparams.epochs, hparams.name
@@ -212,35 +252,65 @@ def _fit(model: tf.keras.Model, train_data: tf.data.Dataset, unaugmented: tf.dat
     steps = count_batches(train_data) if warmup_epochs else 0
     base_rate = hparams.learning_rate
     keep_best = KeepBestEpoch()
-    fit_callbacks = [RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
-                     EpochProgress(name, epochs), keep_best, *callbacks]
+    fit_callbacks = [
+        RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
+        EpochProgress(name, epochs),
+        keep_best,
+        *callbacks,
+    ]
     if frozen_epochs:
         for layer_name in backbone:
             model.get_layer(layer_name).trainable = False
-        progress.info("%s: the first %d epoch(s) train the head, the %d warm-started layers frozen", name,
-                      frozen_epochs, len(backbone))
+        progress.info(
+            "%s: the first %d epoch(s) train the head, the %d warm-started layers frozen",
+            name,
+            frozen_epochs,
+            len(backbone),
+        )
         rate = learning_rate(base_rate, min(warmup_epochs, frozen_epochs), frozen_epochs, steps)
         _fit_phase(model, train_data, rate, loss, 0, frozen_epochs, fit_callbacks)
         for layer_name in backbone:
             model.get_layer(layer_name).trainable = True
         base_rate *= hparams.fine_tune_rate
         if frozen_epochs < epochs:
-            progress.info("%s: the other %d epoch(s) fine-tune every layer from learning rate %g", name,
-                          epochs - frozen_epochs, base_rate)
+            progress.info(
+                "%s: the other %d epoch(s) fine-tune every layer from learning rate %g",
+                name,
+                epochs - frozen_epochs,
+                base_rate,
+            )
     if frozen_epochs < epochs:
         remaining = epochs - frozen_epochs
-        _fit_phase(model, train_data,
-                   learning_rate(base_rate, 0 if frozen_epochs else warmup_epochs, remaining, steps,
-                                 decay=bool(warmup_epochs)),
-                   loss, frozen_epochs, epochs, fit_callbacks)
-    progress.info("%s: kept epoch %d of %d (validation accuracy %.3f)", name, keep_best.best_epoch, epochs,
-                  keep_best.best_accuracy)
+        _fit_phase(
+            model,
+            train_data,
+            learning_rate(
+                base_rate, 0 if frozen_epochs else warmup_epochs, remaining, steps, decay=bool(warmup_epochs)
+            ),
+            loss,
+            frozen_epochs,
+            epochs,
+            fit_callbacks,
+        )
+    progress.info(
+        "%s: kept epoch %d of %d (validation accuracy %.3f)",
+        name,
+        keep_best.best_epoch,
+        epochs,
+        keep_best.best_accuracy,
+    )
     return keep_best
 
 
-def _quantization_aware_fine_tune(model: tf.keras.Model, train_data: tf.data.Dataset, unaugmented: tf.data.Dataset,
-                                  validation_data: tf.data.Dataset, loss: tf.keras.losses.Loss,
-                                  hparams: Hyperparameters, kept_accuracy: float) -> quantization_aware.FineTuned:
+def _quantization_aware_fine_tune(
+    model: tf.keras.Model,
+    train_data: tf.data.Dataset,
+    unaugmented: tf.data.Dataset,
+    validation_data: tf.data.Dataset,
+    loss: tf.keras.losses.Loss,
+    hparams: Hyperparameters,
+    kept_accuracy: float,
+) -> quantization_aware.FineTuned:
     """The kept model fine-tuned `quantization_aware_epochs` more epochs with fake quantization, with what that took
     and did on the validation data."""
     name, epochs = hparams.name, hparams.quantization_aware_epochs
@@ -248,16 +318,28 @@ def _quantization_aware_fine_tune(model: tf.keras.Model, train_data: tf.data.Dat
     progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, epochs, rate)
     started = time.monotonic()
     quantized = quantization_aware.fine_tune(
-        model, train_data, [RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
-                            EpochProgress(f"{name} (quantization-aware)", epochs)],
-        epochs, rate, loss)
+        model,
+        train_data,
+        [
+            RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
+            EpochProgress(f"{name} (quantization-aware)", epochs),
+        ],
+        epochs,
+        rate,
+        loss,
+    )
     seconds = time.monotonic() - started
-    validation = {"float_kept": kept_accuracy,
-                  "float_weights_after": _accuracy(quantization_aware.float_weights(model, quantized), loss,
-                                                   validation_data),
-                  "quantization_aware": _accuracy(quantized, loss, validation_data)}
-    progress.info("%s: validation accuracy %.3f float, %.3f with the quantization-aware epochs' weights in "
-                  "float, %.3f fake-quantized", name, *validation.values())
+    validation = {
+        "float_kept": kept_accuracy,
+        "float_weights_after": _accuracy(quantization_aware.float_weights(model, quantized), loss, validation_data),
+        "quantization_aware": _accuracy(quantized, loss, validation_data),
+    }
+    progress.info(
+        "%s: validation accuracy %.3f float, %.3f with the quantization-aware epochs' weights in "
+        "float, %.3f fake-quantized",
+        name,
+        *validation.values(),
+    )
     return quantization_aware.FineTuned(quantized, epochs, seconds, validation)
 
 
@@ -275,22 +357,34 @@ def compute_precision(mixed: bool) -> Iterator[None]:
         tf.keras.mixed_precision.set_global_policy("float32")
 
 
-def float32_copy(build_network: NetworkBuilder, model: tf.keras.Model, num_classes: int,
-                 hparams: Hyperparameters) -> tf.keras.Model:
+def float32_copy(
+    build_network: NetworkBuilder, model: tf.keras.Model, num_classes: int, hparams: Hyperparameters
+) -> tf.keras.Model:
     """The same network built in float32 with `model`'s weights (a mixed-precision model's variables are float32
     already): what is exported, converted and fine-tuned quantization-aware, float32 at every boundary."""
     size = hparams.input_size
-    copy = build_network(input_shape=(size, size, 3), num_classes=num_classes, alpha=hparams.alpha,
-                         dropout=hparams.dropout, bn_momentum=hparams.bn_momentum)
+    copy = build_network(
+        input_shape=(size, size, 3),
+        num_classes=num_classes,
+        alpha=hparams.alpha,
+        dropout=hparams.dropout,
+        bn_momentum=hparams.bn_momentum,
+    )
     copy.set_weights(model.get_weights())
     return copy
 
 
-def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
-                num_classes: int, hparams: Hyperparameters, log_dir: str | None = None,
-                callbacks: Sequence[tf.keras.callbacks.Callback] = (),
-                registry_weights: warm_start.RegistryWeights | None = None,
-                labels: Sequence[str] | None = None) -> TrainResult:
+def train_model(
+    build_network: NetworkBuilder,
+    train_data: tf.data.Dataset,
+    validation_data: tf.data.Dataset,
+    num_classes: int,
+    hparams: Hyperparameters,
+    log_dir: str | None = None,
+    callbacks: Sequence[tf.keras.callbacks.Callback] = (),
+    registry_weights: warm_start.RegistryWeights | None = None,
+    labels: Sequence[str] | None = None,
+) -> TrainResult:
     """Build the network with `hparams` (warm-started as `hparams.weights` says; a registry version's weights come
     as `registry_weights`, matched to `labels` by class name) and fit it on `train_data`, logging each epoch (and
     calling `callbacks`); the result holds the model with the weights of the epoch that scored best on
@@ -299,29 +393,50 @@ def train_model(build_network: NetworkBuilder, train_data: tf.data.Dataset, vali
     With a warm start and `frozen_epochs` > 0, the layers loaded from the weight file (the backbone) are frozen for
     that many epochs, so only the new head learns, then all layers train on at `fine_tune_rate` times the rate.
     With `quantization_aware_epochs` > 0, the kept model is fine-tuned that many more epochs with fake
-    quantization (`TrainResult.quantization_aware`). With `mixed_precision`, the epochs compute in float16 (for GPUs with
-    float16 units); the model returned is a float32 copy of the kept weights."""
+    quantization (`TrainResult.quantization_aware`). With `mixed_precision`, the epochs compute in float16 (for GPUs
+    with float16 units); the model returned is a float32 copy of the kept weights."""
     keras_autograph.exempt_tf_keras()
     tf.keras.utils.set_random_seed(hparams.seed)
     with compute_precision(hparams.mixed_precision):
-        return _train(build_network, train_data, validation_data, num_classes, hparams, log_dir, callbacks,
-                      registry_weights, labels)
+        return _train(
+            build_network,
+            train_data,
+            validation_data,
+            num_classes,
+            hparams,
+            log_dir,
+            callbacks,
+            registry_weights,
+            labels,
+        )
 
 
-def _train(build_network: NetworkBuilder, train_data: tf.data.Dataset, validation_data: tf.data.Dataset,
-           num_classes: int, hparams: Hyperparameters, log_dir: str | None,
-           callbacks: Sequence[tf.keras.callbacks.Callback], registry_weights: warm_start.RegistryWeights | None,
-           labels: Sequence[str] | None) -> TrainResult:
+def _train(
+    build_network: NetworkBuilder,
+    train_data: tf.data.Dataset,
+    validation_data: tf.data.Dataset,
+    num_classes: int,
+    hparams: Hyperparameters,
+    log_dir: str | None,
+    callbacks: Sequence[tf.keras.callbacks.Callback],
+    registry_weights: warm_start.RegistryWeights | None,
+    labels: Sequence[str] | None,
+) -> TrainResult:
     """`train_model` inside its compute precision; the model it returns is float32."""
     model, started_from = build_and_warm_start(build_network, num_classes, hparams, registry_weights, labels)
     if hparams.max_train_steps:
         train_data = train_data.take(hparams.max_train_steps)
     unaugmented = train_data
     if hparams.augment:
-        train_data = train_data.map(lambda images, labels: (augment(images, hparams.seed, hparams.flip), labels),
-                                    num_parallel_calls=tf.data.AUTOTUNE)
-    loss = (SmoothedSparseCrossentropy(num_classes, hparams.label_smoothing) if hparams.label_smoothing
-            else tf.keras.losses.SparseCategoricalCrossentropy())
+        train_data = train_data.map(
+            lambda images, labels: (augment(images, hparams.seed, hparams.flip), labels),
+            num_parallel_calls=tf.data.AUTOTUNE,
+        )
+    loss = (
+        SmoothedSparseCrossentropy(num_classes, hparams.label_smoothing)
+        if hparams.label_smoothing
+        else tf.keras.losses.SparseCategoricalCrossentropy()
+    )
     fit_callbacks = list(callbacks)
     if log_dir:
         fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
@@ -332,6 +447,7 @@ def _train(build_network: NetworkBuilder, train_data: tf.data.Dataset, validatio
         model = float32_copy(build_network, model, num_classes, hparams)
     result = TrainResult(model, keep_best.best_epoch, keep_best.best_accuracy, started_from)
     if hparams.quantization_aware_epochs:
-        result.quantization_aware = _quantization_aware_fine_tune(model, train_data, unaugmented, validation_data,
-                                                                  loss, hparams, keep_best.best_accuracy)
+        result.quantization_aware = _quantization_aware_fine_tune(
+            model, train_data, unaugmented, validation_data, loss, hparams, keep_best.best_accuracy
+        )
     return result

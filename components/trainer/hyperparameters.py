@@ -4,6 +4,7 @@
 Every field is required. The defaults are the config's (`pipeline/config.py`), so there is no second set of them
 here to drift apart; a custom_config that lacks a field, or has one this does not know, is refused by name.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -46,8 +47,10 @@ class Hyperparameters:
         missing = [name for name in types if name not in given]
         unknown = sorted(set(given) - set(types))
         if missing or unknown:
-            raise ValueError(f"Trainer custom_config: missing {', '.join(missing) or 'nothing'}; unknown "
-                             f"{', '.join(unknown) or 'nothing'} (Config.trainer_hparams builds it)")
+            raise ValueError(
+                f"Trainer custom_config: missing {', '.join(missing) or 'nothing'}; unknown "
+                f"{', '.join(unknown) or 'nothing'} (Config.trainer_hparams builds it)"
+            )
         values = {}
         for name, kind in types.items():
             value = given[name]

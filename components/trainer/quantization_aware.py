@@ -9,6 +9,7 @@ SavedModel, which the Evaluator judges and against which the TFLite step measure
 quantization-aware model is saved beside it (`QUANTIZATION_AWARE_DIR`, `serving_preprocessed` signature only) and
 the TFLite step converts it to a second int8 candidate.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -68,8 +69,14 @@ def quantize(model: tf.keras.Model) -> tf.keras.Model:
     return quantized
 
 
-def fine_tune(model: tf.keras.Model, train_batches: tf.data.Dataset, callbacks: list[tf.keras.callbacks.Callback],
-              epochs: int, rate: float, loss: tf.keras.losses.Loss) -> tf.keras.Model:
+def fine_tune(
+    model: tf.keras.Model,
+    train_batches: tf.data.Dataset,
+    callbacks: list[tf.keras.callbacks.Callback],
+    epochs: int,
+    rate: float,
+    loss: tf.keras.losses.Loss,
+) -> tf.keras.Model:
     """The quantization-aware copy of `model`, trained `epochs` epochs on `train_batches` at learning rate `rate`
     (the first callback scores each epoch); the last epoch is kept."""
     quantized = quantize(model)
@@ -98,10 +105,15 @@ def write_training_record(directory: str, fine_tuned: FineTuned, save_seconds: f
     path = os.path.join(directory, TRAINING_RECORD)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.gfile.GFile(path, "w") as handle:
-        json.dump({"epochs": fine_tuned.epochs, "fine_tune_seconds": round(fine_tuned.seconds, 1),
-                   "save_seconds": round(save_seconds, 1),
-                   "validation_accuracy": {key: round(value, 4) for key, value in fine_tuned.validation.items()}},
-                  handle)
+        json.dump(
+            {
+                "epochs": fine_tuned.epochs,
+                "fine_tune_seconds": round(fine_tuned.seconds, 1),
+                "save_seconds": round(save_seconds, 1),
+                "validation_accuracy": {key: round(value, 4) for key, value in fine_tuned.validation.items()},
+            },
+            handle,
+        )
 
 
 def read_training_record(directory: str) -> dict[str, Any] | None:

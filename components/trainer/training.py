@@ -4,6 +4,7 @@ A module file supplies only `build_network(input_shape, num_classes, alpha, drop
 else lives here (the TFX side: the serving signatures, the export) and in `fitting` (seeding, training with
 per-epoch progress, TensorBoard logs); the transformed examples are read by `components.transform`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -17,8 +18,13 @@ import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import PROGRESS_LOGGER, json_files
-from components.contracts import (IMAGE_KEY, PREPROCESSED_SIGNATURE, SERVING_SIGNATURE, TRANSFORMED_EXAMPLES_SIGNATURE,
-                                  WEIGHTS_FILE)
+from components.contracts import (
+    IMAGE_KEY,
+    PREPROCESSED_SIGNATURE,
+    SERVING_SIGNATURE,
+    TRANSFORMED_EXAMPLES_SIGNATURE,
+    WEIGHTS_FILE,
+)
 from components.trainer import export, quantization_aware, warm_start, weight_sources
 from components.trainer.fitting import NetworkBuilder, train_model
 from components.trainer.hyperparameters import Hyperparameters
@@ -65,12 +71,18 @@ def _registry_weights(fn_args: FnArgs, hparams: Hyperparameters) -> warm_start.R
     if weight_sources.registry_source(hparams.weights) is None:
         return None
     if not fn_args.base_model:
-        raise warm_start.WarmStartError(f"model.weights={hparams.weights}: the Trainer has no base model (the "
-                                        "new-data check's), so it cannot warm-start from the registry")
+        raise warm_start.WarmStartError(
+            f"model.weights={hparams.weights}: the Trainer has no base model (the "
+            "new-data check's), so it cannot warm-start from the registry"
+        )
     weights, reason = warm_start.read_registry_weights(os.path.join(fn_args.base_model, hparams.name))
     if weights is None:
-        progress.info("%s: model.weights=%s: %s; training from scratch (model.weights=none)", hparams.name,
-                      hparams.weights, reason)
+        progress.info(
+            "%s: model.weights=%s: %s; training from scratch (model.weights=none)",
+            hparams.name,
+            hparams.weights,
+            reason,
+        )
     return weights
 
 
@@ -97,12 +109,27 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     train_data = read_transformed(fn_args.train_files, tf_transform_output, hparams.batch_size, hparams.seed)
     validation_data = read_transformed(fn_args.eval_files, tf_transform_output, hparams.batch_size)
     size = hparams.input_size
-    progress.info("%s: training on %d classes, %d epochs, batch %d, input %dx%d, on %s%s", hparams.name, len(labels),
-                  hparams.epochs, hparams.batch_size, size, size, training_device(),
-                  ", mixed precision (float16 compute)" if hparams.mixed_precision else "")
-    result = train_model(build_network, train_data, validation_data, len(labels), hparams,
-                         log_dir=fn_args.model_run_dir, registry_weights=_registry_weights(fn_args, hparams),
-                         labels=labels)
+    progress.info(
+        "%s: training on %d classes, %d epochs, batch %d, input %dx%d, on %s%s",
+        hparams.name,
+        len(labels),
+        hparams.epochs,
+        hparams.batch_size,
+        size,
+        size,
+        training_device(),
+        ", mixed precision (float16 compute)" if hparams.mixed_precision else "",
+    )
+    result = train_model(
+        build_network,
+        train_data,
+        validation_data,
+        len(labels),
+        hparams,
+        log_dir=fn_args.model_run_dir,
+        registry_weights=_registry_weights(fn_args, hparams),
+        labels=labels,
+    )
     signatures = _signatures(result.model, tf_transform_output, size)
     result.model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures, save_traces=False)
     model_dir = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
@@ -113,8 +140,9 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
         started = time.monotonic()
         quantization_aware_dir = quantization_aware.model_dir(fn_args.serving_model_dir)
         export.save_for_conversion(result.quantization_aware.model, quantization_aware_dir, size)
-        quantization_aware.write_training_record(quantization_aware_dir, result.quantization_aware,
-                                                 time.monotonic() - started)
+        quantization_aware.write_training_record(
+            quantization_aware_dir, result.quantization_aware, time.monotonic() - started
+        )
 
 
 def _save_weights(model: tf.keras.Model, path: str) -> None:

@@ -1,16 +1,18 @@
 """Warm start: the MobileNet's weights from the registry, from ImageNet (Keras' own weight files) or a `.h5` file.
 
-`model.weights` names one of them (`weight_sources`). `imagenet` is the Keras applications weight file for the architecture, width and input size, by its standard
-name, looked up in the Keras cache (`$KERAS_HOME/models`, default `~/.keras/models`) and downloaded there when
-the machine is online. A registry version's float weights are found and verified by the new-data check, which
-hands them to the Trainer as its base model (`RegistryWeights`); with nothing in the registry yet, the run
-starts from scratch and says so.
+`model.weights` names one of them (`weight_sources`). `imagenet` is the Keras applications weight file for the
+architecture, width and input size, by its standard name, looked up in the Keras cache (`$KERAS_HOME/models`,
+default `~/.keras/models`) and downloaded there when the machine is online. A registry version's float weights are
+found and verified by the new-data check, which hands them to the Trainer as its base model (`RegistryWeights`);
+with nothing in the registry yet, the run starts from scratch and says so.
 
-Weights load by layer name (the builders use the Keras reference's layer names); only layers whose every weight
-has the same shape are loaded, and a file that matches no layer is an error naming it. The classifier head
-(the network's last layer with weights, whose last axis is the classes) of a registry version loads only when it was trained on the same set of classes, its outputs
-matched to this model's classes by name; when the class set changed it is re-initialised, and the result says so.
+Weights load by layer name (the builders use the Keras reference's layer names); only layers whose every weight has
+the same shape are loaded, and a file that matches no layer is an error naming it. The classifier head (the
+network's last layer with weights, whose last axis is the classes) of a registry version loads only when it was
+trained on the same set of classes, its outputs matched to this model's classes by name; when the class set changed
+it is re-initialised, and the result says so.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -32,8 +34,10 @@ WARM_START_RECORD = "warm_start.json"
 """Beside a trained model's SavedModel: what its weights started from (`WarmStart.to_json`)."""
 IMAGENET_SIZES = {"v1": (128, 160, 192, 224), "v2": (96, 128, 160, 192, 224)}
 """Input sizes with ImageNet weights; every allowed width has them (V1 0.25 to 1.0, V2 0.35 to 1.4)."""
-IMAGENET_URLS = {"v1": "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/",
-                 "v2": "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/"}
+IMAGENET_URLS = {
+    "v1": "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet/",
+    "v2": "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/",
+}
 _V1_ALPHA_TEXT = {1.0: "1_0", 0.75: "7_5", 0.5: "5_0", 0.25: "2_5"}
 progress = logging.getLogger(PROGRESS_LOGGER)
 
@@ -52,8 +56,9 @@ def read_registry_weights(folder: str) -> tuple[RegistryWeights | None, str]:
     record_path = os.path.join(folder, REGISTRY_WEIGHTS_RECORD)
     record = json_files.read_optional(record_path)
     if record is None:
-        raise WarmStartError(f"model.weights: {record_path} is missing: the Trainer was not given the new-data "
-                             "check's base model")
+        raise WarmStartError(
+            f"model.weights: {record_path} is missing: the Trainer was not given the new-data check's base model"
+        )
     if record.get("version") is None:
         return None, record.get("reason", "no registry version to start from")
     description = f"{record['model_name']} version {record['version']} ({record['source']})"
@@ -63,8 +68,10 @@ def read_registry_weights(folder: str) -> tuple[RegistryWeights | None, str]:
 def imagenet_file_name(architecture: str, alpha: float, size: int) -> str:
     """Keras' name of the ImageNet weight file without the classifier top, e.g. `mobilenet_1_0_224_tf_no_top.h5`."""
     if size not in IMAGENET_SIZES[architecture]:
-        raise WarmStartError(f"model.weights=imagenet: MobileNet {architecture.upper()} has ImageNet weights for "
-                             f"input sizes {', '.join(map(str, IMAGENET_SIZES[architecture]))}, not {size}")
+        raise WarmStartError(
+            f"model.weights=imagenet: MobileNet {architecture.upper()} has ImageNet weights for "
+            f"input sizes {', '.join(map(str, IMAGENET_SIZES[architecture]))}, not {size}"
+        )
     if architecture == "v1":
         return f"mobilenet_{_V1_ALPHA_TEXT[alpha]}_{size}_tf_no_top.h5"
     return f"mobilenet_v2_weights_tf_dim_ordering_tf_kernels_{float(alpha)}_{size}_no_top.h5"
@@ -92,9 +99,11 @@ def resolve(weights: str, architecture: str, alpha: float, size: int) -> str | N
     try:
         return tf.keras.utils.get_file(name, url, cache_subdir="models")
     except Exception as error:  # noqa: BLE001 - any download failure means the same thing to the user
-        raise WarmStartError(f"model.weights=imagenet: {name} is not in {keras_cache()} and could not be downloaded "
-                             f"({type(error).__name__}); put Keras' file from {url} there, or give model.weights "
-                             "a path") from None
+        raise WarmStartError(
+            f"model.weights=imagenet: {name} is not in {keras_cache()} and could not be downloaded "
+            f"({type(error).__name__}); put Keras' file from {url} there, or give model.weights "
+            "a path"
+        ) from None
 
 
 def _stored_layers(handle: Any) -> Any:
@@ -113,8 +122,12 @@ class WarmStart:
     head: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "layers_loaded": len(self.layers), "layers": self.total_layers,
-                "head": self.head}
+        return {
+            "source": self.source,
+            "layers_loaded": len(self.layers),
+            "layers": self.total_layers,
+            "head": self.head,
+        }
 
 
 def read_warm_start_record(model_dir: str) -> dict[str, Any] | None:
@@ -137,12 +150,20 @@ def head_order(source_labels: Sequence[str], labels: Sequence[str]) -> list[int]
 
 def _class_changes(source_labels: Sequence[str], labels: Sequence[str]) -> str:
     added, removed = sorted(set(labels) - set(source_labels)), sorted(set(source_labels) - set(labels))
-    return "; ".join(part for part in (f"added {', '.join(added)}" if added else "",
-                                       f"removed {', '.join(removed)}" if removed else "") if part)
+    return "; ".join(
+        part
+        for part in (f"added {', '.join(added)}" if added else "", f"removed {', '.join(removed)}" if removed else "")
+        if part
+    )
 
 
-def load_matching(model: tf.keras.Model, path: str, source: str = "",
-                  source_labels: Sequence[str] | None = None, labels: Sequence[str] | None = None) -> WarmStart:
+def load_matching(
+    model: tf.keras.Model,
+    path: str,
+    source: str = "",
+    source_labels: Sequence[str] | None = None,
+    labels: Sequence[str] | None = None,
+) -> WarmStart:
     """Load into `model` every layer of the `.h5` file at `path` with the same name and weight shapes, and refuse
     a file that matches none. With `source_labels` (the classes of the file's head, in order) and `labels` (this
     model's), the head loads only for the same class set, reordered to `labels`; otherwise it is left as built."""
@@ -170,8 +191,10 @@ def load_matching(model: tf.keras.Model, path: str, source: str = "",
     except OSError as error:
         raise WarmStartError(f"model.weights: {path} is not a Keras .h5 weight file ({error})") from None
     if not loaded:
-        raise WarmStartError(f"model.weights: no layer of {model.name} matches a layer in {path} (by name and "
-                             "weight shapes): wrong architecture, width or file")
+        raise WarmStartError(
+            f"model.weights: no layer of {model.name} matches a layer in {path} (by name and "
+            "weight shapes): wrong architecture, width or file"
+        )
     total = sum(1 for layer in model.layers if layer.weights)
     if source_labels is None:
         head = "loaded (same shape)" if head_layer in loaded else "new (the file has none of this shape)"
@@ -180,6 +203,12 @@ def load_matching(model: tf.keras.Model, path: str, source: str = "",
     else:
         head = f"re-initialised: the classes changed ({_class_changes(source_labels, labels or [])})"
     result = WarmStart(source or os.path.basename(path), tuple(loaded), total, head)
-    progress.info("%s: warm start from %s: loaded %d of %d layers; classifier head %s", model.name, result.source,
-                  len(loaded), total, head)
+    progress.info(
+        "%s: warm start from %s: loaded %d of %d layers; classifier head %s",
+        model.name,
+        result.source,
+        len(loaded),
+        total,
+        head,
+    )
     return result

@@ -3,6 +3,7 @@
 `none`, `imagenet`, a path to a `.h5` file, or a registry version of the same model: `production` (the version
 the app ships: the channel `gates.baseline_channel`, else the latest), `channel:NAME` or `version:N`.
 """
+
 from __future__ import annotations
 
 NONE, IMAGENET = "none", "imagenet"
@@ -21,7 +22,7 @@ def registry_source(weights: str) -> tuple[str, str | int] | None:
         return "channel", ""
     for prefix, kind in ((CHANNEL_PREFIX, "channel"), (VERSION_PREFIX, "version")):
         if weights.startswith(prefix):
-            value = weights[len(prefix):].strip()
+            value = weights[len(prefix) :].strip()
             if kind == "version":
                 if not value.isdigit() or int(value) < 1:
                     raise WarmStartError(f"model.weights: {weights!r}: expected version:N with N a version number")

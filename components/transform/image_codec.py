@@ -7,6 +7,7 @@ image stretched to the square input (no crop, no padding) by 2-tap bilinear inte
 rounded to uint8 (see docs/preprocessing.md). `model_input` scales the stored pixels to [-1, 1] in the graph at
 train and serve time, the range the TFLite metadata's normalization (mean 127.5, std 127.5) gives.
 """
+
 from __future__ import annotations
 
 import tensorflow as tf
@@ -33,8 +34,11 @@ def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
 
 def decode_images(image_bytes: tf.Tensor, size: int) -> tf.Tensor:
     """Decode a batch of encoded JPEG/PNG strings (any channel count) to uint8 [batch, size, size, 3]."""
-    return tf.map_fn(lambda encoded: resize_like_the_app(decode_rgb(encoded), size), image_bytes,
-                     fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8))
+    return tf.map_fn(
+        lambda encoded: resize_like_the_app(decode_rgb(encoded), size),
+        image_bytes,
+        fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
+    )
 
 
 def encode_pixels(images: tf.Tensor) -> tf.Tensor:
@@ -44,8 +48,11 @@ def encode_pixels(images: tf.Tensor) -> tf.Tensor:
 
 def encode_jpeg(images: tf.Tensor, quality: int) -> tf.Tensor:
     """uint8 images [batch, H, W, 3] as one JPEG string each at `quality` (1-100, 4:2:0 chroma as cameras save)."""
-    return tf.map_fn(lambda image: tf.io.encode_jpeg(image, quality=quality), images,
-                     fn_output_signature=tf.TensorSpec([], tf.string))
+    return tf.map_fn(
+        lambda image: tf.io.encode_jpeg(image, quality=quality),
+        images,
+        fn_output_signature=tf.TensorSpec([], tf.string),
+    )
 
 
 def store_pixels(images: tf.Tensor, jpeg_quality: int) -> tf.Tensor:
@@ -55,15 +62,18 @@ def store_pixels(images: tf.Tensor, jpeg_quality: int) -> tf.Tensor:
 
 def _decode_one(value: tf.Tensor) -> tf.Tensor:
     """One stored image, a JPEG (`encode_jpeg`) or a serialized uint8 tensor (`encode_pixels`), as uint8 [H, W, 3]."""
-    return tf.cond(tf.equal(tf.strings.substr(value, 0, len(JPEG_MAGIC)), JPEG_MAGIC),
-                   lambda: tf.io.decode_jpeg(value, channels=3),
-                   lambda: tf.io.parse_tensor(value, tf.uint8))
+    return tf.cond(
+        tf.equal(tf.strings.substr(value, 0, len(JPEG_MAGIC)), JPEG_MAGIC),
+        lambda: tf.io.decode_jpeg(value, channels=3),
+        lambda: tf.io.parse_tensor(value, tf.uint8),
+    )
 
 
 def decode_pixels(serialized: tf.Tensor) -> tf.Tensor:
     """The inverse of `encode_pixels` and `encode_jpeg`: uint8 [batch, H, W, 3]."""
-    images = tf.map_fn(_decode_one, tf.reshape(serialized, [-1]),
-                       fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+    images = tf.map_fn(
+        _decode_one, tf.reshape(serialized, [-1]), fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8)
+    )
     return tf.ensure_shape(images, [None, None, None, 3])
 
 
@@ -76,5 +86,3 @@ def model_input(serialized: tf.Tensor, size: int | None = None) -> tf.Tensor:
     """The model's float32 input [batch, size, size, 3] in [-1, 1] from the transformed example's `image_xf`."""
     images = scale_to_model_range(decode_pixels(serialized))
     return tf.ensure_shape(images, [None, size, size, 3]) if size else images
-
-

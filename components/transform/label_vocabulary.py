@@ -6,6 +6,7 @@ set of class names only (sorted by Unicode code point): a tf.Transform analyzer 
 ptransform_analyzer`) collects the distinct labels on Beam and writes them, sorted, as the `label_vocab` asset
 that `tft.apply_vocabulary` maps with and `TFTransformOutput.vocabulary_file_by_name` finds.
 """
+
 from __future__ import annotations
 
 import os
@@ -40,16 +41,23 @@ class SortedVocabulary(tft_beam.experimental.PTransformAnalyzer):
                 handle.write("".join(f"{name}\n" for name in sorted_names(tokens)))
             return np.array(path.encode("utf-8"))
 
-        return (batches
-                | "Values" >> beam.FlatMap(lambda batch: batch[0].reshape(-1).tolist())
-                | "Distinct" >> beam.Distinct()
-                | "Collect" >> beam.combiners.ToList()
-                | "WriteSorted" >> beam.Map(write))
+        return (
+            batches
+            | "Values" >> beam.FlatMap(lambda batch: batch[0].reshape(-1).tolist())
+            | "Distinct" >> beam.Distinct()
+            | "Collect" >> beam.combiners.ToList()
+            | "WriteSorted" >> beam.Map(write)
+        )
 
 
 def apply_sorted_vocabulary(labels: tf.Tensor, vocab_filename: str) -> tf.Tensor:
     """`labels` [batch] (strings) as their index in the sorted vocabulary `vocab_filename` (an asset)."""
     (path,) = tft.experimental.ptransform_analyzer(
-        [labels], SortedVocabulary(vocab_filename), output_dtypes=[tf.string], output_shapes=[[]],
-        output_asset_default_values=[vocab_filename.encode("utf-8")], name="sorted_vocabulary")
+        [labels],
+        SortedVocabulary(vocab_filename),
+        output_dtypes=[tf.string],
+        output_shapes=[[]],
+        output_asset_default_values=[vocab_filename.encode("utf-8")],
+        name="sorted_vocabulary",
+    )
     return tft.apply_vocabulary(labels, path, default_value=-1)

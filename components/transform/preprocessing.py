@@ -11,6 +11,7 @@ The vocabulary file (`label_vocab`, one class name per line, line i = class i) i
 Its order is the class names sorted (`label_vocabulary`), never their counts, so more photos of one class do not
 reorder the labels between runs.
 """
+
 from __future__ import annotations
 
 from typing import Any

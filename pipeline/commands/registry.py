@@ -1,11 +1,12 @@
 """`registry list|show|diff|promote|rollback|pull`: read the model registry, move its release channels and copy a
 channel's model into an app's build."""
+
 from __future__ import annotations
 
 import argparse
-import textwrap
 import json
 import sys
+import textwrap
 from typing import Any
 
 from components.registry import pull as pull_lib
@@ -36,42 +37,55 @@ def add_registry_subparser(subparsers: argparse._SubParsersAction, default_root:
     from pipeline.commands.local import add_config_options
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--registry", metavar="ROOT",
-                        help="registry root: a folder, gs://... or s3://... (default: registry.root of --config and "
-                             f"--set, else {default_root})")
+    common.add_argument(
+        "--registry",
+        metavar="ROOT",
+        help="registry root: a folder, gs://... or s3://... (default: registry.root of --config and "
+        f"--set, else {default_root})",
+    )
     add_config_options(common)
     common.set_defaults(default_root=default_root)
     common.add_argument("--json", action="store_true", help="print JSON instead of a table")
     channel_help = f"release channel, e.g. {' or '.join(KNOWN_CHANNELS)}"
 
     registry = subparsers.add_parser(
-        "registry", help="list, show, diff, promote, roll back and pull model registry versions",
-        description=textwrap.fill("Read the versioned model registry, move its release channels, and copy a channel's model (checked "
-                    "by sha256) into an app's build."), epilog=REGISTRY_EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "registry",
+        help="list, show, diff, promote, roll back and pull model registry versions",
+        description=textwrap.fill(
+            "Read the versioned model registry, move its release channels, and copy a channel's model (checked "
+            "by sha256) into an app's build."
+        ),
+        epilog=REGISTRY_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     actions = registry.add_subparsers(dest="registry_command", required=True, metavar="ACTION")
     actions.add_parser("list", parents=[common], help="every model with its versions and channels")
-    show = actions.add_parser("show", parents=[common],
-                              help="a model's versions as a table, or one version's manifest")
+    show = actions.add_parser("show", parents=[common], help="a model's versions as a table, or one version's manifest")
     show.add_argument("name", metavar="NAME", help="model name, e.g. mobilenet_v1")
     show.add_argument("version", metavar="VERSION", nargs="?", type=_version_argument, help="version (default: all)")
-    promote = actions.add_parser("promote", parents=[common],
-                                 help="point a channel at a version, after checking its sha256")
+    promote = actions.add_parser(
+        "promote", parents=[common], help="point a channel at a version, after checking its sha256"
+    )
     promote.add_argument("name", metavar="NAME", help="model name")
     promote.add_argument("version", metavar="VERSION", type=_version_argument, help="version to release")
     promote.add_argument("--channel", required=True, help=channel_help)
-    rollback = actions.add_parser("rollback", parents=[common],
-                                  help="move a channel back to the version it served before")
+    rollback = actions.add_parser(
+        "rollback", parents=[common], help="move a channel back to the version it served before"
+    )
     rollback.add_argument("name", metavar="NAME", help="model name")
     rollback.add_argument("--channel", required=True, help=channel_help)
-    diff = actions.add_parser("diff", parents=[common],
-                              help="two versions' manifests and gates side by side (each a number or a channel)")
+    diff = actions.add_parser(
+        "diff", parents=[common], help="two versions' manifests and gates side by side (each a number or a channel)"
+    )
     diff.add_argument("name", metavar="NAME", help="model name")
     diff.add_argument("first", metavar="A", help="a version number or a channel name, e.g. production")
     diff.add_argument("second", metavar="B", help="a version number or a channel name")
-    pull = actions.add_parser("pull", parents=[common],
-                              help=f"copy {', '.join(pull_lib.PULLED_FILES)} of a channel's version into a "
-                                   "folder, e.g. app/src/main/assets, after checking them against the manifest")
+    pull = actions.add_parser(
+        "pull",
+        parents=[common],
+        help=f"copy {', '.join(pull_lib.PULLED_FILES)} of a channel's version into a "
+        "folder, e.g. app/src/main/assets, after checking them against the manifest",
+    )
     pull.add_argument("name", metavar="NAME", help="model name")
     source = pull.add_mutually_exclusive_group()
     source.add_argument("--channel", help=f"the channel whose version to pull (default {pull_lib.DEFAULT_CHANNEL})")
@@ -104,26 +118,44 @@ def _ordered_channels(names: set[str]) -> list[str]:
 
 def _require_registry(registry: Registry) -> None:
     if not registry.exists():
-        raise RegistryError(f"registry {registry.root} does not exist (give --registry, or --config/--set with "
-                            "registry.root)")
+        raise RegistryError(
+            f"registry {registry.root} does not exist (give --registry, or --config/--set with registry.root)"
+        )
 
 
 def _list(registry: Registry, as_json: bool) -> str:
     _require_registry(registry)
     summaries = registry.list_models()
     if as_json:
-        return json.dumps([{"name": summary.name, "versions": list(summary.versions),
-                            "latest_version": summary.latest_version, "channels": summary.channels}
-                           for summary in summaries], indent=2)
+        return json.dumps(
+            [
+                {
+                    "name": summary.name,
+                    "versions": list(summary.versions),
+                    "latest_version": summary.latest_version,
+                    "channels": summary.channels,
+                }
+                for summary in summaries
+            ],
+            indent=2,
+        )
     if not summaries:
         return f"no models in registry {registry.root}"
     channels = _ordered_channels({name for summary in summaries for name in summary.channels})
     rows = []
     for summary in summaries:
         latest = registry.show(summary.name, summary.latest_version).manifest
-        rows.append([summary.name, len(summary.versions), summary.latest_version, latest.get("quantization", "-"),
-                     _size(latest.get("size_bytes")), _percent(latest.get("tflite_accuracy")),
-                     *(summary.channels.get(channel, "-") for channel in channels)])
+        rows.append(
+            [
+                summary.name,
+                len(summary.versions),
+                summary.latest_version,
+                latest.get("quantization", "-"),
+                _size(latest.get("size_bytes")),
+                _percent(latest.get("tflite_accuracy")),
+                *(summary.channels.get(channel, "-") for channel in channels),
+            ]
+        )
     headers = ["model", "versions", "latest", "quantization", "size", "tflite acc", *channels]
     return f"registry {registry.root}\n" + text_table(headers, rows, rule=False)
 
@@ -135,16 +167,41 @@ def _show_versions(registry: Registry, name: str, as_json: bool) -> str:
         raise RegistryError(f"model '{name}' has no versions in registry {registry.root}")
     pointers = registry.channels(name)
     if as_json:
-        return json.dumps({"model_name": name, "versions": [version.manifest for version in versions],
-                           "channels": {channel: pointer.to_json() for channel, pointer in pointers.items()}},
-                          indent=2)
-    rows = [[version.version, version.manifest.get("created_at", "-"), version.manifest.get("architecture", "-"),
-             version.manifest.get("quantization", "-"), _size(version.manifest.get("size_bytes")),
-             _percent(version.manifest.get("tflite_accuracy")), _percent(version.manifest.get("float_accuracy")),
-             _latency(version.manifest.get("latency_ms")), version.sha256[:12], _channels_of(version.version, pointers)]
-            for version in versions]
-    headers = ["version", "created", "architecture", "quantization", "size", "tflite acc", "float acc", "latency ms",
-               "sha256", "channels"]
+        return json.dumps(
+            {
+                "model_name": name,
+                "versions": [version.manifest for version in versions],
+                "channels": {channel: pointer.to_json() for channel, pointer in pointers.items()},
+            },
+            indent=2,
+        )
+    rows = [
+        [
+            version.version,
+            version.manifest.get("created_at", "-"),
+            version.manifest.get("architecture", "-"),
+            version.manifest.get("quantization", "-"),
+            _size(version.manifest.get("size_bytes")),
+            _percent(version.manifest.get("tflite_accuracy")),
+            _percent(version.manifest.get("float_accuracy")),
+            _latency(version.manifest.get("latency_ms")),
+            version.sha256[:12],
+            _channels_of(version.version, pointers),
+        ]
+        for version in versions
+    ]
+    headers = [
+        "version",
+        "created",
+        "architecture",
+        "quantization",
+        "size",
+        "tflite acc",
+        "float acc",
+        "latency ms",
+        "sha256",
+        "channels",
+    ]
     return f"{name} in registry {registry.root}\n" + text_table(headers, rows, rule=False)
 
 
@@ -164,10 +221,19 @@ def _show_version(registry: Registry, name: str, number: int, as_json: bool) -> 
     version: RegistryVersion = registry.show(name, number)
     channels = _channels_of(number, registry.channels(name))
     if as_json:
-        return json.dumps({"path": version.path, "channels": channels.split(",") if channels != "-" else [],
-                           "manifest": version.manifest}, indent=2)
-    rows = [["path", version.path], ["channels", channels],
-            *([key, _manifest_value(value)] for key, value in version.manifest.items())]
+        return json.dumps(
+            {
+                "path": version.path,
+                "channels": channels.split(",") if channels != "-" else [],
+                "manifest": version.manifest,
+            },
+            indent=2,
+        )
+    rows = [
+        ["path", version.path],
+        ["channels", channels],
+        *([key, _manifest_value(value)] for key, value in version.manifest.items()),
+    ]
     return text_table(["field", "value"], rows, rule=False)
 
 
@@ -177,8 +243,10 @@ def _promote(registry: Registry, args: argparse.Namespace) -> str:
     if args.json:
         return json.dumps(pointer.to_json(), indent=2)
     was = f" (was version {previous.version})" if previous and previous.version != pointer.version else ""
-    return (f"{args.name} channel {args.channel} now serves version {pointer.version}{was}; "
-            f"sha256 {pointer.current.sha256} verified")
+    return (
+        f"{args.name} channel {args.channel} now serves version {pointer.version}{was}; "
+        f"sha256 {pointer.current.sha256} verified"
+    )
 
 
 def _rollback(registry: Registry, args: argparse.Namespace) -> str:
@@ -186,8 +254,9 @@ def _rollback(registry: Registry, args: argparse.Namespace) -> str:
     pointer = registry.rollback(args.name, args.channel)
     if args.json:
         return json.dumps(pointer.to_json(), indent=2)
-    return (f"{args.name} channel {args.channel} rolled back from version {previous.version} "
-            f"to version {pointer.version}")
+    return (
+        f"{args.name} channel {args.channel} rolled back from version {previous.version} to version {pointer.version}"
+    )
 
 
 def _version_named(registry: Registry, name: str, text: str) -> tuple[str, RegistryVersion]:
@@ -205,12 +274,13 @@ def _gate_value(gate: dict[str, Any]) -> str:
 
 
 def _short(text: str, width: int = 48) -> str:
-    return text if len(text) <= width else text[:width - 3] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _diff(registry: Registry, args: argparse.Namespace) -> str:
-    (first_label, first), (second_label, second) = (_version_named(registry, args.name, text)
-                                                    for text in (args.first, args.second))
+    (first_label, first), (second_label, second) = (
+        _version_named(registry, args.name, text) for text in (args.first, args.second)
+    )
     fields = list(dict.fromkeys([*first.manifest, *second.manifest]))
     rows = {field: (first.manifest.get(field), second.manifest.get(field)) for field in fields if field != "gates"}
     gates = {gate["name"]: [gate, None] for gate in first.manifest.get("gates") or []}
@@ -219,14 +289,31 @@ def _diff(registry: Registry, args: argparse.Namespace) -> str:
     changed = [field for field, (a, b) in rows.items() if a != b]
     changed += [f"gate {name}" for name, (a, b) in gates.items() if a != b]
     if args.json:
-        return json.dumps({"model_name": args.name, "a": {"label": first_label, "manifest": first.manifest},
-                           "b": {"label": second_label, "manifest": second.manifest}, "changed": changed}, indent=2)
-    table = [[field, _short(_manifest_value(a)), _short(_manifest_value(b)), "*" if field in changed else ""]
-             for field, (a, b) in rows.items()]
-    table += [[f"gate {name}", _gate_value(a) if a else "-", _gate_value(b) if b else "-",
-               "*" if f"gate {name}" in changed else ""] for name, (a, b) in gates.items()]
-    return (f"{args.name}: {first_label} against {second_label}; {len(changed)} field(s) differ (*)\n"
-            + text_table(["field", first_label, second_label, ""], table, rule=False))
+        return json.dumps(
+            {
+                "model_name": args.name,
+                "a": {"label": first_label, "manifest": first.manifest},
+                "b": {"label": second_label, "manifest": second.manifest},
+                "changed": changed,
+            },
+            indent=2,
+        )
+    table = [
+        [field, _short(_manifest_value(a)), _short(_manifest_value(b)), "*" if field in changed else ""]
+        for field, (a, b) in rows.items()
+    ]
+    table += [
+        [
+            f"gate {name}",
+            _gate_value(a) if a else "-",
+            _gate_value(b) if b else "-",
+            "*" if f"gate {name}" in changed else "",
+        ]
+        for name, (a, b) in gates.items()
+    ]
+    return f"{args.name}: {first_label} against {second_label}; {len(changed)} field(s) differ (*)\n" + text_table(
+        ["field", first_label, second_label, ""], table, rule=False
+    )
 
 
 def _pull(registry: Registry, args: argparse.Namespace) -> str:
@@ -235,12 +322,15 @@ def _pull(registry: Registry, args: argparse.Namespace) -> str:
         return json.dumps(pulled.to_json(), indent=2)
     manifest = pulled.manifest
     through = f" (channel {pulled.channel})" if pulled.channel else ""
-    return (f"pulled {pulled.model_name} version {pulled.version}{through} into {pulled.destination}: "
-            f"{', '.join(pull_lib.PULLED_FILES)}\n"
-            f"  sha256 {manifest['sha256']} verified against the manifest"
-            + (" and the channel" if pulled.channel else "") + "\n"
-            f"  {manifest.get('quantization', '-')}, {_size(manifest.get('size_bytes'))}, tflite accuracy "
-            f"{_percent(manifest.get('tflite_accuracy'))} (float {_percent(manifest.get('float_accuracy'))})")
+    return (
+        f"pulled {pulled.model_name} version {pulled.version}{through} into {pulled.destination}: "
+        f"{', '.join(pull_lib.PULLED_FILES)}\n"
+        f"  sha256 {manifest['sha256']} verified against the manifest"
+        + (" and the channel" if pulled.channel else "")
+        + "\n"
+        f"  {manifest.get('quantization', '-')}, {_size(manifest.get('size_bytes'))}, tflite accuracy "
+        f"{_percent(manifest.get('tflite_accuracy'))} (float {_percent(manifest.get('float_accuracy'))})"
+    )
 
 
 def registry_root(args: argparse.Namespace) -> str:

@@ -1,4 +1,5 @@
 """A run home's ML Metadata (sqlite), opened read-only: the one reader of the run summary and the benchmark."""
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Everything else TFX, Beam and TensorFlow print goes to the run's log file: `capt
 process's stdout and stderr (file descriptors 1 and 2, so C++ and Beam worker output too) at the log file and
 hands back a stream on the real terminal, which only `ProgressReporter` writes to.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -63,8 +64,13 @@ class ProgressReporter(logging.Handler):
             message = record.getMessage()
         except Exception:  # a malformed third-party record must not break the run
             return
-        if (self._current and not self._announced and not self._skipped and not _SKIPPED.match(message)
-                and not (record.name != PROGRESS_LOGGER and message.startswith(_PREAMBLE))):
+        if (
+            self._current
+            and not self._announced
+            and not self._skipped
+            and not _SKIPPED.match(message)
+            and not (record.name != PROGRESS_LOGGER and message.startswith(_PREAMBLE))
+        ):
             self._write(f"> {self._current} ...")
             self._announced = True
         if record.name == PROGRESS_LOGGER:
@@ -131,8 +137,10 @@ def report_progress(stream: TextIO) -> Iterator[ProgressReporter]:
     absl_logging.set_verbosity(absl_logging.INFO)
     root.setLevel(logging.INFO)
     root.addHandler(reporter)
-    if not any(isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stderr
-               for handler in root.handlers):
+    if not any(
+        isinstance(handler, logging.StreamHandler) and getattr(handler, "stream", None) is sys.stderr
+        for handler in root.handlers
+    ):
         root.addHandler(to_log)
     logging.getLogger(PROGRESS_LOGGER).setLevel(logging.INFO)
     try:

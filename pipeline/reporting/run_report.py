@@ -1,6 +1,7 @@
 """The report of one pipeline run: `report.md`, `report.png` (accuracy vs size per model, seconds per component)
 and `report.json` (the same numbers, for tools such as the benchmark), written after every `mobilenet-pipeline run`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -28,7 +29,8 @@ def plot_run(results: Sequence[ModelResult], timings: Sequence[ComponentTiming],
     from matplotlib import pyplot
 
     figure, (models_axis, timings_axis) = pyplot.subplots(
-        1, 2, figsize=(12, max(4.0, 0.3 * len(timings) + 1.5)), gridspec_kw={"width_ratios": [1, 1.2]})
+        1, 2, figsize=(12, max(4.0, 0.3 * len(timings) + 1.5)), gridspec_kw={"width_ratios": [1, 1.2]}
+    )
     measured = [r for r in results if r.size_bytes is not None and r.tflite_accuracy is not None]
     for result in measured:
         size_mb = result.size_bytes / 1e6
@@ -53,21 +55,39 @@ def plot_run(results: Sequence[ModelResult], timings: Sequence[ComponentTiming],
     pyplot.close(figure)
 
 
-def write_run_report(out_dir: str | Path, results: Sequence[ModelResult], timings: Sequence[ComponentTiming],
-                     title: str = "Pipeline run") -> Path:
+def write_run_report(
+    out_dir: str | Path, results: Sequence[ModelResult], timings: Sequence[ComponentTiming], title: str = "Pipeline run"
+) -> Path:
     """Write `report.md`, `report.png` and `report.json` into `out_dir` (created); returns the Markdown path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     plot_run(results, timings, out / REPORT_PICTURE_FILE)
-    data = {"title": title, "results": [dataclasses.asdict(r) for r in results],
-            "timings": [dataclasses.asdict(t) for t in timings]}
+    data = {
+        "title": title,
+        "results": [dataclasses.asdict(r) for r in results],
+        "timings": [dataclasses.asdict(t) for t in timings],
+    }
     (out / REPORT_FILE).write_text(json.dumps(data, indent=2), encoding="utf-8")
-    markdown = "\n".join([
-        f"# {title}", "",
-        f"![accuracy vs size and component timings]({REPORT_PICTURE_FILE})", "",
-        "## Models", "", "```", results_table(list(results)), "```", "",
-        "## Components", "", "```", timings_table(list(timings)), "```", "",
-    ])
+    markdown = "\n".join(
+        [
+            f"# {title}",
+            "",
+            f"![accuracy vs size and component timings]({REPORT_PICTURE_FILE})",
+            "",
+            "## Models",
+            "",
+            "```",
+            results_table(list(results)),
+            "```",
+            "",
+            "## Components",
+            "",
+            "```",
+            timings_table(list(timings)),
+            "```",
+            "",
+        ]
+    )
     path = out / REPORT_MARKDOWN_FILE
     path.write_text(markdown, encoding="utf-8")
     return path

@@ -1,4 +1,5 @@
 """What a finished run produced, read back from ML Metadata, and the tables the CLI prints."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -52,8 +53,9 @@ def _int_property(artifact: Any, name: str) -> int | None:
     return None if value is None else int(value.int_value)
 
 
-def collect_results(metadata_path: str, pipeline_name: str, pipeline_root: str,
-                    model_names: list[str]) -> list[ModelResult]:
+def collect_results(
+    metadata_path: str, pipeline_name: str, pipeline_root: str, model_names: list[str]
+) -> list[ModelResult]:
     """Per model: accuracy, size, blessings and where it was pushed, from the latest run in `metadata_path`."""
     by_component: dict[str, list[Any]] = {}
     for artifact in _latest_run_artifacts(open_store(metadata_path), pipeline_name):
@@ -105,8 +107,9 @@ def evaluator_failures(evaluation_uri: str) -> list[str]:
     for per_slice in tfma.load_validation_result(evaluation_uri).metric_validations_per_slice:
         for failure in per_slice.failures:
             limit = failure.metric_threshold.value_threshold.lower_bound.value
-            failures.append(f"{failure.metric_key.name} {failure.metric_value.double_value.value:.3f} "
-                            f"(limit {limit:g})")
+            failures.append(
+                f"{failure.metric_key.name} {failure.metric_value.double_value.value:.3f} (limit {limit:g})"
+            )
     return failures
 
 
@@ -149,13 +152,31 @@ def _destination(result: ModelResult) -> str:
 
 def results_table(results: list[ModelResult]) -> str:
     """The end-of-run table: one row per model."""
-    headers = ["model", "quant", "float acc", "tflite acc", "tflite size", "latency", "eval ok", "tflite ok",
-               "pushed to"]
-    rows = [[r.model_name, r.quantization, _fmt(r.float_accuracy, "{:.3f}"), _fmt(r.tflite_accuracy, "{:.3f}"),
-             _fmt(r.size_bytes and r.size_bytes / 1e6, "{:.2f} MB"), _fmt(r.latency_ms, "{:.2f} ms"),
-             _yes_no(r.evaluator_blessed), _yes_no(r.tflite_blessed),
-             _destination(r)]
-            for r in results]
+    headers = [
+        "model",
+        "quant",
+        "float acc",
+        "tflite acc",
+        "tflite size",
+        "latency",
+        "eval ok",
+        "tflite ok",
+        "pushed to",
+    ]
+    rows = [
+        [
+            r.model_name,
+            r.quantization,
+            _fmt(r.float_accuracy, "{:.3f}"),
+            _fmt(r.tflite_accuracy, "{:.3f}"),
+            _fmt(r.size_bytes and r.size_bytes / 1e6, "{:.2f} MB"),
+            _fmt(r.latency_ms, "{:.2f} ms"),
+            _yes_no(r.evaluator_blessed),
+            _yes_no(r.tflite_blessed),
+            _destination(r),
+        ]
+        for r in results
+    ]
     return text_table(headers, rows)
 
 

@@ -1,4 +1,5 @@
 """The one renderer of the plain text tables the command line prints (runs, registry, Kubeflow runs, the bench)."""
+
 from __future__ import annotations
 
 from typing import Any, Sequence

@@ -8,6 +8,7 @@ IMAGES.npz holds RGB uint8 arrays [H, W, 3] named 0, 1, ... at their original si
 normalizes them from the model's metadata. Prints one JSON object: `labels` (every category name by output
 index, from the metadata) and `scores` (one list per image, by output index).
 """
+
 import json
 import sys
 
@@ -21,20 +22,36 @@ def _mediapipe(model: str, images: list[np.ndarray]) -> list[list[tuple[int, str
 
     options = vision.ImageClassifierOptions(base_options=tasks.BaseOptions(model_asset_path=model), max_results=-1)
     with vision.ImageClassifier.create_from_options(options) as classifier:
-        return [[(c.index, c.category_name, c.score) for c in classifier.classify(
-            mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))).classifications[0].categories]
-            for image in images]
+        return [
+            [
+                (c.index, c.category_name, c.score)
+                for c in classifier.classify(
+                    mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(image))
+                )
+                .classifications[0]
+                .categories
+            ]
+            for image in images
+        ]
 
 
 def _task_library(model: str, images: list[np.ndarray]) -> list[list[tuple[int, str, float]]]:
     from tflite_support.task import core, processor, vision
 
-    options = vision.ImageClassifierOptions(base_options=core.BaseOptions(file_name=model),
-                                            classification_options=processor.ClassificationOptions(max_results=-1))
+    options = vision.ImageClassifierOptions(
+        base_options=core.BaseOptions(file_name=model),
+        classification_options=processor.ClassificationOptions(max_results=-1),
+    )
     classifier = vision.ImageClassifier.create_from_options(options)
-    return [[(c.index, c.category_name, c.score) for c in classifier.classify(
-        vision.TensorImage.create_from_array(np.ascontiguousarray(image))).classifications[0].categories]
-        for image in images]
+    return [
+        [
+            (c.index, c.category_name, c.score)
+            for c in classifier.classify(vision.TensorImage.create_from_array(np.ascontiguousarray(image)))
+            .classifications[0]
+            .categories
+        ]
+        for image in images
+    ]
 
 
 def main() -> None:
