@@ -184,8 +184,10 @@ def test_the_beam_work_ran_in_the_worker_pools_processes(runs):
     sampler = runs["sampler"]
     pool_log = (runs["root"] / "portable" / "home" / "logs" / "beam" / "worker-pool.log").read_text()
     started = pool_log.count("Starting worker with command")
-    assert started == len(BEAM_STEPS) == len(sampler.cpu_seconds), (started, sampler.cpu_seconds)
-    assert min(sampler.cpu_seconds.values()) > 2.0, sampler.cpu_seconds
+    # A worker may start a short helper process of its own (seen: one at 0.0 CPU seconds); the workers are the
+    # descendants that worked.
+    busy = {pid: seconds for pid, seconds in sampler.cpu_seconds.items() if seconds > 2.0}
+    assert started == len(BEAM_STEPS) == len(busy), (started, sampler.cpu_seconds)
     (run_log,) = (runs["root"] / "portable" / "home" / "logs").glob("run-*.log")
     assert "--runner=PortableRunner" in run_log.read_text()
 

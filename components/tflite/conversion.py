@@ -3,17 +3,20 @@
 The model is converted from its `serving_preprocessed` signature with a fixed input shape [1, H, W, 3] (batch 1)
 and builtin TFLite ops only (no Flex / Select TF ops), which is what the Android app and its delegates run.
 
-int8: the input's quantization comes from the model's input contract, [-1, 1] (`image_codec.MODEL_INPUT_RANGE`),
-not from the range the calibration images happen to span. MediaPipe Tasks and the Task Library feed a uint8 input
-the camera's raw 0..255 pixels, so it must read them as (pixel - 127.5) / 127.5: scale 1/127.5, zero point 127 or
-128. Calibrated on low-contrast photos, the converter's own choice gave that input a narrower range, and a phone's
-frame reached the network squeezed and clipped. So the model is calibrated (the converter's calibrate-only mode),
-its input tensor's recorded range is set to [-1, 1], and it is quantized by the converter's own MLIR quantizer
-(`mlir_quantize`, the pairing TensorFlow's QuantizationDebugger uses); every other tensor keeps its calibrated
-range. `tests/test_tflite_conversion.py` checks that this gives the converter's own model where the calibration
-already spans [-1, 1]. A quantization-aware model's input range is its input QuantizeLayer's, which
-`components/trainer/quantization_aware.py` fixes to [-1, 1]; every uint8-input model is checked
-(`check_app_input`).
+int8 with uint8 input and output (`tflite.integer_io=uint8`): the input's quantization comes from the model's input
+contract, [-1, 1] (`image_codec.MODEL_INPUT_RANGE`), not from the range the calibration images happen to span.
+MediaPipe Tasks and the Task Library feed a uint8 input the camera's raw 0..255 pixels, so it must read them as
+(pixel - 127.5) / 127.5: scale 1/127.5, zero point 127 or 128. Calibrated on low-contrast photos, the converter's
+own choice gives that input a narrower range, and a phone's frame would reach the network squeezed and clipped. So
+the model is calibrated (the converter's calibrate-only mode), its input tensor's recorded range is set to [-1, 1],
+and it is quantized by the converter's own MLIR quantizer (`mlir_quantize`, the pairing TensorFlow's
+QuantizationDebugger uses); every other tensor keeps its calibrated range. `tests/test_tflite_conversion.py`
+checks that this gives the converter's own model where the calibration already spans [-1, 1]; every uint8-input
+model is checked (`check_app_input`).
+
+int8 with float input and output is the converter's own: the app normalizes the frame and the model's first op
+quantizes it. Its range stays the calibrated one, because [-1, 1] there puts every normalized pixel exactly half
+way between two int8 steps, where the app's runtimes and the interpreter round apart.
 """
 
 from __future__ import annotations
@@ -105,12 +108,12 @@ def convert(
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter._experimental_calibrate_only = True  # pylint: disable=protected-access
+        converter._experimental_calibrate_only = bool(integer_io)  # pylint: disable=protected-access
     try:
         converted = converter.convert()
-        if mode != "int8":
+        if not (mode == "int8" and integer_io):
             return converted
-        io_type = INTEGER_IO_TYPES[integer_io] if integer_io else tf.float32
+        io_type = INTEGER_IO_TYPES[integer_io]
         quantized = lite_convert.mlir_quantize(
             with_model_input_range(converted), input_data_type=io_type, output_data_type=io_type
         )
