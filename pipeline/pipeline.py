@@ -183,12 +183,10 @@ def settings_fingerprint(config: Config, architecture: str, schema_digest: str |
     return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode("utf-8")).hexdigest()
 
 
-def _new_data_check(config: Config, data_root: Any, registry_root: Any, schema_digest: str) -> NewDataCheck:
+def _new_data_check(config: Config, data_root: Any, registry_root: Any, settings: dict[str, str]) -> NewDataCheck:
+    """The check, given each architecture's `settings_fingerprint`."""
     models = {
-        config.model_name(architecture): {
-            "settings": settings_fingerprint(config, architecture, schema_digest),
-            "weights": config.model.weights,
-        }
+        config.model_name(architecture): {"settings": settings[architecture], "weights": config.model.weights}
         for architecture in config.model.architectures
     }
     return NewDataCheck(
@@ -295,7 +293,11 @@ def create_pipeline(
     """
     data_root, registry_root = data_root or config.data.root, registry_root or config.registry.root
     schema_digest = schema_sha256(schema_source or config.data.schema_path)
-    check = _new_data_check(config, data_root, registry_root, schema_digest)
+    settings = {
+        architecture: settings_fingerprint(config, architecture, schema_digest)
+        for architecture in config.model.architectures
+    }
+    check = _new_data_check(config, data_root, registry_root, settings)
     components: list[Any] = [check]
     with Cond(_trains(check)):
         example_gen = _example_gen(config, data_root)
@@ -326,7 +328,7 @@ def create_pipeline(
                     validator,
                     check,
                     registry_root,
-                    settings_fingerprint(config, architecture, schema_digest),
+                    settings[architecture],
                 )
     return Pipeline(
         pipeline_name=config.pipeline.name,

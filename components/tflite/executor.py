@@ -133,7 +133,7 @@ class Executor(base_executor.BaseExecutor):
             "baseline": data.baseline.to_json(),
             "eval_examples": int(len(data.eval_labels)),
             "selection_split": selection_split,
-            "selection_examples": int(len((data.selection or (None, data.eval_labels))[1])),
+            "selection_examples": int(len(data.selection[1] if data.selection else data.eval_labels)),
             "source_examples": {"uri": portable_uri(examples[0].uri), "span": examples[0].span},
             SETTINGS_FIELD: exec_properties.get(spec.SETTINGS_KEY) or None,
             TRAINING_INPUT_FIELD: read_training_input(input_dict.get(spec.INGESTED_EXAMPLES_KEY)),

@@ -206,6 +206,18 @@ class TrainResult:
     quantization_aware: quantization_aware.FineTuned | None = None
 
 
+def build_from(build_network: NetworkBuilder, num_classes: int, hparams: Hyperparameters) -> tf.keras.Model:
+    """The network `hparams` describe (input size, width, dropout, BatchNorm momentum), freshly initialised."""
+    size = hparams.input_size
+    return build_network(
+        input_shape=(size, size, 3),
+        num_classes=num_classes,
+        alpha=hparams.alpha,
+        dropout=hparams.dropout,
+        bn_momentum=hparams.bn_momentum,
+    )
+
+
 def build_and_warm_start(
     build_network: NetworkBuilder,
     num_classes: int,
@@ -215,14 +227,7 @@ def build_and_warm_start(
 ) -> tuple[tf.keras.Model, warm_start.WarmStart | None]:
     """The network `hparams` describe, with the weights `hparams.weights` names loaded by layer name: a registry
     version's (`registry_weights`, its head matched to `labels` by class name), ImageNet's or a file's."""
-    size = hparams.input_size
-    model = build_network(
-        input_shape=(size, size, 3),
-        num_classes=num_classes,
-        alpha=hparams.alpha,
-        dropout=hparams.dropout,
-        bn_momentum=hparams.bn_momentum,
-    )
+    model = build_from(build_network, num_classes, hparams)
     weights = hparams.weights or weight_sources.NONE
     if weight_sources.registry_source(weights) is not None:
         if registry_weights is None:
@@ -230,7 +235,7 @@ def build_and_warm_start(
         return model, warm_start.load_matching(
             model, registry_weights.path, registry_weights.description, registry_weights.labels, labels
         )
-    path = warm_start.resolve(weights, hparams.architecture, hparams.alpha, size)
+    path = warm_start.resolve(weights, hparams.architecture, hparams.alpha, hparams.input_size)
     return model, (warm_start.load_matching(model, path) if path else None)
 
 
@@ -362,14 +367,7 @@ def float32_copy(
 ) -> tf.keras.Model:
     """The same network built in float32 with `model`'s weights (a mixed-precision model's variables are float32
     already): what is exported, converted and fine-tuned quantization-aware, float32 at every boundary."""
-    size = hparams.input_size
-    copy = build_network(
-        input_shape=(size, size, 3),
-        num_classes=num_classes,
-        alpha=hparams.alpha,
-        dropout=hparams.dropout,
-        bn_momentum=hparams.bn_momentum,
-    )
+    copy = build_from(build_network, num_classes, hparams)
     copy.set_weights(model.get_weights())
     return copy
 
