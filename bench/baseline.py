@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import time
 
+from components.contracts import FLOAT_ACCURACY_FIELD, TFLITE_ACCURACY_FIELD
+
 STARTED = time.monotonic()
 
 import argparse  # noqa: E402
@@ -145,7 +147,7 @@ def convert_and_measure(
     with open(path, "wb") as handle:
         handle.write(flatbuffers[smallest])
     return {
-        "float_accuracy": float_accuracy,
+        FLOAT_ACCURACY_FIELD: float_accuracy,
         "modes": modes,
         "peak_memory_mode": smallest,
         "peak_memory_bytes": measurement.measure_peak_memory(path, tflite.threads),
@@ -215,8 +217,8 @@ def run(config: config_lib.Config, scratch: str) -> dict[str, Any]:
         log.info(
             "%s: float accuracy %.3f, %s",
             hparams.name,
-            measured["float_accuracy"],
-            ", ".join(f"{m['quantization']} {m['tflite_accuracy']:.3f}" for m in measured["modes"]),
+            measured[FLOAT_ACCURACY_FIELD],
+            ", ".join(f"{m['quantization']} {m[TFLITE_ACCURACY_FIELD]:.3f}" for m in measured["modes"]),
         )
     return {
         "images": {"train": int(len(train_labels)), "eval": int(len(eval_labels)), "bad": data["bad"]},

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import runs
-from components.contracts import REPORT_FILE
+from components.contracts import LATENCY_FIELD, REPORT_FILE
 
 UPSTREAM = ("Transform", "ExampleValidator")
 """The nodes the upstream partial run ends at: together they cover every node outside the model branches."""
@@ -70,9 +70,9 @@ def _measured(home: Path) -> dict[str, Any]:
     for path in sorted((home / "pipeline_root").glob(f"TFLite_*/report/*/{REPORT_FILE}")):
         report = json.loads(path.read_text(encoding="utf-8"))
         latency[report["model_name"]] = {
-            candidate["quantization"]: round(candidate["latency_ms"]["median"], 3)
+            candidate["quantization"]: round(candidate[LATENCY_FIELD]["median"], 3)
             for candidate in report["candidates"]
-            if candidate.get("latency_ms")
+            if candidate.get(LATENCY_FIELD)
         }
     return {"component_seconds": seconds, "latency_median_ms": latency}
 

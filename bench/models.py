@@ -11,6 +11,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD
+
 log = logging.getLogger("mobilenet.bench")
 
 
@@ -92,12 +94,12 @@ def measure_modes(
         path = Path(scratch) / f"{mode}.tflite"
         path.write_bytes(model_bytes)
         measured = measurement.measure_flatbuffer(model_bytes, eval_images, eval_labels, max(threads), warmup, runs)
-        tflite_accuracy = measured["tflite_accuracy"]
+        tflite_accuracy = measured[TFLITE_ACCURACY_FIELD]
         latency = {
             str(t): {
                 k: v
                 for k, v in (
-                    measured["latency_ms"]
+                    measured[LATENCY_FIELD]
                     if t == max(threads)
                     else measurement.measure_latency(model_bytes, t, warmup, runs)
                 ).items()
@@ -110,10 +112,10 @@ def measure_modes(
             {
                 "mode": mode,
                 "size_bytes": measured["size_bytes"],
-                "float_accuracy": float_accuracy,
-                "tflite_accuracy": tflite_accuracy,
+                FLOAT_ACCURACY_FIELD: float_accuracy,
+                TFLITE_ACCURACY_FIELD: tflite_accuracy,
                 "accuracy_drop_points": 100.0 * (float_accuracy - tflite_accuracy),
-                "latency_ms": latency,
+                LATENCY_FIELD: latency,
                 "peak_memory_bytes": peak_memory,
                 "eval_examples": int(len(eval_labels)),
                 "tflite_path": str(path),

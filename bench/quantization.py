@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 from typing import Any, Iterable
 
-from components.contracts import REPORT_FILE
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, REPORT_FILE, TFLITE_ACCURACY_FIELD
 from pipeline.component_ids import TFLITE, TRAINER, component_id
 
 log = logging.getLogger("mobilenet.bench")
@@ -49,11 +49,11 @@ def candidate_rows(report: dict[str, Any], training: dict[str, Any] | None) -> l
             continue
         row = {
             "candidate": _label(candidate),
-            "tflite_accuracy": candidate["tflite_accuracy"],
-            "selection_accuracy": candidate.get("selection_accuracy", candidate["tflite_accuracy"]),
+            TFLITE_ACCURACY_FIELD: candidate[TFLITE_ACCURACY_FIELD],
+            "selection_accuracy": candidate.get("selection_accuracy", candidate[TFLITE_ACCURACY_FIELD]),
             "drop_points": round(100.0 * candidate["accuracy_drop"], 2),
             "size_bytes": candidate["size_bytes"],
-            "latency_ms": candidate["latency_ms"]["median"],
+            LATENCY_FIELD: candidate[LATENCY_FIELD]["median"],
             "passed": candidate["passed"],
         }
         if candidate.get("quantization_aware"):
@@ -107,7 +107,7 @@ def calibration_study(
             {
                 "requested": count,
                 "drawn": int(len(representative)),
-                "tflite_accuracy": accuracy,
+                TFLITE_ACCURACY_FIELD: accuracy,
                 "drop_points": round(100.0 * (float_accuracy - accuracy), 2),
             }
         )
@@ -164,7 +164,7 @@ def run_dataset(
     for model_name in sorted(outputs.saved_models):
         report = json.loads((Path(outputs.reports[model_name]) / REPORT_FILE).read_text(encoding="utf-8"))
         per_model[model_name] = {
-            "float_accuracy": report["float_accuracy"],
+            FLOAT_ACCURACY_FIELD: report[FLOAT_ACCURACY_FIELD],
             "eval_examples": report["eval_examples"],
             "trainer_seconds": run["component_seconds"].get(component_id(TRAINER, model_name)),
             "tflite_seconds": run["component_seconds"].get(component_id(TFLITE, model_name)),

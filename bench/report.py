@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from bench.targets import TARGETS
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD
 
 RESULTS_JSON = "results.json"
 RESULTS_MARKDOWN = "results.md"
@@ -52,7 +53,7 @@ def _targets_section(results: dict[str, Any]) -> list[str]:
 def _models_section(models: list[dict[str, Any]]) -> list[str]:
     if not models:
         return ["## Models x quantization modes", "", "Not measured (--skip-variants).", ""]
-    threads = sorted({t for row in models for t in row["latency_ms"]}, key=int)
+    threads = sorted({t for row in models for t in row[LATENCY_FIELD]}, key=int)
     headers = [
         "model",
         "mode",
@@ -68,10 +69,10 @@ def _models_section(models: list[dict[str, Any]]) -> list[str]:
             _model_label(r),
             r["mode"],
             f"{r['size_bytes'] / 1e3:.1f}",
-            f"{r['float_accuracy']:.4f}",
-            f"{r['tflite_accuracy']:.4f}",
+            f"{r[FLOAT_ACCURACY_FIELD]:.4f}",
+            f"{r[TFLITE_ACCURACY_FIELD]:.4f}",
             f"{r['accuracy_drop_points']:.2f}",
-            *[f"{r['latency_ms'][t]['median']:.3f} / {r['latency_ms'][t]['p90']:.3f}" for t in threads],
+            *[f"{r[LATENCY_FIELD][t]['median']:.3f} / {r[LATENCY_FIELD][t]['p90']:.3f}" for t in threads],
             _num(r["peak_memory_bytes"] and r["peak_memory_bytes"] / 1e6, "{:.1f}"),
         ]
         for r in models
@@ -132,7 +133,8 @@ def _variants_section(results: dict[str, Any]) -> list[str]:
     for variant in results["variants"]:
         lines += _components_table(variant, results.get("fixed_cost"))
         accuracy_rows = [
-            [m["model"], f"{m['float_accuracy']:.4f}"] + [f"{mode['tflite_accuracy']:.4f}" for mode in m["modes"]]
+            [m["model"], f"{m[FLOAT_ACCURACY_FIELD]:.4f}"]
+            + [f"{mode[TFLITE_ACCURACY_FIELD]:.4f}" for mode in m["modes"]]
             for m in variant["baseline"]["models"]
         ]
         modes = [mode["quantization"] for mode in variant["baseline"]["models"][0]["modes"]]
@@ -266,10 +268,10 @@ def _int8_section(results: dict[str, Any]) -> list[str]:
                     [
                         name,
                         row["candidate"],
-                        _num(row.get("tflite_accuracy"), "{:.4f}"),
+                        _num(row.get(TFLITE_ACCURACY_FIELD), "{:.4f}"),
                         row.get("drop_points"),
                         _num(row.get("size_bytes") and row["size_bytes"] / 1e3, "{:.1f}"),
-                        _num(row.get("latency_ms"), "{:.3f}"),
+                        _num(row.get(LATENCY_FIELD), "{:.3f}"),
                         row.get("passed", row.get("error")),
                         _num(added, "{:.1f}"),
                         entry["trainer_seconds"],
@@ -302,7 +304,7 @@ def _int8_section(results: dict[str, Any]) -> list[str]:
             "",
         ]
         study = [
-            [name, r["requested"], r["drawn"], f"{r['tflite_accuracy']:.4f}", r["drop_points"]]
+            [name, r["requested"], r["drawn"], f"{r[TFLITE_ACCURACY_FIELD]:.4f}", r["drop_points"]]
             for name, rows_ in run["calibration"].items()
             for r in rows_
         ]
@@ -475,7 +477,7 @@ def _scatter(axis: Any, models: list[dict[str, Any]], x_of: Any) -> None:
     for row in models:
         axis.scatter(
             x_of(row),
-            row["tflite_accuracy"],
+            row[TFLITE_ACCURACY_FIELD],
             color=colors[_model_label(row)],
             marker=MODE_MARKERS.get(row["mode"], "x"),
             s=50,
@@ -503,10 +505,10 @@ def plot_accuracy_vs_size(models: list[dict[str, Any]], path: str | Path) -> Non
 def plot_accuracy_vs_latency(models: list[dict[str, Any]], path: str | Path) -> None:
     """Accuracy against median latency, one panel per thread count, one point per model x mode."""
     pyplot = _pyplot()
-    threads = sorted({t for row in models for t in row["latency_ms"]}, key=int)
+    threads = sorted({t for row in models for t in row[LATENCY_FIELD]}, key=int)
     figure, axes = pyplot.subplots(1, len(threads), figsize=(6 * len(threads), 5), squeeze=False)
     for axis, count in zip(axes[0], threads):
-        _scatter(axis, models, lambda row, count=count: row["latency_ms"][count]["median"])
+        _scatter(axis, models, lambda row, count=count: row[LATENCY_FIELD][count]["median"])
         axis.set(xlabel="median latency (ms)", title=f"accuracy vs latency, {count} thread(s)")
     figure.tight_layout()
     figure.savefig(path, dpi=100)

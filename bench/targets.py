@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from bench.quantization import shipped_int8_drop
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD
 from pipeline.component_ids import MODEL_BOUND_KINDS, model_of
 
 # name: (limit, True when the measured value must be at least the limit, what it is)
@@ -75,7 +76,7 @@ def int8_size_ratios(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
 def int8_accuracy_drops(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
     """Per model: accuracy points lost by int8 against the float SavedModel on the eval split."""
     return {
-        key: 100.0 * (modes["int8"]["float_accuracy"] - modes["int8"]["tflite_accuracy"])
+        key: 100.0 * (modes["int8"][FLOAT_ACCURACY_FIELD] - modes["int8"][TFLITE_ACCURACY_FIELD])
         for key, modes in _modes_by_model(rows).items()
         if "int8" in modes
     }
@@ -87,8 +88,8 @@ def int8_latency_ratios(rows: Iterable[dict[str, Any]]) -> dict[str, float]:
     for key, modes in _modes_by_model(rows).items():
         if not {"int8", "float32"} <= modes.keys():
             continue
-        for threads, latency in modes["int8"]["latency_ms"].items():
-            ratios[f"{key}@{threads}t"] = latency["median"] / modes["float32"]["latency_ms"][threads]["median"]
+        for threads, latency in modes["int8"][LATENCY_FIELD].items():
+            ratios[f"{key}@{threads}t"] = latency["median"] / modes["float32"][LATENCY_FIELD][threads]["median"]
     return ratios
 
 

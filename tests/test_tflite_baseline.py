@@ -163,7 +163,7 @@ def _measured(tflite_accuracy: float, baseline_accuracy: float | None) -> dict:
         "tflite_accuracy": tflite_accuracy,
         "accuracy_drop": 0.0,
         "size_bytes": 1,
-        "latency_ms": 1.0,
+        "latency_ms": {"median": 1.0},
         "baseline_accuracy": baseline_accuracy,
     }
 

@@ -15,12 +15,15 @@ from tfx.types import artifact_utils
 
 from components.artifact_locations import portable_examples_reference
 from components.contracts import (
+    FLOAT_ACCURACY_FIELD,
     LABELS_FILE,
+    LATENCY_FIELD,
     MODEL_FILE,
     REPORT_FILE,
     REPORT_MARKDOWN_FILE,
     REPORT_PICTURE_FILE,
     SETTINGS_FIELD,
+    TFLITE_ACCURACY_FIELD,
     TRAINING_INPUT_FIELD,
     WEIGHTS_FILE,
 )
@@ -52,11 +55,11 @@ MANIFEST_REPORT_FIELDS = (
     "input_shape",
     "input_dtype",
     "labels_count",
-    "tflite_accuracy",
+    TFLITE_ACCURACY_FIELD,
     "tflite_top5_accuracy",
-    "float_accuracy",
+    FLOAT_ACCURACY_FIELD,
     "accuracy_drop",
-    "latency_ms",
+    LATENCY_FIELD,
     "peak_memory_bytes",
     "builtin_ops_only",
     "ops",
@@ -69,8 +72,8 @@ MANIFEST_REPORT_FIELDS = (
     SETTINGS_FIELD,
 )
 HELD_BACK_FIELDS = (
-    "tflite_accuracy",
-    "float_accuracy",
+    TFLITE_ACCURACY_FIELD,
+    FLOAT_ACCURACY_FIELD,
     "gates",
     "baseline",
     "warm_start",

@@ -18,7 +18,7 @@ import hashlib
 import json
 from typing import Any, Callable
 
-from components.contracts import LABELS_FILE, MODEL_FILE
+from components.contracts import FLOAT_ACCURACY_FIELD, LABELS_FILE, MODEL_FILE, TFLITE_ACCURACY_FIELD
 from components.registry.filesystems import filesystem_for, temporary_prefix
 from components.registry.store import MANIFEST_FILE, IntegrityError, Registry, RegistryError
 
@@ -48,7 +48,7 @@ class Pulled:
             "sha256": self.manifest["sha256"],
             **{
                 key: self.manifest.get(key)
-                for key in ("size_bytes", "tflite_accuracy", "float_accuracy", "quantization")
+                for key in ("size_bytes", TFLITE_ACCURACY_FIELD, FLOAT_ACCURACY_FIELD, "quantization")
             },
         }
 

@@ -43,7 +43,15 @@ from typing import Any, Callable, Mapping
 
 from absl import logging
 
-from components.contracts import LABELS_FILE, MODEL_FILE, url_of, url_parts
+from components.contracts import (
+    FLOAT_ACCURACY_FIELD,
+    LABELS_FILE,
+    LATENCY_FIELD,
+    MODEL_FILE,
+    TFLITE_ACCURACY_FIELD,
+    url_of,
+    url_parts,
+)
 from components.registry.filesystems import (
     REGISTRY_STORES,
     LocalFilesystem,
@@ -64,9 +72,9 @@ FORMAT_VERSION = 1
 REQUIRED_MANIFEST_FIELDS = (
     "architecture",
     "quantization",
-    "tflite_accuracy",
-    "float_accuracy",
-    "latency_ms",
+    TFLITE_ACCURACY_FIELD,
+    FLOAT_ACCURACY_FIELD,
+    LATENCY_FIELD,
     "input_shape",
     "labels_count",
     "source_examples",
@@ -76,9 +84,9 @@ INDEX_VERSION_FIELDS = (
     "size_bytes",
     "architecture",
     "quantization",
-    "tflite_accuracy",
-    "float_accuracy",
-    "latency_ms",
+    TFLITE_ACCURACY_FIELD,
+    FLOAT_ACCURACY_FIELD,
+    LATENCY_FIELD,
     "input_shape",
     "labels_count",
     "created_at",

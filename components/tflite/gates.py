@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Mapping
 
+from components.contracts import LATENCY_FIELD, TFLITE_ACCURACY_FIELD
+
 GATE_NAMES = ("android_ready", "min_accuracy", "max_accuracy_drop", "max_model_bytes", "max_latency_ms")
 REGRESSION_GATE = "max_regression"
 """Checked only when there is a comparable baseline (see components/tflite/baseline.py)."""
@@ -28,8 +30,8 @@ class GateResult:
 def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> list[GateResult]:
     """Check a candidate against every gate.
 
-    `measured` needs `builtin_ops_only`, `tflite_accuracy`, `accuracy_drop`, `size_bytes` and `latency_ms` (median);
-    `limits` needs `min_accuracy`, `max_accuracy_drop`, `max_model_bytes` and `max_latency_ms`. With a
+    `measured` needs `builtin_ops_only`, `tflite_accuracy`, `accuracy_drop`, `size_bytes` and `latency_ms` (its
+    median is gated); `limits` needs `min_accuracy`, `max_accuracy_drop`, `max_model_bytes` and `max_latency_ms`. With a
     `baseline_accuracy` (the registry's current model on the compared eval images) in `measured`, the
     `max_regression` gate (limit `limits["max_regression"]`, default 0) checks how far below it the candidate's
     `compared_accuracy` (on the same images; default `tflite_accuracy`) is. A `baseline_unreadable` reason adds
@@ -39,9 +41,9 @@ def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> li
         GateResult("android_ready", measured["builtin_ops_only"], True, bool(measured["builtin_ops_only"])),
         GateResult(
             "min_accuracy",
-            measured["tflite_accuracy"],
+            measured[TFLITE_ACCURACY_FIELD],
             limits["min_accuracy"],
-            measured["tflite_accuracy"] >= limits["min_accuracy"],
+            measured[TFLITE_ACCURACY_FIELD] >= limits["min_accuracy"],
         ),
         GateResult(
             "max_accuracy_drop",
@@ -57,13 +59,13 @@ def evaluate_gates(measured: Mapping[str, Any], limits: Mapping[str, Any]) -> li
         ),
         GateResult(
             "max_latency_ms",
-            measured["latency_ms"],
+            measured[LATENCY_FIELD]["median"],
             limits["max_latency_ms"],
-            measured["latency_ms"] <= limits["max_latency_ms"],
+            measured[LATENCY_FIELD]["median"] <= limits["max_latency_ms"],
         ),
     ]
     if measured.get("baseline_accuracy") is not None:
-        regression = measured["baseline_accuracy"] - measured.get("compared_accuracy", measured["tflite_accuracy"])
+        regression = measured["baseline_accuracy"] - measured.get("compared_accuracy", measured[TFLITE_ACCURACY_FIELD])
         limit = limits.get("max_regression", 0.0)
         results.append(GateResult(REGRESSION_GATE, regression, limit, regression <= limit + _DROP_ROUNDING))
     if measured.get("baseline_unreadable"):

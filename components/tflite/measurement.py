@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from components.contracts import PREPROCESSED_SIGNATURE
+from components.contracts import LATENCY_FIELD, PREPROCESSED_SIGNATURE, TFLITE_ACCURACY_FIELD
 from components.tflite.conversion import LoadedModel
 
 
@@ -83,9 +83,9 @@ def measure_flatbuffer(
     scores = accuracy(tflite_predictions(model_bytes, images, threads), labels)
     return {
         "size_bytes": len(model_bytes),
-        "tflite_accuracy": scores["top1"],
+        TFLITE_ACCURACY_FIELD: scores["top1"],
         "tflite_top5_accuracy": scores["top5"],
-        "latency_ms": measure_latency(model_bytes, threads, warmup, runs),
+        LATENCY_FIELD: measure_latency(model_bytes, threads, warmup, runs),
     }
 
 

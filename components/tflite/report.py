@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from components.contracts import TRAINING_INPUT_FIELD
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD, TRAINING_INPUT_FIELD
 from components.ingestion.training_input import TrainingInput
 from components.tflite.baseline import Baseline
 from components.tflite.gates import GateResult
@@ -14,11 +14,11 @@ CANDIDATE_KEYS = (
     "quantization_aware",
     "integer_io",
     "size_bytes",
-    "tflite_accuracy",
+    TFLITE_ACCURACY_FIELD,
     "tflite_top5_accuracy",
     "selection_accuracy",
     "accuracy_drop",
-    "latency_ms",
+    LATENCY_FIELD,
     "peak_memory_bytes",
     "ops",
     "builtin_ops_only",
@@ -123,7 +123,7 @@ def build_report(
     report.update({key: shown.get(key) for key in CANDIDATE_KEYS})
     report.update(
         {
-            "float_accuracy": float_accuracy,
+            FLOAT_ACCURACY_FIELD: float_accuracy,
             "gates": shown.get("gates", []),
             "blessed": chosen is not None,
             "candidates": candidates,
@@ -145,10 +145,10 @@ def summary(report: Mapping[str, Any]) -> str:
         if candidate.get("error"):
             lines.append(f"  {candidate_label(candidate)}: failed: {candidate['error']}")
             continue
-        latency = candidate.get("latency_ms") or {}
+        latency = candidate.get(LATENCY_FIELD) or {}
         lines.append(
             f"  {candidate_label(candidate)}: {candidate['size_bytes']:,} bytes, accuracy "
-            f"{candidate['tflite_accuracy']:.4f} (float {report['float_accuracy']:.4f}, drop "
+            f"{candidate[TFLITE_ACCURACY_FIELD]:.4f} (float {report[FLOAT_ACCURACY_FIELD]:.4f}, drop "
             f"{candidate['accuracy_drop'] * 100:.2f} pts), latency median {latency.get('median', 0):.2f} ms "
             f"p90 {latency.get('p90', 0):.2f} ms, {'passed' if candidate['passed'] else 'failed'}"
             + (
@@ -184,7 +184,7 @@ def markdown(report: Mapping[str, Any]) -> str:
         f"# {report['model_name']}: TFLite validation",
         "",
         f"- architecture: {report['architecture']}; input {report['input_shape']}; {report['labels_count']} labels",
-        f"- float SavedModel accuracy on {report['eval_examples']} eval examples: {report['float_accuracy']:.4f}",
+        f"- float SavedModel accuracy on {report['eval_examples']} eval examples: {report[FLOAT_ACCURACY_FIELD]:.4f}",
         f"- verdict: {verdict}",
         *[f"- {line}" for line in provenance(report)],
         *(
@@ -204,12 +204,13 @@ def markdown(report: Mapping[str, Any]) -> str:
                 f"| {candidate_label(candidate)} | - | - | - | - | - | - | - | - | error: {candidate['error']} |"
             )
             continue
-        latency = candidate.get("latency_ms") or {}
+        latency = candidate.get(LATENCY_FIELD) or {}
         drop = candidate.get("accuracy_drop")
         failed = [gate["name"] for gate in candidate["gates"] if not gate["passed"]]
         lines.append(
             f"| {candidate_label(candidate)} | {_cell(candidate['size_bytes'], ',')} | "
-            f"{_cell(candidate['tflite_accuracy'], '.4f')} | {_cell(candidate.get('tflite_top5_accuracy'), '.4f')} | "
+            f"{_cell(candidate[TFLITE_ACCURACY_FIELD], '.4f')} | "
+            f"{_cell(candidate.get('tflite_top5_accuracy'), '.4f')} | "
             f"{_cell(None if drop is None else drop * 100, '.2f')} | {_cell(latency.get('median'), '.2f')} | "
             f"{_cell(latency.get('p90'), '.2f')} | {_cell(candidate.get('peak_memory_bytes'), ',')} | "
             f"{'yes' if candidate.get('builtin_ops_only') else 'no'} | "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD
 from components.tflite import report as report_lib
 
 
@@ -27,12 +28,12 @@ def report_png(report: Mapping[str, Any]) -> bytes:
             "marker": "*" if kept else "o",
             "label": report_lib.candidate_label(candidate) + (" (kept)" if kept else ""),
         }
-        size_axis.scatter(candidate["size_bytes"] / 1e6, candidate["tflite_accuracy"], **style)
+        size_axis.scatter(candidate["size_bytes"] / 1e6, candidate[TFLITE_ACCURACY_FIELD], **style)
         latency_axis.scatter(
-            (candidate.get("latency_ms") or {}).get("median", 0.0), candidate["tflite_accuracy"], **style
+            (candidate.get(LATENCY_FIELD) or {}).get("median", 0.0), candidate[TFLITE_ACCURACY_FIELD], **style
         )
     for axis in (size_axis, latency_axis):
-        axis.axhline(report["float_accuracy"], color="grey", linestyle=":", label="float SavedModel")
+        axis.axhline(report[FLOAT_ACCURACY_FIELD], color="grey", linestyle=":", label="float SavedModel")
         if limits.get("min_accuracy") is not None:
             axis.axhline(limits["min_accuracy"], color="red", linestyle="--", label="min_accuracy gate")
         axis.grid(alpha=0.3)

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
+from components.contracts import TFLITE_ACCURACY_FIELD
 from components.tflite import baseline as baseline_lib
 from components.tflite import conversion, measurement
 from components.tflite import gates as gates_lib
@@ -119,7 +120,7 @@ def validate_candidate(
     )
     input_dtype = tf.lite.Interpreter(model_content=flatbuffer).get_input_details()[0]["dtype"]
     selection_accuracy = (
-        measured["tflite_accuracy"]
+        measured[TFLITE_ACCURACY_FIELD]
         if data.selection is None
         else _accuracy(flatbuffer, *data.selection, measuring.threads)
     )
@@ -127,12 +128,12 @@ def validate_candidate(
         "selection_accuracy": selection_accuracy,
         **identity,
         **measured,
-        "accuracy_drop": data.float_accuracy - measured["tflite_accuracy"],
+        "accuracy_drop": data.float_accuracy - measured[TFLITE_ACCURACY_FIELD],
         "ops": ops,
         "builtin_ops_only": not conversion.non_builtin_ops(ops),
         "input_dtype": np.dtype(input_dtype).name,
     }
-    judged = {**measured, "latency_ms": measured["latency_ms"]["median"]}
+    judged = dict(measured)
     baseline = data.baseline
     if baseline is not None and baseline.compared:
         judged["baseline_accuracy"] = baseline.accuracy

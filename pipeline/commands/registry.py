@@ -9,6 +9,7 @@ import sys
 import textwrap
 from typing import Any
 
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD
 from components.registry import pull as pull_lib
 from components.registry.store import ChannelPointer, Registry, RegistryError, RegistryVersion
 from pipeline.reporting.tables import text_table
@@ -152,7 +153,7 @@ def _list(registry: Registry, as_json: bool) -> str:
                 summary.latest_version,
                 latest.get("quantization", "-"),
                 _size(latest.get("size_bytes")),
-                _percent(latest.get("tflite_accuracy")),
+                _percent(latest.get(TFLITE_ACCURACY_FIELD)),
                 *(summary.channels.get(channel, "-") for channel in channels),
             ]
         )
@@ -182,9 +183,9 @@ def _show_versions(registry: Registry, name: str, as_json: bool) -> str:
             version.manifest.get("architecture", "-"),
             version.manifest.get("quantization", "-"),
             _size(version.manifest.get("size_bytes")),
-            _percent(version.manifest.get("tflite_accuracy")),
-            _percent(version.manifest.get("float_accuracy")),
-            _latency(version.manifest.get("latency_ms")),
+            _percent(version.manifest.get(TFLITE_ACCURACY_FIELD)),
+            _percent(version.manifest.get(FLOAT_ACCURACY_FIELD)),
+            _latency(version.manifest.get(LATENCY_FIELD)),
             version.sha256[:12],
             _channels_of(version.version, pointers),
         ]
@@ -329,7 +330,7 @@ def _pull(registry: Registry, args: argparse.Namespace) -> str:
         + (" and the channel" if pulled.channel else "")
         + "\n"
         f"  {manifest.get('quantization', '-')}, {_size(manifest.get('size_bytes'))}, tflite accuracy "
-        f"{_percent(manifest.get('tflite_accuracy'))} (float {_percent(manifest.get('float_accuracy'))})"
+        f"{_percent(manifest.get(TFLITE_ACCURACY_FIELD))} (float {_percent(manifest.get(FLOAT_ACCURACY_FIELD))})"
     )
 
 

@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-from components.contracts import REPORT_FILE
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, REPORT_FILE, TFLITE_ACCURACY_FIELD
 from components.new_data.spec import DECISION_FILE
 from components.registry.spec import BLOCKING_ANOMALIES_PROPERTY
 from components.tflite import report as report_lib
@@ -115,10 +115,10 @@ def evaluator_failures(evaluation_uri: str) -> list[str]:
 
 def _fill_from_report(result: ModelResult, report: dict[str, Any]) -> None:
     result.quantization = report_lib.candidate_label(report) if report.get("quantization") else "-"
-    result.float_accuracy = report.get("float_accuracy")
-    result.tflite_accuracy = report.get("tflite_accuracy")
+    result.float_accuracy = report.get(FLOAT_ACCURACY_FIELD)
+    result.tflite_accuracy = report.get(TFLITE_ACCURACY_FIELD)
     result.size_bytes = report.get("size_bytes")
-    result.latency_ms = (report.get("latency_ms") or {}).get("median")
+    result.latency_ms = (report.get(LATENCY_FIELD) or {}).get("median")
     result.failed_gates = [gate["name"] for gate in report.get("gates", []) if not gate.get("passed")]
     if report.get("baseline"):
         result.class_changes = Baseline.from_json(report["baseline"]).class_changes()
