@@ -10,7 +10,9 @@
    V2's branches one after the other and at once (`bench.branches`);
 5. int8 (`bench.quantization`): post-training against quantization-aware int8 per model, on Fashion-MNIST
    and on the photo set, and post-training int8 by number of calibration examples;
-6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained;
+6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained; and int8
+   against float32 latency at 224 px for V1 1.0 and V2 1.4 on LiteRT and on TensorFlow's interpreter
+   (`bench.latency`);
 7. pod sizes (`bench.pod_sizes`): the compiled default package run task by task in KFP semantics on the photo
    set, each task's peak memory against the pod `kubeflow.*` gives it;
 8. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
@@ -32,7 +34,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import branches, pod_sizes, quantization, shuffle_memory
+from bench import branches, latency, pod_sizes, quantization, shuffle_memory
 from components.contracts import QUANTIZATION_MODES
 from pipeline.config import DEMO_PROFILE, PHOTO_PROFILE, load_config
 
@@ -40,6 +42,8 @@ log = logging.getLogger("mobilenet.bench")
 THREADS = (1, 2)
 FIXED_COST_PER_CLASS = 4
 TARGET_STATUS = {True: "met", False: "NOT met", None: "not measured"}
+APP_INPUT_SIZE = 224
+"""The input size the latency target is measured at: the photo default, what an app runs."""
 SHUFFLE_BYTES = 60_000
 """Bytes per element of the Reshuffle study: about one 224 px image as ImageExampleGen stores it."""
 
@@ -171,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-size-sweep",
         action="store_true",
         help="leave out the float32 / int8 / quantization-aware int8 size of every allowed width (untrained)",
+    )
+    bench.add_argument(
+        "--skip-app-latency",
+        action="store_true",
+        help="leave out int8 against float32 latency at 224 px on LiteRT and TensorFlow's interpreter",
     )
     bench.add_argument(
         "--set",
@@ -485,6 +494,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "fixed_cost": None,
         "int8": [],
         "size_sweep": [],
+        "app_latency": None,
         "ingestion": [],
         "ingestion_portable": [],
         "shuffle_memory": [],
@@ -529,6 +539,16 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             args.input_sizes[0], classes, str(runs.fresh_dir(work / "size-sweep"))
         )
         results["step_seconds"]["size_sweep"] = round(time.monotonic() - started, 1)
+    if not args.skip_app_latency:
+        started = time.monotonic()
+        log.info("latency at %d px: int8 against float32 on LiteRT and TensorFlow's interpreter", APP_INPUT_SIZE)
+        results["app_latency"] = {
+            "rows": latency.measure(
+                APP_INPUT_SIZE, THREADS, sizes.latency_runs, 10, str(runs.fresh_dir(work / "app-latency"))
+            ),
+            "cpu_int8_flags": latency.cpu_flags(),
+        }
+        results["step_seconds"]["app_latency"] = round(time.monotonic() - started, 1)
     if not args.skip_pod_sizes:
         started = time.monotonic()
         per_class = pod_sizes.POD_SIZES_PER_CLASS if not args.quick else FIXED_COST_PER_CLASS
@@ -560,6 +580,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["ingestion"],
         results["fixed_cost"],
         results["int8"],
+        (results["app_latency"] or {}).get("rows"),
     )
     return results
 

@@ -353,6 +353,30 @@ def _size_sweep_section(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _app_latency_section(results: dict[str, Any]) -> list[str]:
+    """int8 against float32 at the app's input size, on LiteRT and TensorFlow's interpreter (`bench.latency`)."""
+    from bench import latency
+
+    section = results.get("app_latency")
+    if not section:
+        return ["## Latency at 224 px", "", "Not measured (--skip-app-latency).", ""]
+    first = section["rows"][0]
+    ops = (
+        f"The int8 files hold {first['int8_quantize_ops']} QUANTIZE and {first['int8_dequantize_ops']} DEQUANTIZE "
+        f"ops and {first['int8_float_tensors_inside']} float tensors between their float input and output (V1)."
+    )
+    return [
+        "## Latency at 224 px (untrained, the build machine's CPU, not a phone)",
+        "",
+        "```",
+        latency.table(section["rows"]),
+        "```",
+        "",
+        f"CPU flags int8 kernels use: {', '.join(section['cpu_int8_flags']) or 'none'}. {ops}",
+        "",
+    ]
+
+
 def _yes_no(value: bool | None) -> str | None:
     return None if value is None else "yes" if value else "**no**"
 
@@ -457,6 +481,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         + _fixed_cost_section(results)
         + _int8_section(results)
         + _size_sweep_section(results)
+        + _app_latency_section(results)
         + _ingestion_section(results)
         + _pod_sizes_section(results)
     )
@@ -567,6 +592,7 @@ def benchmarks_markdown(results: dict[str, Any]) -> str:
         markdown_table(["target", "what", "limit", "measured", "status"], rows),
         "",
     ]
+    lines += _app_latency_section(results) if results.get("app_latency") else []
     lines += _pod_sizes_section(results)
     return "\n".join(lines) + "\n"
 

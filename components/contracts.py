@@ -47,6 +47,12 @@ SETTINGS_FIELD = "settings_sha256"
 TFLITE_ACCURACY_FIELD = "tflite_accuracy"
 FLOAT_ACCURACY_FIELD = "float_accuracy"
 LATENCY_FIELD = "latency_ms"
+# The top-1 of the file on the eval split's original files, resized and normalized as the app's runtime does
+# (components/tflite/app_path.py); None where the original files were not given. The gates judge the lower of it
+# and TFLITE_ACCURACY_FIELD.
+APP_PATH_ACCURACY_FIELD = "app_path_accuracy"
+# The latency (as LATENCY_FIELD) at each reported thread count, keyed by the count as a string.
+LATENCY_BY_THREADS_FIELD = "latency_by_threads"
 
 
 def is_remote(path: str) -> bool:

@@ -11,7 +11,6 @@ What the app sees, next to the pipeline's own measurement, for the models a run 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import subprocess
 import sys
@@ -62,20 +61,11 @@ def classify(runtime: str, model: Path, images: Sequence[np.ndarray], scratch: P
 def eval_images(home: Path) -> tuple[list[np.ndarray], list[str]]:
     """The eval split of the newest ImageExampleGen output in the pipeline home `home`, as an app's bitmap has each
     image (decoded from the original file's bytes to RGB uint8, original size), and the labels."""
-    import tensorflow as tf
-    from PIL import Image
-
-    from components.contracts import IMAGE_KEY, LABEL_KEY
+    from components.ingestion import original_images
 
     outputs = sorted((home / "pipeline_root" / "ImageExampleGen" / "examples").iterdir(), key=lambda p: int(p.name))
-    files = sorted((outputs[-1] / "Split-eval").iterdir())
-    spec = {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string), LABEL_KEY: tf.io.FixedLenFeature([], tf.string)}
-    images, labels = [], []
-    for record in tf.data.TFRecordDataset([str(path) for path in files], compression_type="GZIP"):
-        example = tf.io.parse_single_example(record, spec)
-        images.append(np.asarray(Image.open(io.BytesIO(example[IMAGE_KEY].numpy())).convert("RGB")))
-        labels.append(example[LABEL_KEY].numpy().decode())
-    return images, labels
+    pairs = list(original_images.read_split(str(outputs[-1] / "Split-eval")))
+    return [frame for frame, _ in pairs], [label for _, label in pairs]
 
 
 def main(argv: list[str] | None = None) -> None:

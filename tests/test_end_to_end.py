@@ -269,11 +269,8 @@ def test_android_runtimes_reach_the_pipelines_accuracy(runs, runtime, tmp_path):
     its own way, as it does a camera frame) and reaches the accuracy the pipeline measured with the interpreter
     (the manifest's `tflite_accuracy`, on the same images) to within `RESIZE_TOLERANCE` images. On the same pixels
     the runtimes give the interpreter's scores (MediaPipe exactly, the Task Library on all but a few frames, see
-    `_check_runtime`); what is left is each one's own resize, and the fixture's small models are sensitive to it.
-    Measured on this fixture: in session 12 MediaPipe equal for both models and the Task Library one image lower
-    for V1; on this machine in session 13, where the same seed trained a different V2 (0.714), MediaPipe 2 images
-    from the pipeline for each model and the Task Library 1 (V1) and 3 (V2) (`python -m tests.android_runtimes`
-    on the test's home and registry)."""
+    `_check_runtime`); what is left is each one's own resize, and the fixture's small models are sensitive to it
+    (`python -m tests.android_runtimes` on the test's home and registry shows each runtime's figure)."""
     from tests.android_runtimes import classify
 
     images, names = eval_images(runs["root"] / "home")
@@ -290,6 +287,48 @@ def test_android_runtimes_reach_the_pipelines_accuracy(runs, runtime, tmp_path):
             f"{runtime} {name}: {accuracy:.3f} on {len(images)} images, the pipeline measured {pipeline:.3f}"
         )
         assert accuracy >= ACCURACY_FLOOR, f"{runtime} {name}: {accuracy:.3f}"
+
+
+def test_litert_reaches_the_pipelines_accuracy_from_each_pushed_files_metadata(runs):
+    """The app's runtime, LiteRT (`ai_edge_litert`), loads each pushed file; the labels and the input's
+    normalization come from the file's metadata alone; the eval images' original files, resized as the app does,
+    reach the pipeline's interpreter accuracy within `RESIZE_TOLERANCE` images, and equal the app-path accuracy
+    the TFLite step reported (measured there on LiteRT too)."""
+    import importlib.metadata
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from components.tflite import app_path, metadata
+
+    images, names = eval_images(runs["root"] / "home")
+    for name in ("mobilenet_v1", "mobilenet_v2"):
+        version = runs["root"] / "registry" / name / "1"
+        model_bytes = (version / "model.tflite").read_bytes()
+        described = metadata.read_metadata(model_bytes)
+        labels = described["labels"]
+        assert labels == (version / "labels.txt").read_text().splitlines()
+        (unit,) = described["metadata"]["subgraph_metadata"][0]["input_tensor_metadata"][0]["process_units"]
+        mean, std = unit["options"]["mean"][0], unit["options"]["std"][0]
+        interpreter = Interpreter(model_content=model_bytes, num_threads=2)
+        interpreter.allocate_tensors()
+        (source,), (target,) = interpreter.get_input_details(), interpreter.get_output_details()
+        _, height, width, _ = source["shape"]
+        predicted = []
+        for frame in images:
+            pixels = app_path.resize_like_mediapipe(frame, height, width)[None]
+            fed = pixels if source["dtype"] == np.uint8 else ((pixels - np.float32(mean)) / np.float32(std))
+            interpreter.set_tensor(source["index"], fed.astype(source["dtype"]))
+            interpreter.invoke()
+            predicted.append(int(np.argmax(interpreter.get_tensor(target["index"])[0])))
+        accuracy = float(np.mean(np.array(predicted) == np.array([labels.index(label) for label in names])))
+        manifest = json.loads((version / "manifest.json").read_text())
+        assert abs(accuracy - manifest["tflite_accuracy"]) <= RESIZE_TOLERANCE / len(images) + 1e-9, (
+            f"LiteRT {name}: {accuracy:.3f} on {len(images)} images, the pipeline: {manifest['tflite_accuracy']}"
+        )
+        assert accuracy == pytest.approx(manifest["app_path_accuracy"]) and accuracy >= ACCURACY_FLOOR
+        assert manifest["runtime"]["name"] == "ai-edge-litert"
+        assert manifest["runtime"]["version"] == importlib.metadata.version("ai-edge-litert")
+        assert set(manifest["latency_by_threads"]) >= {"1", "2", "4"}
 
 
 @pytest.mark.parametrize("runtime", ["mediapipe", "tflite-support"])

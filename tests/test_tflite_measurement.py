@@ -75,3 +75,36 @@ def test_peak_memory_is_none_when_the_model_cannot_be_loaded(tmp_path):
     model_path = tmp_path / "broken.tflite"
     model_path.write_bytes(b"not a flatbuffer")
     assert measurement.measure_peak_memory(str(model_path), threads=1, runs=1) is None
+
+
+@pytest.mark.parametrize("mode", ["float32", "int8"])
+def test_litert_the_apps_runtime_gives_tensorflows_interpreters_scores(tmp_path_factory, images, mode):
+    """Every figure is measured on LiteRT (`ai_edge_litert`); on the same file and pixels it agrees with
+    TensorFlow's interpreter to one output step."""
+    from components.tflite import runtimes
+
+    model_bytes = converted(tmp_path_factory, mode)
+    litert = measurement.tflite_predictions(model_bytes, images, 1, runtimes.RUNTIMES[runtimes.LITERT])
+    tensorflow = measurement.tflite_predictions(model_bytes, images, 1, runtimes.RUNTIMES[runtimes.TENSORFLOW])
+    np.testing.assert_allclose(litert, tensorflow, atol=1 / 256 + 1e-6)
+    assert runtimes.default().name == runtimes.LITERT
+    assert runtimes.default().describe()["where"] == "the build machine's CPU, not a phone"
+
+
+def test_measure_flatbuffer_gives_latency_by_thread_count_and_the_app_paths_accuracy(tmp_path_factory, images):
+    """Latency at 1, 2 and 4 threads besides the gated count; the app path scores the original frames (here the
+    eval images' own pixels at twice the size, so the app's resize has work to do)."""
+    from components.tflite import app_path, metadata
+
+    model_bytes = metadata.add_metadata(
+        converted(tmp_path_factory, "float32"), ["0", "1", "2"], name="m", version="1", description="d"
+    )
+    labels = np.argmax(measurement.tflite_predictions(model_bytes, images, 1), axis=1)
+    pixels = np.rint((images + 1.0) * 127.5).astype(np.uint8).repeat(2, axis=1).repeat(2, axis=2)
+    originals = app_path.Originals.of(zip(pixels, [str(label) for label in labels]), ["0", "1", "2"], 32, 32)
+    measured = measurement.measure_flatbuffer(model_bytes, images, labels, 2, 1, 3, originals)
+    assert set(measured["latency_by_threads"]) == {"1", "2", "4"}
+    assert measured["latency_ms"] == measured["latency_by_threads"]["2"] and measured["latency_ms"]["threads"] == 2
+    assert measured["tflite_accuracy"] == 1.0
+    assert 0.5 <= measured["app_path_accuracy"] <= 1.0
+    assert measurement.measure_flatbuffer(model_bytes, images, labels, 2, 1, 3)["app_path_accuracy"] is None

@@ -161,11 +161,53 @@ def test_markdown_has_one_row_per_mode_and_names_each_failing_gate():
     text = report.markdown(_build(candidates))
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| mode")]
     assert [row.split("|")[1].strip() for row in rows] == ["int8", "float32", "float16"]
-    assert "| int8 | 1,300,000 | 0.8500 | - | 5.00 | 3.20 | 4.10 | 2,400,000 | yes |" in text
+    assert "| int8 | 1,300,000 | 0.8500 | - | - | 5.00 | 3.20 | 4.10 | 2,400,000 | yes |" in text
     assert rows[0].endswith("| failed: max_accuracy_drop, max_model_bytes |")
     assert rows[1].endswith("| passed |") and "error: float16 conversion failed" in rows[2]
     assert "- int8: max_model_bytes measured 1300000, limit 1000000" in text
     assert "verdict: blessed, kept `float32`" in text
+
+
+def test_the_report_names_the_runtime_and_gives_latency_and_the_app_path_by_thread_count():
+    """Every figure says which runtime and CPU it is from; each candidate's latency at 1, 2 and 4 threads, with
+    int8 / float32 beside them; the app path's accuracy in its own column and in the summary."""
+
+    def with_threads(mode: str, size_bytes: int, accuracy: float, medians: dict[str, float]) -> dict:
+        measured = {
+            **_measured(mode, size_bytes, accuracy),
+            "app_path_accuracy": accuracy - 0.01,
+            "latency_by_threads": {
+                t: {"median": m, "p90": m + 1.0, "threads": int(t), "runs": 50} for t, m in medians.items()
+            },
+        }
+        return report.candidate_entry(measured, gates.evaluate_gates(measured, LIMITS))
+
+    identity = {
+        **IDENTITY,
+        "runtime": {
+            "name": "ai-edge-litert",
+            "version": "2.3.0",
+            "delegate": "XNNPACK",
+            "cpu": "Some CPU",
+            "where": "the build machine's CPU, not a phone",
+        },
+        "app_path": {"preprocessing": "the app's resize", "examples": 20},
+    }
+    candidates = [
+        with_threads("float32", 900_000, 0.90, {"1": 8.0, "2": 5.0, "4": 6.0}),
+        with_threads("int8", 300_000, 0.895, {"1": 2.0, "2": 1.5, "4": 3.0}),
+    ]
+    built = report.build_report(identity, FLOAT_ACCURACY, candidates, gates.choose_candidate(candidates))
+    text = report.markdown(built)
+    assert "measured on ai-edge-litert 2.3.0 with XNNPACK, on Some CPU: the build machine's CPU, not a phone" in text
+    assert "| threads | float32 median (p90) ms | int8 median (p90) ms | int8 / float32 |" in text
+    assert "| 1 | 8.00 (9.00) | 2.00 (3.00) | 0.25 |" in text and "| 4 | 6.00 (7.00) | 3.00 (4.00) | 0.50 |" in text
+    assert "| 2 (gated) | 5.00 (6.00) | 1.50 (2.50) | 0.30 |" in text
+    assert "| int8 | 300,000 | 0.8950 | 0.8850 |" in text
+    assert "app path: the 20 eval images' original files through the app's resize" in text
+    summary = report.summary(built)
+    assert "accuracy 0.8950, app path 0.8850" in summary and "(1 t 2.00 ms, 2 t 1.50 ms, 4 t 3.00 ms)" in summary
+    assert built["latency_by_threads"]["4"]["median"] == 3.0 and built["app_path_accuracy"] == 0.885
 
 
 def test_plot_writes_a_png_for_blessed_and_held_back_reports(tmp_path):

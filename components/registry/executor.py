@@ -15,8 +15,10 @@ from tfx.types import artifact_utils
 
 from components.artifact_locations import portable_examples_reference
 from components.contracts import (
+    APP_PATH_ACCURACY_FIELD,
     FLOAT_ACCURACY_FIELD,
     LABELS_FILE,
+    LATENCY_BY_THREADS_FIELD,
     LATENCY_FIELD,
     MODEL_FILE,
     REPORT_FILE,
@@ -57,9 +59,12 @@ MANIFEST_REPORT_FIELDS = (
     "labels_count",
     TFLITE_ACCURACY_FIELD,
     "tflite_top5_accuracy",
+    APP_PATH_ACCURACY_FIELD,
     FLOAT_ACCURACY_FIELD,
     "accuracy_drop",
     LATENCY_FIELD,
+    LATENCY_BY_THREADS_FIELD,
+    "runtime",
     "peak_memory_bytes",
     "builtin_ops_only",
     "ops",

@@ -173,6 +173,19 @@ def model_ops(model_bytes: bytes) -> list[str]:
     return sorted(names)
 
 
+def op_counts(model_bytes: bytes) -> dict[str, int]:
+    """How many times each builtin operator occurs in a `.tflite`'s main graph (e.g. QUANTIZE left inside it)."""
+    model = schema.Model.GetRootAs(model_bytes, 0)
+    graph = model.Subgraphs(0)
+    counts: dict[str, int] = {}
+    for index in range(graph.OperatorsLength()):
+        code = model.OperatorCodes(graph.Operators(index).OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        name = _BUILTIN_NAMES.get(builtin, f"BUILTIN_{builtin}")
+        counts[name] = counts.get(name, 0) + 1
+    return counts
+
+
 def non_builtin_ops(ops: list[str]) -> list[str]:
     """The ops Android's builtin TFLite runtime cannot run (custom and Flex / Select TF ops)."""
     return [op for op in ops if op.startswith("CUSTOM:")]

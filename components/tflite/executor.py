@@ -27,9 +27,9 @@ from components.contracts import (
     TRAINING_INPUT_FIELD,
     WEIGHTS_FILE,
 )
-from components.ingestion import image_files, training_input
+from components.ingestion import image_files, original_images, training_input
+from components.tflite import app_path, conversion, measurement, metadata, report_plot, runtimes, spec, validation
 from components.tflite import baseline as baseline_lib
-from components.tflite import conversion, measurement, metadata, report_plot, spec, validation
 from components.tflite import gates as gates_lib
 from components.tflite import report as report_lib
 from components.trainer import quantization_aware, warm_start
@@ -101,6 +101,7 @@ class Executor(base_executor.BaseExecutor):
             int(exec_properties.get(spec.MAX_EVAL_EXAMPLES_KEY) or 0),
             exec_properties.get(spec.REGISTRY_ROOT_KEY) or "",
             exec_properties.get(spec.BASELINE_CHANNEL_KEY) or "production",
+            input_dict.get(spec.INGESTED_EXAMPLES_KEY),
         )
 
         def package(model_bytes: bytes, label: str) -> bytes:
@@ -138,6 +139,10 @@ class Executor(base_executor.BaseExecutor):
             SETTINGS_FIELD: exec_properties.get(spec.SETTINGS_KEY) or None,
             TRAINING_INPUT_FIELD: read_training_input(input_dict.get(spec.INGESTED_EXAMPLES_KEY)),
             "warm_start": warm_start.read_warm_start_record(model.uri),
+            "runtime": runtimes.default().describe(),
+            "app_path": None
+            if data.originals is None
+            else {"preprocessing": app_path.PREPROCESSING, "examples": int(len(data.originals.labels))},
         }
         qat_sources = [source for source in sources if source.quantization_aware]
         if qat_sources:
@@ -175,10 +180,12 @@ def read_validation_data(
     limit: int,
     registry_root: str,
     baseline_channel: str,
+    ingested: Sequence[types.Artifact] | None = None,
 ) -> tuple[validation.ValidationData, str]:
     """The calibration images (class-balanced, from train), the eval split (its first `limit`; 0: all), the split
-    that chooses, the float model's (`float_model`, loaded) eval accuracy and the registry baseline measured on
-    the same images; with the choosing split's name."""
+    that chooses, the float model's (`float_model`, loaded) eval accuracy, the registry baseline measured on the
+    same images and, from ImageExampleGen's examples (`ingested`), the same eval images' original files; with the
+    choosing split's name."""
     train_pattern = os.path.join(artifact_utils.get_split_uri(examples, image_files.TRAIN_SPLIT), "*")
     representative, _ = class_balanced(
         (
@@ -204,8 +211,13 @@ def read_validation_data(
         lambda model_bytes, images: measurement.tflite_predictions(model_bytes, images, threads),
     )
     progress.info("%s: no-regression baseline: %s", name, baseline.describe())
+    originals = None
+    if ingested:
+        split_uri = artifact_utils.get_split_uri(ingested, image_files.EVAL_SPLIT)
+        height, width = eval_images.shape[1:3]
+        originals = app_path.Originals.of(original_images.read_split(split_uri, limit), labels, height, width)
     return validation.ValidationData(
-        representative, eval_images, eval_labels, selection, float_accuracy, baseline, compared
+        representative, eval_images, eval_labels, selection, float_accuracy, baseline, compared, originals
     ), selection_split
 
 

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD, TRAINING_INPUT_FIELD
+from components.contracts import (
+    APP_PATH_ACCURACY_FIELD,
+    FLOAT_ACCURACY_FIELD,
+    LATENCY_BY_THREADS_FIELD,
+    LATENCY_FIELD,
+    TFLITE_ACCURACY_FIELD,
+    TRAINING_INPUT_FIELD,
+)
 from components.ingestion.training_input import TrainingInput
 from components.tflite.baseline import Baseline
 from components.tflite.gates import GateResult
@@ -16,9 +23,12 @@ CANDIDATE_KEYS = (
     "size_bytes",
     TFLITE_ACCURACY_FIELD,
     "tflite_top5_accuracy",
+    APP_PATH_ACCURACY_FIELD,
+    "gated_accuracy",
     "selection_accuracy",
     "accuracy_drop",
     LATENCY_FIELD,
+    LATENCY_BY_THREADS_FIELD,
     "peak_memory_bytes",
     "ops",
     "builtin_ops_only",
@@ -28,6 +38,66 @@ CANDIDATE_KEYS = (
 validation, or eval where there is none); the other accuracies and every gate are on eval."""
 QUANTIZATION_AWARE_SETTING = "train.quantization_aware_epochs"
 """The setting that adds a quantization-aware int8 candidate (named when post-training int8 loses too much)."""
+
+
+def runtime_line(report: Mapping[str, Any]) -> str | None:
+    """Which runtime, delegate and CPU every accuracy and latency figure is from (the build machine's CPU, not a
+    phone), or None for a report without it."""
+    runtime = report.get("runtime")
+    if not runtime:
+        return None
+    return (
+        f"measured on {runtime['name']} {runtime['version']} with {runtime['delegate']}, on {runtime['cpu']}: "
+        f"{runtime['where']}"
+    )
+
+
+def app_path_line(report: Mapping[str, Any]) -> str:
+    """What the app-path accuracy is, or why there is none."""
+    app = report.get("app_path")
+    if not app:
+        return "app path: not measured (no ImageExampleGen examples given); min_accuracy judges the interpreter's"
+    return (
+        f"app path: the {app['examples']} eval images' original files through {app['preprocessing']}; "
+        "min_accuracy judges the lower of it and the interpreter's accuracy"
+    )
+
+
+def thread_medians(candidate: Mapping[str, Any]) -> str:
+    """`1 t 7.79 ms, 2 t 4.10 ms, 4 t 4.30 ms` from a candidate's latency by thread count."""
+    by_threads = candidate.get(LATENCY_BY_THREADS_FIELD) or {}
+    return ", ".join(f"{threads} t {by_threads[threads]['median']:.2f} ms" for threads in sorted(by_threads, key=int))
+
+
+def latency_table(report: Mapping[str, Any]) -> list[str]:
+    """Markdown rows: median (p90) latency per thread count, one column per converted candidate, and int8 / float32
+    beside them when both were converted."""
+    measured = [c for c in report["candidates"] if not c.get("error") and c.get(LATENCY_BY_THREADS_FIELD)]
+    if not measured:
+        return []
+    counts = sorted({int(t) for c in measured for t in c[LATENCY_BY_THREADS_FIELD]})
+    float32 = next((c for c in measured if c["quantization"] == "float32"), None)
+    ratios = [c for c in measured if c["quantization"] == "int8" and float32 is not None]
+    lines = [
+        "| threads | "
+        + " | ".join(f"{candidate_label(c)} median (p90) ms" for c in measured)
+        + "".join(f" | {candidate_label(c)} / float32" for c in ratios)
+        + " |",
+        "|---:|" + "---:|" * (len(measured) + len(ratios)),
+    ]
+    gated_threads = (report.get(LATENCY_FIELD) or {}).get("threads")
+    for count in counts:
+        cells = []
+        for candidate in measured:
+            latency = candidate[LATENCY_BY_THREADS_FIELD].get(str(count))
+            cells.append("-" if latency is None else f"{latency['median']:.2f} ({latency['p90']:.2f})")
+        for candidate in ratios:
+            mine = candidate[LATENCY_BY_THREADS_FIELD].get(str(count))
+            base = float32[LATENCY_BY_THREADS_FIELD].get(str(count))
+            cells.append("-" if not mine or not base else f"{mine['median'] / base['median']:.2f}")
+        gated = " (gated)" if count == gated_threads else ""
+        lines.append(f"| {count}{gated} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def candidate_label(candidate: Mapping[str, Any]) -> str:
@@ -146,11 +216,13 @@ def summary(report: Mapping[str, Any]) -> str:
             lines.append(f"  {candidate_label(candidate)}: failed: {candidate['error']}")
             continue
         latency = candidate.get(LATENCY_FIELD) or {}
+        app = candidate.get(APP_PATH_ACCURACY_FIELD)
         lines.append(
             f"  {candidate_label(candidate)}: {candidate['size_bytes']:,} bytes, accuracy "
-            f"{candidate[TFLITE_ACCURACY_FIELD]:.4f} (float {report[FLOAT_ACCURACY_FIELD]:.4f}, drop "
-            f"{candidate['accuracy_drop'] * 100:.2f} pts), latency median {latency.get('median', 0):.2f} ms "
-            f"p90 {latency.get('p90', 0):.2f} ms, {'passed' if candidate['passed'] else 'failed'}"
+            f"{candidate[TFLITE_ACCURACY_FIELD]:.4f}{'' if app is None else f', app path {app:.4f}'} (float "
+            f"{report[FLOAT_ACCURACY_FIELD]:.4f}, drop {candidate['accuracy_drop'] * 100:.2f} pts), latency median "
+            f"{latency.get('median', 0):.2f} ms p90 {latency.get('p90', 0):.2f} ms at {latency.get('threads')} "
+            f"threads ({thread_medians(candidate)}), {'passed' if candidate['passed'] else 'failed'}"
             + (
                 f" ({report['selection_split']} accuracy {candidate['selection_accuracy']:.4f})"
                 if report.get("selection_split", "eval") != "eval"
@@ -163,6 +235,8 @@ def summary(report: Mapping[str, Any]) -> str:
     training = quantization_aware_training(report)
     if training:
         lines.append(f"  {training}")
+    if runtime_line(report):
+        lines.append(f"  {runtime_line(report)}")
     if report["blessed"]:
         lines.append(f"  kept: {candidate_label(report)}")
     else:
@@ -194,14 +268,17 @@ def markdown(report: Mapping[str, Any]) -> str:
         ),
         *([f"- {quantization_aware_training(report)}"] if quantization_aware_training(report) else []),
         *([f"- {selection(report)}"] if selection(report) else []),
+        *([f"- {runtime_line(report)}"] if runtime_line(report) else []),
+        f"- {app_path_line(report)}",
         "",
-        "| mode | bytes | top-1 | top-5 | drop (pts) | median ms | p90 ms | peak memory | builtin ops only | gates |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+        "| mode | bytes | top-1 | top-1 app path | top-5 | drop (pts) | median ms | p90 ms | peak memory "
+        "| builtin ops only | gates |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for candidate in report["candidates"]:
         if candidate.get("error"):
             lines.append(
-                f"| {candidate_label(candidate)} | - | - | - | - | - | - | - | - | error: {candidate['error']} |"
+                f"| {candidate_label(candidate)} | - | - | - | - | - | - | - | - | - | error: {candidate['error']} |"
             )
             continue
         latency = candidate.get(LATENCY_FIELD) or {}
@@ -210,12 +287,21 @@ def markdown(report: Mapping[str, Any]) -> str:
         lines.append(
             f"| {candidate_label(candidate)} | {_cell(candidate['size_bytes'], ',')} | "
             f"{_cell(candidate[TFLITE_ACCURACY_FIELD], '.4f')} | "
+            f"{_cell(candidate.get(APP_PATH_ACCURACY_FIELD), '.4f')} | "
             f"{_cell(candidate.get('tflite_top5_accuracy'), '.4f')} | "
             f"{_cell(None if drop is None else drop * 100, '.2f')} | {_cell(latency.get('median'), '.2f')} | "
             f"{_cell(latency.get('p90'), '.2f')} | {_cell(candidate.get('peak_memory_bytes'), ',')} | "
             f"{'yes' if candidate.get('builtin_ops_only') else 'no'} | "
             f"{'failed: ' + ', '.join(failed) if failed else 'passed'} |"
         )
+    latency = latency_table(report)
+    if latency:
+        lines += [
+            "",
+            "Latency of one `invoke` by interpreter threads (the build machine's CPU, not a phone):",
+            "",
+            *latency,
+        ]
     failing = [
         (candidate_label(candidate), gate)
         for candidate in report["candidates"]

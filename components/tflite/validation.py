@@ -9,9 +9,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import tensorflow as tf
 
-from components.contracts import TFLITE_ACCURACY_FIELD
+from components.contracts import APP_PATH_ACCURACY_FIELD, TFLITE_ACCURACY_FIELD
+from components.tflite import app_path, conversion, measurement
 from components.tflite import baseline as baseline_lib
-from components.tflite import conversion, measurement
 from components.tflite import gates as gates_lib
 from components.tflite import report as report_lib
 from components.trainer import quantization_aware
@@ -45,8 +45,9 @@ class Measuring:
 @dataclasses.dataclass(frozen=True)
 class ValidationData:
     """What every candidate is measured on: calibration images, the eval split (which judges), the split that
-    chooses (validation; None: eval), the float model's eval accuracy and the registry baseline (with the eval
-    images `compared` selects, all unless the classes changed)."""
+    chooses (validation; None: eval), the float model's eval accuracy, the registry baseline (with the eval
+    images `compared` selects, all unless the classes changed) and the eval split's original files as the app
+    gets them (`originals`; None: the app path is not measured)."""
 
     representative: np.ndarray
     eval_images: np.ndarray
@@ -55,6 +56,7 @@ class ValidationData:
     float_accuracy: float
     baseline: baseline_lib.Baseline | None = None
     compared: np.ndarray | None = None
+    originals: app_path.Originals | None = None
 
 
 @dataclasses.dataclass
@@ -101,8 +103,11 @@ def validate_candidate(
 ) -> Candidate:
     """Convert `model` (a SavedModel folder, or loaded) as `source` says, package it and measure what ships. The
     drop is measured against the float model's accuracy, also for the quantization-aware model. A compared baseline
-    adds the no-regression gate, and one that cannot be read the failing `baseline_readable` gate. The candidates
-    are chosen between on their `selection_accuracy`: on `data.selection`, or (None) their eval accuracy."""
+    adds the no-regression gate, and one that cannot be read the failing `baseline_readable` gate. With the eval
+    split's original files, `min_accuracy` judges the lower of the interpreter's accuracy and the app path's
+    (`gated_accuracy`); the drop and the regression are the interpreter's, on the pixels the float model and the
+    baseline were measured on. The candidates are chosen between on their `selection_accuracy`: on `data.selection`, or
+    (None) their eval accuracy."""
     io_type = measuring.integer_io if source.mode == "int8" and measuring.integer_io else None
     identity = {"quantization": source.mode, "quantization_aware": source.quantization_aware, "integer_io": io_type}
     try:
@@ -117,8 +122,8 @@ def validate_candidate(
         measuring.threads,
         measuring.latency_warmup,
         measuring.latency_runs,
+        data.originals,
     )
-    input_dtype = tf.lite.Interpreter(model_content=flatbuffer).get_input_details()[0]["dtype"]
     selection_accuracy = (
         measured[TFLITE_ACCURACY_FIELD]
         if data.selection is None
@@ -131,9 +136,10 @@ def validate_candidate(
         "accuracy_drop": data.float_accuracy - measured[TFLITE_ACCURACY_FIELD],
         "ops": ops,
         "builtin_ops_only": not conversion.non_builtin_ops(ops),
-        "input_dtype": np.dtype(input_dtype).name,
+        "input_dtype": measurement.input_dtype(flatbuffer),
     }
-    judged = dict(measured)
+    measured["gated_accuracy"] = gated = gated_accuracy(measured)
+    judged = {**measured, TFLITE_ACCURACY_FIELD: gated, "compared_accuracy": measured[TFLITE_ACCURACY_FIELD]}
     baseline = data.baseline
     if baseline is not None and baseline.compared:
         judged["baseline_accuracy"] = baseline.accuracy
@@ -146,6 +152,13 @@ def validate_candidate(
     return Candidate(
         source, flatbuffer, report_lib.candidate_entry(measured, gates_lib.evaluate_gates(judged, measuring.limits))
     )
+
+
+def gated_accuracy(measured: dict[str, Any]) -> float:
+    """The accuracy the gates judge: the lower of the interpreter's (on the Transform's pixels) and the app path's
+    (on the original files as the app resizes them) when that was measured."""
+    app = measured.get(APP_PATH_ACCURACY_FIELD)
+    return measured[TFLITE_ACCURACY_FIELD] if app is None else min(measured[TFLITE_ACCURACY_FIELD], app)
 
 
 def _accuracy(flatbuffer: bytes, images: np.ndarray, labels: np.ndarray, threads: int) -> float:
