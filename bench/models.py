@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD
+from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_BY_THREADS_FIELD, LATENCY_FIELD, TFLITE_ACCURACY_FIELD
 
 log = logging.getLogger("mobilenet.bench")
 
@@ -82,7 +82,8 @@ def measure_modes(
 ) -> list[dict[str, Any]]:
     """One row per mode: `.tflite` bytes, float and TFLite top-1 accuracy, latency per thread count, peak memory.
 
-    Peak memory is measured once per mode, at the largest thread count. The `.tflite` files stay in `scratch`.
+    Measured on the app's runtime (LiteRT); peak memory once per mode, at the largest thread count. The `.tflite`
+    files stay in `scratch`.
     """
     from components.tflite import conversion, measurement
 
@@ -93,19 +94,13 @@ def measure_modes(
         model_bytes = conversion.convert(loaded, mode, representative)
         path = Path(scratch) / f"{mode}.tflite"
         path.write_bytes(model_bytes)
-        measured = measurement.measure_flatbuffer(model_bytes, eval_images, eval_labels, max(threads), warmup, runs)
+        measured = measurement.measure_flatbuffer(
+            model_bytes, eval_images, eval_labels, max(threads), warmup, runs, thread_counts=threads
+        )
         tflite_accuracy = measured[TFLITE_ACCURACY_FIELD]
         latency = {
-            str(t): {
-                k: v
-                for k, v in (
-                    measured[LATENCY_FIELD]
-                    if t == max(threads)
-                    else measurement.measure_latency(model_bytes, t, warmup, runs)
-                ).items()
-                if k in ("median", "p90")
-            }
-            for t in threads
+            count: {key: value for key, value in entry.items() if key in ("median", "p90")}
+            for count, entry in measured[LATENCY_BY_THREADS_FIELD].items()
         }
         peak_memory = measurement.measure_peak_memory(str(path), max(threads))
         rows.append(
