@@ -1,7 +1,9 @@
 """int8 against float32 latency at the app's input size: V1 and V2 at 224 px (the widths the photo recipe ships),
 built with the Trainer's builders and converted with the TFLite step's converter, each `invoke` timed on LiteRT
 (the app's runtime) and on TensorFlow's interpreter at each thread count, with the ops each file holds and the
-CPU's instruction-set flags that int8 kernels use. Untrained: a convolution's speed does not depend on its weights'
+CPU's instruction-set flags that int8 kernels use. On LiteRT it also times what the project could change: the int8
+file with uint8 input and output (`tflite.integer_io=uint8`, no QUANTIZE / DEQUANTIZE), and the int8 file without
+the XNNPACK delegate (TFLite's own kernels). Untrained: a convolution's speed does not depend on its weights'
 values, and int8 is calibrated on random images.
 
     python -m bench.latency [--size 224] [--threads 1 2] [--runs 100] [--json OUT]
@@ -26,6 +28,16 @@ ALPHAS = {"v1": 1.0, "v2": 1.4}
 CALIBRATION_IMAGES = 16
 INT8_FLAGS = ("avx2", "fma", "avx512f", "avx512bw", "avx512_vnni", "avx_vnni", "amx_int8")
 """The x86 flags XNNPACK's int8 kernels choose between (VNNI: int8 dot products in one instruction)."""
+
+
+def _litert_without_xnnpack() -> Any:
+    import functools
+
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    return functools.partial(
+        Interpreter, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
 
 
 def cpu_flags() -> list[str]:
@@ -59,13 +71,20 @@ def measure(
             "float32": conversion.convert(loaded, "float32"),
             "int8": conversion.convert(loaded, "int8", calibration),
         }
+        uint8_io = conversion.convert(loaded, "int8", calibration, "uint8")
         ops = conversion.op_counts(files["int8"])
+        without_xnnpack = runtimes.Runtime(runtimes.LITERT, _litert_without_xnnpack)
         for runtime in (runtimes.RUNTIMES[runtimes.LITERT], runtimes.RUNTIMES[runtimes.TENSORFLOW]):
             for count in threads:
                 latency = {
                     mode: measurement.measure_latency(model, count, warmup, runs, runtime)
                     for mode, model in files.items()
                 }
+                if runtime.name == runtimes.LITERT:
+                    latency["uint8_io"] = measurement.measure_latency(uint8_io, count, warmup, runs, runtime)
+                    latency["without_xnnpack"] = measurement.measure_latency(
+                        files["int8"], count, warmup, runs, without_xnnpack
+                    )
                 row = {
                     "architecture": architecture,
                     "alpha": alpha,
@@ -78,6 +97,12 @@ def measure(
                     "float32_p90_ms": round(latency["float32"]["p90"], 3),
                     "int8_p90_ms": round(latency["int8"]["p90"], 3),
                     "ratio": round(latency["int8"]["median"] / latency["float32"]["median"], 4),
+                    **{
+                        f"int8_{variant}_ratio": round(latency[variant]["median"] / latency["float32"]["median"], 4)
+                        for variant in ("uint8_io", "without_xnnpack")
+                        if variant in latency
+                    },
+                    "ops": sum(ops.values()),
                     "int8_quantize_ops": ops.get("QUANTIZE", 0),
                     "int8_dequantize_ops": ops.get("DEQUANTIZE", 0),
                     "int8_float_tensors_inside": len(conversion.float_tensors_inside(files["int8"])),
@@ -101,17 +126,20 @@ def measure(
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
-    """The rows as a text table."""
+    """The rows as a text table; the last two columns are the int8 variants' latency / float32's (LiteRT only)."""
     return text_table(
-        ["model", "runtime", "threads", "float32 ms", "int8 ms", "int8 / float32"],
+        ["model", "runtime", "threads", "ops", "float32 ms", "int8 ms", "int8 / float32", "uint8 I/O", "no XNNPACK"],
         [
             [
                 f"{row['architecture']} {row['alpha']} {row['input_size']} px",
                 f"{row['runtime']} {row['runtime_version']}",
                 row["threads"],
+                row["ops"],
                 f"{row['float32_ms']:.2f}",
                 f"{row['int8_ms']:.2f}",
                 f"{row['ratio']:.2f}",
+                f"{row['int8_uint8_io_ratio']:.2f}" if "int8_uint8_io_ratio" in row else "-",
+                f"{row['int8_without_xnnpack_ratio']:.2f}" if "int8_without_xnnpack_ratio" in row else "-",
             ]
             for row in rows
         ],

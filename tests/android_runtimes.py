@@ -70,10 +70,12 @@ def eval_images(home: Path) -> tuple[list[np.ndarray], list[str]]:
 
 def main(argv: list[str] | None = None) -> None:
     """Print, per model the registry's production channel (else latest version) serves, the accuracy the pipeline
-    measured and the accuracy of each runtime on the eval images' original files."""
+    measured, the app path's on LiteRT (the TFLite step's own) and each runtime's on the eval images' original
+    files."""
     from components.contracts import LABELS_FILE, MODEL_FILE
     from components.registry.pull import DEFAULT_CHANNEL
     from components.registry.store import Registry
+    from components.tflite import app_path, measurement
 
     parser = argparse.ArgumentParser(prog="python -m tests.android_runtimes", description=main.__doc__)
     parser.add_argument("--home", default="runs", help="pipeline home of the run (default runs)")
@@ -82,19 +84,25 @@ def main(argv: list[str] | None = None) -> None:
     images, names = eval_images(Path(args.home))
     registry = Registry(args.registry)
     print(f"{len(images)} eval images from {args.home}, decoded to RGB from their files")
-    print("model         version  pipeline (interpreter)  " + "  ".join(f"{runtime:>14}" for runtime in RUNTIMES))
+    print(
+        "model         version  pipeline (interpreter)  app path (LiteRT)  "
+        + "  ".join(f"{runtime:>14}" for runtime in RUNTIMES)
+    )
     with tempfile.TemporaryDirectory() as scratch:
         for summary in registry.list_models():
             version = registry.show(summary.name, summary.channels.get(DEFAULT_CHANNEL))
             model = Path(version.path) / MODEL_FILE
             labels = (Path(version.path) / LABELS_FILE).read_text(encoding="utf-8").splitlines()
             truth = np.array([labels.index(name) for name in names])
+            _, height, width, _ = version.manifest["input_shape"]
+            pixels = app_path.Originals.of(zip(images, names), labels, height, width).pixels
+            app = float(np.mean(np.argmax(measurement.app_path_predictions(model.read_bytes(), pixels), 1) == truth))
             accuracies = [
                 float(np.mean(np.argmax(classify(runtime, model, images, Path(scratch))["scores"], axis=1) == truth))
                 for runtime in RUNTIMES
             ]
             print(
-                f"{summary.name:<13} {version.version:<8} {version.manifest['tflite_accuracy']:>22.4f}  "
+                f"{summary.name:<13} {version.version:<8} {version.manifest['tflite_accuracy']:>22.4f}  {app:>17.4f}  "
                 + "  ".join(f"{accuracy:>14.4f}" for accuracy in accuracies)
             )
 

@@ -19,3 +19,11 @@ def test_each_network_runtime_and_thread_count_gets_a_measured_row(tmp_path):
         assert row["int8_bytes"] < row["float32_bytes"] / 2
         assert row["int8_quantize_ops"] == 1 and row["int8_dequantize_ops"] == 1  # float input and output only
     assert "v1 0.25 32 px" in latency.table(rows) and "ai-edge-litert" in latency.table(rows)
+
+
+def test_litert_rows_also_time_uint8_io_and_the_int8_file_without_xnnpack(tmp_path):
+    rows = latency.measure(32, (1,), runs=3, warmup=1, scratch=str(tmp_path), alphas={"v1": 0.25, "v2": 0.35})
+    litert = [row for row in rows if row["runtime"] == runtimes.LITERT]
+    assert litert and all(row["int8_uint8_io_ratio"] > 0 and row["int8_without_xnnpack_ratio"] > 0 for row in litert)
+    assert not any("int8_uint8_io_ratio" in row for row in rows if row["runtime"] == runtimes.TENSORFLOW)
+    assert all(row["ops"] > 10 for row in rows)
