@@ -16,6 +16,10 @@ DEMO_DATA := data/fashion-mnist
 DATA ?= $(DEMO_DATA)
 PER_CLASS ?= 300
 CONFIG ?= $(if $(filter $(DEMO_DATA),$(DATA)),pipeline/profiles/demo.yaml,)
+# The demo keeps its runs and registry apart from those of your own data (runs/, registry/), so its models never
+# become a version, or the no-regression baseline, of yours.
+DEMO_HOME := demo
+PLACES ?= $(if $(filter $(DEMO_DATA),$(DATA)),--home $(DEMO_HOME)/runs --registry $(DEMO_HOME)/registry,)
 ARGS ?=
 
 IMAGE ?= mobilenet-pipeline:latest
@@ -82,7 +86,8 @@ $(RUNTIMES_DIR)/%/.installed: tests/runtimes/%.lock $(INSTALLED)
 
 # The demo data is written only for the default DATA; a DATA of your own must exist (a typo is an error, not a new
 # folder of Fashion-MNIST). CONFIG defaults to the demo's profile only with the demo data: photos get the defaults.
-run: setup
+# The pipeline needs the project's venv only; the Android runtimes' venvs are the tests'.
+run: system-packages $(INSTALLED)
 	@if [ "$(DATA)" = "$(DEMO_DATA)" ] && [ ! -d "$(DATA)" ]; then \
 		if [ -f $(FASHION_MNIST)/train-images-idx3-ubyte.gz ]; then \
 			$(VENV)/bin/mobilenet-pipeline demo-data "$(DATA)" --per-class $(PER_CLASS); \
@@ -93,7 +98,7 @@ run: setup
 	elif [ ! -d "$(DATA)" ]; then \
 		echo "error: DATA=$(DATA): no such folder (give a folder of class sub-folders of images)"; exit 2; \
 	fi
-	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" $(if $(CONFIG),--config $(CONFIG)) $(ARGS)
+	$(VENV)/bin/mobilenet-pipeline run --data "$(DATA)" $(if $(CONFIG),--config $(CONFIG)) $(PLACES) $(ARGS)
 
 # Two pytest workers (pytest-xdist), each taking whole test files, so a module's pipeline fixture runs once.
 test: setup lint
@@ -130,4 +135,4 @@ lock: $(INSTALLED)
 		--python-platform x86_64-manylinux_2_28 -o kubeflow/requirements-gpu.lock
 
 clean:
-	rm -rf runs registry data .pytest_cache $(RUNTIMES_DIR)
+	rm -rf runs registry data $(DEMO_HOME) .pytest_cache $(RUNTIMES_DIR)

@@ -21,6 +21,8 @@ DOC = REPO_ROOT / "docs" / "example-run.md"
 README = REPO_ROOT / "README.md"
 START, END = "<!-- example-run:start -->", "<!-- example-run:end -->"
 TREE_DEPTH = 3
+CLI = ".venv/bin/mobilenet-pipeline"
+"""The command as a user runs it after `make setup`, from the project's folder."""
 
 
 def _tree(root: Path, depth: int = TREE_DEPTH, show_files: int = 4) -> list[str]:
@@ -88,6 +90,7 @@ def run(workdir: Path, per_class: int, overrides: list[str]) -> dict[str, str]:
     )
     return {
         "images": str(images),
+        "cpus": str(os.cpu_count()),
         "seconds": f"{seconds:.0f}",
         "overrides": " ".join(sets),
         "summary": _relative(_summary(result.stdout), workdir),
@@ -99,11 +102,13 @@ def run(workdir: Path, per_class: int, overrides: list[str]) -> dict[str, str]:
 
 def document(outputs: dict[str, str], per_class: int) -> tuple[str, str]:
     """docs/example-run.md and the README's block."""
-    run_line = f"mobilenet-pipeline run --data photos {outputs['overrides']}".strip()
+    run_line = f"{CLI} run --data photos {outputs['overrides']}".strip()
+    per_thousand = int(outputs["seconds"]) / int(outputs["images"]) * 1000 / 60
     block = "\n".join(
         [
-            f"On {outputs['images']} photos (`demo-data photos --dataset photos --per-class {per_class}`), "
-            f"`{run_line}` took {outputs['seconds']} s on this machine (2 CPU cores) and ended with:",
+            f"On {outputs['images']} photos (`{CLI} demo-data photos --dataset photos --per-class {per_class}`), "
+            f"`{run_line}` took {outputs['seconds']} s on this machine ({outputs['cpus']} CPU cores, no GPU; about "
+            f"{per_thousand:.0f} minutes per 1,000 photos) and ended with (paths relative to the folder it ran in):",
             "",
             "```",
             outputs["summary"],
@@ -118,9 +123,9 @@ def document(outputs: dict[str, str], per_class: int) -> tuple[str, str]:
             "Written by `python -m bench.example_run` from one run; the README's example is the same run.",
             "",
             "```sh",
-            f"mobilenet-pipeline demo-data photos --dataset photos --per-class {per_class}",
+            f"{CLI} demo-data photos --dataset photos --per-class {per_class}",
             run_line,
-            "mobilenet-pipeline registry pull mobilenet_v1 --version 1 --to app-assets",
+            f"{CLI} registry pull mobilenet_v1 --version 1 --to app-assets",
             "```",
             "",
             block,

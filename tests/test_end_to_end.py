@@ -77,6 +77,9 @@ def _versions(registry: Path, name: str) -> list[str]:
 def test_first_run_pushes_both_models(runs):
     first, registry = runs["first"], runs["root"] / "registry"
     assert first.returncode == 0, first.stdout + first.stderr
+    terminal = first.stdout + first.stderr
+    for noise in ("Unable to register cuFFT", "FutureWarning", "oneDNN custom operations"):
+        assert noise not in terminal, f"library output on the terminal: {noise}"  # it belongs in the run's log
     for component in (
         "ImageExampleGen",
         "Transform",

@@ -35,3 +35,19 @@ def test_report_of_a_run_without_measured_models(tmp_path):
     size, coloured = png_picture(tmp_path / "report.png")
     assert size == (1200, 400) and coloured > 10_000, (size, coloured)  # the timing bar
     assert "mobilenet_v1" in (tmp_path / "report.md").read_text()
+
+
+def test_class_changes_are_named_only_when_the_no_regression_gate_compared_a_baseline():
+    """A baseline of another input shape is not compared (the TFLite step says so); the run's end then does not
+    claim that the gate compared the classes both models know."""
+    from pipeline.reporting import run_summary
+    from tests.helpers import tflite_report
+
+    changed = {"classes_added": ["cat"], "classes_removed": ["bag"]}
+    compared = ModelResult("mobilenet_v1")
+    run_summary._fill_from_report(compared, tflite_report(baseline={"version": 1, "accuracy": 0.8, **changed}))
+    assert compared.class_changes == "class added: cat; class removed: bag"
+    other_shape = ModelResult("mobilenet_v1")
+    reason = "version 1 takes input [1, 32, 32, 3], this model [1, 224, 224, 3]"
+    run_summary._fill_from_report(other_shape, tflite_report(baseline={"version": 1, "reason": reason, **changed}))
+    assert other_shape.class_changes == ""

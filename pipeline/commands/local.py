@@ -196,16 +196,21 @@ def _run_with_progress(
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the pipeline locally, showing progress, then print the per-model table and write the run report."""
     from pipeline import local_runner
-    from pipeline.reporting import run_report, run_summary
+    from pipeline.reporting import progress
 
     # A terminated run (SIGTERM, e.g. a CI timeout or `kill`) unwinds like a failed one: the services it started
     # for Beam are stopped by their clean-up, not left running.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
-    config = config_from_args(args)
-    config, paths = local_runner.localize(config)
     out = sys.stdout
-    example_count = _check_data(config, out)
+    with progress.held_stderr() as noise:  # TensorFlow's and Google's import-time lines go to the run's log
+        from pipeline.reporting import run_report, run_summary
+
+        config = config_from_args(args)
+        config, paths = local_runner.localize(config)
+        example_count = _check_data(config, out)
     log_path = paths.new_log()
+    with open(log_path, "ab") as log:
+        log.write(b"".join(noise))
     out.write(f"run home: {paths.home}\nTFX/Beam/TensorFlow log: {log_path}\n")
     if config.beam.runner == "DirectRunner":
         mode, workers = config.beam.direct_mode(example_count)

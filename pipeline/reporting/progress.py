@@ -101,6 +101,28 @@ class ProgressReporter(logging.Handler):
 
 
 @contextlib.contextmanager
+def held_stderr() -> Iterator[list[bytes]]:
+    """Hold what fd 2 receives for the duration (the libraries' import-time noise, before the run's log exists)
+    and yield a list that then holds it, for the log; restored before any exception propagates, so an error
+    still reaches the terminal."""
+    import tempfile
+
+    held: list[bytes] = []
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as buffer:
+        os.dup2(buffer.fileno(), 2)
+        try:
+            yield held
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            buffer.seek(0)
+            held.append(buffer.read())
+
+
+@contextlib.contextmanager
 def capture_output(log_path: str) -> Iterator[TextIO]:
     """Send fd 1 and 2 to `log_path` for the duration; yield a text stream on the original stdout."""
     os.makedirs(os.path.dirname(os.path.abspath(log_path)), exist_ok=True)

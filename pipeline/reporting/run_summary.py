@@ -120,8 +120,9 @@ def _fill_from_report(result: ModelResult, report: dict[str, Any]) -> None:
     result.size_bytes = report.get("size_bytes")
     result.latency_ms = (report.get(LATENCY_FIELD) or {}).get("median")
     result.failed_gates = [gate["name"] for gate in report.get("gates", []) if not gate.get("passed")]
-    if report.get("baseline"):
-        result.class_changes = Baseline.from_json(report["baseline"]).class_changes()
+    baseline = Baseline.from_json(report["baseline"]) if report.get("baseline") else None
+    if baseline is not None and baseline.compared:
+        result.class_changes = baseline.class_changes()
 
 
 def _fmt(value: Any, pattern: str = "{}") -> str:
