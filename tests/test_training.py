@@ -94,3 +94,27 @@ def test_training_keeps_autograph_out_of_legacy_keras():
         assert len(rules) == 1 and isinstance(rules[0], config.DoNotConvert)
     assert tf.keras.layers.Dense.__module__.startswith("tf_keras.")
     assert conversion.is_allowlisted(tf.keras.layers.Dense(1).call)
+
+
+def test_each_epoch_line_gives_the_training_images_per_second(caplog):
+    """100 training images a batch of 32 at a time (the last batch short), two epochs: the counter sees exactly
+    100 per epoch, and each epoch's line gives images per second of its wall time."""
+    import logging
+    import re
+
+    from components import PROGRESS_LOGGER
+
+    rng = np.random.default_rng(0)
+    images, labels = rng.uniform(-1, 1, (100, 32, 32, 3)).astype(np.float32), rng.integers(0, 3, 100)
+    data, counter = fitting.counted(tf.data.Dataset.from_tensor_slices((images, labels)).batch(32))
+    assert sum(1 for _ in data) == 4 and int(counter.numpy()) == 100
+    hparams = hyperparameters("v1", alpha=0.25, input_size=32, epochs=2, recalibrate_bn_batches=0)
+    with caplog.at_level(logging.INFO, logger=PROGRESS_LOGGER):
+        fitting.train_model(mobilenet_v1.build_network, data.unbatch().batch(32), data, num_classes=3, hparams=hparams)
+    lines = [record.getMessage() for record in caplog.records if " epoch " in record.getMessage()]
+    lines = [line for line in lines if "kept epoch" not in line]
+    assert len(lines) == 2
+    for line in lines:
+        seconds, rate = re.search(r"\((\d+\.\d) s, (\d+\.\d) images/s\)", line).groups()
+        # 100 images over the epoch's seconds, which the line rounds to 0.1 s
+        assert abs(float(rate) * float(seconds) - 100) <= float(rate) * 0.05 + 1

@@ -141,27 +141,47 @@ class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
             logs.update({f"val_{name}": float(value) for name, value in scores.items()})
 
 
-class EpochProgress(tf.keras.callbacks.Callback):
-    """Logs one line per epoch (loss, train and eval accuracy, time) to the progress logger."""
+def counted(dataset: tf.data.Dataset) -> tuple[tf.data.Dataset, tf.Variable]:
+    """`dataset` of (images, labels) batches, and a counter of the images it has handed out."""
+    counter = tf.Variable(0, dtype=tf.int64, trainable=False)
 
-    def __init__(self, name: str, epochs: int):
+    def count(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        with tf.control_dependencies([counter.assign_add(tf.cast(tf.shape(images)[0], tf.int64))]):
+            return tf.identity(images), labels
+
+    return dataset.map(count), counter
+
+
+class EpochProgress(tf.keras.callbacks.Callback):
+    """Logs one line per epoch (loss, train and eval accuracy, time, and with an image `counter` (`counted`) the
+    training images per second of the epoch's wall time, its validation and recalibration included)."""
+
+    def __init__(self, name: str, epochs: int, counter: tf.Variable | None = None):
         super().__init__()
-        self._name, self._epochs, self._start = name, epochs, 0.0
+        self._name, self._epochs, self._counter = name, epochs, counter
+        self._start, self._first_image = 0.0, 0
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         self._start = time.monotonic()
+        self._first_image = int(self._counter.numpy()) if self._counter is not None else 0
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         logs = logs or {}
+        seconds = time.monotonic() - self._start
+        rate = ""
+        if self._counter is not None:
+            images = int(self._counter.numpy()) - self._first_image
+            rate = f", {images / seconds:.1f} images/s" if seconds > 0 else ""
         progress.info(
-            "%s epoch %d/%d: loss %.3f, train accuracy %.3f, validation accuracy %.3f (%.1f s)",
+            "%s epoch %d/%d: loss %.3f, train accuracy %.3f, validation accuracy %.3f (%.1f s%s)",
             self._name,
             epoch + 1,
             self._epochs,
             logs.get("loss", float("nan")),
             logs.get("accuracy", float("nan")),
             logs.get("val_accuracy", float("nan")),
-            time.monotonic() - self._start,
+            seconds,
+            rate,
         )
 
 
@@ -248,6 +268,7 @@ def _fit(
     hparams: Hyperparameters,
     backbone: Sequence[str],
     callbacks: list[tf.keras.callbacks.Callback],
+    counter: tf.Variable | None = None,
 ) -> KeepBestEpoch:
     """Fit `hparams.epochs` epochs (the first `frozen_epochs` with the warm-started `backbone` frozen), scoring
     each on `validation_data`; the model ends with the best epoch's weights, which the returned callback names."""
@@ -259,7 +280,7 @@ def _fit(
     keep_best = KeepBestEpoch()
     fit_callbacks = [
         RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
-        EpochProgress(name, epochs),
+        EpochProgress(name, epochs, counter),
         keep_best,
         *callbacks,
     ]
@@ -315,6 +336,7 @@ def _quantization_aware_fine_tune(
     loss: tf.keras.losses.Loss,
     hparams: Hyperparameters,
     kept_accuracy: float,
+    counter: tf.Variable | None = None,
 ) -> quantization_aware.FineTuned:
     """The kept model fine-tuned `quantization_aware_epochs` more epochs with fake quantization, with what that took
     and did on the validation data."""
@@ -327,7 +349,7 @@ def _quantization_aware_fine_tune(
         train_data,
         [
             RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
-            EpochProgress(f"{name} (quantization-aware)", epochs),
+            EpochProgress(f"{name} (quantization-aware)", epochs, counter),
         ],
         epochs,
         rate,
@@ -430,6 +452,7 @@ def _train(
             lambda images, labels: (augment(images, hparams.seed, hparams.flip), labels),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
+    train_data, counter = counted(train_data)
     loss = (
         SmoothedSparseCrossentropy(num_classes, hparams.label_smoothing)
         if hparams.label_smoothing
@@ -439,13 +462,13 @@ def _train(
     if log_dir:
         fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
     backbone = started_from.layers if started_from else ()
-    keep_best = _fit(model, train_data, unaugmented, validation_data, loss, hparams, backbone, fit_callbacks)
+    keep_best = _fit(model, train_data, unaugmented, validation_data, loss, hparams, backbone, fit_callbacks, counter)
     if hparams.mixed_precision:
         tf.keras.mixed_precision.set_global_policy("float32")
         model = float32_copy(build_network, model, num_classes, hparams)
     result = TrainResult(model, keep_best.best_epoch, keep_best.best_accuracy, started_from)
     if hparams.quantization_aware_epochs:
         result.quantization_aware = _quantization_aware_fine_tune(
-            model, train_data, unaugmented, validation_data, loss, hparams, keep_best.best_accuracy
+            model, train_data, unaugmented, validation_data, loss, hparams, keep_best.best_accuracy, counter
         )
     return result
