@@ -168,15 +168,34 @@ def _tensors(model_bytes: bytes) -> list[tuple]:
     return found
 
 
-@pytest.mark.parametrize("integer_io", [None, "uint8"])
-def test_where_calibration_spans_the_input_range_the_model_is_the_converters_own(tmp_path_factory, integer_io):
-    """`convert` sets the calibrated input range and runs the converter's own quantizer: where the calibration
-    already spans [-1, 1], every tensor (name, type, shape, quantization, constant values) is the converter's."""
+def test_where_calibration_spans_the_input_range_the_model_is_the_converters_own(tmp_path_factory):
+    """`convert` sets the calibrated input range and runs the converter's own quantizer: for a uint8 input, where
+    the calibration already spans [-1, 1], every tensor (name, type, shape, quantization, constant values) is the
+    converter's."""
     representative = sample_images(16, seed=2)
     assert (representative.min(), representative.max()) == (-1.0, 1.0)
-    own = _converters_own(saved_classifier(tmp_path_factory), representative, integer_io)
-    ours = converted(tmp_path_factory, "int8", integer_io)
+    own = _converters_own(saved_classifier(tmp_path_factory), representative, "uint8")
+    ours = converted(tmp_path_factory, "int8", "uint8")
     assert _tensors(ours) == _tensors(own) and conversion.model_ops(ours) == conversion.model_ops(own)
+
+
+def test_a_float_input_is_quantized_on_a_range_where_no_pixel_is_a_rounding_tie(tmp_path_factory):
+    """The converter's own model, calibrated on images spanning [-1, 1], quantizes its float input in steps of
+    2/255, which puts every normalized pixel half way between two steps (where runtimes round apart). `convert`
+    widens the input's range to `FLOAT_INPUT_RANGE`: no pixel is a tie, and only the quantized input and the first
+    layer's bias (whose scale is the input's times the weights') differ from the converter's own model."""
+    representative = sample_images(16, seed=2)
+    own = _converters_own(saved_classifier(tmp_path_factory), representative, None)
+    ours = converted(tmp_path_factory, "int8")
+    differing = [(a, b) for a, b in zip(_tensors(own), _tensors(ours)) if a != b]
+    assert len(_tensors(own)) == len(_tensors(ours)) and len(differing) == 2
+    (own_input, our_input) = [(a, b) for a, b in differing if a[1] == schema.TensorType.INT8 and not a[4]][0]
+    assert own_input[3][0] == pytest.approx([2 / 255], rel=1e-6)
+    assert our_input[3][0] == pytest.approx([2 * 256 / 255 / 255], rel=1e-6)
+    steps = (np.arange(256) - 127.5) / 127.5 / our_input[3][0][0]
+    assert np.abs(steps - np.floor(steps) - 0.5).min() > 1e-3
+    own_steps = (np.arange(256) - 127.5) / 127.5 / own_input[3][0][0]
+    assert np.abs(own_steps - np.floor(own_steps) - 0.5).max() < 1e-5
 
 
 def test_a_uint8_input_off_the_contract_is_refused_naming_what_the_app_would_see(tmp_path_factory):

@@ -45,11 +45,13 @@ def test_float32_tflite_predictions_match_the_saved_model(tmp_path_factory, imag
 @pytest.mark.parametrize("integer_io", ["uint8"])
 def test_integer_io_predictions_are_quantized_and_dequantized(tmp_path_factory, images, integer_io):
     """Feeding float images to an integer-input model and reading its integer output gives the float-I/O int8
-    model's scores, up to one output quantization step."""
+    model's scores, up to a few output quantization steps (the two quantize their input on different ranges:
+    [-1, 1] for uint8, `conversion.FLOAT_INPUT_RANGE` for float)."""
     float_io = measurement.tflite_predictions(converted(tmp_path_factory, "int8"), images, threads=1)
     scores = measurement.tflite_predictions(converted(tmp_path_factory, "int8", integer_io), images, threads=1)
     assert scores.dtype == np.float32
-    np.testing.assert_allclose(scores, float_io, atol=1 / 255 + 1e-6)
+    np.testing.assert_allclose(scores, float_io, atol=5 / 256)
+    assert np.mean(np.argmax(scores, axis=1) == np.argmax(float_io, axis=1)) >= 0.9
     assert np.all((scores >= 0) & (scores <= 1))
 
 

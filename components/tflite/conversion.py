@@ -14,9 +14,9 @@ QuantizationDebugger uses); every other tensor keeps its calibrated range. `test
 checks that this gives the converter's own model where the calibration already spans [-1, 1]; every uint8-input
 model is checked (`check_app_input`).
 
-int8 with float input and output is the converter's own: the app normalizes the frame and the model's first op
-quantizes it. Its range stays the calibrated one, because [-1, 1] there puts every normalized pixel exactly half
-way between two int8 steps, where the app's runtimes and the interpreter round apart.
+int8 with float input and output: the app normalizes the frame and the model's first op quantizes it, so the
+input's range is `FLOAT_INPUT_RANGE` (the same calibrate, set, quantize route), whatever the calibration spanned:
+all of [-1, 1], so a full-range frame is not clipped, and no normalized pixel on a rounding tie.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ from components.transform.image_codec import MODEL_INPUT_RANGE, PIXEL_SCALE
 INTEGER_IO_TYPES = {"uint8": tf.uint8}
 """Integer input and output the app's runtimes take: MediaPipe Tasks and the TFLite Task Library refuse an int8
 input tensor ("Requested one of these types: uint8/float32")."""
+FLOAT_INPUT_RANGE = (-256 / 255, 256 / 255)
+"""The float input's quantization range. [-1, 1] itself (what full-range calibration photos give) has steps of
+exactly 2/255, which puts every normalized pixel, (p - 127.5) / 127.5, half way between two int8 steps: each runtime
+then rounds it by the last bit of its own float arithmetic, and MediaPipe Tasks, the Task Library and the
+interpreter disagreed. With this range a pixel falls (2p - 255) * 255 / 512 steps from zero, an odd number of
+512ths, never a half."""
 UINT8_INPUT_ZERO_POINTS = (127, 128)
 """127.5, the zero point that maps 0..255 onto [-1, 1] exactly, cannot be stored: either neighbour is one half
 step off at each end."""
@@ -108,14 +114,15 @@ def convert(
 
         converter.representative_dataset = representative
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter._experimental_calibrate_only = bool(integer_io)  # pylint: disable=protected-access
+        converter._experimental_calibrate_only = True  # pylint: disable=protected-access
     try:
         converted = converter.convert()
-        if not (mode == "int8" and integer_io):
+        if mode != "int8":
             return converted
-        io_type = INTEGER_IO_TYPES[integer_io]
+        io_type = INTEGER_IO_TYPES[integer_io] if integer_io else tf.float32
+        bounds = MODEL_INPUT_RANGE if integer_io else FLOAT_INPUT_RANGE
         quantized = lite_convert.mlir_quantize(
-            with_model_input_range(converted), input_data_type=io_type, output_data_type=io_type
+            with_model_input_range(converted, bounds), input_data_type=io_type, output_data_type=io_type
         )
         model_bytes = lite_convert.deduplicate_readonly_buffers(quantized)
     except Exception as error:  # the converter raises ConverterError and others with the op details
@@ -124,15 +131,15 @@ def convert(
     return model_bytes
 
 
-def with_model_input_range(calibrated: bytes) -> bytes:
-    """A calibrated flatbuffer (float, each tensor's min and max recorded) with its input's range set to the model
-    input's, `MODEL_INPUT_RANGE`, whatever the calibration images spanned."""
+def with_model_input_range(calibrated: bytes, bounds: tuple[float, float] = MODEL_INPUT_RANGE) -> bytes:
+    """A calibrated flatbuffer (float, each tensor's min and max recorded) with its input's range set to `bounds`
+    (the model input's, `MODEL_INPUT_RANGE`, by default), whatever the calibration images spanned."""
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(calibrated))
     subgraph = model.subgraphs[0]
     for index in subgraph.inputs:
         tensor = subgraph.tensors[index]
         tensor.quantization = tensor.quantization or schema.QuantizationParametersT()
-        tensor.quantization.min, tensor.quantization.max = [MODEL_INPUT_RANGE[0]], [MODEL_INPUT_RANGE[1]]
+        tensor.quantization.min, tensor.quantization.max = [bounds[0]], [bounds[1]]
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
