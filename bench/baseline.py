@@ -88,11 +88,9 @@ def decode(encoded: list[bytes], size: int, jpeg_quality: int = 0) -> np.ndarray
     return np.concatenate(batches) if batches else np.zeros((0, size, size, 3), np.float32)
 
 
-def load_splits(
-    root: str, size: int, eval_fraction: float, max_pixels: int, validation_fraction: float = 0.0, jpeg_quality: int = 0
-) -> dict[str, Any]:
-    """Read, check (`max_pixels`: `data.max_image_pixels`) and decode every image; split train/eval like
-    ExampleGen; class index = sorted label order."""
+def read_splits(root: str, eval_fraction: float, max_pixels: int, validation_fraction: float = 0.0) -> dict[str, Any]:
+    """Read and check (`max_pixels`: `data.max_image_pixels`) every image and split it like ExampleGen: the
+    encoded files and their labels per split, the classes (sorted label order) and the count of bad files."""
     names = image_files.split_buckets(eval_fraction, validation_fraction)
     encoded: dict[str, list[bytes]] = {split: [] for split in names}
     labels: dict[str, list[str]] = {split: [] for split in names}
@@ -110,11 +108,20 @@ def load_splits(
         labels[split].append(image_files.label_of(filename))
     classes = sorted(set().union(*labels.values()))
     index = {name: i for i, name in enumerate(classes)}
+    indices = {split: np.array([index[n] for n in labels[split]], np.int64) for split in names}
+    return {"encoded": encoded, "labels": indices, "classes": classes, "bad": bad}
+
+
+def load_splits(
+    root: str, size: int, eval_fraction: float, max_pixels: int, validation_fraction: float = 0.0, jpeg_quality: int = 0
+) -> dict[str, Any]:
+    """`read_splits`, each split decoded as the Transform and the Trainer do: (images, class indices)."""
+    read = read_splits(root, eval_fraction, max_pixels, validation_fraction)
     splits = {
-        split: (decode(encoded[split], size, jpeg_quality), np.array([index[n] for n in labels[split]], np.int64))
-        for split in names
+        split: (decode(encoded, size, jpeg_quality), read["labels"][split])
+        for split, encoded in read["encoded"].items()
     }
-    return {"splits": splits, "classes": classes, "bad": bad}
+    return {"splits": splits, "classes": read["classes"], "bad": read["bad"]}
 
 
 def convert_and_measure(

@@ -212,7 +212,7 @@ def _frames(images: list, size: int) -> tuple[list, list]:
     from components.transform import image_codec
 
     flat = [np.full((size, size, 3), level, np.uint8) for level in (40, 100, 160)]
-    return flat, [image_codec.resize_like_the_app(image, size).numpy() for image in images]
+    return flat, [image_codec.resize_like_the_app(image, size, size).numpy() for image in images]
 
 
 def _interpreter_scores(model_bytes: bytes, frames: list) -> np.ndarray:
@@ -329,7 +329,8 @@ def test_litert_reaches_the_pipelines_accuracy_from_each_pushed_files_metadata(r
 
     from ai_edge_litert.interpreter import Interpreter
 
-    from components.tflite import app_path, metadata
+    from components.tflite import metadata
+    from components.transform import image_codec
 
     images, names = eval_images(runs["root"] / "home")
     for name in ("mobilenet_v1", "mobilenet_v2"):
@@ -346,7 +347,7 @@ def test_litert_reaches_the_pipelines_accuracy_from_each_pushed_files_metadata(r
         _, height, width, _ = source["shape"]
         predicted = []
         for frame in images:
-            pixels = app_path.resize_like_mediapipe(frame, height, width)[None]
+            pixels = image_codec.resize_like_the_app(frame, height, width).numpy()[None]
             fed = pixels if source["dtype"] == np.uint8 else ((pixels - np.float32(mean)) / np.float32(std))
             interpreter.set_tensor(source["index"], fed.astype(source["dtype"]))
             interpreter.invoke()

@@ -113,17 +113,24 @@ def test_decode_images_handles_any_channel_count():
     assert images.shape == (2, 33, 33, 3) and images.dtype == np.uint8
 
 
-def test_resize_is_the_apps_bilinear_stretch_without_antialiasing():
-    """Downscaling 8 -> 4 by bilinear with half-pixel centres averages each 2x2 block (what the Task Library's libyuv
-    does); antialiased resizing would blur across blocks. A 6x3 image is stretched to the square, not cropped."""
-    stripes = np.zeros((8, 8, 3), np.uint8)
-    stripes[:, 1::2] = 200
-    resized = image_codec.resize_like_the_app(tf.constant(stripes), 4).numpy()
-    assert resized.dtype == np.uint8 and (resized == 100).all()
+def test_resize_samples_corner_aligned_without_antialiasing():
+    """Halving a horizontal ramp: output pixel x samples source pixel 2x, as MediaPipe's CPU path does (not 2x + 0.5
+    as at pixel centres, and no antialiasing blur across neighbours). A 6x3 image is stretched, not cropped."""
+    ramp = np.tile(np.arange(0, 64, dtype=np.uint8)[None, :, None] * 4, (8, 1, 3))
+    resized = image_codec.resize_like_the_app(tf.constant(ramp), 8, 32).numpy()
+    assert resized.dtype == np.uint8
+    np.testing.assert_array_equal(resized[0, :, 0], np.arange(32) * 8)
     wide = np.zeros((3, 6, 3), np.uint8)
     wide[:, 3:] = 255
-    stretched = image_codec.resize_like_the_app(tf.constant(wide), 6).numpy()
+    stretched = image_codec.resize_like_the_app(tf.constant(wide), 6, 6).numpy()
     assert (stretched[:, :3] == 0).all() and (stretched[:, 3:] == 255).all()
+
+
+def test_a_frame_at_the_input_size_and_a_flat_frame_are_not_changed():
+    frame = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(image_codec.resize_like_the_app(tf.constant(frame), 32, 32).numpy(), frame)
+    flat = tf.constant(np.full((45, 70, 3), 93, np.uint8))
+    np.testing.assert_array_equal(image_codec.resize_like_the_app(flat, 32, 32).numpy(), np.full((32, 32, 3), 93))
 
 
 def test_pixels_round_trip_through_the_serialized_tensor():

@@ -1,11 +1,20 @@
-"""The app path: frames resized as MediaPipe Tasks does on the CPU (checked pixel for pixel against MediaPipe itself
-on photos) and normalized from the file's metadata."""
+"""The app path: frames resized as MediaPipe Tasks does on the CPU (the Transform's resize, checked pixel for pixel
+against MediaPipe itself on photos) and normalized from the file's metadata."""
 
 import numpy as np
 import pytest
 
 from components.tflite import app_path, metadata
 from tests.helpers import converted, sample_images
+
+
+def _resized(frame: np.ndarray, height: int, width: int) -> np.ndarray:
+    """`frame` through the Transform's resize."""
+    import tensorflow as tf
+
+    from components.transform import image_codec
+
+    return image_codec.resize_like_the_app(tf.constant(frame), height, width).numpy()
 
 
 def _probe(size: int) -> bytes:
@@ -41,7 +50,7 @@ def _frames() -> list[np.ndarray]:
 @pytest.mark.parametrize("size", [32, 224])
 def test_the_resize_gives_mediapipes_pixels_exactly(tmp_path, size):
     """MediaPipe Tasks' image classifier on the probe returns the pixels it fed the model: the same as
-    `resize_like_mediapipe` for every frame, downscaled or scaled up."""
+    the Transform's resize for every frame, downscaled or scaled up."""
     from tests.android_runtimes import classify
 
     model = tmp_path / "probe.tflite"
@@ -50,22 +59,8 @@ def test_the_resize_gives_mediapipes_pixels_exactly(tmp_path, size):
     result = classify("mediapipe", model, frames, tmp_path)
     for frame, scores in zip(frames, result["scores"]):
         seen = ((np.array(scores) - 2.0) * 127.5 + 127.5).reshape(size, size, 3)
-        ours = app_path.resize_like_mediapipe(frame, size, size)
+        ours = _resized(frame, size, size)
         np.testing.assert_allclose(seen, ours, atol=1e-3, err_msg=f"{frame.shape} -> {size}")
-
-
-def test_a_frame_at_the_input_size_and_a_flat_frame_are_not_changed():
-    frame = np.random.default_rng(1).integers(0, 256, (32, 32, 3), dtype=np.uint8)
-    np.testing.assert_array_equal(app_path.resize_like_mediapipe(frame, 32, 32), frame)
-    flat = np.full((45, 70, 3), 93, np.uint8)
-    np.testing.assert_array_equal(app_path.resize_like_mediapipe(flat, 32, 32), np.full((32, 32, 3), 93, np.uint8))
-
-
-def test_the_resize_samples_corner_aligned_not_at_pixel_centres():
-    """Halving a horizontal ramp: output pixel x samples source pixel 2x (MediaPipe), not 2x + 0.5 (centres)."""
-    ramp = np.tile(np.arange(0, 64, dtype=np.uint8)[None, :, None] * 4, (8, 1, 3))
-    resized = app_path.resize_like_mediapipe(ramp, 8, 32)
-    np.testing.assert_array_equal(resized[0, :, 0], np.arange(32) * 8)
 
 
 def test_normalization_is_read_from_the_metadata(tmp_path_factory):
@@ -84,7 +79,7 @@ def test_app_inputs_follow_the_input_type(tmp_path_factory):
     packaged = metadata.add_metadata(
         converted(tmp_path_factory, "float32"), ["a", "b", "c"], name="m", version="1", description="d"
     )
-    resized = app_path.resize_like_mediapipe(frame, 32, 32)
+    resized = _resized(frame, 32, 32)
     detail = {"shape": np.array([1, 32, 32, 3]), "dtype": np.float32}
     np.testing.assert_allclose(
         app_path.app_inputs(packaged, resized[None], detail)[0],

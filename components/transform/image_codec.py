@@ -2,10 +2,13 @@
 and the Trainer's serving signatures use the same code as the Transform): decode, resize as the app's runtime
 does, store compactly (exact uint8 pixels or a JPEG of them), read back, scale to [-1, 1].
 
-The resize is what MediaPipe Tasks' and the TFLite Task Library's ImageClassifier do to a camera frame: the whole
-image stretched to the square input (no crop, no padding) by 2-tap bilinear interpolation without antialiasing,
-rounded to uint8 (see docs/preprocessing.md). `model_input` scales the stored pixels to [-1, 1] in the graph at
-train and serve time, the range the TFLite metadata's normalization (mean 127.5, std 127.5) gives.
+The resize is what MediaPipe Tasks' image classifier does to a camera frame on the CPU, bit for bit: the whole
+image stretched to the input (no crop, no padding) by OpenCV's `warpPerspective` with INTER_LINEAR, edges
+replicated. Output pixel (x, y) samples the source at (x * W / width, y * H / height), corner-aligned rather than
+at pixel centres, on a 1/32-pixel grid with 15-bit fixed-point weights, in uint8 (see docs/preprocessing.md).
+Training on the pixels the app feeds the model is what makes the pipeline's accuracy the app's. `model_input`
+scales the stored pixels to [-1, 1] in the graph at train and serve time, the range the TFLite metadata's
+normalization (mean 127.5, std 127.5) gives.
 """
 
 from __future__ import annotations
@@ -18,10 +21,36 @@ PIXEL_SCALE = 127.5
 MODEL_INPUT_RANGE = (-1.0, 1.0)
 
 
-def resize_like_the_app(image: tf.Tensor, size: int) -> tf.Tensor:
-    """One uint8 image [H, W, 3] stretched to uint8 [size, size, 3] by bilinear interpolation, no antialiasing."""
-    resized = tf.image.resize(tf.cast(image, tf.float32), [size, size], method="bilinear", antialias=False)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+GRID = 32
+"""OpenCV's INTER_TAB_SIZE: source coordinates are rounded to 1/32 pixel."""
+WEIGHT_BITS = 15
+"""OpenCV's INTER_REMAP_COEF_BITS: the bilinear weights of a tap sum to 2**15."""
+
+
+def _taps(output: int, source: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """Per output position: the two source indices (replicated at the edge) and the 1/32 fraction between them."""
+    scale = tf.cast(source, tf.float64) / output
+    position = tf.cast(tf.round(tf.range(output, dtype=tf.float64) * scale * GRID), tf.int32)
+    first, fraction = position // GRID, position % GRID
+    return tf.minimum(first, source - 1), tf.minimum(first + 1, source - 1), fraction
+
+
+def resize_like_the_app(image: tf.Tensor, height: int, width: int) -> tf.Tensor:
+    """One uint8 image [H, W, 3] stretched to uint8 [height, width, 3] as MediaPipe Tasks' CPU path does."""
+    shape = tf.shape(image)
+    top, bottom, down = _taps(height, shape[0])
+    left, right, across = _taps(width, shape[1])
+    pixels = tf.cast(image, tf.int32)
+    across = across[None, :, None]
+
+    def along_rows(rows: tf.Tensor) -> tf.Tensor:
+        return (GRID - across) * tf.gather(rows, left, axis=1) + across * tf.gather(rows, right, axis=1)
+
+    down = down[:, None, None]
+    weighted = (GRID - down) * along_rows(tf.gather(pixels, top)) + down * along_rows(tf.gather(pixels, bottom))
+    scale = (1 << WEIGHT_BITS) // (GRID * GRID)
+    rounded = (weighted * scale + (1 << (WEIGHT_BITS - 1))) // (1 << WEIGHT_BITS)
+    return tf.cast(tf.clip_by_value(rounded, 0, 255), tf.uint8)
 
 
 def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
@@ -35,7 +64,7 @@ def decode_rgb(encoded: tf.Tensor) -> tf.Tensor:
 def decode_images(image_bytes: tf.Tensor, size: int) -> tf.Tensor:
     """Decode a batch of encoded JPEG/PNG strings (any channel count) to uint8 [batch, size, size, 3]."""
     return tf.map_fn(
-        lambda encoded: resize_like_the_app(decode_rgb(encoded), size),
+        lambda encoded: resize_like_the_app(decode_rgb(encoded), size, size),
         image_bytes,
         fn_output_signature=tf.TensorSpec([size, size, 3], tf.uint8),
     )
