@@ -350,3 +350,34 @@ def test_the_branch_study_reports_both_wall_times_and_each_latency_beside_the_ot
     ) in markdown
     assert "| mobilenet_v1 | dynamic | 12.0 | 36.0 | 3.00 |" in markdown
     assert "| mobilenet_v1 | int8 | 0.4 | 0.5 | 1.25 |" in markdown
+
+
+def test_the_trainer_epoch_benchmark_times_each_loop_and_profiles_the_trainers_extras(tmp_path):
+    """Two epochs of each loop on a tiny folder read back from transformed examples: every loop timed, the ratio
+    is the Trainer's epoch over the plain fit's, and the profile times each extra on its own."""
+    from bench import trainer_epoch
+    from tests.helpers import write_image_folder
+
+    data = write_image_folder(tmp_path / "data", {"a": 12, "b": 12}, size=24)
+    (row,) = trainer_epoch.measure(
+        str(data), ["v1"], 32, 2, None, ["model.v1_alpha=0.25", "train.batch_size=8", "data.validation_fraction=0.2"]
+    )
+    assert set(row["epoch_seconds"]) == set(trainer_epoch.LOOPS) and min(row["epoch_seconds"].values()) > 0
+    assert row["trainer_epoch_ratio"] == round(row["epoch_seconds"]["trainer"] / row["epoch_seconds"]["plain"], 3)
+    assert row["train_images"] + row["validation_images"] <= 24 and row["validation_images"] > 0
+    assert set(row["profile_seconds"]) == {"input_pass", "recalibration", "validation"}
+    assert "trainer / plain" in trainer_epoch.table([row])
+
+
+def test_the_resize_gap_benchmarks_resizes_are_the_transforms_and_one_at_pixel_centres():
+    """On a photo downscaled to 32 px the two grids give different pixels; "the app's" is the Transform's."""
+    import numpy as np
+
+    from bench import resize_gap
+    from components.ingestion import demo_data
+    from components.transform import image_codec
+
+    photo = tf.constant(np.asarray(next(iter(demo_data.load_package_photos().values()))))
+    app = resize_gap._resize("the app's")(photo, 32).numpy()
+    np.testing.assert_array_equal(app, image_codec.resize_like_the_app(photo, 32, 32).numpy())
+    assert (resize_gap._resize("pixel centres")(photo, 32).numpy() != app).mean() > 0.5

@@ -114,24 +114,53 @@ class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
     def __init__(self, train_data: tf.data.Dataset, validation_data: tf.data.Dataset, batches: int):
         super().__init__()
         self.train_data, self.validation_data, self.batches = train_data, validation_data, batches
+        self._step: tuple[tuple[int, ...], Callable[[tf.Tensor], Any]] | None = None
 
-    def recalibrate(self) -> None:
-        """Set the BatchNorm statistics to the average of `batches` batches' statistics."""
-        layers = [
+    def _layers(self) -> list[tf.keras.layers.BatchNormalization]:
+        return [
             inner
             for inner in (getattr(layer, "layer", layer) for layer in self.model.layers)
             if isinstance(inner, tf.keras.layers.BatchNormalization) and inner.trainable
         ]
+
+    def _batch_statistics(self, layers: list[tf.keras.layers.BatchNormalization]) -> Callable[[tf.Tensor], Any]:
+        """A graph function of one forward pass in training mode that returns each layer's batch mean and variance
+        (its moving statistics, updated with the momentum at 0). Traced once per set of trainable layers."""
+        key = tuple(id(layer) for layer in layers)
+        if self._step is None or self._step[0] != key:
+
+            @tf.function(reduce_retracing=True)
+            def step(images: tf.Tensor) -> tuple[list[tf.Tensor], list[tf.Tensor]]:
+                self.model(images, training=True)
+                return [layer.moving_mean.read_value() for layer in layers], [
+                    layer.moving_variance.read_value() for layer in layers
+                ]
+
+            self._step = (key, step)
+        return self._step[1]
+
+    def recalibrate(self) -> None:
+        """Set the BatchNorm statistics to the average of `batches` batches' statistics."""
+        layers = self._layers()
+        step = self._batch_statistics(layers)
         momenta = [layer.momentum for layer in layers]
         for layer in layers:
-            layer.moving_mean.assign(tf.zeros_like(layer.moving_mean))
-            layer.moving_variance.assign(tf.zeros_like(layer.moving_variance))
-        for index, (images, _) in enumerate(self.train_data.take(self.batches)):
-            for layer in layers:
-                layer.momentum = index / (index + 1)  # moving = running mean of the batch statistics
-            self.model(images, training=True)
-        for layer, momentum in zip(layers, momenta):
-            layer.momentum = momentum
+            layer.momentum = 0.0
+        means: list[tf.Tensor] = []
+        variances: list[tf.Tensor] = []
+        count = 0
+        try:
+            for images, _ in self.train_data.take(self.batches):
+                batch_means, batch_variances = step(images)
+                means = [a + b for a, b in zip(means, batch_means)] if count else batch_means
+                variances = [a + b for a, b in zip(variances, batch_variances)] if count else batch_variances
+                count += 1
+        finally:
+            for layer, momentum in zip(layers, momenta):
+                layer.momentum = momentum
+        for layer, mean, variance in zip(layers, means, variances):
+            layer.moving_mean.assign(mean / count)
+            layer.moving_variance.assign(variance / count)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
         if self.batches:
