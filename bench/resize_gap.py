@@ -13,16 +13,14 @@ storage) and trains with the Trainer's `train_model` and network builders.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import sys
 import tempfile
 from typing import Any, Callable
 
+from bench import photo_study
 from components.contracts import ARCHITECTURES
-from pipeline.config import PHOTO_PROFILE
 from pipeline.reporting.tables import text_table
 
 log = logging.getLogger("mobilenet.bench")
@@ -158,22 +156,13 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data", help="folder of class sub-folders of images")
+    parser = photo_study.parser(__doc__)
     parser.add_argument("--architecture", default="v1", choices=ARCHITECTURES)
-    parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--seeds", type=int, nargs="+", default=[42])
-    parser.add_argument("--config", default=PHOTO_PROFILE, help="YAML recipe (default: the photo profile)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    photo_study.log_progress()
     rows = measure(args.data, args.architecture, args.size, args.seeds, args.config, args.overrides)
-    print(table(rows))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(rows, handle, indent=2)
-    return 0
+    return photo_study.report(rows, table(rows), args.json)
 
 
 if __name__ == "__main__":

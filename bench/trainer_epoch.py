@@ -21,8 +21,6 @@ one validation pass.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import os
 import statistics
@@ -31,23 +29,22 @@ import tempfile
 import time
 from typing import Any, Callable
 
+from bench import photo_study
 from components.contracts import ARCHITECTURES
-from pipeline.config import PHOTO_PROFILE
 from pipeline.reporting.tables import text_table
 
 log = logging.getLogger("mobilenet.bench")
 LOOPS = ("plain", "trainer", "trainer, augmented")
 
 
-def _write_transformed(path: str, encoded: list[bytes], labels: Any, size: int, jpeg_quality: int) -> Any:
-    """The files as the Transform writes them (GZIP TFRecords of `image_xf` and `label_xf`) at `path`; returns the
-    stored pixels read back as the model's input, float32 [N, size, size, 3]."""
-    import numpy as np
+def _write_transformed(path: str, encoded: list[bytes], labels: Any, size: int, jpeg_quality: int) -> list[bytes]:
+    """The files as the Transform writes them (GZIP TFRecords of `image_xf` and `label_xf`) at `path`; returns each
+    stored image (`image_xf`)."""
     import tensorflow as tf
 
     from components.transform import image_codec, preprocessing
 
-    images = []
+    images: list[bytes] = []
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
         for start in range(0, len(encoded), 64):
             stored = image_codec.store_pixels(
@@ -59,8 +56,8 @@ def _write_transformed(path: str, encoded: list[bytes], labels: Any, size: int, 
                     preprocessing.LABEL_XF: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
                 }
                 writer.write(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
-            images.append(image_codec.model_input(stored).numpy())
-    return np.concatenate(images)
+            images += list(stored.numpy())
+    return images
 
 
 def _transform_output(directory: str) -> Any:
@@ -144,8 +141,11 @@ def measure(
     data: str, architectures: list[str], size: int, epochs: int, config_file: str, overrides: list[str]
 ) -> list[dict[str, Any]]:
     """One row per architecture: seconds per epoch of each loop, the ratios to the plain fit and the profile."""
+    import tensorflow as tf
+
     from bench import baseline
     from components.trainer import fitting
+    from components.transform import image_codec
     from components.transform.transformed_examples import read_transformed
     from pipeline.config import load_config
 
@@ -160,16 +160,13 @@ def measure(
     with tempfile.TemporaryDirectory() as scratch:
         transform_output = _transform_output(scratch)
         files = {split: os.path.join(scratch, f"{split}.gz") for split in ("train", watched_split)}
-        train_images = _write_transformed(
-            files["train"], read["encoded"]["train"], labels["train"], size, config.data.example_jpeg_quality
-        )
-        _write_transformed(
-            files[watched_split],
-            read["encoded"][watched_split],
-            labels[watched_split],
-            size,
-            config.data.example_jpeg_quality,
-        )
+        stored = {
+            split: _write_transformed(
+                path, read["encoded"][split], labels[split], size, config.data.example_jpeg_quality
+            )
+            for split, path in files.items()
+        }
+        train_images = image_codec.model_input(tf.constant(stored["train"])).numpy()
         for architecture in architectures:
             builder, seconds = baseline.BUILDERS[architecture], {}
             for loop in LOOPS:
@@ -236,22 +233,13 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("data", help="folder of class sub-folders of images")
+    parser = photo_study.parser(__doc__)
     parser.add_argument("--architectures", nargs="+", default=list(ARCHITECTURES), choices=ARCHITECTURES)
-    parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--epochs", type=int, default=4, help="epochs per loop; the first is not counted")
-    parser.add_argument("--config", default=PHOTO_PROFILE, help="YAML recipe (default: the photo profile)")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    parser.add_argument("--json", help="write the rows here")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    photo_study.log_progress()
     rows = measure(args.data, args.architectures, args.size, args.epochs, args.config, args.overrides)
-    print(table(rows))
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(rows, handle, indent=2)
-    return 0
+    return photo_study.report(rows, table(rows), args.json)
 
 
 if __name__ == "__main__":
