@@ -13,12 +13,14 @@
 6. the size sweep: float32, int8 and quantization-aware int8 bytes of every allowed width, untrained; and int8
    against float32 latency at 224 px for V1 1.0 and V2 1.4 on LiteRT and on TensorFlow's interpreter
    (`bench.latency`);
-7. pod sizes (`bench.pod_sizes`): the compiled default package run task by task in KFP semantics on the photo
+7. the Trainer's epoch against a plain `model.fit` on the photo set at 224 px, V1 1.0 and V2 1.4, with and
+   without augmentation, and where the epoch's time goes (`bench.trainer_epoch`);
+8. pod sizes (`bench.pod_sizes`): the compiled default package run task by task in KFP semantics on the photo
    set, each task's peak memory against the pod `kubeflow.*` gives it;
-8. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
+9. ingestion scaling: ImageExampleGen + Transform alone on two dataset sizes (images scaled up to 224 px, like
    photos) with 1 and 2 DirectRunner workers and on the portable path, with each step's peak RSS; then the
    Reshuffle that makes ExampleGen's memory grow, measured alone (`bench.shuffle_memory`);
-9. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
+10. writes `results.json` (with `targets`), `results.md` and PNG plots into `<out>`.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import branches, latency, pod_sizes, quantization, shuffle_memory
-from components.contracts import QUANTIZATION_MODES
+from bench import branches, latency, pod_sizes, quantization, shuffle_memory, trainer_epoch
+from components.contracts import ARCHITECTURES, QUANTIZATION_MODES
 from pipeline.config import DEMO_PROFILE, PHOTO_PROFILE, load_config
 
 log = logging.getLogger("mobilenet.bench")
@@ -63,6 +65,8 @@ class Sizes:
     calibration_counts: tuple[int, ...] = quantization.COUNTS
     shuffle_elements: tuple[int, int] = (5000, 20000)
     fixed_cost_pairs: int = 3
+    trainer_epoch_size: int = APP_INPUT_SIZE
+    trainer_epochs: int = 4
 
 
 FULL = Sizes(per_class=300, epochs=5, latency_runs=200, ingestion_per_class=(500, 2000))
@@ -77,6 +81,8 @@ QUICK = Sizes(
     calibration_counts=quantization.QUICK_COUNTS,
     shuffle_elements=(200, 800),
     fixed_cost_pairs=1,
+    trainer_epoch_size=32,
+    trainer_epochs=2,
 )
 
 
@@ -180,6 +186,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip-app-latency",
         action="store_true",
         help="leave out int8 against float32 latency at 224 px on LiteRT and TensorFlow's interpreter",
+    )
+    bench.add_argument(
+        "--skip-trainer-epoch",
+        action="store_true",
+        help="leave out the Trainer's epoch against a plain model.fit on the photo set",
     )
     bench.add_argument(
         "--set",
@@ -495,6 +506,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "int8": [],
         "size_sweep": [],
         "app_latency": None,
+        "trainer_epoch": [],
         "ingestion": [],
         "ingestion_portable": [],
         "shuffle_memory": [],
@@ -549,6 +561,23 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_int8_flags": latency.cpu_flags(),
         }
         results["step_seconds"]["app_latency"] = round(time.monotonic() - started, 1)
+    if not args.skip_trainer_epoch:
+        started = time.monotonic()
+        photos, _ = ensure_demo_data(work / "data", sizes.photo_per_class, dataset="photos")
+        log.info(
+            "the Trainer's epoch against a plain model.fit at %d px on %d photos per class",
+            sizes.trainer_epoch_size,
+            sizes.photo_per_class,
+        )
+        results["trainer_epoch"] = trainer_epoch.measure(
+            photos,
+            list(ARCHITECTURES),
+            sizes.trainer_epoch_size,
+            sizes.trainer_epochs,
+            str(PHOTO_PROFILE),
+            [*sizes.extra_overrides, *args.overrides],
+        )
+        results["step_seconds"]["trainer_epoch"] = round(time.monotonic() - started, 1)
     if not args.skip_pod_sizes:
         started = time.monotonic()
         per_class = pod_sizes.POD_SIZES_PER_CLASS if not args.quick else FIXED_COST_PER_CLASS
@@ -581,6 +610,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         results["fixed_cost"],
         results["int8"],
         (results["app_latency"] or {}).get("rows"),
+        results["trainer_epoch"],
     )
     return results
 

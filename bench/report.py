@@ -377,6 +377,27 @@ def _app_latency_section(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _trainer_epoch_section(results: dict[str, Any]) -> list[str]:
+    """The Trainer's epoch against a plain `model.fit`, with augmentation's cost apart (`bench.trainer_epoch`)."""
+    from bench import trainer_epoch
+
+    rows = results.get("trainer_epoch")
+    if not rows:
+        return ["## The Trainer's epoch", "", "Not measured (--skip-trainer-epoch).", ""]
+    return [
+        "## The Trainer's epoch against a plain model.fit (the build machine's CPU)",
+        "",
+        "Median seconds per epoch after the first, on the same photos, one loop after the other. The profile times "
+        "apart what augmented training adds: a pass of the input alone, the BatchNorm recalibration's extra forward "
+        "passes and one validation pass.",
+        "",
+        "```",
+        trainer_epoch.table(rows),
+        "```",
+        "",
+    ]
+
+
 def _yes_no(value: bool | None) -> str | None:
     return None if value is None else "yes" if value else "**no**"
 
@@ -482,6 +503,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         + _int8_section(results)
         + _size_sweep_section(results)
         + _app_latency_section(results)
+        + _trainer_epoch_section(results)
         + _ingestion_section(results)
         + _pod_sizes_section(results)
     )
@@ -593,6 +615,7 @@ def benchmarks_markdown(results: dict[str, Any]) -> str:
         "",
     ]
     lines += _app_latency_section(results) if results.get("app_latency") else []
+    lines += _trainer_epoch_section(results) if results.get("trainer_epoch") else []
     lines += _pod_sizes_section(results)
     return "\n".join(lines) + "\n"
 

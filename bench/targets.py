@@ -35,6 +35,12 @@ TARGETS: dict[str, tuple[float, bool, str]] = {
         False,
         "int8 step: int8 .tflite bytes / float32 .tflite bytes, post-training and quantization-aware (worst)",
     ),
+    "trainer_epoch_ratio": (
+        1.1,
+        False,
+        "Trainer epoch / plain model.fit epoch on the same images at 224 px, V1 1.0 and V2 1.4, augmentation off "
+        "(worst)",
+    ),
     "pipeline_wall_ratio": (1.3, False, "pipeline wall time / plain script wall time (worst variant)"),
     "fixed_cost_wall_ratio": (1.5, False, "on the tiny dataset: pipeline wall time / plain script wall time"),
     "fixed_cost_slowest_other_component_seconds": (
@@ -94,6 +100,13 @@ def int8_latency_ratios(app_latency: Iterable[dict[str, Any]]) -> dict[str, floa
         f"{row['architecture']}a{row['alpha']}-{row['input_size']}px@{row['threads']}t": row["ratio"]
         for row in app_latency
         if row["runtime"] == LITERT
+    }
+
+
+def trainer_epoch_ratios(trainer_epoch: Iterable[dict[str, Any]]) -> dict[str, float]:
+    """Per network (`v1a1.0-224px`): the Trainer's epoch / a plain `model.fit` epoch (`bench.trainer_epoch` rows)."""
+    return {
+        f"{row['architecture']}a{row['alpha']}-{row['size']}px": row["trainer_epoch_ratio"] for row in trainer_epoch
     }
 
 
@@ -163,6 +176,7 @@ def compute_targets(
     fixed_cost: dict[str, Any] | None = None,
     int8: list[dict[str, Any]] | None = None,
     app_latency: list[dict[str, Any]] | None = None,
+    trainer_epoch: list[dict[str, Any]] | None = None,
 ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, float]]]:
     """All targets and, per target, the value of each model / variant / size it was taken over.
 
@@ -170,7 +184,8 @@ def compute_targets(
     `tflite_accuracy`, `latency_ms` {threads: {"median"}}); `wall_ratios`: per variant, pipeline / script;
     `ingestion`: one row per dataset size x workers (`images`, `workers`, `images_per_second`, `peak_rss_bytes`);
     `fixed_cost`: the tiny-dataset run (`component_seconds`, and `wall_ratio` against the plain script); `int8`: the
-    int8 step's runs (`bench.quantization.run_dataset`); `app_latency`: `bench.latency` rows.
+    int8 step's runs (`bench.quantization.run_dataset`); `app_latency`: `bench.latency` rows; `trainer_epoch`:
+    `bench.trainer_epoch` rows.
     The speedup target is taken on the largest dataset, where the fixed start-up cost matters least.
     """
     speedups = ingestion_speedups(ingestion)
@@ -179,6 +194,7 @@ def compute_targets(
         "int8_size_ratio": int8_size_ratios(model_rows),
         "int8_accuracy_drop_points": int8_accuracy_drops(model_rows),
         "int8_latency_ratio": int8_latency_ratios(app_latency or []),
+        "trainer_epoch_ratio": trainer_epoch_ratios(trainer_epoch or []),
         "pipeline_wall_ratio": dict(wall_ratios),
         "ingestion_speedup_2_workers": speedups,
         "ingestion_peak_memory_growth": ingestion_memory_growth(ingestion),

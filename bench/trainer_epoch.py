@@ -7,13 +7,16 @@ examples with tf.Transform's own metadata):
 
 - `plain`: the network built by the pipeline's builder, compiled with Adam and sparse cross-entropy, fit on the
   decoded images as a NumPy array (no validation, no callbacks);
-- `trainer`: `fitting.train_model` on `read_transformed` of those files, as the Trainer runs it (BatchNorm
-  recalibration and the validation split scored after each epoch, the best epoch kept), augmentation off;
-- `trainer, augmented`: the same with `train.augment` on.
+- `trainer`: `fitting.train_model` on `read_transformed` of those files, as the Trainer runs it (the validation
+  split scored after each epoch, the best epoch kept), augmentation off: the BatchNorm statistics come from the
+  epoch's last training steps;
+- `trainer, augmented`: the same with `train.augment` on, whose BatchNorm recalibration makes extra forward passes
+  over unaugmented batches.
 
 An epoch's seconds are the median of the epochs after the first (the first traces the graph). The profile times,
-apart, what each epoch adds to the plain fit: one pass of the input pipeline alone, one BatchNorm recalibration and
-one validation pass.
+apart, what an epoch can add to the plain fit: one pass of the input pipeline alone, one recalibration by extra
+passes (what augmented training pays) and one validation pass. Each Trainer loop's kept validation accuracy is
+beside its time.
 
     python -m bench.trainer_epoch DATA [--architectures v1 v2] [--size 224] [--epochs 4] [--config FILE]
         [--set KEY=VALUE ...] [--json OUT]
@@ -168,7 +171,7 @@ def measure(
         }
         train_images = image_codec.model_input(tf.constant(stored["train"])).numpy()
         for architecture in architectures:
-            builder, seconds = baseline.BUILDERS[architecture], {}
+            builder, seconds, accuracy = baseline.BUILDERS[architecture], {}, {}
             for loop in LOOPS:
                 augmented = "true" if loop.endswith("augmented") else "false"
                 hparams = load_config(config_file, [*common, f"train.augment={augmented}"]).trainer_hparams(
@@ -185,6 +188,7 @@ def measure(
                 timer, epoch_seconds = _epoch_timer()
                 trained = fitting.train_model(builder, train, watched, classes, hparams, callbacks=[timer])
                 seconds[loop] = _median_after_first(epoch_seconds)
+                accuracy[loop] = round(trained.validation_accuracy, 4)
                 if loop == "trainer":
                     profile = _profile(trained.model, train, watched, hparams.recalibrate_bn_batches)
             rows.append(
@@ -198,6 +202,7 @@ def measure(
                     "epochs": epochs,
                     "recalibrate_bn_batches": hparams.recalibrate_bn_batches,
                     "epoch_seconds": seconds,
+                    "validation_accuracy": accuracy,
                     "trainer_epoch_ratio": round(seconds["trainer"] / seconds["plain"], 3),
                     "augmentation_ratio": round(seconds["trainer, augmented"] / seconds["trainer"], 3),
                     "profile_seconds": profile,
@@ -218,6 +223,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             "input pass (s)",
             "recalibration (s)",
             "validation (s)",
+            "kept val acc (trainer, augmented)",
         ],
         [
             [
@@ -226,6 +232,7 @@ def table(rows: list[dict[str, Any]]) -> str:
                 f"{row['trainer_epoch_ratio']:.2f}",
                 f"{row['augmentation_ratio']:.2f}",
                 *(f"{row['profile_seconds'][part]:.1f}" for part in ("input_pass", "recalibration", "validation")),
+                ", ".join(f"{row['validation_accuracy'][loop]:.3f}" for loop in LOOPS[1:]),
             ]
             for row in rows
         ],

@@ -41,6 +41,9 @@ REPORT_PICTURE_FILE = "report.png"
 # the settings that shape the model. The new-data check compares both with those of the last judged model.
 TRAINING_INPUT_FIELD = "training_input"
 SETTINGS_FIELD = "settings_sha256"
+# Beside a trained model: the Trainer's epochs, the training images it handed out, their wall seconds (validation
+# and BatchNorm recalibration included) and images per second; the run summary shows the rate.
+TRAINING_SPEED_FILE = "training_speed.json"
 # The measurements of a TFLite file that its report, its registry manifest and index, the run summary and the
 # benchmark all read: top-1 accuracy of the file and of the float model on the eval split, and the file's latency
 # on the build machine's CPU in milliseconds ({"median", "p90", "threads", "runs"}).

@@ -182,9 +182,10 @@ class TrainConfig:
     )
     recalibrate_bn_batches: int = setting(
         8,
-        "after every epoch, recompute BatchNorm's statistics from this many "
-        "training batches before the epoch is scored (0: Keras' moving "
-        "averages; docs/training.md)",
+        "after every epoch, before it is scored, set BatchNorm's statistics to "
+        "the average of this many training batches': the epoch's last steps "
+        "(no extra cost), or with train.augment extra passes over unaugmented "
+        "batches (0: Keras' moving averages; docs/training.md)",
         "0 or more",
     )
     quantization_aware_epochs: int = setting(

@@ -105,7 +105,13 @@ def test_targets_take_the_worst_case_and_say_whether_it_is_met():
             "TFLite_mobilenet_v2": 60.0,
         },
     }
-    found, details = targets.compute_targets(MODELS, {"a": 1.2, "b": 2.1}, INGESTION, fixed_cost, None, APP_LATENCY)
+    trainer_epoch = [
+        {"architecture": "v1", "alpha": 1.0, "size": 224, "trainer_epoch_ratio": 1.04},
+        {"architecture": "v2", "alpha": 1.4, "size": 224, "trainer_epoch_ratio": 1.12},
+    ]
+    found, details = targets.compute_targets(
+        MODELS, {"a": 1.2, "b": 2.1}, INGESTION, fixed_cost, None, APP_LATENCY, trainer_epoch
+    )
     assert set(found) == set(targets.TARGETS)
     assert found["int8_size_ratio"] == {"measured": 0.32, "limit": 0.30, "met": False}
     assert details["int8_size_ratio"] == {"a/mobilenet_v1": 0.28, "a/mobilenet_v2": 0.32}
@@ -118,6 +124,8 @@ def test_targets_take_the_worst_case_and_say_whether_it_is_met():
         "v2a1.4-224px@1t": 0.45,
         "v2a1.4-224px@2t": 0.41,
     }
+    assert found["trainer_epoch_ratio"] == {"measured": 1.12, "limit": 1.1, "met": False}
+    assert details["trainer_epoch_ratio"] == {"v1a1.0-224px": 1.04, "v2a1.4-224px": 1.12}
     assert found["pipeline_wall_ratio"] == {"measured": 2.1, "limit": 1.3, "met": False}
     assert found["fixed_cost_wall_ratio"] == {"measured": 1.6, "limit": 1.5, "met": False}
     assert found["fixed_cost_slowest_other_component_seconds"] == {"measured": 31.5, "limit": 30.0, "met": False}
@@ -139,7 +147,7 @@ def test_targets_not_measured_are_none():
     assert found["ingestion_speedup_2_workers"] == {"measured": None, "limit": 1.5, "met": None}
     assert found["fixed_cost_wall_ratio"]["met"] is None
     assert found["fixed_cost_slowest_other_component_seconds"]["met"] is None
-    assert found["int8_latency_ratio"]["met"] is None
+    assert found["int8_latency_ratio"]["met"] is None and found["trainer_epoch_ratio"]["met"] is None
     assert found["int8_size_ratio"]["met"] is True and found["pipeline_wall_ratio"]["met"] is True
 
 
@@ -366,7 +374,11 @@ def test_the_trainer_epoch_benchmark_times_each_loop_and_profiles_the_trainers_e
     assert row["trainer_epoch_ratio"] == round(row["epoch_seconds"]["trainer"] / row["epoch_seconds"]["plain"], 3)
     assert row["train_images"] + row["validation_images"] <= 24 and row["validation_images"] > 0
     assert set(row["profile_seconds"]) == {"input_pass", "recalibration", "validation"}
+    assert set(row["validation_accuracy"]) == set(trainer_epoch.LOOPS[1:])
+    assert all(0.0 <= value <= 1.0 for value in row["validation_accuracy"].values())
     assert "trainer / plain" in trainer_epoch.table([row])
+    section = "\n".join(report._trainer_epoch_section({"trainer_epoch": [row]}))
+    assert "against a plain model.fit" in section and f"{row['trainer_epoch_ratio']:.2f}" in section
 
 
 def test_the_resize_gap_benchmarks_resizes_are_the_transforms_and_one_at_pixel_centres():

@@ -11,6 +11,7 @@ checkout, so they also show that the installed package finds its schema, profile
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -89,6 +90,9 @@ def test_first_run_pushes_both_models(runs):
     ):
         assert f"> {component}" in first.stdout
     assert f"epoch {EPOCHS}/{EPOCHS}" in first.stdout
+    assert "train img/s" in first.stdout
+    rates = dict(re.findall(r"^(mobilenet_v[12]) +int8 +([0-9.]+) ", first.stdout, re.MULTILINE))
+    assert set(rates) == {"mobilenet_v1", "mobilenet_v2"} and all(float(rate) > 0 for rate in rates.values())
     assert "beam: DirectRunner in_memory, 1 worker(s) (beam.direct_running_mode=auto" in first.stdout
     for name in ("mobilenet_v1", "mobilenet_v2"):
         version = registry / name / "1"

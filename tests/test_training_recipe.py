@@ -78,6 +78,31 @@ def test_batchnorm_statistics_are_recomputed_from_training_batches_before_the_ep
     assert layer.momentum == 0.99 and set(logs) == {"val_loss", "val_accuracy"}
 
 
+def test_without_augmentation_the_statistics_are_the_average_of_the_epochs_last_training_steps():
+    """With `steps_per_epoch`, no extra pass: the moving statistics after an epoch are the plain average of its
+    last `batches` training batches (the earlier ones left out), and each momentum is its number again after fit."""
+    model = tf.keras.Sequential([tf.keras.Input((3,)), tf.keras.layers.BatchNormalization(momentum=0.99, name="bn")])
+    model.compile(optimizer="sgd", loss="mse", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    batches = [
+        rng.normal(loc, scale, (64, 3)).astype(np.float32) for loc, scale in ((9.0, 5.0), (1.0, 1.0), (3.0, 2.0))
+    ]
+    data = tf.data.Dataset.from_tensor_slices((np.concatenate(batches), np.zeros(192, np.float32))).batch(64)
+    scoring = fitting.RecalibrateBatchNorm(data, data, batches=2, steps_per_epoch=3)
+    history = model.fit(data, epochs=2, callbacks=[scoring], verbose=0)
+    layer = model.get_layer("bn")
+    last_two = batches[1:]
+    np.testing.assert_allclose(
+        layer.moving_mean.numpy(), np.mean([b.mean(axis=0) for b in last_two], axis=0), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        layer.moving_variance.numpy(), np.mean([b.var(axis=0) for b in last_two], axis=0), rtol=0.05
+    )
+    assert layer.momentum == 0.99 and isinstance(layer.momentum, float)
+    assert len(model.weights) == 4  # the momentum's variable was never one of the layer's weights
+    assert {"val_loss", "val_accuracy"} <= set(history.history)
+
+
 def test_warm_up_then_cosine_decay():
     schedule = fitting.learning_rate(0.01, warmup_epochs=1, epochs=3, steps_per_epoch=10)
     values = [float(schedule(step)) for step in (0, 5, 10, 20, 30)]

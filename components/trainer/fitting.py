@@ -102,19 +102,33 @@ class KeepBestEpoch(tf.keras.callbacks.Callback):
 
 
 class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
-    """After every epoch, before it is scored: recompute the moving mean and variance of every trainable BatchNorm
-    layer (also inside a quantization-aware wrapper) as the plain average over `batches` training batches (without
-    augmentation) under the epoch's final weights, then score `validation_data` into the epoch's `val_*` logs.
+    """After every epoch, before it is scored: set the moving mean and variance of every trainable BatchNorm layer
+    (also inside a quantization-aware wrapper) to the plain average of `batches` training batches' own statistics,
+    then score `validation_data` into the epoch's `val_*` logs.
+
+    With `steps_per_epoch` (training without augmentation), those batches are the epoch's last `batches` training
+    steps: their forward pass is the training step's own, so the statistics cost nothing extra (each layer's
+    momentum is a variable the callback sets to average them, and back to its value for the rest of the epoch).
+    Without it (augmented training, whose batches are not what the model sees at inference), `batches` extra
+    forward passes over `train_data`, unaugmented, under the epoch's final weights (`recalibrate`).
 
     Why: the moving averages trail the weights. In a short run with few steps per epoch (14 at 430 images and
     batch 32) the weights move faster than a 0.9-momentum average follows, and a deep network compounds the lag
     layer by layer, so the validation score sat at chance for the first epochs while the network was learning
     (`docs/training.md`). With `batches` = 0, validation uses the moving averages as Keras keeps them."""
 
-    def __init__(self, train_data: tf.data.Dataset, validation_data: tf.data.Dataset, batches: int):
+    def __init__(
+        self,
+        train_data: tf.data.Dataset,
+        validation_data: tf.data.Dataset,
+        batches: int,
+        steps_per_epoch: int | None = None,
+    ):
         super().__init__()
         self.train_data, self.validation_data, self.batches = train_data, validation_data, batches
+        self.steps_per_epoch = steps_per_epoch
         self._step: tuple[tuple[int, ...], Callable[[tf.Tensor], Any]] | None = None
+        self._momenta: list[tuple[list[tf.keras.layers.BatchNormalization], float, tf.Variable]] = []
 
     def _layers(self) -> list[tf.keras.layers.BatchNormalization]:
         return [
@@ -122,6 +136,43 @@ class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
             for inner in (getattr(layer, "layer", layer) for layer in self.model.layers)
             if isinstance(inner, tf.keras.layers.BatchNormalization) and inner.trainable
         ]
+
+    def _in_training_steps(self) -> bool:
+        return bool(self.batches and self.steps_per_epoch)
+
+    def on_train_begin(self, logs: dict[str, float] | None = None) -> None:
+        """With `steps_per_epoch`: give the layers of each momentum one variable in its place (before `fit` traces
+        its training step, which then reads the variable)."""
+        if not self._in_training_steps():
+            return
+        groups: dict[float, list[tf.keras.layers.BatchNormalization]] = {}
+        for layer in self._layers():
+            groups.setdefault(float(layer.momentum), []).append(layer)
+        self._momenta = [
+            (layers, momentum, tf.Variable(momentum, trainable=False, dtype=tf.float32))
+            for momentum, layers in groups.items()
+        ]
+        for layers, _, variable in self._momenta:
+            for layer in layers:
+                object.__setattr__(layer, "momentum", variable)  # not tracked: no weight of the layer
+
+    def on_train_batch_begin(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        """In the epoch's last `batches` steps, the n-th of them weighs its statistics 1/n: a running plain
+        average."""
+        if not self._momenta:
+            return
+        first = self.steps_per_epoch - min(self.batches, self.steps_per_epoch)
+        if batch >= first:
+            n = batch - first + 1
+            for _, _, variable in self._momenta:
+                variable.assign((n - 1) / n)
+
+    def on_train_end(self, logs: dict[str, float] | None = None) -> None:
+        """Each layer's momentum is its plain number again (what the model's config and a copy of it carry)."""
+        for layers, momentum, _ in self._momenta:
+            for layer in layers:
+                object.__setattr__(layer, "momentum", momentum)
+        self._momenta = []
 
     def _batch_statistics(self, layers: list[tf.keras.layers.BatchNormalization]) -> Callable[[tf.Tensor], Any]:
         """A graph function of one forward pass in training mode that returns each layer's batch mean and variance
@@ -163,11 +214,28 @@ class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
             layer.moving_variance.assign(variance / count)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-        if self.batches:
+        for _, momentum, variable in self._momenta:
+            variable.assign(momentum)
+        if self.batches and not self._in_training_steps():
             self.recalibrate()
         scores = self.model.evaluate(self.validation_data, verbose=0, return_dict=True)
         if logs is not None:
             logs.update({f"val_{name}": float(value) for name, value in scores.items()})
+
+
+def recalibration(
+    unaugmented: tf.data.Dataset, validation_data: tf.data.Dataset, hparams: Hyperparameters, steps_per_epoch: int = 0
+) -> RecalibrateBatchNorm:
+    """The BatchNorm recalibration and scoring callback of a fit on `unaugmented` (or its augmented copy): from the
+    training steps' own statistics unless the training batches are augmented. `steps_per_epoch`: the batches in
+    `unaugmented` when already counted."""
+    in_training_steps = hparams.recalibrate_bn_batches and not hparams.augment
+    return RecalibrateBatchNorm(
+        unaugmented,
+        validation_data,
+        hparams.recalibrate_bn_batches,
+        (steps_per_epoch or count_batches(unaugmented)) if in_training_steps else None,
+    )
 
 
 def counted(dataset: tf.data.Dataset) -> tuple[tf.data.Dataset, tf.Variable]:
@@ -246,13 +314,26 @@ def _accuracy(model: tf.keras.Model, loss: tf.keras.losses.Loss, data: tf.data.D
 @dataclasses.dataclass
 class TrainResult:
     """What training produced: the model with the weights of the kept epoch, which epoch that was, where its
-    weights started from, and the quantization-aware fine-tune when one ran."""
+    weights started from, the quantization-aware fine-tune when one ran, and how many training images the epochs
+    handed out in how many wall seconds (validation and recalibration included)."""
 
     model: tf.keras.Model
     kept_epoch: int
     validation_accuracy: float
     warm_start: warm_start.WarmStart | None = None
     quantization_aware: quantization_aware.FineTuned | None = None
+    images: int = 0
+    seconds: float = 0.0
+
+    def speed(self, epochs: int) -> dict[str, Any]:
+        """The epochs' throughput as `TRAINING_SPEED_FILE` records it."""
+        rate = self.images / self.seconds if self.seconds > 0 else None
+        return {
+            "epochs": epochs,
+            "images": self.images,
+            "seconds": round(self.seconds, 1),
+            "images_per_second": None if rate is None else round(rate, 1),
+        }
 
 
 def build_from(build_network: NetworkBuilder, num_classes: int, hparams: Hyperparameters) -> tf.keras.Model:
@@ -304,11 +385,11 @@ def _fit(
     epochs, name = hparams.epochs, hparams.name
     frozen_epochs = min(hparams.frozen_epochs, epochs) if backbone else 0
     warmup_epochs = hparams.warmup_epochs
-    steps = count_batches(train_data) if warmup_epochs else 0
+    steps = count_batches(unaugmented) if warmup_epochs else 0
     base_rate = hparams.learning_rate
     keep_best = KeepBestEpoch()
     fit_callbacks = [
-        RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
+        recalibration(unaugmented, validation_data, hparams, steps),
         EpochProgress(name, epochs, counter),
         keep_best,
         *callbacks,
@@ -377,7 +458,7 @@ def _quantization_aware_fine_tune(
         model,
         train_data,
         [
-            RecalibrateBatchNorm(unaugmented, validation_data, hparams.recalibrate_bn_batches),
+            recalibration(unaugmented, validation_data, hparams),
             EpochProgress(f"{name} (quantization-aware)", epochs, counter),
         ],
         epochs,
@@ -491,11 +572,15 @@ def _train(
     if log_dir:
         fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
     backbone = started_from.layers if started_from else ()
+    started = time.monotonic()
     keep_best = _fit(model, train_data, unaugmented, validation_data, loss, hparams, backbone, fit_callbacks, counter)
+    seconds = time.monotonic() - started
     if hparams.mixed_precision:
         tf.keras.mixed_precision.set_global_policy("float32")
         model = float32_copy(build_network, model, num_classes, hparams)
-    result = TrainResult(model, keep_best.best_epoch, keep_best.best_accuracy, started_from)
+    result = TrainResult(
+        model, keep_best.best_epoch, keep_best.best_accuracy, started_from, images=int(counter.numpy()), seconds=seconds
+    )
     if hparams.quantization_aware_epochs:
         result.quantization_aware = _quantization_aware_fine_tune(
             model, train_data, unaugmented, validation_data, loss, hparams, keep_best.best_accuracy, counter

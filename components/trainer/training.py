@@ -22,6 +22,7 @@ from components.contracts import (
     IMAGE_KEY,
     PREPROCESSED_SIGNATURE,
     SERVING_SIGNATURE,
+    TRAINING_SPEED_FILE,
     TRANSFORMED_EXAMPLES_SIGNATURE,
     WEIGHTS_FILE,
 )
@@ -134,6 +135,7 @@ def run(fn_args: FnArgs, build_network: NetworkBuilder) -> None:
     result.model.save(fn_args.serving_model_dir, save_format="tf", signatures=signatures, save_traces=False)
     model_dir = os.path.dirname(fn_args.serving_model_dir.rstrip("/"))
     _save_weights(result.model, os.path.join(model_dir, WEIGHTS_FILE))
+    json_files.write(os.path.join(model_dir, TRAINING_SPEED_FILE), result.speed(hparams.epochs))
     if result.warm_start is not None:
         json_files.write(os.path.join(model_dir, warm_start.WARM_START_RECORD), result.warm_start.to_json())
     if result.quantization_aware is not None:

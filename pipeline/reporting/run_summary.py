@@ -7,12 +7,18 @@ import json
 import os
 from typing import Any
 
-from components.contracts import FLOAT_ACCURACY_FIELD, LATENCY_FIELD, REPORT_FILE, TFLITE_ACCURACY_FIELD
+from components.contracts import (
+    FLOAT_ACCURACY_FIELD,
+    LATENCY_FIELD,
+    REPORT_FILE,
+    TFLITE_ACCURACY_FIELD,
+    TRAINING_SPEED_FILE,
+)
 from components.new_data.spec import DECISION_FILE
 from components.registry.spec import BLOCKING_ANOMALIES_PROPERTY
 from components.tflite import report as report_lib
 from components.tflite.baseline import Baseline
-from pipeline.component_ids import EVALUATOR, NEW_DATA_CHECK, PUSHER, TFLITE, component_id
+from pipeline.component_ids import EVALUATOR, NEW_DATA_CHECK, PUSHER, TFLITE, TRAINER, component_id
 from pipeline.reporting.metadata import component_of, open_store
 from pipeline.reporting.progress import ComponentTiming
 from pipeline.reporting.tables import text_table
@@ -37,6 +43,7 @@ class ModelResult:
     trained: bool = True
     decision: str = ""
     class_changes: str = ""
+    train_images_per_second: float | None = None
 
 
 def _latest_run_artifacts(store: Any, pipeline_name: str) -> list[Any]:
@@ -66,6 +73,11 @@ def collect_results(
         result = ModelResult(name)
         if name in decisions:
             result.trained, result.decision = decisions[name]["train"], decisions[name]["reason"]
+        for artifact in by_component.get(component_id(TRAINER, name), []):
+            speed_path = os.path.join(artifact.uri, TRAINING_SPEED_FILE)
+            if os.path.exists(speed_path):
+                with open(speed_path, encoding="utf-8") as handle:
+                    result.train_images_per_second = json.load(handle).get("images_per_second")
         for artifact in by_component.get(component_id(EVALUATOR, name), []):
             if _int_property(artifact, "blessed") is not None:
                 result.evaluator_blessed = bool(_int_property(artifact, "blessed"))
@@ -156,6 +168,7 @@ def results_table(results: list[ModelResult]) -> str:
     headers = [
         "model",
         "quant",
+        "train img/s",
         "float acc",
         "tflite acc",
         "tflite size",
@@ -168,6 +181,7 @@ def results_table(results: list[ModelResult]) -> str:
         [
             r.model_name,
             r.quantization,
+            _fmt(r.train_images_per_second, "{:.1f}"),
             _fmt(r.float_accuracy, "{:.3f}"),
             _fmt(r.tflite_accuracy, "{:.3f}"),
             _fmt(r.size_bytes and r.size_bytes / 1e6, "{:.2f} MB"),
