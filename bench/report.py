@@ -388,8 +388,8 @@ def _trainer_epoch_section(results: dict[str, Any]) -> list[str]:
         "## The Trainer's epoch against a plain model.fit (the build machine's CPU)",
         "",
         "Median seconds per epoch after the first, on the same photos, one loop after the other. The profile times "
-        "apart what augmented training adds: a pass of the input alone, the BatchNorm recalibration's extra forward "
-        "passes and one validation pass.",
+        "apart a pass of the input alone, one BatchNorm recalibration by extra forward passes (what augmented "
+        "training pays; without augmentation the statistics come from the training steps) and one validation pass.",
         "",
         "```",
         trainer_epoch.table(rows),
