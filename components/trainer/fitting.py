@@ -223,19 +223,22 @@ class RecalibrateBatchNorm(tf.keras.callbacks.Callback):
             logs.update({f"val_{name}": float(value) for name, value in scores.items()})
 
 
+STEPS_PER_AVERAGED_BATCH = 4
+"""The training steps' own statistics are averaged only when an epoch has at least this many steps per batch
+averaged, so that the oldest of them is from the epoch's last quarter; with fewer steps the weights moved too far
+since (a 3-class end-to-end run of 6 steps per epoch lost V2's accuracy), and the extra passes run instead."""
+
+
 def recalibration(
     unaugmented: tf.data.Dataset, validation_data: tf.data.Dataset, hparams: Hyperparameters, steps_per_epoch: int = 0
 ) -> RecalibrateBatchNorm:
     """The BatchNorm recalibration and scoring callback of a fit on `unaugmented` (or its augmented copy): from the
-    training steps' own statistics unless the training batches are augmented. `steps_per_epoch`: the batches in
-    `unaugmented` when already counted."""
-    in_training_steps = hparams.recalibrate_bn_batches and not hparams.augment
-    return RecalibrateBatchNorm(
-        unaugmented,
-        validation_data,
-        hparams.recalibrate_bn_batches,
-        (steps_per_epoch or count_batches(unaugmented)) if in_training_steps else None,
-    )
+    training steps' own statistics when the training batches are not augmented and `steps_per_epoch` (the batches
+    in `unaugmented`, counted for the warm-up; 0 when not counted) is long enough. Counting here would start the
+    shuffle's epochs one iteration later and change the run's batch order."""
+    batches = hparams.recalibrate_bn_batches
+    in_steps = batches and not hparams.augment and steps_per_epoch >= STEPS_PER_AVERAGED_BATCH * batches
+    return RecalibrateBatchNorm(unaugmented, validation_data, batches, steps_per_epoch if in_steps else None)
 
 
 def counted(dataset: tf.data.Dataset) -> tuple[tf.data.Dataset, tf.Variable]:
@@ -458,7 +461,9 @@ def _quantization_aware_fine_tune(
         model,
         train_data,
         [
-            recalibration(unaugmented, validation_data, hparams),
+            recalibration(
+                unaugmented, validation_data, hparams, count_batches(unaugmented) if hparams.warmup_epochs else 0
+            ),
             EpochProgress(f"{name} (quantization-aware)", epochs, counter),
         ],
         epochs,
