@@ -381,14 +381,15 @@ def _fit(
     hparams: Hyperparameters,
     backbone: Sequence[str],
     callbacks: list[tf.keras.callbacks.Callback],
+    steps: int,
     counter: tf.Variable | None = None,
 ) -> KeepBestEpoch:
     """Fit `hparams.epochs` epochs (the first `frozen_epochs` with the warm-started `backbone` frozen), scoring
-    each on `validation_data`; the model ends with the best epoch's weights, which the returned callback names."""
+    each on `validation_data`; the model ends with the best epoch's weights, which the returned callback names.
+    `steps`: the batches per epoch, counted for the warm-up (0 without one)."""
     epochs, name = hparams.epochs, hparams.name
     frozen_epochs = min(hparams.frozen_epochs, epochs) if backbone else 0
     warmup_epochs = hparams.warmup_epochs
-    steps = count_batches(unaugmented) if warmup_epochs else 0
     base_rate = hparams.learning_rate
     keep_best = KeepBestEpoch()
     fit_callbacks = [
@@ -449,10 +450,11 @@ def _quantization_aware_fine_tune(
     loss: tf.keras.losses.Loss,
     hparams: Hyperparameters,
     kept_accuracy: float,
+    steps: int,
     counter: tf.Variable | None = None,
 ) -> quantization_aware.FineTuned:
     """The kept model fine-tuned `quantization_aware_epochs` more epochs with fake quantization, with what that took
-    and did on the validation data."""
+    and did on the validation data; `steps`: the batches per epoch when counted (0 when not)."""
     name, epochs = hparams.name, hparams.quantization_aware_epochs
     rate = hparams.learning_rate * hparams.fine_tune_rate
     progress.info("%s: %d quantization-aware epoch(s) at learning rate %g", name, epochs, rate)
@@ -461,9 +463,7 @@ def _quantization_aware_fine_tune(
         model,
         train_data,
         [
-            recalibration(
-                unaugmented, validation_data, hparams, count_batches(unaugmented) if hparams.warmup_epochs else 0
-            ),
+            recalibration(unaugmented, validation_data, hparams, steps),
             EpochProgress(f"{name} (quantization-aware)", epochs, counter),
         ],
         epochs,
@@ -578,7 +578,10 @@ def _train(
         fit_callbacks.append(tf.keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"))
     backbone = started_from.layers if started_from else ()
     started = time.monotonic()
-    keep_best = _fit(model, train_data, unaugmented, validation_data, loss, hparams, backbone, fit_callbacks, counter)
+    steps = count_batches(unaugmented) if hparams.warmup_epochs else 0
+    keep_best = _fit(
+        model, train_data, unaugmented, validation_data, loss, hparams, backbone, fit_callbacks, steps, counter
+    )
     seconds = time.monotonic() - started
     if hparams.mixed_precision:
         tf.keras.mixed_precision.set_global_policy("float32")
@@ -588,6 +591,6 @@ def _train(
     )
     if hparams.quantization_aware_epochs:
         result.quantization_aware = _quantization_aware_fine_tune(
-            model, train_data, unaugmented, validation_data, loss, hparams, keep_best.best_accuracy, counter
+            model, train_data, unaugmented, validation_data, loss, hparams, keep_best.best_accuracy, steps, counter
         )
     return result

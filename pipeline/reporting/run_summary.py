@@ -7,6 +7,7 @@ import json
 import os
 from typing import Any
 
+from components import json_files
 from components.contracts import (
     FLOAT_ACCURACY_FIELD,
     LATENCY_FIELD,
@@ -74,10 +75,9 @@ def collect_results(
         if name in decisions:
             result.trained, result.decision = decisions[name]["train"], decisions[name]["reason"]
         for artifact in by_component.get(component_id(TRAINER, name), []):
-            speed_path = os.path.join(artifact.uri, TRAINING_SPEED_FILE)
-            if os.path.exists(speed_path):
-                with open(speed_path, encoding="utf-8") as handle:
-                    result.train_images_per_second = json.load(handle).get("images_per_second")
+            speed = json_files.read_optional(os.path.join(artifact.uri, TRAINING_SPEED_FILE))
+            if speed is not None:
+                result.train_images_per_second = speed.get("images_per_second")
         for artifact in by_component.get(component_id(EVALUATOR, name), []):
             if _int_property(artifact, "blessed") is not None:
                 result.evaluator_blessed = bool(_int_property(artifact, "blessed"))
